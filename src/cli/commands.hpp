@@ -1,0 +1,14 @@
+// Every subcommand lives in its own file under src/cli/ and registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pepr::cli {
+
+// Each adds one subcommand (with its options and callback) to the application.
+void add_score(CLI::App& app);
+void add_curve(CLI::App& app);
+void add_pareto(CLI::App& app);
+void add_stats(CLI::App& app);
+
+}  // namespace pepr::cli

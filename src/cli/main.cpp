@@ -1,0 +1,36 @@
+// pepr: performance per resource for deep-learning model selection.
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "pepr: choose deep-learning models by performance per unit of energy, carbon, memory, "
+      "time or data (PePR = P / (1 + R))."};
+  app.name("pepr");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "pepr 0.1.0");
+  pepr::cli::add_score(app);
+  pepr::cli::add_curve(app);
+  pepr::cli::add_pareto(app);
+  pepr::cli::add_stats(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const pepr::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "pepr: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "pepr: internal error: {}\n", e.what());
+    return 70;
+  }
+  return 0;
+}

@@ -1,0 +1,231 @@
+#include "core/format.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace pepr {
+
+Format parse_format(const std::string& text) {
+  if (text == "table") return Format::Table;
+  if (text == "csv") return Format::Csv;
+  if (text == "json") return Format::Json;
+  if (text == "markdown" || text == "md") return Format::Markdown;
+  if (text == "latex" || text == "tex") return Format::Latex;
+  throw Error(fmt::format("unknown format '{}' (expected table, csv, json, markdown or latex)",
+                          text));
+}
+
+std::vector<std::string> format_names() { return {"table", "csv", "json", "markdown", "latex"}; }
+
+Format format_for_path(const std::string& path, Format fallback) {
+  auto ends = [&](const char* ext) {
+    std::string e(ext);
+    return path.size() > e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0;
+  };
+  if (ends(".csv")) return Format::Csv;
+  if (ends(".json")) return Format::Json;
+  if (ends(".md")) return Format::Markdown;
+  if (ends(".tex")) return Format::Latex;
+  return fallback;
+}
+
+namespace {
+
+// A column is numeric when every non-missing cell is a number.
+std::vector<bool> numeric_columns(const Table& t) {
+  std::vector<bool> numeric(t.num_columns(), true);
+  for (std::size_t c = 0; c < t.num_columns(); ++c) {
+    bool any = false;
+    for (std::size_t r = 0; r < t.num_rows() && numeric[c]; ++r) {
+      if (t.is_missing(r, c)) continue;
+      any = true;
+      if (!parse_number(t.cell(r, c))) numeric[c] = false;
+    }
+    if (!any) numeric[c] = false;
+  }
+  return numeric;
+}
+
+std::string human_number(std::string_view cell, int digits) {
+  auto v = parse_number(cell);
+  if (!v) return std::string(cell);
+  double x = *v;
+  // Integers stay integers; other values get `digits` significant digits.
+  if (x == std::floor(x) && std::fabs(x) < 1e15) return fmt::format("{:.0f}", x);
+  double ax = std::fabs(x);
+  if (ax != 0 && (ax < 1e-4 || ax >= 1e9)) return fmt::format("{:.{}e}", x, digits - 1);
+  int decimals = digits;
+  if (ax >= 1) decimals = std::max(0, digits - 1 - static_cast<int>(std::floor(std::log10(ax))));
+  return fmt::format("{:.{}f}", x, decimals);
+}
+
+std::string latex_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+        out += '\\';
+        out += c;
+        break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '\\': out += "\\textbackslash{}"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string markdown_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// Display width in terminal columns (UTF-8 continuation bytes do not count).
+std::size_t width(std::string_view s) {
+  std::size_t w = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++w;
+  return w;
+}
+
+std::vector<std::vector<std::string>> human_cells(const Table& t, const std::vector<bool>& numeric,
+                                                  int digits) {
+  std::vector<std::vector<std::string>> cells(t.num_rows(),
+                                              std::vector<std::string>(t.num_columns()));
+  for (std::size_t r = 0; r < t.num_rows(); ++r)
+    for (std::size_t c = 0; c < t.num_columns(); ++c)
+      cells[r][c] = numeric[c] && !t.is_missing(r, c) ? human_number(t.cell(r, c), digits)
+                                                      : std::string(t.cell(r, c));
+  return cells;
+}
+
+std::string render_text(const Table& t, const RenderOptions& o) {
+  auto numeric = numeric_columns(t);
+  auto cells = human_cells(t, numeric, o.digits);
+  std::vector<std::size_t> w(t.num_columns());
+  for (std::size_t c = 0; c < t.num_columns(); ++c) {
+    w[c] = width(t.column_name(c));
+    for (const auto& row : cells) w[c] = std::max(w[c], width(row[c]));
+  }
+  std::string out;
+  if (!o.title.empty()) out += o.title + "\n";
+  auto line = [&](auto get) {
+    std::string l;
+    for (std::size_t c = 0; c < t.num_columns(); ++c) {
+      std::string s = get(c);
+      std::size_t pad = w[c] - width(s);
+      if (c) l += "  ";
+      if (numeric[c]) l += std::string(pad, ' ') + s;
+      else l += s + std::string(c + 1 < t.num_columns() ? pad : 0, ' ');
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line([&](std::size_t c) { return t.column_name(c); });
+  line([&](std::size_t c) { return std::string(w[c], '-'); });
+  for (const auto& row : cells) line([&](std::size_t c) { return row[c]; });
+  for (const auto& n : o.notes) out += "note: " + n + "\n";
+  return out;
+}
+
+std::string render_markdown(const Table& t, const RenderOptions& o) {
+  auto numeric = numeric_columns(t);
+  auto cells = human_cells(t, numeric, o.digits);
+  std::string out;
+  if (!o.title.empty()) out += "**" + markdown_escape(o.title) + "**\n\n";
+  out += "|";
+  for (const auto& n : t.column_names()) out += " " + markdown_escape(n) + " |";
+  out += "\n|";
+  for (std::size_t c = 0; c < t.num_columns(); ++c) out += numeric[c] ? " ---: |" : " --- |";
+  out += "\n";
+  for (const auto& row : cells) {
+    out += "|";
+    for (const auto& s : row) out += " " + markdown_escape(s) + " |";
+    out += "\n";
+  }
+  if (!o.notes.empty()) {
+    out += "\n";
+    for (const auto& n : o.notes) out += "- " + markdown_escape(n) + "\n";
+  }
+  return out;
+}
+
+std::string render_latex(const Table& t, const RenderOptions& o) {
+  auto numeric = numeric_columns(t);
+  auto cells = human_cells(t, numeric, o.digits);
+  std::string out;
+  for (const auto& n : o.notes) out += "% " + n + "\n";
+  out += "\\begin{table}[t]\n\\centering\n";
+  if (!o.title.empty()) out += "\\caption{" + latex_escape(o.title) + "}\n";
+  out += "\\begin{tabular}{";
+  for (std::size_t c = 0; c < t.num_columns(); ++c) out += numeric[c] ? 'r' : 'l';
+  out += "}\n\\hline\n";
+  for (std::size_t c = 0; c < t.num_columns(); ++c)
+    out += (c ? " & " : "") + latex_escape(t.column_name(c));
+  out += " \\\\\n\\hline\n";
+  for (const auto& row : cells) {
+    for (std::size_t c = 0; c < row.size(); ++c) out += (c ? " & " : "") + latex_escape(row[c]);
+    out += " \\\\\n";
+  }
+  out += "\\hline\n\\end{tabular}\n\\end{table}\n";
+  return out;
+}
+
+std::string render_json(const Table& t, const RenderOptions& o) {
+  auto numeric = numeric_columns(t);
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::object();
+    for (std::size_t c = 0; c < t.num_columns(); ++c) {
+      if (t.is_missing(r, c))
+        row[t.column_name(c)] = nullptr;
+      else if (numeric[c])
+        row[t.column_name(c)] = *parse_number(t.cell(r, c));
+      else
+        row[t.column_name(c)] = std::string(t.cell(r, c));
+    }
+    rows.push_back(std::move(row));
+  }
+  nlohmann::ordered_json doc;
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  if (!o.title.empty()) meta["title"] = o.title;
+  if (!o.notes.empty()) meta["notes"] = o.notes;
+  for (const auto& [k, v] : o.json_meta) meta[k] = nlohmann::ordered_json::parse(v);
+  doc["meta"] = meta;
+  doc["rows"] = std::move(rows);
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace
+
+std::string render(const Table& table, Format format, const RenderOptions& options) {
+  switch (format) {
+    case Format::Csv:
+      return table.to_csv();
+    case Format::Json:
+      return render_json(table, options);
+    case Format::Markdown:
+      return render_markdown(table, options);
+    case Format::Latex:
+      return render_latex(table, options);
+    case Format::Table:
+      return render_text(table, options);
+  }
+  return {};
+}
+
+}  // namespace pepr

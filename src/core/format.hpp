@@ -1,0 +1,35 @@
+// Rendering a Table for people (aligned text, Markdown, LaTeX) and for programs (CSV, JSON).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/table.hpp"
+
+namespace pepr {
+
+enum class Format { Table, Csv, Json, Markdown, Latex };
+
+// "table", "csv", "json", "markdown" (or "md"), "latex" (or "tex").
+Format parse_format(const std::string& text);
+// The format implied by an output file's extension, or `fallback`.
+Format format_for_path(const std::string& path, Format fallback);
+// The names accepted by parse_format, for --help.
+std::vector<std::string> format_names();
+
+struct RenderOptions {
+  // Significant digits for numbers in human formats (table, Markdown, LaTeX); CSV and JSON keep
+  // every digit.
+  int digits = 4;
+  // Lines of context (normalisation, assumptions): printed under a text table, as a paragraph in
+  // Markdown, a comment in LaTeX, a "meta" object in JSON; CSV has none.
+  std::vector<std::string> notes;
+  std::string title;
+  // JSON: extra members of the top-level "meta" object, as key and JSON text.
+  std::vector<std::pair<std::string, std::string>> json_meta;
+};
+
+std::string render(const Table& table, Format format, const RenderOptions& options = {});
+
+}  // namespace pepr

@@ -1,0 +1,102 @@
+// PePR scores: P / (1 + R), the scaled form alpha * P / (alpha + R), and the normalisation of
+// resource costs R within groups of a results table.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/table.hpp"
+
+namespace pepr {
+
+// PePR(R, P) = alpha * P / (alpha + R); alpha = 1 gives P / (1 + R).
+inline double pepr_score(double performance, double resource, double alpha = 1.0) {
+  return alpha * performance / (alpha + resource);
+}
+
+// How absolute resource costs become R in [0, 1] within a group.
+struct Normalization {
+  enum class Kind { MinMax, Zero, Fixed };
+  Kind kind = Kind::MinMax;
+  double lo = 0, hi = 1;  // bounds for Fixed
+  bool clip = false;      // Fixed: clamp values outside [lo, hi] instead of failing
+
+  // "minmax", "zero" or "fixed:LO,HI".
+  static Normalization parse(const std::string& text);
+  std::string describe() const;
+};
+
+// Normalises `values` within each group (group_of[i] is the group index of values[i]).
+// MinMax: (v - min) / (max - min); Zero: v / max; Fixed: (v - lo) / (hi - lo).
+// A group whose values are all equal gets R = 0 (a single model: PePR equals P).
+std::vector<double> normalize(const std::vector<double>& values,
+                              const std::vector<std::size_t>& group_of, std::size_t num_groups,
+                              const Normalization& norm);
+
+// A resource to score by: its kind, the column it is read from and the output column names.
+struct ResourceSpec {
+  std::string kind;        // energy, co2, memory, time, data, params, or a column name
+  std::string column;      // the input column
+  std::string norm_name;   // e.g. E_n
+  std::string score_name;  // e.g. pepr_e
+
+  // Parses "energy", "KIND=COLUMN" or "COLUMN" against the table's columns. A bare kind reads
+  // the column of that name, else pepr's own unit-suffixed column (energy_kwh, co2_g, ...).
+  static ResourceSpec parse(const std::string& text, const Table& table);
+};
+
+// The resource kinds with a letter of their own in the paper's naming.
+std::vector<std::string> resource_kinds();
+
+// Where the performance P comes from.
+struct PerformanceSpec {
+  enum class Mode { Column, Last, Best };
+  Mode mode = Mode::Column;
+  std::string column;  // the column, or the prefix of per-epoch columns for Last / Best
+  double scale = 1.0;  // multiply raw values (0.01 for percentages)
+
+  // "COL", "last:PREFIX" or "best:PREFIX".
+  static PerformanceSpec parse(const std::string& text);
+  std::string describe() const;
+};
+
+// Per-epoch columns PREFIX<number>, sorted by that number (test_00, test_01, ...).
+std::vector<std::size_t> epoch_columns(const Table& table, const std::string& prefix);
+
+// P for every row, checked to lie in [0, 1] after scaling (ParseError with the cell otherwise).
+std::vector<double> performance_values(const Table& table, const PerformanceSpec& spec);
+
+// Group index of every row by the values of `column` (all rows in group 0 when empty).
+struct Grouping {
+  std::vector<std::size_t> group_of;
+  std::vector<std::string> names;  // in order of first appearance
+  std::size_t column = static_cast<std::size_t>(-1);
+};
+Grouping group_rows(const Table& table, const std::string& column);
+
+struct ScoreOptions {
+  PerformanceSpec performance;
+  std::vector<ResourceSpec> resources;
+  std::string group_by;
+  Normalization norm;
+  double alpha = 1.0;
+};
+
+// The table with, for every resource, the normalised value and the score appended.
+struct ScoreResult {
+  Table table;
+  Grouping groups;
+  std::vector<double> performance;
+  std::vector<std::vector<double>> normalized;  // per resource
+  std::vector<std::vector<double>> scores;      // per resource
+  std::string performance_column;               // "P" when computed from several columns
+};
+ScoreResult score_table(Table table, const ScoreOptions& options);
+
+// Row indices ordered by group (first appearance), then by `key` descending (ties keep input
+// order); at most `top` rows per group when top > 0.
+std::vector<std::size_t> rank_rows(const std::vector<double>& key, const Grouping& groups,
+                                   std::size_t top);
+
+}  // namespace pepr

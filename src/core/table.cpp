@@ -1,0 +1,479 @@
+#include "core/table.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+
+namespace pepr {
+
+namespace {
+
+std::string column_label(const std::vector<std::string>& names, std::size_t col) {
+  if (col < names.size() && !names[col].empty()) return names[col];
+  return fmt::format("column {}", col + 1);
+}
+
+// Character classes for the scanner: 0 plain, 1 delimiter, 2 quote, 3 CR/LF, 4 not text.
+std::array<std::uint8_t, 256> make_classes(char delimiter) {
+  std::array<std::uint8_t, 256> c{};
+  for (int i = 0; i < 32; ++i) c[static_cast<std::size_t>(i)] = 4;
+  c[static_cast<unsigned char>('\t')] = 0;
+  c[0x7f] = 4;
+  c[static_cast<unsigned char>('\n')] = 3;
+  c[static_cast<unsigned char>('\r')] = 3;
+  c[static_cast<unsigned char>('"')] = 2;
+  c[static_cast<unsigned char>(delimiter)] = 1;
+  return c;
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> columns, std::string source)
+    : source_(std::move(source)), names_(std::move(columns)), cols_(names_.size()) {}
+
+std::string_view Table::store(std::string_view text) {
+  if (text.empty()) return {};
+  if (block_used_ + text.size() > block_size_) {
+    std::size_t size = std::max<std::size_t>(1 << 20, text.size());
+    std::shared_ptr<char[]> block(new char[size]);
+    block_ = block.get();
+    keep_alive_.push_back(std::shared_ptr<const void>(block, block.get()));
+    block_used_ = 0;
+    block_size_ = size;
+  }
+  char* dst = block_ + block_used_;
+  std::memcpy(dst, text.data(), text.size());
+  block_used_ += text.size();
+  return {dst, text.size()};
+}
+
+Table Table::read_csv(const std::string& path, const CsvOptions& options) {
+  auto bytes = std::make_shared<FileBytes>(FileBytes::open(path));
+  Table t = parse_csv(bytes->view(), path == "-" ? "<stdin>" : path, options);
+  t.keep_alive_.push_back(bytes);
+  return t;
+}
+
+Table Table::parse_csv(std::string_view text, const std::string& source,
+                       const CsvOptions& options) {
+  const auto classes = make_classes(options.delimiter);
+  Table t;
+  t.source_ = source;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  if (end - p >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;  // UTF-8 byte-order mark
+
+  std::size_t line = 1;
+  std::vector<std::string_view> fields;
+  std::string unescaped;
+
+  // Reads one record into `fields`; returns false at end of input. Blank lines are skipped.
+  auto read_record = [&](std::size_t& record_line) -> bool {
+    fields.clear();
+    while (p < end && (*p == '\n' || *p == '\r')) {  // blank lines
+      if (*p == '\r' && p + 1 < end && p[1] == '\n') ++p;
+      ++p;
+      ++line;
+    }
+    if (p >= end) return false;
+    record_line = line;
+    const char* record_start = p;
+    for (;;) {
+      if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
+        throw ParseError(source, record_line,
+                         fmt::format("record longer than {} bytes; is this really a CSV file?",
+                                     options.max_record_bytes));
+      if (p < end && *p == '"') {
+        // Quoted field: runs to the closing quote; "" is a literal quote.
+        const std::size_t quote_line = line;
+        const char* start = ++p;
+        bool escaped = false;
+        for (;;) {
+          if (p >= end)
+            throw ParseError(source, quote_line, "quoted field is not closed before end of file");
+          if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
+            throw ParseError(source, record_line,
+                             fmt::format("record longer than {} bytes; is this really a CSV file?",
+                                         options.max_record_bytes));
+          char ch = *p;
+          if (ch == '"') {
+            if (p + 1 < end && p[1] == '"') {
+              escaped = true;
+              p += 2;
+              continue;
+            }
+            break;
+          }
+          if (ch == '\n') ++line;
+          if (ch == '\0')
+            throw ParseError(source, line, "NUL byte in the data: this is not a text CSV file");
+          ++p;
+        }
+        std::string_view raw(start, static_cast<std::size_t>(p - start));
+        ++p;  // closing quote
+        if (escaped) {
+          unescaped.clear();
+          for (std::size_t i = 0; i < raw.size(); ++i) {
+            unescaped.push_back(raw[i]);
+            if (raw[i] == '"') ++i;
+          }
+          fields.push_back(t.store(unescaped));
+        } else {
+          fields.push_back(raw);
+        }
+        if (p < end && classes[static_cast<unsigned char>(*p)] == 0) {
+          // Text after a closing quote, e.g. "a"b: tolerated only for trailing spaces.
+          const char* q = p;
+          while (q < end && (*q == ' ' || *q == '\t')) ++q;
+          if (q < end && classes[static_cast<unsigned char>(*q)] == 0)
+            throw ParseError(source, line, column_label(t.names_, fields.size() - 1),
+                             "unexpected text after a closing quote");
+          p = q;
+        }
+      } else {
+        const char* start = p;
+        while (p < end) {
+          std::uint8_t c = classes[static_cast<unsigned char>(*p)];
+          if (c == 0 || c == 2) {
+            ++p;
+            continue;
+          }
+          if (c == 4)
+            throw ParseError(source, line,
+                             fmt::format("byte 0x{:02x} is not text: this is not a CSV file",
+                                         static_cast<unsigned char>(*p)));
+          break;
+        }
+        fields.emplace_back(start, static_cast<std::size_t>(p - start));
+        if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
+          throw ParseError(source, record_line,
+                           fmt::format("record longer than {} bytes; is this really a CSV file?",
+                                       options.max_record_bytes));
+      }
+      if (p >= end) return true;
+      std::uint8_t c = classes[static_cast<unsigned char>(*p)];
+      if (c == 1) {
+        ++p;
+        if (p >= end || *p == '\n' || *p == '\r') {
+          fields.emplace_back();  // trailing delimiter: an empty last field
+          if (p >= end) return true;
+        } else {
+          continue;
+        }
+      }
+      if (c == 4)
+        throw ParseError(source, line,
+                         fmt::format("byte 0x{:02x} is not text: this is not a CSV file",
+                                     static_cast<unsigned char>(*p)));
+      // End of record.
+      if (*p == '\r' && p + 1 < end && p[1] == '\n') ++p;
+      ++p;
+      ++line;
+      return true;
+    }
+  };
+
+  std::size_t record_line = 0;
+  if (!read_record(record_line))
+    throw Error(fmt::format("{}: empty file: expected a CSV header line", source));
+  for (std::string_view f : fields) {
+    std::string name(f);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
+    t.names_.push_back(std::move(name));
+  }
+  for (std::size_t i = 0; i < t.names_.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (!t.names_[i].empty() && t.names_[i] == t.names_[j])
+        throw ParseError(source, 1, fmt::format("column name '{}' appears twice", t.names_[i]));
+  const std::size_t ncols = t.names_.size();
+  t.cols_.assign(ncols, {});
+  // Reserve from an estimate of the row count (bytes / header length) to avoid regrowth.
+  std::size_t estimate = std::min<std::size_t>(
+      text.size() / std::max<std::size_t>(16, static_cast<std::size_t>(p - text.data())) + 16,
+      1 << 26);
+  for (auto& c : t.cols_) c.reserve(estimate);
+  t.line_.reserve(estimate);
+
+  while (read_record(record_line)) {
+    if (fields.size() != ncols)
+      throw ParseError(source, record_line,
+                       fmt::format("expected {} fields as in the header, found {}", ncols,
+                                   fields.size()));
+    for (std::size_t c = 0; c < ncols; ++c) t.cols_[c].push_back(fields[c]);
+    t.line_.push_back(static_cast<std::uint32_t>(record_line));
+  }
+  return t;
+}
+
+std::optional<std::size_t> Table::find_column(std::string_view name) const {
+  for (std::size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return i;
+  return std::nullopt;
+}
+
+std::size_t Table::require_column(std::string_view name) const {
+  if (auto c = find_column(name)) return *c;
+  std::string list;
+  for (const auto& n : names_) {
+    if (!list.empty()) list += ", ";
+    list += n;
+  }
+  throw Error(fmt::format("{}: no column '{}' (columns: {})", source_, name, list));
+}
+
+bool Table::is_missing(std::size_t row, std::size_t col) const {
+  std::string_view v = cols_[col][row];
+  for (char ch : v)
+    if (ch != ' ' && ch != '\t') return false;
+  return true;
+}
+
+std::optional<double> parse_number(std::string_view text, bool* not_finite) {
+  if (not_finite) *not_finite = false;
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  if (text.empty()) return std::nullopt;
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ptr != text.data() + text.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    if (not_finite) *not_finite = true;
+    return std::nullopt;
+  }
+  if (ec != std::errc()) return std::nullopt;
+  if (!std::isfinite(v)) {
+    if (not_finite) *not_finite = true;
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> Table::number_or_missing(std::size_t row, std::size_t col) const {
+  if (is_missing(row, col)) return std::nullopt;
+  return number(row, col);
+}
+
+double Table::number(std::size_t row, std::size_t col) const {
+  std::string_view v = cols_[col][row];
+  bool not_finite = false;
+  if (auto d = parse_number(v, &not_finite)) return *d;
+  std::string shown = v.size() > 40 ? std::string(v.substr(0, 40)) + "..." : std::string(v);
+  std::string what;
+  if (is_missing(row, col))
+    what = "missing value where a number is needed";
+  else if (not_finite)
+    what = fmt::format("'{}' is not a finite number", shown);
+  else
+    what = fmt::format("'{}' is not a number", shown);
+  throw ParseError(source_, line_of(row), column_label(names_, col), what);
+}
+
+std::vector<double> Table::numbers(std::size_t col) const {
+  std::vector<double> out(num_rows());
+  for (std::size_t r = 0; r < out.size(); ++r) out[r] = number(r, col);
+  return out;
+}
+
+void Table::add_row(const std::vector<std::string>& cells) {
+  if (cells.size() != names_.size())
+    throw Error(fmt::format("{}: row has {} cells, table has {} columns", source_, cells.size(),
+                            names_.size()));
+  for (std::size_t c = 0; c < cells.size(); ++c) cols_[c].push_back(store(cells[c]));
+  line_.push_back(static_cast<std::uint32_t>(line_.size() + 2));
+}
+
+std::size_t Table::add_column(const std::string& name, const std::vector<std::string>& cells) {
+  if (cells.size() != num_rows())
+    throw Error(fmt::format("column '{}' has {} cells, table has {} rows", name, cells.size(),
+                            num_rows()));
+  if (find_column(name)) throw Error(fmt::format("{}: column '{}' already exists", source_, name));
+  std::vector<std::string_view> col;
+  col.reserve(cells.size());
+  for (const auto& c : cells) col.push_back(store(c));
+  names_.push_back(name);
+  cols_.push_back(std::move(col));
+  return names_.size() - 1;
+}
+
+std::string format_number(double value) {
+  if (std::isnan(value)) return {};
+  char buf[64];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  (void)ec;
+  return std::string(buf, ptr);
+}
+
+std::size_t Table::add_column(const std::string& name, const std::vector<double>& values) {
+  if (values.size() != num_rows())
+    throw Error(fmt::format("column '{}' has {} values, table has {} rows", name, values.size(),
+                            num_rows()));
+  if (find_column(name)) throw Error(fmt::format("{}: column '{}' already exists", source_, name));
+  std::vector<std::string_view> col;
+  col.reserve(values.size());
+  char buf[64];
+  for (double v : values) {
+    if (std::isnan(v)) {
+      col.emplace_back();
+      continue;
+    }
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    (void)ec;
+    col.push_back(store(std::string_view(buf, static_cast<std::size_t>(ptr - buf))));
+  }
+  names_.push_back(name);
+  cols_.push_back(std::move(col));
+  return names_.size() - 1;
+}
+
+Table Table::select_rows(const std::vector<std::size_t>& rows) const {
+  Table t;
+  t.source_ = source_;
+  t.names_ = names_;
+  t.keep_alive_ = keep_alive_;
+  t.cols_.resize(cols_.size());
+  for (std::size_t c = 0; c < cols_.size(); ++c) {
+    t.cols_[c].reserve(rows.size());
+    for (std::size_t r : rows) t.cols_[c].push_back(cols_[c][r]);
+  }
+  t.line_.reserve(rows.size());
+  for (std::size_t r : rows) t.line_.push_back(line_[r]);
+  return t;
+}
+
+Table Table::select_columns(const std::vector<std::size_t>& cols) const {
+  Table t;
+  t.source_ = source_;
+  t.keep_alive_ = keep_alive_;
+  t.line_ = line_;
+  for (std::size_t c : cols) {
+    t.names_.push_back(names_[c]);
+    t.cols_.push_back(cols_[c]);
+  }
+  return t;
+}
+
+namespace {
+// Characters that force quoting of a CSV field (besides the delimiter).
+constexpr std::array<bool, 256> make_quote_table() {
+  std::array<bool, 256> t{};
+  t[static_cast<unsigned char>('"')] = true;
+  t[static_cast<unsigned char>('\n')] = true;
+  t[static_cast<unsigned char>('\r')] = true;
+  return t;
+}
+constexpr auto kQuoteTable = make_quote_table();
+}  // namespace
+
+void append_csv_field(std::string& out, std::string_view field, char delimiter) {
+  bool quote = !field.empty() && (field.front() == ' ' || field.back() == ' ');
+  if (!quote)
+    for (char ch : field)
+      if (kQuoteTable[static_cast<unsigned char>(ch)] || ch == delimiter) {
+        quote = true;
+        break;
+      }
+  if (!quote) {
+    out.append(field);
+    return;
+  }
+  out.push_back('"');
+  for (char ch : field) {
+    if (ch == '"') out.push_back('"');
+    out.push_back(ch);
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+// Bytes a field takes in CSV, quotes included.
+std::size_t csv_field_size(std::string_view field, char delimiter, bool* quote) {
+  bool q = !field.empty() && (field.front() == ' ' || field.back() == ' ');
+  std::size_t quotes = 0;
+  for (char ch : field) {
+    if (kQuoteTable[static_cast<unsigned char>(ch)] || ch == delimiter) {
+      q = true;
+      quotes += ch == '"';
+    }
+  }
+  *quote = q;
+  return q ? field.size() + 2 + quotes : field.size();
+}
+
+char* write_csv_field(char* out, std::string_view field, bool quote) {
+  if (!quote) {
+    std::memcpy(out, field.data(), field.size());
+    return out + field.size();
+  }
+  *out++ = '"';
+  for (char ch : field) {
+    if (ch == '"') *out++ = '"';
+    *out++ = ch;
+  }
+  *out++ = '"';
+  return out;
+}
+
+}  // namespace
+
+std::string Table::to_csv(char delimiter) const {
+  std::string header;
+  for (std::size_t c = 0; c < names_.size(); ++c) {
+    if (c) header.push_back(delimiter);
+    append_csv_field(header, names_[c], delimiter);
+  }
+  header.push_back('\n');
+  // Two passes over row chunks in parallel: exact sizes, then formatting straight into one
+  // buffer, so a large table is never held twice.
+  const std::size_t n = num_rows(), ncols = names_.size();
+  const std::size_t threads =
+      n >= 100000 ? std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()))
+                  : 1;
+  std::vector<std::size_t> begin(threads + 1), bytes(threads, 0);
+  for (std::size_t t = 0; t <= threads; ++t) begin[t] = n * t / threads;
+  auto parallel = [&](auto&& work) {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back([&, t] { work(t); });
+    work(0);
+    for (auto& th : pool) th.join();
+  };
+  parallel([&](std::size_t t) {
+    std::size_t b = 0;
+    bool q = false;
+    for (std::size_t r = begin[t]; r < begin[t + 1]; ++r) {
+      for (std::size_t c = 0; c < ncols; ++c) b += csv_field_size(cols_[c][r], delimiter, &q);
+      b += ncols;  // delimiters and the line end
+    }
+    bytes[t] = b;
+  });
+  std::vector<std::size_t> offset(threads + 1, header.size());
+  for (std::size_t t = 0; t < threads; ++t) offset[t + 1] = offset[t] + bytes[t];
+  std::string out;
+  out.resize(offset[threads]);
+  std::memcpy(out.data(), header.data(), header.size());
+  parallel([&](std::size_t t) {
+    char* p = out.data() + offset[t];
+    bool q = false;
+    for (std::size_t r = begin[t]; r < begin[t + 1]; ++r) {
+      for (std::size_t c = 0; c < ncols; ++c) {
+        if (c) *p++ = delimiter;
+        csv_field_size(cols_[c][r], delimiter, &q);
+        p = write_csv_field(p, cols_[c][r], q);
+      }
+      *p++ = '\n';
+    }
+  });
+  return out;
+}
+
+}  // namespace pepr

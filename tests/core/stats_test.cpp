@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/comparisons.hpp"
+#include "core/stats.hpp"
+#include "core/table.hpp"
+#include "support/test_support.hpp"
+
+namespace {
+// Reference values computed with scipy 1.10.1 (scipy.stats.ttest_ind, ttest_rel, mannwhitneyu).
+const std::vector<double> kA{0.1, 0.5, 0.3, 0.9, 0.7};
+const std::vector<double> kB{0.2, 0.25, 0.15, 0.4, 0.35, 0.05};
+
+void expect_rel(double got, double want, double rel = 1e-9) {
+  EXPECT_LE(std::fabs(got - want), rel * std::fabs(want)) << got << " vs " << want;
+}
+}  // namespace
+
+TEST(Stats, StudentAndWelchMatchScipy) {
+  auto s = pepr::student_t_test(kA, kB);
+  expect_rel(s.t, 1.9003381979157492);
+  expect_rel(s.p, 0.08983949327810185);
+  EXPECT_EQ(s.df, 9);
+  auto w = pepr::welch_t_test(kA, kB);
+  expect_rel(w.t, 1.766904417197544);
+  expect_rel(w.p, 0.1362393051977918);
+}
+
+TEST(Stats, PairedMatchesScipy) {
+  auto r = pepr::paired_t_test({1, 2, 3, 4, 5.5}, {1.5, 2.1, 2.9, 4.8, 5.0});
+  expect_rel(r.t, -0.7043607250604991);
+  expect_rel(r.p, 0.5200543991901098);
+}
+
+TEST(Stats, MannWhitneyExactAndAsymptoticMatchScipy) {
+  auto e = pepr::mann_whitney_u(kA, kB);
+  EXPECT_TRUE(e.exact);
+  EXPECT_EQ(e.u, 23.0);
+  expect_rel(e.p, 0.17748917748917747);
+  auto t = pepr::mann_whitney_u({1, 2, 2, 3, 4, 5, 5, 5, 6, 7, 8, 9},
+                                {2, 3, 3, 4, 6, 6, 7, 8, 10, 11, 12, 12, 13});
+  EXPECT_FALSE(t.exact);
+  EXPECT_EQ(t.u, 45.5);
+  expect_rel(t.p, 0.08058463491552079);
+}
+
+TEST(Stats, MediansAndMeans) {
+  EXPECT_EQ(pepr::median({3, 1, 2}), 2);
+  EXPECT_EQ(pepr::median({4, 1, 2, 3}), 2.5);
+  EXPECT_EQ(pepr::mean({1, 2, 3, 6}), 3);
+  EXPECT_NEAR(pepr::sample_variance({1, 2, 3, 4}), 1.6666666666666667, 1e-15);
+}
+
+TEST(Stats, PaperDermaPretrainedVsScratch) {
+  PEPR_REQUIRE_SHARED(path, "pepr-paper/all_results.csv");
+  pepr::Table t = pepr::Table::read_csv(path.string());
+  auto groups = pepr::group_rows(t, "dataset");
+  pepr::ComparisonOptions o;
+  o.value = "test_09";
+  o.experiments.emplace_back("derma_pt", "derma");
+  auto cs = pepr::run_comparisons(t, groups, o);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].n_a, 131u);
+  EXPECT_EQ(cs[0].n_b, 131u);
+  expect_rel(cs[0].student.t, 12.93571262373765);
+  expect_rel(cs[0].student.p, 6.950780662622789e-30);
+  expect_rel(cs[0].welch.p, 1.990932115512309e-28, 1e-8);
+  EXPECT_EQ(cs[0].mann_whitney.u, 15004.5);
+  expect_rel(cs[0].mann_whitney.p, 1.1338841593896266e-25, 1e-8);
+  EXPECT_TRUE(cs[0].paired);
+  EXPECT_EQ(cs[0].n_paired, 131u);
+}
+
+TEST(Stats, SizeSplitAtTheMedianOfTheParameterCounts) {
+  PEPR_REQUIRE_SHARED(path, "pepr-paper/all_results.csv");
+  pepr::Table t = pepr::Table::read_csv(path.string());
+  auto groups = pepr::group_rows(t, "dataset");
+  pepr::ComparisonOptions o;
+  o.value = "test_09";
+  o.splits = {"size"};
+  auto cs = pepr::run_comparisons(t, groups, o);
+  ASSERT_EQ(cs.size(), 8u);
+  for (const auto& c : cs) {
+    EXPECT_EQ(c.n_a + c.n_b, 131u) << c.group;
+    EXPECT_EQ(c.n_a, 66u) << c.group;  // <= median of 131 values: 66 models
+    // The median of the 131 parameter counts: the paper's "24.6M" (24,671,464).
+    EXPECT_EQ(c.label_a, "small (<= 2.467e+07)");
+  }
+}
