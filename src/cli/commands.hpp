@@ -10,5 +10,7 @@ void add_score(CLI::App& app);
 void add_curve(CLI::App& app);
 void add_pareto(CLI::App& app);
 void add_stats(CLI::App& app);
+void add_track(CLI::App& app);
+void add_meters(CLI::App& app);
 
 }  // namespace pepr::cli

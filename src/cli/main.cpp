@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   pepr::cli::add_curve(app);
   pepr::cli::add_pareto(app);
   pepr::cli::add_stats(app);
+  pepr::cli::add_track(app);
+  pepr::cli::add_meters(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

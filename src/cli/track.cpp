@@ -1,0 +1,400 @@
+// pepr track: runs any program as a child and measures its time, CPU time, energy, CO2eq and
+// peak memory; forwards SIGINT/SIGTERM and exits with the child's exit code.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "meter/carbon.hpp"
+#include "meter/estimate.hpp"
+#include "meter/tracker.hpp"
+#include "meter/util.hpp"
+
+namespace pepr::cli {
+
+namespace {
+
+struct TrackArgs {
+  std::string output, samples, append, label, recompute, metrics;
+  std::vector<std::string> columns;
+  std::vector<std::string> command;
+  double interval_s = 0.1;
+  double cpu_tdp = 0, intensity = 0, pue = 1.0, idle_baseline = 0;
+  std::string country;
+  bool quiet = false;
+  CLI::Option *cpu_tdp_opt = nullptr, *intensity_opt = nullptr, *country_opt = nullptr,
+              *pue_opt = nullptr;
+};
+
+volatile sig_atomic_t g_child = 0;
+
+void forward_signal(int sig, siginfo_t* info, void*) {
+  // Signals typed at the terminal already reach the child (same process group); forward only
+  // those sent to pepr by a process (kill, a batch scheduler).
+  if (g_child > 0 && info &&
+      (info->si_code == SI_USER || info->si_code == SI_QUEUE || info->si_code == SI_TKILL))
+    ::kill(static_cast<pid_t>(g_child), sig);
+}
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string num(const nlohmann::json& v) {
+  if (v.is_null()) return "";
+  if (v.is_number()) return fmt::format("{:.10g}", v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+// Appends one row to a results table that `pepr score` reads (rewritten atomically).
+void append_row(const std::string& path, const nlohmann::json& rec, const std::string& label,
+                const std::vector<std::pair<std::string, std::string>>& extra) {
+  const auto& t = rec["total"];
+  const auto& carbon = rec["carbon"];
+  std::vector<std::pair<std::string, std::string>> cols = {
+      {"label", label},
+      {"time_s", num(t["wall_s"])},
+      {"cpu_time_s", num(t["cpu_s"])},
+      {"energy_kwh", num(t["energy_kwh"])},
+      {"energy_raw_kwh", num(t["energy_raw_kwh"])},
+      {"energy_idle_kwh", t.contains("idle_j") ? num(t["idle_j"].get<double>() / 3.6e6) : "0"},
+      {"co2_g", num(t["co2_g"])},
+      {"mem_peak_gb", num(t["mem_peak_gb"])},
+      {"gpu_mem_peak_gb", num(t["gpu_mem_peak_gb"])},
+      {"energy_method", rec["methods"]["energy"].get<std::string>()},
+      {"intensity_g_per_kwh", num(carbon["intensity_g_per_kwh"])},
+      {"pue", num(carbon["pue"])},
+      {"country", num(carbon["country"])},
+      {"exit_code", rec.contains("exit_code") ? num(rec["exit_code"]) : ""},
+  };
+  for (const auto& e : extra) cols.push_back(e);
+  std::string header, row;
+  for (const auto& [k, v] : cols) {
+    header += (header.empty() ? "" : ",") + csv_field(k);
+    row += (row.empty() && &k == &cols.front().first ? "" : ",") + csv_field(v);
+  }
+  std::string old;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    old = read_text_file(path);
+    std::string first = old.substr(0, old.find('\n'));
+    if (!first.empty() && first.back() == '\r') first.pop_back();
+    if (!old.empty() && first != header)
+      throw Error(
+          fmt::format("{}: its header differs from this run's columns, not appending\n"
+                      "  file: {}\n  run:  {}",
+                      path, first, header));
+    if (!old.empty() && old.back() != '\n') old += '\n';
+  }
+  if (old.empty()) old = header + "\n";
+  write_file_atomic(path, old + row + "\n");
+}
+
+std::string summary(const nlohmann::json& rec) {
+  const auto& t = rec["total"];
+  const auto& c = rec["carbon"];
+  std::string o;
+  o += fmt::format("  time    {:.2f} s wall, {:.2f} s CPU\n", t["wall_s"].get<double>(),
+                   t["cpu_s"].get<double>());
+  std::string parts;
+  for (const auto& comp : rec["components"]) {
+    if (!comp["in_total"].get<bool>()) continue;
+    const std::string n = comp["name"].get<std::string>();
+    parts +=
+        fmt::format("{}{} {:.3g} J", parts.empty() ? "" : ", ", n, t["energy_j"].value(n, 0.0));
+  }
+  o += fmt::format("  energy  {:.3g} J = {:.3g} kWh raw  [{}]  {}\n",
+                   t["energy_raw_j"].get<double>(), t["energy_raw_kwh"].get<double>(),
+                   rec["methods"]["energy"].get<std::string>(), parts);
+  if (t.contains("idle_j"))
+    o += fmt::format(
+        "          idle baseline {:.3g} W: {:.3g} J of it is idle draw; net x PUE "
+        "{:g} = {:.3g} kWh\n",
+        rec["idle_baseline"]["power_w"].get<double>(), t["idle_j"].get<double>(),
+        c["pue"].get<double>(), t["energy_kwh"].get<double>());
+  else
+    o += fmt::format("          x PUE {:g} = {:.3g} kWh\n", c["pue"].get<double>(),
+                     t["energy_kwh"].get<double>());
+  o += fmt::format("  CO2eq   {:.3g} g at {:g} g/kWh = {:.3g} km by an average new car\n",
+                   t["co2_g"].get<double>(), c["intensity_g_per_kwh"].get<double>(),
+                   t["car_km"].get<double>());
+  o += fmt::format("          intensity: {}\n", c["why"].get<std::string>());
+  o += fmt::format("  memory  peak RSS {:.3f} GB", t["mem_peak_gb"].get<double>());
+  if (t["gpu_mem_peak_gb"].is_number())
+    o += fmt::format(", peak GPU memory {:.3f} GB", t["gpu_mem_peak_gb"].get<double>());
+  o += "\n";
+  if (rec["estimate_reason"].is_string())
+    o += fmt::format("  estimate (no sensor): {}\n", rec["estimate_reason"].get<std::string>());
+  return o;
+}
+
+meter::Intensity intensity_of(const TrackArgs& a) {
+  std::optional<std::string> country;
+  std::optional<double> intensity;
+  if (a.country_opt->count()) country = a.country;
+  if (a.intensity_opt->count()) intensity = a.intensity;
+  return meter::resolve_intensity(country, intensity);
+}
+
+std::vector<std::pair<std::string, std::string>> extra_columns(const TrackArgs& a,
+                                                               const nlohmann::json& metrics) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& kv : a.columns) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(fmt::format("--column '{}': expected NAME=VALUE", kv));
+    out.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (metrics.is_object())
+    for (const auto& [k, v] : metrics.items()) out.emplace_back(k, num(v));
+  return out;
+}
+
+void write_outputs(const TrackArgs& a, nlohmann::json& rec, const std::string& label) {
+  nlohmann::json metrics = rec.contains("metrics") ? rec["metrics"] : nlohmann::json();
+  if (!a.output.empty()) write_file_atomic(a.output, rec.dump(2) + "\n");
+  if (!a.append.empty()) append_row(a.append, rec, label, extra_columns(a, metrics));
+}
+
+void run_recompute(const TrackArgs& a) {
+  nlohmann::json rec;
+  try {
+    rec = nlohmann::json::parse(read_text_file(a.recompute));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: not JSON: {}", a.recompute, e.what()));
+  }
+  // What is not given again is kept from the record.
+  meter::Intensity in;
+  if (a.country_opt->count() || a.intensity_opt->count() || !rec.contains("carbon")) {
+    in = intensity_of(a);
+  } else {
+    const auto& c = rec["carbon"];
+    in.g_per_kwh = c.value("intensity_g_per_kwh", meter::kWorldIntensity);
+    in.country = c.contains("country") && c["country"].is_string() ? c["country"].get<std::string>()
+                                                                   : std::string();
+    in.why = c.value("why", std::string("kept from the record"));
+  }
+  double pue = a.pue;
+  if (!a.pue_opt->count() && rec.contains("carbon")) pue = rec["carbon"].value("pue", 1.0);
+  meter::recompute_carbon(rec, in, pue);
+  std::string label = !a.label.empty() ? a.label : rec.value("label", std::string("run"));
+  write_outputs(a, rec, label);
+  if (!a.quiet) fmt::print(stderr, "pepr track: {} recomputed\n{}", a.recompute, summary(rec));
+}
+
+int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
+  if (cmd.empty())
+    throw Error("no command to run: pepr track [options] -- CMD ARGS... (or --recompute RUN.json)");
+  if (a.idle_baseline < 0) throw Error("--idle-baseline: expected seconds >= 0");
+  meter::TrackerOptions opt;
+  opt.interval_s = a.interval_s;
+  if (a.cpu_tdp_opt->count()) opt.cpu_tdp_w = a.cpu_tdp;
+  opt.pue = a.pue;
+  opt.intensity = intensity_of(a);
+  opt.keep_samples = !a.samples.empty();
+  meter::Tracker tracker(opt);
+  const std::string label =
+      !a.label.empty() ? a.label : std::filesystem::path(cmd[0]).filename().string();
+  if (!a.quiet)
+    for (const auto& n : tracker.notes()) fmt::print(stderr, "pepr track: note: {}\n", n);
+
+  if (a.idle_baseline > 0) {
+    if (!a.quiet)
+      fmt::print(stderr, "pepr track: measuring the idle draw for {:g} s...\n", a.idle_baseline);
+    tracker.measure_idle(a.idle_baseline);
+  }
+
+  // Forward signals sent to pepr to the child.
+  struct sigaction sa {};
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old[std::size(kForwarded)];
+  for (std::size_t i = 0; i < std::size(kForwarded); ++i) ::sigaction(kForwarded[i], &sa, &old[i]);
+  auto restore = [&] {
+    for (std::size_t i = 0; i < std::size(kForwarded); ++i)
+      ::sigaction(kForwarded[i], &old[i], nullptr);
+    g_child = 0;
+  };
+
+  int gate[2], errp[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0)
+    throw Error(fmt::format("pipe: {}", std::strerror(errno)));
+  std::vector<char*> argv;
+  for (const auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  const std::string started = utc_now();
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    for (std::size_t i = 0; i < std::size(kForwarded); ++i)
+      ::sigaction(kForwarded[i], &old[i], nullptr);
+    ::close(gate[1]);
+    ::close(errp[0]);
+    char go;
+    while (::read(gate[0], &go, 1) < 0 && errno == EINTR) {
+    }
+    ::execvp(argv[0], argv.data());
+    int e = errno;
+    (void)!::write(errp[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  g_child = pid;
+  ::close(gate[0]);
+  ::close(errp[1]);
+  tracker.set_target(pid);
+  tracker.start();
+  (void)!::write(gate[1], "g", 1);
+  ::close(gate[1]);
+  int exec_errno = 0;
+  ssize_t n;
+  while ((n = ::read(errp[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  ::close(errp[0]);
+
+  int status = 0;
+  struct rusage ru {};
+  while (::wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR) break;
+  }
+  restore();
+  tracker.child_exited(ru);
+  tracker.stop();
+  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+    fmt::print(stderr, "pepr: error: cannot run '{}': {}\n", cmd[0], std::strerror(exec_errno));
+    return 127;  // as a shell does
+  }
+  const int code = WIFEXITED(status)     ? WEXITSTATUS(status)
+                   : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                         : 1;
+
+  nlohmann::json rec = tracker.to_json();
+  rec["label"] = label;
+  rec["command"] = cmd;
+  rec["exit_code"] = code;
+  if (WIFSIGNALED(status)) rec["signal"] = WTERMSIG(status);
+  rec["started_at"] = started;
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  rec["host"] = {{"hostname", host},
+                 {"cpu_model", meter::cpu_model_name()},
+                 {"cpus", meter::online_cpus()},
+                 {"mem_total_gb", meter::mem_total_gb()}};
+  rec["pepr_version"] = "0.1.0";
+  if (!a.metrics.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(a.metrics, ec)) {
+      fmt::print(stderr, "pepr track: warning: --metrics {} was not written by the command\n",
+                 a.metrics);
+    } else {
+      try {
+        auto m = nlohmann::json::parse(read_text_file(a.metrics));
+        if (!m.is_object()) throw Error("");
+        rec["metrics"] = m;
+      } catch (const std::exception&) {
+        throw Error(fmt::format("--metrics {}: expected a JSON object like {{\"accuracy\": 0.9}}",
+                                a.metrics));
+      }
+    }
+  }
+  write_outputs(a, rec, label);
+  if (!a.samples.empty()) write_file_atomic(a.samples, tracker.samples_jsonl());
+  if (!a.quiet) {
+    fmt::print(stderr, "pepr track: {} exited with {}{}\n{}", label, code,
+               WIFSIGNALED(status) ? fmt::format(" (signal {})", WTERMSIG(status)) : "",
+               summary(rec));
+  }
+  return code;
+}
+
+}  // namespace
+
+void add_track(CLI::App& app) {
+  auto a = std::make_shared<TrackArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "track",
+      "Run a command and measure its time, CPU time, energy (RAPL, perf, NVML or an estimate), "
+      "CO2eq and peak memory: pepr track [options] -- CMD ARGS...");
+  cmd->add_option("command", a->command,
+                  "the command and its arguments, after -- (e.g. -- python train.py --epochs 3)");
+  cmd->add_option("-o,--output", a->output, "write the run record (JSON) here");
+  cmd->add_option("--samples", a->samples, "write the time series (JSON lines) here");
+  cmd->add_option("--append", a->append,
+                  "append one row to this results table (CSV, created with a header when new; "
+                  "read directly by pepr score)");
+  cmd->add_option("--label", a->label, "the row's label (default: the command's name)");
+  cmd->add_option("--column", a->columns,
+                  "an extra column NAME=VALUE for --append (repeatable), e.g. accuracy=0.91")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--metrics", a->metrics,
+                  "a JSON object file the command writes (e.g. {\"accuracy\": 0.91}): kept in the "
+                  "record and added as columns to --append");
+  cmd->add_option("--interval", a->interval_s, "sampling interval in seconds (default 0.1)");
+  a->cpu_tdp_opt = cmd->add_option(
+      "--cpu-tdp", a->cpu_tdp,
+      "for the estimate: CPU power in W with all this machine's CPUs busy (default: the "
+      "built-in TDP table, else 5 W per CPU)");
+  a->country_opt = cmd->add_option("--country", a->country,
+                                   "grid carbon intensity of this country (ISO 3166 alpha-2, "
+                                   "e.g. DE; default $PEPR_COUNTRY, else the world average)");
+  a->intensity_opt = cmd->add_option("--intensity", a->intensity,
+                                     "grid carbon intensity in g CO2eq/kWh (default "
+                                     "$PEPR_CARBON_INTENSITY)");
+  a->pue_opt = cmd->add_option(
+      "--pue", a->pue,
+      "data-centre PUE applied to energy_kwh and CO2 (default 1.0; the PePR paper's "
+      "tracker applied 1.58); raw energy is always kept");
+  cmd->add_option("--idle-baseline", a->idle_baseline,
+                  "measure the machine's idle draw for this many seconds first, and report net "
+                  "energy above it");
+  cmd->add_option("--recompute", a->recompute,
+                  "recompute CO2eq of a saved record (-o) for another --country/--intensity/--pue "
+                  "without running anything");
+  cmd->add_flag("-q,--quiet", a->quiet, "no summary on stderr");
+  cmd->callback([a] {
+    std::vector<std::string> rest = a->command;
+    if (!a->recompute.empty()) {
+      if (!rest.empty()) throw Error("--recompute runs nothing: give no command");
+      run_recompute(*a);
+      return;
+    }
+    int code = run_track(*a, rest);
+    std::fflush(stdout);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace pepr::cli

@@ -1,0 +1,146 @@
+#include "meter/carbon.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "meter/util.hpp"
+
+namespace pepr::meter {
+
+const std::vector<CountryIntensity>& intensity_table() {
+  // g CO2eq / kWh, rounded; Our World in Data "Carbon intensity of electricity generation"
+  // (Ember Yearly Electricity Data; Energy Institute Statistical Review of World Energy).
+  static const std::vector<CountryIntensity> table = {
+      {"US", "United States", 369, 2023},  {"CA", "Canada", 170, 2023},
+      {"MX", "Mexico", 507, 2023},         {"BR", "Brazil", 98, 2023},
+      {"AR", "Argentina", 354, 2023},      {"CL", "Chile", 291, 2023},
+      {"GB", "United Kingdom", 238, 2023}, {"IE", "Ireland", 291, 2023},
+      {"FR", "France", 56, 2023},          {"DE", "Germany", 381, 2023},
+      {"NL", "Netherlands", 268, 2023},    {"BE", "Belgium", 138, 2023},
+      {"CH", "Switzerland", 35, 2023},     {"AT", "Austria", 111, 2023},
+      {"IT", "Italy", 331, 2023},          {"ES", "Spain", 174, 2023},
+      {"PT", "Portugal", 166, 2023},       {"PL", "Poland", 662, 2023},
+      {"CZ", "Czechia", 450, 2023},        {"SE", "Sweden", 41, 2023},
+      {"NO", "Norway", 30, 2023},          {"FI", "Finland", 79, 2023},
+      {"DK", "Denmark", 152, 2023},        {"IS", "Iceland", 28, 2022},
+      {"RU", "Russia", 441, 2023},         {"TR", "Turkey", 465, 2023},
+      {"ZA", "South Africa", 708, 2023},   {"EG", "Egypt", 570, 2023},
+      {"SA", "Saudi Arabia", 707, 2022},   {"AE", "United Arab Emirates", 561, 2022},
+      {"IN", "India", 713, 2023},          {"CN", "China", 582, 2023},
+      {"JP", "Japan", 485, 2023},          {"KR", "South Korea", 431, 2023},
+      {"TW", "Taiwan", 642, 2023},         {"SG", "Singapore", 471, 2023},
+      {"ID", "Indonesia", 676, 2022},      {"AU", "Australia", 549, 2023},
+      {"NZ", "New Zealand", 113, 2023},
+  };
+  return table;
+}
+
+namespace {
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Intensity from_country(const std::string& code, const std::string& via) {
+  std::string c = upper(code);
+  if (c == "WORLD" || c == "WORLD-AVERAGE") {
+    return {kWorldIntensity, "",
+            fmt::format("{}: world average {:g} g/kWh (Ember, Global Electricity Review 2024, "
+                        "year 2023)",
+                        via, kWorldIntensity)};
+  }
+  for (const auto& e : intensity_table()) {
+    if (c == e.code) {
+      return {e.g_per_kwh, e.code,
+              fmt::format("{} {} ({}): {:g} g/kWh, {} {}", via, e.code, e.name, e.g_per_kwh,
+                          kIntensitySource, e.year)};
+    }
+  }
+  std::string known;
+  for (const auto& e : intensity_table()) known += std::string(known.empty() ? "" : " ") + e.code;
+  throw Error(
+      fmt::format("{} '{}': no built-in carbon intensity for this country (known: {}, or "
+                  "WORLD); give --intensity G_PER_KWH instead",
+                  via, code, known));
+}
+
+double check_intensity(double v, const std::string& via) {
+  if (!(v >= 0) || v > 5000)
+    throw Error(fmt::format("{} {:g}: expected grams CO2eq per kWh between 0 and 5000", via, v));
+  return v;
+}
+
+}  // namespace
+
+Intensity resolve_intensity(const std::optional<std::string>& country,
+                            const std::optional<double>& intensity) {
+  if (intensity)
+    return {check_intensity(*intensity, "--intensity"), "",
+            fmt::format("--intensity {:g} g/kWh (given)", *intensity)};
+  if (country) return from_country(*country, "--country");
+  if (auto v = env("PEPR_CARBON_INTENSITY")) {
+    auto d = parse_double(*v);
+    if (!d) throw Error(fmt::format("PEPR_CARBON_INTENSITY='{}' is not a number", *v));
+    return {check_intensity(*d, "PEPR_CARBON_INTENSITY"), "",
+            fmt::format("PEPR_CARBON_INTENSITY={:g} g/kWh (given)", *d)};
+  }
+  if (auto c = env("PEPR_COUNTRY")) return from_country(*c, "PEPR_COUNTRY");
+  return {kWorldIntensity, "",
+          fmt::format("no --country, --intensity, PEPR_COUNTRY or PEPR_CARBON_INTENSITY: world "
+                      "average {:g} g/kWh (Ember, Global Electricity Review 2024, year 2023); "
+                      "location is never guessed",
+                      kWorldIntensity)};
+}
+
+double co2_grams(double energy_kwh, double g_per_kwh, double pue) {
+  return energy_kwh * pue * g_per_kwh;
+}
+
+namespace {
+
+void apply(nlohmann::json& iv, const Intensity& in, double pue) {
+  if (!iv.is_object() || !iv.contains("energy_raw_j")) return;
+  const double raw_kwh = iv["energy_raw_j"].get<double>() / 3.6e6;
+  iv["energy_raw_kwh"] = raw_kwh;
+  iv["energy_gross_kwh"] = raw_kwh * pue;
+  double scored = raw_kwh;
+  if (iv.contains("idle_j") && iv["idle_j"].is_number()) {
+    const double net_kwh = std::max(0.0, raw_kwh - iv["idle_j"].get<double>() / 3.6e6);
+    iv["energy_net_kwh"] = net_kwh * pue;
+    scored = net_kwh;
+  }
+  iv["energy_kwh"] = scored * pue;
+  iv["co2_g"] = co2_grams(scored, in.g_per_kwh, pue);
+  iv["co2_gross_g"] = co2_grams(raw_kwh, in.g_per_kwh, pue);
+  iv["car_km"] = co2_grams(scored, in.g_per_kwh, pue) / kCarGramsPerKm;
+}
+
+}  // namespace
+
+void recompute_carbon(nlohmann::json& record, const Intensity& in, double pue) {
+  if (!(pue >= 1.0) || pue > 5)
+    throw Error(fmt::format("PUE {:g}: expected a number between 1 and 5", pue));
+  if (!record.is_object() || !record.contains("total"))
+    throw Error("not a pepr run record (no \"total\")");
+  nlohmann::json carbon;
+  carbon["intensity_g_per_kwh"] = in.g_per_kwh;
+  carbon["country"] = in.country.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.country);
+  carbon["why"] = in.why;
+  carbon["pue"] = pue;
+  carbon["pue_note"] =
+      "energy_kwh, energy_gross_kwh, energy_net_kwh and co2 figures include the PUE; "
+      "energy_raw_* and energy_j do not (the PePR paper's tracker applied PUE 1.58 silently)";
+  carbon["car_g_per_km"] = kCarGramsPerKm;
+  carbon["car_source"] = "EEA, average CO2 emissions of new passenger cars in the EU, 2020";
+  record["carbon"] = carbon;
+  apply(record["total"], in, pue);
+  if (record.contains("intervals"))
+    for (auto& iv : record["intervals"]) apply(iv, in, pue);
+}
+
+}  // namespace pepr::meter

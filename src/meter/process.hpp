@@ -1,0 +1,53 @@
+// CPU time and resident memory of a process and its descendants, from /proc and getrusage.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+struct rusage;
+
+namespace pepr::meter {
+
+struct ProcReading {
+  double cpu_s = 0;   // user + system CPU time of the tree (live processes and reaped children)
+  double rss_gb = 0;  // resident memory of the live processes of the tree
+};
+
+// A process tree: the current process (root 0) or a child of it.
+class ProcessTree {
+ public:
+  explicit ProcessTree(pid_t root = 0);
+  pid_t root() const { return root_; }
+  // Reads the tree now. The list of descendants is refreshed at most every `refresh_s` seconds.
+  ProcReading read(double now_s, double refresh_s = 0.5);
+  // Every pid of the tree seen at the last refresh (root included).
+  const std::vector<pid_t>& pids() const { return pids_; }
+  // After wait4: the child's own accounting replaces /proc (which no longer has it).
+  void set_exited(const struct rusage& ru);
+  bool exited() const { return exited_; }
+  // The kernel's peak RSS of the root, GB: VmHWM while alive; once a child is reaped, its
+  // ru_maxrss, unless that is no more than the image it was forked from (Linux keeps the pre-exec
+  // peak in ru_maxrss, so a small program would inherit pepr's own size), in which case the
+  // latest VmHWM read while it ran (VmHWM restarts at exec).
+  double kernel_peak_gb() const;
+  // How the figures are obtained, for the record.
+  std::string describe() const;
+
+ private:
+  void refresh();
+  pid_t root_;
+  std::vector<pid_t> pids_;
+  double last_refresh_ = -1e300;
+  bool exited_ = false;
+  double exit_cpu_s_ = 0, exit_maxrss_gb_ = 0;
+  double fork_rss_gb_ = 0;  // a child root: its RSS when the tree was made (before exec)
+  double last_hwm_gb_ = 0;  // a child root: the latest VmHWM read while it was alive
+  double cpu_floor_ = 0;    // readings never go back (a reaped grandchild moves between fields)
+};
+
+// Children of a process (every thread's /proc/PID/task/TID/children).
+std::vector<pid_t> child_pids(pid_t pid);
+
+}  // namespace pepr::meter

@@ -1,0 +1,43 @@
+// One energy source (RAPL, perf, NVML, the estimate) and the components it measures.
+#pragma once
+
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace pepr::meter {
+
+// What one energy figure measures and how.
+struct Component {
+  std::string name;      // e.g. "cpu.package-0", "dram.package-0", "cpu.package-0.core", "gpu.0"
+  std::string kind;      // cpu, dram, gpu, cpu-part (core/uncore, contained in cpu), psys
+  std::string method;    // rapl-powercap, perf-pmu, nvml-energy-counter, nvml-power-sampling,
+                         // estimate
+  std::string source;    // the file, event or device behind it
+  bool in_total = true;  // false for parts already contained in another component
+};
+
+// Readings the tracker hands to every source at each sample.
+struct SampleContext {
+  double t_s = 0;     // steady clock
+  double cpu_s = 0;   // CPU time of the tracked process tree so far
+  double rss_gb = 0;  // resident memory of the tracked process tree now
+};
+
+class EnergySource {
+ public:
+  virtual ~EnergySource() = default;
+  virtual const std::vector<Component>& components() const = 0;
+  // Resets the cumulative energy to zero at this moment.
+  virtual void begin(const SampleContext& ctx) = 0;
+  // Reads the sensors and adds to the cumulative energy.
+  virtual void sample(const SampleContext& ctx) = 0;
+  // Cumulative joules since begin(), one per component.
+  virtual std::vector<double> joules() const = 0;
+  // Longest safe time between two samples (counter wraparound); infinity when none.
+  virtual double max_interval_s() const { return std::numeric_limits<double>::infinity(); }
+  // True when the figures are only right if sample() runs at the tracker's interval.
+  virtual bool needs_periodic() const { return false; }
+};
+
+}  // namespace pepr::meter

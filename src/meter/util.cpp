@@ -1,0 +1,100 @@
+#include "meter/util.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace pepr::meter {
+
+std::string FileRead::message() const {
+  if (error == EACCES || error == EPERM) return "permission denied";
+  if (error == ENOENT) return "missing";
+  return std::strerror(error);
+}
+
+FileRead read_small_file(const std::string& path) {
+  FileRead r;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    r.error = errno;
+    return r;
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      r.error = errno;
+      ::close(fd);
+      return r;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > (1u << 20)) break;
+  }
+  ::close(fd);
+  r.text = std::move(out);
+  return r;
+}
+
+std::string trim(const std::string& s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+std::optional<std::uint64_t> parse_u64(const std::string& text) {
+  std::string t = trim(text);
+  if (t.empty() || t.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+std::optional<double> parse_double(const std::string& text) {
+  std::string t = trim(text);
+  if (t.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(t.c_str(), &end);
+  if (errno != 0 || end != t.c_str() + t.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+int online_cpus() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+double mem_total_gb() {
+  auto r = read_small_file("/proc/meminfo");
+  if (!r.text) return 0;
+  auto pos = r.text->find("MemTotal:");
+  if (pos == std::string::npos) return 0;
+  double kb = std::strtod(r.text->c_str() + pos + 9, nullptr);
+  return kb * 1024.0 / 1e9;
+}
+
+}  // namespace pepr::meter

@@ -1,0 +1,34 @@
+// Small helpers shared by the meter sources: sysfs reads, environment, clocks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pepr::meter {
+
+// The result of reading a small text file (sysfs, /proc): the text, or the errno and a message.
+struct FileRead {
+  std::optional<std::string> text;
+  int error = 0;  // errno when text is empty
+  std::string message() const;
+};
+FileRead read_small_file(const std::string& path);
+
+// Parses an unsigned integer with optional surrounding whitespace; nullopt for anything else.
+std::optional<std::uint64_t> parse_u64(const std::string& text);
+std::optional<double> parse_double(const std::string& text);
+std::string trim(const std::string& s);
+
+// An environment variable, or nullopt when unset or empty.
+std::optional<std::string> env(const char* name);
+
+// Seconds on the steady clock (monotonic), from an arbitrary origin.
+double now_s();
+
+// Online logical CPUs.
+int online_cpus();
+// Installed memory in GB (MemTotal), 0 when unknown.
+double mem_total_gb();
+
+}  // namespace pepr::meter

@@ -1,0 +1,76 @@
+// Helpers for the meter tests: environment guards and fake powercap trees.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pepr::test {
+
+// Sets (or unsets, with nullopt) environment variables for the scope, restoring them after.
+class EnvGuard {
+ public:
+  EnvGuard(std::initializer_list<std::pair<const char*, std::optional<std::string>>> vars) {
+    for (const auto& [k, v] : vars) {
+      const char* old = std::getenv(k);
+      saved_.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
+      if (v)
+        ::setenv(k, v->c_str(), 1);
+      else
+        ::unsetenv(k);
+    }
+  }
+  ~EnvGuard() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->second)
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else
+        ::unsetenv(it->first.c_str());
+    }
+  }
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// Writes a file atomically (temporary + rename) so a sampler never reads half of it.
+inline void put(const std::filesystem::path& p, const std::string& text) {
+  auto tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f << text;
+  }
+  std::filesystem::rename(tmp, p);
+}
+
+// A powercap zone folder: name, energy_uj and max_energy_range_uj (empty text: file absent).
+inline std::filesystem::path make_zone(const std::filesystem::path& root, const std::string& zone,
+                                       const std::string& name, const std::string& energy_uj,
+                                       const std::string& max_uj = "262143328850") {
+  auto dir = root / zone;
+  std::filesystem::create_directories(dir);
+  put(dir / "name", name + "\n");
+  if (!energy_uj.empty()) put(dir / "energy_uj", energy_uj + "\n");
+  if (!max_uj.empty()) put(dir / "max_energy_range_uj", max_uj + "\n");
+  return dir;
+}
+
+inline void set_energy(const std::filesystem::path& root, const std::string& zone,
+                       unsigned long long uj) {
+  put(root / zone / "energy_uj", std::to_string(uj) + "\n");
+}
+
+// Environment in which no real sensor is consulted: the estimate, deterministic.
+#define PEPR_NO_SENSORS_ENV                                                                        \
+  {"PEPR_POWERCAP_ROOT", std::string("/nonexistent/powercap")}, {"PEPR_PERF", std::string("0")}, { \
+    "PEPR_NVML_LIB", std::string("/nonexistent/libnvidia-ml.so.1")                                 \
+  }
+
+}  // namespace pepr::test

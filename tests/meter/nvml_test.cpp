@@ -1,0 +1,195 @@
+// NVIDIA GPUs through a fake NVML built by the test suite (tests/meter/fake_nvml).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "meter/nvml.hpp"
+#include "meter/tracker.hpp"
+#include "meter_test_util.hpp"
+#include "support/test_support.hpp"
+
+namespace pepr::meter {
+namespace {
+
+using pepr::test::EnvGuard;
+
+const std::string kFake = PEPR_FAKE_NVML_PATH;
+
+// A tracker measuring only the fake GPUs (CPU: an empty powercap tree would be the estimate;
+// give a constant RAPL tree so CPU figures are zero and deterministic).
+TrackerOptions gpu_options(const std::filesystem::path& root) {
+  pepr::test::make_zone(root, "intel-rapl:0", "package-0", "1000");
+  TrackerOptions o;
+  o.powercap_root = root.string();
+  o.nvml_lib = kFake;
+  return o;
+}
+
+double energy_of(const nlohmann::json& iv, const std::string& name) {
+  return iv["energy_j"].value(name, -1.0);
+}
+
+TEST(Nvml, MissingLibrary) {
+  NvmlScan s = scan_nvml("/nonexistent/libnvidia-ml.so.1");
+  EXPECT_FALSE(s.loaded);
+  EXPECT_NE(s.problem.find("no NVML: cannot load /nonexistent/libnvidia-ml.so.1"),
+            std::string::npos)
+      << s.problem;
+}
+
+TEST(Nvml, InitialisationFails) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("initfail")}};
+  NvmlScan s = scan_nvml(kFake);
+  EXPECT_FALSE(s.loaded);
+  EXPECT_NE(s.problem.find("NVML initialisation failed: Driver Not Loaded (NVML error 9)"),
+            std::string::npos)
+      << s.problem;
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  EXPECT_EQ(t.energy_method(), "rapl-powercap");
+  auto j = t.to_json();
+  EXPECT_NE(j["methods"]["gpu_energy"].get<std::string>().find("not measured: NVML "
+                                                               "initialisation failed"),
+            std::string::npos);
+}
+
+TEST(Nvml, NoGpu) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("nogpu")}, {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  NvmlScan s = scan_nvml(kFake);
+  EXPECT_TRUE(s.loaded);
+  EXPECT_TRUE(s.gpus.empty());
+  EXPECT_EQ(s.problem, "NVML found no GPU");
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  EXPECT_EQ(t.components().size(), 1u);  // the CPU package only
+}
+
+TEST(Nvml, EnergyCounter) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("2")},
+               {"FAKE_NVML_POWER_W", std::string("100")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  NvmlScan s = scan_nvml(kFake);
+  ASSERT_TRUE(s.loaded) << s.problem;
+  ASSERT_EQ(s.gpus.size(), 2u);
+  EXPECT_TRUE(s.gpus[0].has_energy_counter);
+  EXPECT_EQ(s.gpus[1].uuid, "GPU-fake-0001");
+  EXPECT_EQ(s.gpus[0].name, "Fake GPU 0");
+  EXPECT_NEAR(*s.gpus[1].power_w, 200, 1e-9);
+
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  ASSERT_EQ(t.components().size(), 3u);
+  EXPECT_EQ(t.components()[1].name, "gpu.0");
+  EXPECT_EQ(t.components()[1].method, "nvml-energy-counter");
+  EXPECT_EQ(t.energy_method(), "rapl-powercap+nvml-energy-counter");
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  t.stop();
+  auto j = t.to_json();
+  const double wall = j["total"]["wall_s"].get<double>();
+  // The fake's counter grows at 100 W and 200 W of real time.
+  EXPECT_NEAR(energy_of(j["total"], "gpu.0") / wall, 100.0, 10.0);
+  EXPECT_NEAR(energy_of(j["total"], "gpu.1") / wall, 200.0, 20.0);
+  EXPECT_NEAR(j["total"]["energy_raw_j"].get<double>(),
+              energy_of(j["total"], "gpu.0") + energy_of(j["total"], "gpu.1"), 1e-9);
+}
+
+TEST(Nvml, PowerOnlyIsIntegrated) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("power")},
+               {"FAKE_NVML_COUNT", std::string("1")},
+               {"FAKE_NVML_POWER_W", std::string("50")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  NvmlScan s = scan_nvml(kFake);
+  ASSERT_EQ(s.gpus.size(), 1u);
+  EXPECT_FALSE(s.gpus[0].has_energy_counter);
+  EXPECT_NE(s.gpus[0].problem.find("no total-energy counter"), std::string::npos);
+  pepr::test::TempDir tmp;
+  TrackerOptions o = gpu_options(tmp.path());
+  o.interval_s = 0.02;
+  Tracker t(o);
+  EXPECT_EQ(t.components()[1].method, "nvml-power-sampling");
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto iv = t.mark("a");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto total = t.stop();
+  // Constant 50 W integrated from start to stop: 50 x wall (trapezoids are exact here).
+  EXPECT_NEAR(iv.energy_j[1], 50.0 * iv.wall_s, 0.5);
+  EXPECT_NEAR(total.energy_j[1], 50.0 * total.wall_s, 0.5);
+  ASSERT_EQ(t.notes().size(), 1u);
+  EXPECT_NE(t.notes()[0].find("GPU 0: no total-energy counter"), std::string::npos);
+}
+
+TEST(Nvml, CudaVisibleDevicesSelection) {
+  std::vector<GpuInfo> gpus(3);
+  for (unsigned i = 0; i < 3; ++i) {
+    gpus[i].index = i;
+    gpus[i].uuid = "GPU-fake-000" + std::to_string(i);
+  }
+  std::string note;
+  EXPECT_EQ(select_visible(std::nullopt, gpus, note), (std::vector<unsigned>{0, 1, 2}));
+  EXPECT_EQ(select_visible("1", gpus, note), (std::vector<unsigned>{1}));
+  EXPECT_EQ(select_visible("1,1,0", gpus, note), (std::vector<unsigned>{1, 0}));  // never twice
+  EXPECT_EQ(select_visible("GPU-fake-0002,2", gpus, note), (std::vector<unsigned>{2}));
+  EXPECT_EQ(select_visible("", gpus, note), (std::vector<unsigned>{}));
+  EXPECT_EQ(select_visible("0,7,1", gpus, note), (std::vector<unsigned>{0}));
+  EXPECT_NE(note.find("entry '7' names no GPU"), std::string::npos) << note;
+  EXPECT_EQ(select_visible("-1", gpus, note), (std::vector<unsigned>{}));
+}
+
+TEST(Nvml, TrackerCountsOnlyVisibleGpus) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("2")},
+               {"FAKE_NVML_POWER_W", std::string("100")},
+               {"CUDA_VISIBLE_DEVICES", std::string("1,1")}};
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  ASSERT_EQ(t.components().size(), 2u);
+  EXPECT_EQ(t.components()[1].name, "gpu.1");
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto total = t.stop();
+  EXPECT_NEAR(total.energy_j[1] / total.wall_s, 200.0, 20.0);
+}
+
+TEST(Nvml, NoVisibleGpu) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"CUDA_VISIBLE_DEVICES", std::string("")}};
+  NvmlScan s = scan_nvml(kFake);
+  EXPECT_NE(s.problem.find("no GPU usable by this job"), std::string::npos) << s.problem;
+}
+
+TEST(Nvml, ProcessGpuMemory) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("1")},
+               {"FAKE_NVML_PROC_MB", std::string("1500")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  pepr::test::TempDir tmp;
+  TrackerOptions o = gpu_options(tmp.path());
+  o.interval_s = 0.02;
+  Tracker t(o);
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto total = t.stop();
+  ASSERT_TRUE(total.gpu_mem_peak_gb.has_value());
+  EXPECT_NEAR(*total.gpu_mem_peak_gb, 1.5, 1e-9);
+}
+
+TEST(Nvml, GpuMemoryAbsentWhenNotListed) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_PROC_MB", std::nullopt},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  t.start();
+  auto total = t.stop();
+  EXPECT_FALSE(total.gpu_mem_peak_gb.has_value());
+  EXPECT_TRUE(t.to_json()["total"]["gpu_mem_peak_gb"].is_null());
+}
+
+}  // namespace
+}  // namespace pepr::meter

@@ -1,0 +1,237 @@
+// `pepr track` and `pepr meters` end to end (the pepr binary, no real sensor).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "meter_test_util.hpp"
+#include "support/test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using pepr::test::EnvGuard;
+using pepr::test::run_pepr;
+
+json load(const std::filesystem::path& p) {
+  return json::parse(pepr::test::read_file(p));
+}
+
+TEST(TrackCli, SleepOnMachineWithoutSensor) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  auto r = run_pepr({"track", "-o", (tmp / "r.json").string(), "--", "sleep", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json rec = load(tmp / "r.json");
+  const double wall = rec["total"]["wall_s"].get<double>();
+  EXPECT_GT(wall, 1.5);
+  EXPECT_LT(wall, 5.0);
+  EXPECT_EQ(rec["methods"]["energy"], "estimate");
+  EXPECT_NE(rec["estimate_reason"].get<std::string>().find("no readable RAPL powercap"),
+            std::string::npos);
+  EXPECT_LT(rec["total"]["energy_raw_j"].get<double>(), 0.5);  // an idle child
+  EXPECT_LT(rec["total"]["cpu_s"].get<double>(), 0.2);
+  EXPECT_EQ(rec["exit_code"], 0);
+  EXPECT_EQ(rec["command"], json({"sleep", "2"}));
+  EXPECT_EQ(rec["label"], "sleep");
+  EXPECT_GT(rec["total"]["mem_peak_gb"].get<double>(), 0.0);
+  // sleep's own few MB, not the pepr image it was forked from (tens of MB, kept by Linux in the
+  // child's ru_maxrss across exec).
+  EXPECT_LT(rec["total"]["mem_peak_gb"].get<double>(), 0.02);
+  // The summary goes to stderr and says how the numbers were obtained.
+  EXPECT_NE(r.err.find("estimate (no sensor)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("world average 480 g/kWh"), std::string::npos) << r.err;
+}
+
+TEST(TrackCli, CpuBoundChildGetsMoreEnergyThanSleep) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  auto s = run_pepr({"track", "-q", "-o", (tmp / "s.json").string(), "--", "sleep", "1"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto b = run_pepr({"track", "-q", "-o", (tmp / "b.json").string(), "--", "sh", "-c",
+                     "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  json sj = load(tmp / "s.json"), bj = load(tmp / "b.json");
+  EXPECT_GT(bj["total"]["cpu_s"].get<double>(), 0.1);
+  EXPECT_GT(bj["total"]["energy_j"]["cpu.estimate"].get<double>(),
+            10 * sj["total"]["energy_j"]["cpu.estimate"].get<double>());
+  EXPECT_GT(bj["total"]["energy_raw_j"].get<double>(), sj["total"]["energy_raw_j"].get<double>());
+}
+
+TEST(TrackCli, ExitsWithChildExitCode) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  auto r = run_pepr({"track", "-o", (tmp / "r.json").string(), "--", "sh", "-c", "exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(load(tmp / "r.json")["exit_code"], 3);
+  auto q = run_pepr({"track", "-q", "--", "sh", "-c", "kill -TERM $$"});
+  EXPECT_EQ(q.exit_code, 128 + SIGTERM);
+  auto n = run_pepr({"track", "--", "/nonexistent/program"});
+  EXPECT_EQ(n.exit_code, 127);
+  EXPECT_NE(n.err.find("cannot run '/nonexistent/program'"), std::string::npos) << n.err;
+  auto none = run_pepr({"track"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no command to run"), std::string::npos) << none.err;
+}
+
+TEST(TrackCli, ChildOutputAndArgumentsPassThrough) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  auto r = run_pepr({"track", "-q", "--", "sh", "-c", "echo \"$1 $2\"", "sh", "-x", "--pue"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "-x --pue\n");
+}
+
+TEST(TrackCli, ForwardsSigterm) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string bin = pepr::test::pepr_binary();
+    ::execl(bin.c_str(), bin.c_str(), "track", "-q", "--", "sleep", "30", (char*)nullptr);
+    ::_exit(126);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);  // the child was terminated, pepr reported it
+  EXPECT_LT(secs, 10.0);
+}
+
+TEST(TrackCli, AppendRowsThatScoreReads) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  const std::string csv = (tmp / "results.csv").string();
+  auto a = run_pepr({"track", "-q", "--append", csv, "--label", "small", "--column",
+                     "accuracy=0.80", "--", "sleep", "0.2"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto b = run_pepr({"track", "-q", "--append", csv, "--label", "big", "--column", "accuracy=0.90",
+                     "--", "sh", "-c", "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  std::string text = pepr::test::read_file(csv);
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "label,time_s,cpu_time_s,energy_kwh,energy_raw_kwh,energy_idle_kwh,co2_g,mem_peak_gb,"
+            "gpu_mem_peak_gb,energy_method,intensity_g_per_kwh,pue,country,exit_code,accuracy");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_NE(text.find("\nsmall,"), std::string::npos);
+  EXPECT_NE(text.find("\nbig,"), std::string::npos);
+  EXPECT_NE(text.find(",estimate,480,1,,0,0.80\n"), std::string::npos) << text;
+
+  // Another set of columns: refused, file untouched.
+  auto c = run_pepr({"track", "-q", "--append", csv, "--", "true"});
+  EXPECT_EQ(c.exit_code, 1);
+  EXPECT_NE(c.err.find("header differs"), std::string::npos) << c.err;
+  EXPECT_EQ(pepr::test::read_file(csv), text);
+
+  auto s = run_pepr({"score", csv});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("small"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("big"), std::string::npos) << s.out;
+}
+
+TEST(TrackCli, MetricsFileBecomesColumns) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  const std::string m = (tmp / "m.json").string(), csv = (tmp / "r.csv").string();
+  auto r =
+      run_pepr({"track", "-q", "--metrics", m, "--append", csv, "-o", (tmp / "r.json").string(),
+                "--", "sh", "-c", "echo '{\"accuracy\": 0.75}' > " + m});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(load(tmp / "r.json")["metrics"]["accuracy"], 0.75);
+  std::string text = pepr::test::read_file(csv);
+  EXPECT_NE(text.find(",exit_code,accuracy\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(",0.75\n"), std::string::npos) << text;
+}
+
+TEST(TrackCli, RecomputeForAnotherCountryAndPue) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  auto r = run_pepr({"track", "-q", "--country", "FR", "-o", (tmp / "r.json").string(), "--", "sh",
+                     "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json a = load(tmp / "r.json");
+  EXPECT_EQ(a["carbon"]["country"], "FR");
+  const double raw = a["total"]["energy_raw_kwh"].get<double>();
+  EXPECT_NEAR(a["total"]["co2_g"].get<double>(), raw * 56, 1e-12);
+  auto q = run_pepr({"track", "-q", "--recompute", (tmp / "r.json").string(), "--intensity", "100",
+                     "--pue", "1.58", "-o", (tmp / "r2.json").string()});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  json b = load(tmp / "r2.json");
+  EXPECT_DOUBLE_EQ(b["total"]["energy_raw_kwh"].get<double>(), raw);
+  EXPECT_NEAR(b["total"]["energy_kwh"].get<double>(), raw * 1.58, 1e-15);
+  EXPECT_NEAR(b["total"]["co2_g"].get<double>(), raw * 100 * 1.58, 1e-12);
+  EXPECT_TRUE(b["carbon"]["country"].is_null());
+  EXPECT_EQ(b["total"]["energy_j"], a["total"]["energy_j"]);  // raw figures untouched
+}
+
+TEST(TrackCli, RejectsBadOptions) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  auto a = run_pepr({"track", "--country", "ZZ", "--", "true"});
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_NE(a.err.find("--country 'ZZ'"), std::string::npos) << a.err;
+  auto b = run_pepr({"track", "--pue", "0.9", "--", "true"});
+  EXPECT_EQ(b.exit_code, 1);
+  auto c = run_pepr({"track", "--interval", "0", "--", "true"});
+  EXPECT_EQ(c.exit_code, 1);
+}
+
+TEST(TrackCli, SamplesFile) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  auto r = run_pepr({"track", "-q", "--interval", "0.05", "--samples", (tmp / "s.jsonl").string(),
+                     "--", "sleep", "0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string s = pepr::test::read_file(tmp / "s.jsonl");
+  EXPECT_GE(std::count(s.begin(), s.end(), '\n'), 5);
+  EXPECT_TRUE(json::parse(s.substr(0, s.find('\n')))["power_w"].contains("cpu.estimate"));
+}
+
+TEST(MetersCli, NoSensor) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  auto r = run_pepr({"meters", "--window", "0.05"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no powercap tree at /nonexistent/powercap"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("disabled by PEPR_PERF=0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no NVML: cannot load /nonexistent/libnvidia-ml.so.1"), std::string::npos);
+  EXPECT_NE(r.out.find("pepr track would use: CPU/DRAM estimate, GPU none"), std::string::npos);
+}
+
+TEST(MetersCli, FakeSensors) {
+  pepr::test::TempDir tmp;
+  pepr::test::make_zone(tmp.path(), "intel-rapl:0", "package-0", "1000");
+  pepr::test::make_zone(tmp.path(), "intel-rapl:0:0", "dram", "junk");
+  EnvGuard env{{"PEPR_POWERCAP_ROOT", tmp.path().string()},
+               {"PEPR_PERF", std::string("0")},
+               {"PEPR_NVML_LIB", std::string(PEPR_FAKE_NVML_PATH)},
+               {"FAKE_NVML_MODE", std::string("power")},
+               {"FAKE_NVML_COUNT", std::string("2")},
+               {"CUDA_VISIBLE_DEVICES", std::string("1")}};
+  auto r = run_pepr({"meters", "--window", "0.05", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json p = json::parse(r.out);
+  EXPECT_TRUE(p["rapl"]["usable"].get<bool>());
+  ASSERT_EQ(p["rapl"]["zones"].size(), 2u);
+  EXPECT_NEAR(p["rapl"]["zones"][0]["power_w"].get<double>(), 0.0, 1e-9);
+  EXPECT_NE(p["rapl"]["zones"][1]["problem"].get<std::string>().find("not a counter"),
+            std::string::npos);
+  ASSERT_EQ(p["nvml"]["gpus"].size(), 2u);
+  EXPECT_FALSE(p["nvml"]["gpus"][0]["visible"].get<bool>());
+  EXPECT_TRUE(p["nvml"]["gpus"][1]["visible"].get<bool>());
+  EXPECT_FALSE(p["nvml"]["gpus"][1]["energy_counter"].get<bool>());
+  EXPECT_NEAR(p["nvml"]["gpus"][1]["power_w"].get<double>(), 200.0, 1e-6);
+  EXPECT_EQ(p["selected"]["cpu_dram"], "rapl-powercap");
+  EXPECT_EQ(p["selected"]["gpu"], "nvml (1 GPU(s))");
+  auto t = run_pepr({"meters", "--window", "0.05"});
+  EXPECT_NE(t.out.find("Fake GPU 1"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("(not counted)"), std::string::npos) << t.out;
+}
+
+}  // namespace
