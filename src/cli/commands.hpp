@@ -12,5 +12,6 @@ void add_pareto(CLI::App& app);
 void add_stats(CLI::App& app);
 void add_track(CLI::App& app);
 void add_meters(CLI::App& app);
+void add_data(CLI::App& app);
 
 }  // namespace pepr::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   pepr::cli::add_stats(app);
   pepr::cli::add_track(app);
   pepr::cli::add_meters(app);
+  pepr::cli::add_data(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,293 @@
+// pepr data: pull (download MedMNIST into the cache), info, synth, list.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "data/catalogue.hpp"
+#include "data/dataset.hpp"
+#include "data/npy.hpp"
+#include "data/synth.hpp"
+
+namespace pepr::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string human_bytes(std::uint64_t b) {
+  if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1ull << 30));
+  if (b >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1ull << 20));
+  if (b >= 1024) return fmt::format("{:.1f} KiB", static_cast<double>(b) / 1024);
+  return fmt::format("{} B", b);
+}
+
+// Progress on stderr: redrawn in place on a terminal, a line every 10% otherwise.
+class Progress {
+ public:
+  Progress(std::string label, bool quiet) : label_(std::move(label)), quiet_(quiet) {
+    tty_ = ::isatty(2) != 0;
+  }
+  void operator()(std::uint64_t done, std::uint64_t total) {
+    if (quiet_) return;
+    auto now = std::chrono::steady_clock::now();
+    int pct = total > 0 ? static_cast<int>(100 * done / total) : -1;
+    if (tty_) {
+      if (now - last_ < std::chrono::milliseconds(200) && done != total) return;
+      last_ = now;
+      fmt::print(stderr, "\r{}: {}{}   ", label_, human_bytes(done),
+                 total ? fmt::format(" / {} ({}%)", human_bytes(total), pct) : "");
+      drawn_ = true;
+    } else if (pct >= 0 && pct / 10 > last_decile_) {
+      last_decile_ = pct / 10;
+      fmt::print(stderr, "{}: {} / {} ({}%)\n", label_, human_bytes(done), human_bytes(total), pct);
+    }
+  }
+  void finish() {
+    if (drawn_) fmt::print(stderr, "\n");
+    drawn_ = false;
+  }
+
+ private:
+  std::string label_;
+  bool quiet_, tty_ = false, drawn_ = false;
+  int last_decile_ = -1;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+struct PullArgs {
+  std::string name;
+  int size = 28;
+  bool force = false, verify = false, quiet = false;
+  int retries = 3;
+};
+
+void run_pull(const PullArgs& a) {
+  data::PullOptions o;
+  o.size = a.size;
+  o.force = a.force;
+  o.verify = a.verify;
+  o.retries = a.retries;
+  auto spec = data::parse_catalogue_spec(a.name);
+  std::string file =
+      spec ? data::medmnist_file_name(*spec->entry, spec->size == 28 ? a.size : spec->size)
+           : a.name;
+  auto progress = std::make_shared<Progress>(file, a.quiet);
+  o.progress = [progress](std::uint64_t d, std::uint64_t t) { (*progress)(d, t); };
+  data::PullResult r;
+  try {
+    r = data::pull_medmnist(a.name, o);
+  } catch (...) {
+    progress->finish();
+    throw;
+  }
+  progress->finish();
+  if (!a.quiet) {
+    if (r.from_cache) {
+      fmt::print(stderr, "{}: in the cache{}\n", file,
+                 r.verified ? ", MD5 verified" : (a.verify ? "" : " (not re-verified)"));
+    } else {
+      fmt::print(
+          stderr, "{}: downloaded {} from {}{}{}\n", file, human_bytes(r.download.bytes), r.url,
+          r.download.resumes
+              ? fmt::format(" (resumed {} time{}{})", r.download.resumes,
+                            r.download.resumes > 1 ? "s" : "",
+                            r.download.resumed_from
+                                ? fmt::format(", first at {}", human_bytes(r.download.resumed_from))
+                                : "")
+              : "",
+          r.verified ? fmt::format(", MD5 {} verified", r.md5) : "");
+    }
+  }
+  fmt::print("{}\n", r.path);
+}
+
+struct InfoArgs {
+  std::string path;
+  std::string format = "table";
+};
+
+std::string dims(const std::vector<int64_t>& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out;
+}
+
+void run_info(const InfoArgs& a) {
+  data::DatasetInfo info = data::inspect_dataset(a.path);
+  if (a.format == "json") {
+    json j;
+    j["path"] = info.path;
+    j["format"] = info.format;
+    j["num_classes"] = info.num_classes;
+    j["multi_label"] = info.multi_label;
+    if (!info.class_names.empty()) j["class_names"] = info.class_names;
+    json splits = json::object();
+    for (const auto& s : info.splits) {
+      splits[s.split] = {{"n", s.n},
+                         {"height", s.h},
+                         {"width", s.w},
+                         {"channels", s.c},
+                         {"image_shape", s.image_shape},
+                         {"image_dtype", s.image_dtype},
+                         {"label_shape", s.label_shape},
+                         {"label_dtype", s.label_dtype},
+                         {"class_counts", s.class_counts}};
+    }
+    j["splits"] = splits;
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  fmt::print(
+      "{} ({}), {} {}{}\n", info.path, info.format, info.num_classes,
+      info.multi_label ? "labels (multi-label)" : "classes",
+      info.class_names.empty() ? "" : ": " + fmt::format("{}", fmt::join(info.class_names, ", ")));
+  fmt::print("{:<6} {:>8}  {:<16} {:<6} {:<12} {:<6} {}\n", "split", "images", "image shape",
+             "dtype", "label shape", "dtype",
+             info.multi_label ? "positives per label" : "class counts");
+  for (const auto& s : info.splits) {
+    std::string counts;
+    for (std::size_t k = 0; k < s.class_counts.size(); ++k) {
+      counts += fmt::format("{}{}:{}", k ? " " : "", k, s.class_counts[k]);
+    }
+    fmt::print("{:<6} {:>8}  {:<16} {:<6} {:<12} {:<6} {}\n", s.split, s.n, dims(s.image_shape),
+               s.image_dtype, dims(s.label_shape), s.label_dtype, counts);
+  }
+}
+
+struct SynthArgs {
+  data::SynthOptions opt;
+  std::string output;
+  bool stored = false;
+};
+
+void run_synth(const SynthArgs& a) {
+  if (a.output.empty()) throw Error("synth: give the output file with -o FILE.npz");
+  data::Dataset ds = data::make_synthetic(a.opt);
+  if (auto dir = fs::path(a.output).parent_path(); !dir.empty()) make_dirs(dir.string());
+  data::save_npz_dataset(ds, a.output, !a.stored);
+  fmt::print(stderr, "{}: {} classes, {}x{}x{}, train {} / val {} / test {} (seed {})\n", a.output,
+             ds.num_classes, ds.train.h, ds.train.w, ds.train.c, ds.train.n, ds.val.n, ds.test.n,
+             a.opt.seed);
+}
+
+void run_list(const std::string& format) {
+  const auto& cat = data::medmnist_catalogue();
+  auto cached = [](const data::CatalogueEntry& e, int size) {
+    return fs::is_regular_file(fs::path(data::data_cache_dir()) /
+                               data::medmnist_file_name(e, size));
+  };
+  if (format == "json") {
+    json arr = json::array();
+    for (const auto& e : cat) {
+      json sizes = json::object();
+      for (int s : data::kMedmnistSizes) {
+        std::string_view md5 = data::medmnist_md5(e, s);
+        sizes[std::to_string(s)] = {{"file", data::medmnist_file_name(e, s)},
+                                    {"url", data::medmnist_url(e, s)},
+                                    {"md5", md5.empty() ? json(nullptr) : json(std::string(md5))},
+                                    {"cached", cached(e, s)}};
+      }
+      arr.push_back({{"name", e.name},
+                     {"description", e.description},
+                     {"task", e.task},
+                     {"channels", e.channels},
+                     {"classes", e.classes},
+                     {"train", e.train},
+                     {"val", e.val},
+                     {"test", e.test},
+                     {"sizes", sizes}});
+    }
+    fmt::print("{}\n", arr.dump(2));
+    return;
+  }
+  fmt::print("{:<15} {:<26} {:<26} {:>2} {:>7} {:>7} {:>6} {:>6}  {}\n", "name", "modality", "task",
+             "ch", "classes", "train", "val", "test", "cached");
+  for (const auto& e : cat) {
+    std::string c;
+    for (int s : data::kMedmnistSizes) {
+      if (cached(e, s)) c += (c.empty() ? "" : ",") + std::to_string(s);
+    }
+    fmt::print("{:<15} {:<26} {:<26} {:>2} {:>7} {:>7} {:>6} {:>6}  {}\n", e.name, e.description,
+               e.task, e.channels, e.classes, e.train, e.val, e.test, c.empty() ? "-" : c);
+  }
+  fmt::print("sizes 28, 64, 128, 224 px from {} (override: {}); cache {}\n", data::kMedmnistBaseUrl,
+             data::kMedmnistBaseEnv, data::data_cache_dir());
+  fmt::print(
+      "published MD5 in the catalogue: pneumoniamnist 28 px; others are computed and "
+      "reported at download\n");
+}
+
+}  // namespace
+
+void add_data(CLI::App& app) {
+  CLI::App* data = app.add_subcommand("data",
+                                      "Datasets: MedMNIST catalogue and downloads, "
+                                      "inspection, synthetic data");
+  data->require_subcommand(1);
+
+  auto pull = std::make_shared<PullArgs>();
+  CLI::App* p =
+      data->add_subcommand("pull",
+                           "Download a MedMNIST dataset into the cache ($PEPR_HOME/data, default "
+                           "~/.cache/pepr/data), verify its MD5 and resume partial downloads");
+  p->add_option("name", pull->name, "Dataset name (see `pepr data list`), e.g. pneumoniamnist")
+      ->required();
+  p->add_option("--size", pull->size, "Image size in pixels")
+      ->check(CLI::IsMember({28, 64, 128, 224}))
+      ->default_val(28);
+  p->add_flag("--force", pull->force, "Download again even when cached");
+  p->add_flag("--verify", pull->verify, "Recompute the MD5 of a cached file");
+  p->add_option("--retries", pull->retries, "Resumptions after an interrupted transfer")
+      ->default_val(3);
+  p->add_flag("-q,--quiet", pull->quiet, "No progress output");
+  p->callback([pull] { run_pull(*pull); });
+
+  auto info = std::make_shared<InfoArgs>();
+  CLI::App* i = data->add_subcommand(
+      "info",
+      "Splits, shapes, dtypes and class counts of a .npz file, an image folder or a "
+      "pulled catalogue dataset");
+  i->add_option("path", info->path, "FILE.npz, ROOT folder, or catalogue name")->required();
+  i->add_option("--format", info->format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->default_val("table");
+  i->callback([info] { run_info(*info); });
+
+  auto synth = std::make_shared<SynthArgs>();
+  CLI::App* s = data->add_subcommand(
+      "synth", "Write a seeded synthetic dataset in the MedMNIST .npz layout (no download)");
+  s->add_option("-o,--output", synth->output, "Output FILE.npz")->required();
+  s->add_option("--classes", synth->opt.classes, "Number of classes (2..64)")->default_val(4);
+  s->add_option("--size", synth->opt.size, "Image height and width in pixels")->default_val(28);
+  s->add_option("--channels", synth->opt.channels, "1 (grayscale) or 3 (RGB)")
+      ->check(CLI::IsMember({1, 3}))
+      ->default_val(1);
+  s->add_option("--train", synth->opt.train, "Training images")->default_val(800);
+  s->add_option("--val", synth->opt.val, "Validation images")->default_val(200);
+  s->add_option("--test", synth->opt.test, "Test images")->default_val(200);
+  s->add_option("--seed", synth->opt.seed, "Random seed")->default_val(0);
+  s->add_option("--noise", synth->opt.noise, "Pixel noise standard deviation in [0,1]")
+      ->default_val(0.15);
+  s->add_flag("--stored", synth->stored,
+              "Store members uncompressed (np.savez) instead of "
+              "deflating them (np.savez_compressed)");
+  s->callback([synth] { run_synth(*synth); });
+
+  auto list_format = std::make_shared<std::string>("table");
+  CLI::App* l = data->add_subcommand("list", "The MedMNIST catalogue");
+  l->add_option("--format", *list_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->default_val("table");
+  l->callback([list_format] { run_list(*list_format); });
+}
+
+}  // namespace pepr::cli
