@@ -13,5 +13,7 @@ void add_stats(CLI::App& app);
 void add_track(CLI::App& app);
 void add_meters(CLI::App& app);
 void add_data(CLI::App& app);
+void add_bench(CLI::App& app);
+void add_collect(CLI::App& app);
 
 }  // namespace pepr::cli

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   pepr::cli::add_track(app);
   pepr::cli::add_meters(app);
   pepr::cli::add_data(app);
+  pepr::cli::add_bench(app);
+  pepr::cli::add_collect(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

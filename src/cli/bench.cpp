@@ -1,0 +1,251 @@
+// pepr bench: run a sweep plan (models x datasets x regimes x fractions x seeds), resumable and
+// shardable; --default runs the embedded default sweep and prints its PePR ranking.
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "core/format.hpp"
+#include "core/score.hpp"
+#include "sweep/collect.hpp"
+#include "sweep/default_plan.hpp"
+#include "sweep/plan.hpp"
+#include "sweep/process.hpp"
+#include "sweep/runner.hpp"
+#include "sweep/slurm.hpp"
+
+namespace pepr::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BenchArgs {
+  std::string plan;
+  bool use_default = false;
+  bool print_plan = false;
+  bool list = false;
+  std::string runs_dir;
+  bool resume = false;
+  std::string shard = "0/1";
+  double max_energy_wh = -1, max_time_s = -1;
+  int pepr_patience = 0;
+  std::string train_cmd;
+  bool quiet = false;
+  std::string emit_slurm;
+  sweep::SlurmOptions slurm;
+};
+
+// The PePR-E ranking of the completed runs, per experiment, as an aligned table.
+std::string ranking(const Table& results, std::size_t top) {
+  ScoreOptions so;
+  so.performance = PerformanceSpec::parse("last:test_");
+  so.resources.push_back(ResourceSpec::parse("energy", results));
+  so.group_by = "dataset";
+  ScoreResult res = score_table(results, so);
+  auto order = rank_rows(res.scores[0], res.groups, top);
+  Table t = res.table.select_rows(order);
+  std::vector<std::string> rank;
+  std::vector<std::size_t> seen(res.groups.names.size(), 0);
+  for (std::size_t r : order) rank.push_back(std::to_string(++seen[res.groups.group_of[r]]));
+  t.add_column("rank", rank);
+  std::vector<std::size_t> cols;
+  for (const char* c :
+       {"dataset", "rank", "model", res.performance_column.c_str(), "energy", "E_n", "pepr_e"})
+    cols.push_back(t.require_column(c));
+  RenderOptions ro;
+  ro.notes = {"P = final test accuracy; energy in kWh; E_n min-max within each experiment",
+              "PePR-E = P / (1 + E_n)"};
+  return render(t.select_columns(cols), Format::Table, ro);
+}
+
+void run_bench_cmd(BenchArgs& a) {
+  if (a.use_default == !a.plan.empty())
+    throw Error("give a plan file (PLAN.toml) or --default, not both");
+  sweep::Plan plan;
+  std::string plan_label;
+  if (a.use_default) {
+    if (a.print_plan) {
+      fmt::print("{}", sweep::default_plan_toml());
+      return;
+    }
+    plan = sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", fs::current_path());
+    plan_label = "<default plan>";
+    a.resume = true;  // running --default again continues it
+  } else {
+    plan = sweep::load_plan(a.plan);
+    plan_label = fs::absolute(a.plan).lexically_normal().string();
+    if (a.print_plan) {
+      fmt::print("{}", read_text_file(a.plan));
+      return;
+    }
+  }
+  if (a.runs_dir.empty()) throw Error("give the runs folder with -o RUNS_DIR");
+  const fs::path runs_dir = fs::absolute(a.runs_dir).lexically_normal();
+  const std::string self = sweep::self_exe();
+
+  std::optional<std::vector<sweep::ModelInfo>> space;
+  if (plan.filter.any()) space = sweep::load_model_space(self);
+  auto runs = sweep::expand_plan(plan, runs_dir, space ? &*space : nullptr);
+
+  if (!a.emit_slurm.empty()) {
+    if (a.use_default) throw Error("--emit-slurm needs a plan file");
+    auto& so = a.slurm;
+    so.pepr_exe = self.empty() ? "pepr" : self;
+    so.plan_file = plan_label;
+    so.runs_dir = runs_dir.string();
+    so.job_name = "pepr-" + plan.name;
+    if (so.shards > static_cast<int>(runs.size()))
+      fmt::print(stderr, "pepr bench: note: {} shards for {} runs: some tasks will have none\n",
+                 so.shards, runs.size());
+    if (a.max_energy_wh >= 0)
+      so.bench_args.insert(so.bench_args.end(),
+                           {"--max-energy-wh", format_number(a.max_energy_wh)});
+    if (a.max_time_s >= 0)
+      so.bench_args.insert(so.bench_args.end(), {"--max-time-s", format_number(a.max_time_s)});
+    if (a.pepr_patience > 0)
+      so.bench_args.insert(so.bench_args.end(),
+                           {"--pepr-patience", std::to_string(a.pepr_patience)});
+    if (!a.train_cmd.empty())
+      so.bench_args.insert(so.bench_args.end(), {"--train-cmd", a.train_cmd});
+    so.bench_args.push_back("--quiet");
+    make_dirs(runs_dir.string());  // sbatch writes its logs there
+    write_file_atomic(a.emit_slurm, sweep::slurm_script(so));
+    if (a.emit_slurm != "-")
+      fmt::print(stderr,
+                 "pepr bench: wrote {} ({} runs in {} array tasks); submit with: sbatch {}\n",
+                 a.emit_slurm, runs.size(), so.shards, a.emit_slurm);
+    return;
+  }
+
+  sweep::BenchOptions o;
+  o.runs_dir = runs_dir;
+  o.resume = a.resume;
+  o.shard = sweep::Shard::parse(a.shard);
+  o.max_energy_wh = a.max_energy_wh;
+  o.max_time_s = a.max_time_s;
+  o.pepr_patience = a.pepr_patience;
+  o.train_program = a.train_cmd;
+  o.pepr_exe = self;
+  o.plan_file = plan_label;
+  o.plan_name = plan.name;
+  o.quiet = a.quiet;
+  auto mine = sweep::select_shard(runs, o.shard);
+
+  if (a.list) {
+    Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs"});
+    for (const auto& r : mine)
+      t.add_row({r.id, r.model, r.experiment(), r.regime, sweep::fraction_text(r.train_fraction),
+                 std::to_string(r.seed), std::to_string(r.epochs)});
+    fmt::print("{}", render(t, Format::Table));
+    return;
+  }
+
+  sweep::prepare_datasets(mine, o);
+  sweep::BenchSummary sum = sweep::run_bench(mine, o);
+
+  if (a.use_default && !sum.signalled) {
+    sweep::CollectResult wide = sweep::collect_runs(runs_dir, {});
+    sweep::CollectOptions lo;
+    lo.long_format = true;
+    sweep::CollectResult lng = sweep::collect_runs(runs_dir, lo);
+    const std::string results = (runs_dir / "results.csv").string();
+    const std::string long_results = (runs_dir / "results_long.csv").string();
+    write_file_atomic(results, wide.table.to_csv());
+    write_file_atomic(long_results, lng.table.to_csv());
+    if (wide.table.num_rows() > 0) {
+      std::string text = ranking(wide.table, 0);
+      write_file_atomic((runs_dir / "ranking.txt").string(), text);
+      fmt::print("\nPePR-E ranking of the default sweep (per experiment):\n\n{}\n", text);
+    } else {
+      fmt::print("\nNo completed runs to rank.\n");
+    }
+    // How well epoch 1 predicted each completed run's total energy and time.
+    const Table& w = wide.table;
+    auto ee = w.find_column("energy_error"), te = w.find_column("time_error");
+    double se = 0, st = 0;
+    std::size_t n = 0;
+    for (std::size_t r = 0; ee && te && r < w.num_rows(); ++r) {
+      auto a = w.number_or_missing(r, *ee), b = w.number_or_missing(r, *te);
+      if (!a || !b) continue;
+      se += std::abs(*a), st += std::abs(*b), ++n;
+    }
+    if (n > 0)
+      fmt::print(
+          "Budget prediction after epoch 1 (epoch-1 value x epochs), mean |relative "
+          "error| over {} completed runs: energy {:.1f} %, time {:.1f} %\n\n",
+          n, 100 * se / n, 100 * st / n);
+    fmt::print("Run records:   {}/<run_id>.json (and .log)\n", runs_dir.string());
+    fmt::print("Results:       {}  (one row per run; pepr score {} -g dataset)\n", results,
+               results);
+    fmt::print("Per epoch:     {}  (pepr curve {} -p test_acc -r energy --id run_id -g dataset)\n",
+               long_results, long_results);
+    fmt::print("Ranking:       {}\n", (runs_dir / "ranking.txt").string());
+  } else if (!a.quiet && !sum.signalled) {
+    fmt::print(stderr, "pepr bench: results with: pepr collect {} -o results.csv\n",
+               runs_dir.string());
+  }
+  if (sum.signalled) throw CLI::RuntimeError(130);
+  if (sum.failed > 0) throw CLI::RuntimeError(3);
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Run a sweep (a TOML plan of models x datasets x regimes x train fractions x seeds), one "
+      "`pepr train` child process per run, each writing its record atomically into RUNS_DIR; "
+      "resumable (--resume), shardable (--shard I/N, --emit-slurm), with energy/time budgets "
+      "and PePR-aware early stopping.");
+  cmd->add_option("PLAN", a->plan, "the plan (TOML); see docs/sweep.md");
+  cmd->add_flag("--default", a->use_default,
+                "run the embedded default sweep (small models, synthetic data, 3 epochs), then "
+                "collect and print its PePR-E ranking; implies --resume");
+  cmd->add_flag("--print-plan", a->print_plan, "print the plan (e.g. --default's) and exit");
+  cmd->add_flag("--list", a->list, "list the runs (of this shard) and exit");
+  cmd->add_option("-o,--output", a->runs_dir, "RUNS_DIR: where run records go");
+  cmd->add_flag("--resume", a->resume,
+                "skip completed (and stopped) runs, redo failed, interrupted and running ones");
+  cmd->add_option("--shard", a->shard, "run only shard I of N (I/N, 0 <= I < N)")
+      ->capture_default_str();
+  cmd->add_option("--max-energy-wh", a->max_energy_wh,
+                  "stop a run after epoch 1 if its predicted total energy exceeds this (Wh)");
+  cmd->add_option("--max-time-s", a->max_time_s,
+                  "stop a run after epoch 1 if its predicted total time exceeds this (s)");
+  cmd->add_option("--pepr-patience", a->pepr_patience,
+                  "stop a run once its PePR curve over cumulative energy has not improved for K "
+                  "epochs (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--train-cmd", a->train_cmd,
+                  "the trainer program, run as PROGRAM train ... (default: $PEPR_TRAIN_CMD, else "
+                  "this pepr)");
+  cmd->add_flag("--quiet,-q", a->quiet, "only the summary");
+  cmd->add_option("--emit-slurm", a->emit_slurm,
+                  "write an sbatch job-array script to this file (- for stdout) and exit");
+  cmd->add_option("--shards", a->slurm.shards, "--emit-slurm: array tasks (shards)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--partition", a->slurm.partition, "--emit-slurm: Slurm partition");
+  cmd->add_option("--gpus", a->slurm.gpus, "--emit-slurm: GPUs per task")->capture_default_str();
+  cmd->add_option("--cpus", a->slurm.cpus, "--emit-slurm: CPUs per task");
+  cmd->add_option("--mem", a->slurm.mem, "--emit-slurm: memory per task (e.g. 32G)");
+  cmd->add_option("--time", a->slurm.time, "--emit-slurm: time limit per task (HH:MM:SS)")
+      ->capture_default_str();
+  cmd->footer(
+      "Exit status: 0 all runs done, 3 some runs failed (recorded as failed), 130 interrupted.\n"
+      "Examples:\n"
+      "  pepr bench --default -o runs-default\n"
+      "  pepr bench plan.toml -o runs --resume --max-energy-wh 50 --pepr-patience 2\n"
+      "  pepr bench plan.toml -o /shared/runs --emit-slurm sweep.sbatch --shards 8 --gpus 1 \\\n"
+      "      --partition gpu --time 12:00:00\n"
+      "  pepr collect runs -o results.csv");
+  cmd->callback([a] { run_bench_cmd(*a); });
+}
+
+}  // namespace pepr::cli

@@ -1,0 +1,88 @@
+// pepr collect: a folder of run records -> one results table (one row per run, or per epoch).
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "core/format.hpp"
+#include "sweep/collect.hpp"
+
+namespace pepr::cli {
+
+namespace {
+
+struct CollectArgs {
+  std::string runs_dir;
+  std::string output = "-";
+  std::string format;
+  std::string status = "completed,stopped";
+  bool long_format = false;
+};
+
+void run_collect(const CollectArgs& a) {
+  sweep::CollectOptions o;
+  o.long_format = a.long_format;
+  o.statuses.clear();
+  if (a.status != "all") {
+    std::size_t start = 0;
+    while (start <= a.status.size()) {
+      auto comma = a.status.find(',', start);
+      if (comma == std::string::npos) comma = a.status.size();
+      if (comma > start) o.statuses.push_back(a.status.substr(start, comma - start));
+      start = comma + 1;
+    }
+    for (const auto& s : o.statuses)
+      if (s != "completed" && s != "stopped" && s != "failed" && s != "interrupted" &&
+          s != "running")
+        throw Error(
+            fmt::format("--status: unknown status '{}' (completed, stopped, failed, "
+                        "interrupted, running, or all)",
+                        s));
+  }
+  sweep::CollectResult res = sweep::collect_runs(a.runs_dir, o);
+  for (const auto& w : res.warnings) fmt::print(stderr, "pepr collect: warning: {}\n", w);
+  if (!res.left_out.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [st, n] : res.left_out) parts.push_back(fmt::format("{} {}", n, st));
+    fmt::print(stderr, "pepr collect: note: left out {} run(s) (--status all to include them)\n",
+               fmt::join(parts, ", "));
+  }
+  if (res.records == 0)
+    fmt::print(stderr, "pepr collect: warning: {} holds no run records\n", a.runs_dir);
+  Format f = a.format.empty() ? format_for_path(a.output, Format::Csv) : parse_format(a.format);
+  write_file_atomic(a.output, render(res.table, f));
+  if (a.output != "-")
+    fmt::print(stderr, "pepr collect: {} row(s) from {} record(s) -> {}\n", res.table.num_rows(),
+               res.records, a.output);
+}
+
+}  // namespace
+
+void add_collect(CLI::App& app) {
+  auto args = std::make_shared<CollectArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "collect",
+      "Turn a folder of run records (pepr bench / pepr train) into a results table: one row per "
+      "run with the PePR paper's all_results.csv columns plus pepr's, or one row per epoch.");
+  cmd->add_option("RUNS_DIR", args->runs_dir, "the folder of <run_id>.json records")->required();
+  cmd->add_option("-o,--output", args->output, "write here (atomically) instead of stdout");
+  cmd->add_option("--format,-f", args->format,
+                  "csv (default), table, json, markdown or latex (default: from -o's extension, "
+                  "else csv)");
+  cmd->add_flag("--long", args->long_format,
+                "one row per run x epoch with cumulative energy_kwh, co2_g, time_s (for pepr "
+                "curve)");
+  cmd->add_option("--status", args->status, "comma-separated statuses to include, or all")
+      ->capture_default_str();
+  cmd->footer(
+      "Examples:\n"
+      "  pepr collect runs -o results.csv\n"
+      "  pepr score results.csv -g dataset -r energy --top 5\n"
+      "  pepr collect runs --long -o long.csv && pepr curve long.csv -p test_acc -r energy "
+      "--id run_id -g dataset");
+  cmd->callback([args] { run_collect(*args); });
+}
+
+}  // namespace pepr::cli

@@ -1,0 +1,35 @@
+// Small POSIX process helpers for the sweep: running a command and capturing its output, the
+// path of the running executable, the host name, whether a process is alive.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace pepr::sweep {
+
+struct CaptureResult {
+  int exit_code = -1;  // the exit status, 128 + signal when killed, 127 when it cannot start
+  std::string out, err;
+};
+
+// Runs argv (argv[0] a path, or a name found on PATH) with stdin from /dev/null and captures
+// stdout and stderr.
+CaptureResult run_capture(const std::vector<std::string>& argv);
+
+// The running executable (/proc/self/exe), or "" when unknown.
+std::string self_exe();
+
+std::string host_name();
+
+// True when a process with this id exists (on this host).
+bool pid_alive(pid_t pid);
+
+// "exited with status 3", "killed by signal 9 (SIGKILL)" for a waitpid() status.
+std::string describe_wait_status(int status);
+
+// The UTC time now as 2024-05-01T12:00:00Z.
+std::string utc_now();
+
+}  // namespace pepr::sweep

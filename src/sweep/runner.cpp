@@ -1,0 +1,723 @@
+#include "sweep/runner.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "core/table.hpp"
+#include "sweep/collect.hpp"
+#include "sweep/process.hpp"
+#include "sweep/stopping.hpp"
+
+namespace pepr::sweep {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+void on_signal(int sig) {
+  g_signal = sig;
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-run lock: RUNS_DIR/<run_id>.lock, held with flock() for the whole run and inherited by the
+// trainer child, so it is released by the kernel when both are gone (even after SIGKILL): a lock
+// is never stale. The file holds "host pid" for messages. Removed by its holder at the end.
+class RunLock {
+ public:
+  RunLock() = default;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  RunLock(RunLock&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  RunLock& operator=(RunLock&& o) noexcept {
+    if (this != &o) {
+      release();
+      fd_ = o.fd_;
+      path_ = std::move(o.path_);
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  ~RunLock() { release(); }
+
+  // The lock, or nullopt with the holder's "host pid" in *holder.
+  static std::optional<RunLock> try_acquire(const fs::path& path, std::string* holder) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      // Not O_CLOEXEC: the trainer child inherits the lock (see above).
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+      if (fd < 0)
+        throw Error(
+            fmt::format("{}: cannot create lock file: {}", path.string(), std::strerror(errno)));
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char buf[256] = {};
+        ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        ::close(fd);
+        if (e == EWOULDBLOCK) {
+          if (holder) *holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
+          while (holder && !holder->empty() && holder->back() == '\n') holder->pop_back();
+          return std::nullopt;
+        }
+        throw Error(fmt::format(
+            "{}: cannot lock: {} (the runs folder needs a file system with working locks)",
+            path.string(), std::strerror(e)));
+      }
+      // The holder before us may have removed the file after we opened it: check that we lock
+      // the file that is at the path now.
+      struct stat a {
+      }, b{};
+      if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0 || a.st_ino != b.st_ino ||
+          a.st_dev != b.st_dev) {
+        ::close(fd);
+        continue;
+      }
+      std::string me = fmt::format("{} {}\n", host_name(), ::getpid());
+      if (::ftruncate(fd, 0) == 0) {
+        [[maybe_unused]] ssize_t n = ::pwrite(fd, me.data(), me.size(), 0);
+      }
+      RunLock l;
+      l.fd_ = fd;
+      l.path_ = path;
+      return l;
+    }
+    if (holder) *holder = "? (lock file kept changing)";
+    return std::nullopt;
+  }
+
+  void release() {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());  // while still holding it: see the inode check above
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  fs::path path_;
+};
+
+// A lock held by a process of this host that is gone: its trainer child is finishing after
+// the sweep was killed, and will release the lock in a moment.
+bool held_by_dead_local_sweep(const std::string& holder) {
+  auto space = holder.find(' ');
+  if (space == std::string::npos) return false;
+  if (holder.substr(0, space) != host_name()) return false;
+  auto pid = parse_number(holder.substr(space + 1));
+  return pid && !pid_alive(static_cast<pid_t>(*pid));
+}
+
+std::string regime_token(const RunSpec& r) {
+  return r.pretrained ? "pt" : "scratch";
+}
+
+std::string run_label(const RunSpec& r) {
+  return fmt::format("{} {} {} f={} s{}", r.model, r.dataset.name, regime_token(r),
+                     fraction_text(r.train_fraction), r.seed);
+}
+
+std::optional<double> jnum(const json& j, const char* key) {
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+// The last lines of a child's output, for the record's error.
+std::string tail_lines(const std::string& text, std::size_t max_lines, std::size_t max_chars) {
+  std::string t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  std::size_t pos = t.size();
+  for (std::size_t n = 0; n < max_lines && pos > 0; ++n) {
+    auto nl = t.rfind('\n', pos - 1);
+    if (nl == std::string::npos) {
+      pos = 0;
+      break;
+    }
+    pos = nl;
+    if (n + 1 == max_lines) ++pos;
+  }
+  std::string out = t.substr(pos);
+  while (!out.empty() && out.front() == '\n') out.erase(out.begin());
+  if (out.size() > max_chars) out = "..." + out.substr(out.size() - max_chars);
+  // Progress bars redraw with \r: keep the last state of each line.
+  std::string clean;
+  std::size_t line_start = 0;
+  for (char c : out) {
+    if (c == '\r') {
+      clean.resize(line_start);
+    } else {
+      clean += c;
+      if (c == '\n') line_start = clean.size();
+    }
+  }
+  return clean;
+}
+
+struct EpochSeen {
+  int epoch = 0;
+  double test_acc = NAN, energy_kwh = 0, time_s = 0;
+  json raw;
+};
+
+// Reads new complete lines of a progress file.
+class ProgressTail {
+ public:
+  explicit ProgressTail(fs::path p) : path_(std::move(p)) {}
+  ~ProgressTail() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  std::vector<json> poll() {
+    std::vector<json> events;
+    if (fd_ < 0) {
+      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0) return events;
+    }
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      buf_.append(buf, static_cast<std::size_t>(n));
+    }
+    std::size_t nl;
+    while ((nl = buf_.find('\n')) != std::string::npos) {
+      json j = json::parse(buf_.substr(0, nl), nullptr, false);
+      buf_.erase(0, nl + 1);
+      if (!j.is_discarded() && j.is_object()) events.push_back(std::move(j));
+    }
+    return events;
+  }
+
+ private:
+  fs::path path_;
+  int fd_ = -1;
+  std::string buf_;
+};
+
+struct SweepState {
+  const BenchOptions* opt = nullptr;
+  bool tty = false;
+  std::size_t total = 0;
+  double units_total = 0;  // work of the runs to do now: epochs x train fraction
+  double units_done = 0;
+  Clock::time_point start = Clock::now();
+  double energy_kwh = 0;  // finished runs of this invocation
+  std::size_t line_len = 0;
+};
+
+double run_units(const RunSpec& r) {
+  return r.epochs * r.train_fraction;
+}
+
+void status_line(SweepState& s, const std::string& line, bool final_line) {
+  if (s.opt->quiet) return;
+  if (s.tty) {
+    fmt::print(stderr, "\r{}\033[K{}", line, final_line ? "\n" : "");
+  } else {
+    fmt::print(stderr, "{}\n", line);
+  }
+  std::fflush(stderr);
+}
+
+std::string eta_text(const SweepState& s, double current_units) {
+  double done = s.units_done + current_units;
+  if (done <= 0) return "?";
+  double elapsed = seconds_since(s.start);
+  return format_duration(elapsed / done * std::max(0.0, s.units_total - done));
+}
+
+struct ChildOutcome {
+  int wait_status = 0;
+  bool exited = false;
+  std::string err_tail;
+  std::vector<EpochSeen> epochs;
+  std::string budget_reason;  // set when the parent stopped the child for a budget
+  bool budget_killed = false;
+  bool signal_forwarded = false;
+};
+
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, int out_fd, pid_t parent) {
+  // Die with the sweep: a SIGKILLed sweep must not leave a trainer running on.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) _exit(1);
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::dup2(out_fd, 1);
+  ::dup2(out_fd, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  std::string msg = fmt::format("cannot run {}: {}\n", argv[0], std::strerror(errno));
+  [[maybe_unused]] ssize_t n = ::write(2, msg.data(), msg.size());
+  _exit(127);
+}
+
+ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
+                       const fs::path& progress_path, const fs::path& log_path, SweepState& s,
+                       std::size_t position) {
+  ChildOutcome oc;
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    throw Error(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  std::FILE* log = std::fopen(log_path.c_str(), "a");
+  if (log) {
+    fmt::print(log, "=== {} {}\n", utc_now(), fmt::join(argv, " "));
+    std::fflush(log);
+  }
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    if (log) std::fclose(log);
+    throw Error(fmt::format("cannot start a process: {}", std::strerror(errno)));
+  }
+  if (pid == 0) exec_child(argv, pipefd[1], parent);
+  ::close(pipefd[1]);
+  int rfd = pipefd[0];
+  ::fcntl(rfd, F_SETFL, ::fcntl(rfd, F_GETFL) | O_NONBLOCK);
+
+  std::string output;  // kept to the last 64 KiB
+  ProgressTail progress(progress_path);
+  const BenchOptions& o = *s.opt;
+  std::optional<Clock::time_point> forwarded_at, budget_deadline;
+  auto read_output = [&] {
+    char buf[8192];
+    for (;;) {
+      ssize_t n = ::read(rfd, buf, sizeof buf);
+      if (n > 0) {
+        output.append(buf, static_cast<std::size_t>(n));
+        if (log) std::fwrite(buf, 1, static_cast<std::size_t>(n), log);
+        if (output.size() > (1 << 17)) output.erase(0, output.size() - (1 << 16));
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        ::close(rfd);
+        rfd = -1;
+      }
+      break;
+    }
+    if (log) std::fflush(log);
+  };
+  auto draw = [&](bool epoch_line) {
+    double cur_energy = 0;
+    for (const auto& e : oc.epochs) cur_energy += e.energy_kwh;
+    double frac = oc.epochs.empty() ? 0.0 : double(oc.epochs.back().epoch) / run.epochs;
+    std::string line =
+        fmt::format("[{}/{}] {}  epoch {}/{}  ETA {}  energy so far {:.3g} Wh", position, s.total,
+                    run_label(run), oc.epochs.empty() ? 0 : oc.epochs.back().epoch, run.epochs,
+                    eta_text(s, frac * run_units(run)), (s.energy_kwh + cur_energy) * 1000);
+    if (!oc.epochs.empty() && std::isfinite(oc.epochs.back().test_acc))
+      line += fmt::format("  test acc {:.4f}", oc.epochs.back().test_acc);
+    if (s.tty || epoch_line) status_line(s, line, false);
+  };
+  // Every epoch event: recorded, checked against the budgets (after epoch 1) and, when stderr is
+  // not a terminal, printed as one line.
+  auto take_events = [&](bool running) {
+    for (auto& ev : progress.poll()) {
+      if (ev.value("event", "") != "epoch") continue;
+      EpochSeen e;
+      e.epoch = static_cast<int>(jnum(ev, "epoch").value_or(oc.epochs.size() + 1));
+      e.test_acc = jnum(ev, "test_acc").value_or(NAN);
+      e.energy_kwh = jnum(ev, "energy_kwh").value_or(0);
+      e.time_s = jnum(ev, "time_s").value_or(0);
+      e.raw = ev;
+      oc.epochs.push_back(std::move(e));
+      if (running && oc.epochs.size() == 1 && run.epochs > 1) {
+        auto pred =
+            predict_after_first_epoch(oc.epochs[0].energy_kwh, oc.epochs[0].time_s, run.epochs);
+        oc.budget_reason = budget_stop_reason(pred, o.max_energy_wh, o.max_time_s);
+        // The trainer should stop by itself; give it a few seconds before stopping it.
+        if (!oc.budget_reason.empty()) budget_deadline = Clock::now() + std::chrono::seconds(5);
+      }
+      if (!s.tty) draw(true);
+    }
+  };
+  draw(false);
+  int status = 0;
+  for (;;) {
+    pollfd p{rfd, POLLIN, 0};
+    int pr = ::poll(rfd >= 0 ? &p : nullptr, rfd >= 0 ? 1 : 0, 200);
+    if (pr > 0) read_output();
+    take_events(true);
+    pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (g_signal && !forwarded_at) {
+      ::kill(pid, g_signal);
+      forwarded_at = Clock::now();
+      oc.signal_forwarded = true;
+    }
+    if (forwarded_at && seconds_since(*forwarded_at) > o.grace_s) ::kill(pid, SIGKILL);
+    if (budget_deadline && !oc.budget_killed && Clock::now() > *budget_deadline && !g_signal) {
+      ::kill(pid, SIGTERM);
+      oc.budget_killed = true;
+    }
+    if (s.tty) draw(false);
+  }
+  oc.exited = true;
+  oc.wait_status = status;
+  if (rfd >= 0) {
+    // The child is gone; read what it left in the pipe (a grandchild could keep it open: bounded).
+    for (int i = 0; i < 50 && rfd >= 0; ++i) {
+      pollfd p{rfd, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) break;
+      read_output();
+    }
+    if (rfd >= 0) ::close(rfd);
+  }
+  take_events(false);
+  if (log) std::fclose(log);
+  oc.err_tail = tail_lines(output, 12, 3000);
+  return oc;
+}
+
+json running_record(const RunSpec& run, const BenchOptions& o, int attempt,
+                    const std::string& started_at) {
+  return {{"schema", "pepr.run/1"},
+          {"run_id", run.id},
+          {"status", "running"},
+          {"error", nullptr},
+          {"stop_reason", nullptr},
+          {"config", run.config_json()},
+          {"sweep",
+           {{"plan", o.plan_file},
+            {"plan_name", o.plan_name},
+            {"host", host_name()},
+            {"pid", ::getpid()},
+            {"started_at", started_at},
+            {"attempt", attempt},
+            {"shard", fmt::format("{}/{}", o.shard.index, o.shard.count)}}}};
+}
+
+// Adds the budget prediction (after epoch 1) and, for completed runs, its error, where the
+// trainer did not.
+void fill_budget(json& rec, int planned_epochs) {
+  if (!rec.contains("epochs") || !rec["epochs"].is_array() || rec["epochs"].empty()) return;
+  const json& e1 = rec["epochs"][0];
+  auto e = jnum(e1, "energy_kwh"), t = jnum(e1, "time_s");
+  if (!rec.contains("budget") || !rec["budget"].is_object()) {
+    if (!e || !t) return;
+    auto p = predict_after_first_epoch(*e, *t, planned_epochs);
+    rec["budget"] = {{"predicted_energy_kwh", p.energy_kwh}, {"predicted_time_s", p.time_s}};
+  }
+  json& b = rec["budget"];
+  if (rec.value("status", "") != "completed") return;
+  // The actual values: the sums over epochs, the same span the prediction covers.
+  double se = 0, st = 0;
+  for (const auto& ep : rec["epochs"])
+    se += jnum(ep, "energy_kwh").value_or(0), st += jnum(ep, "time_s").value_or(0);
+  if (!b.contains("energy_error"))
+    if (auto pe = jnum(b, "predicted_energy_kwh"))
+      if (auto err = relative_error(*pe, se)) b["energy_error"] = *err;
+  if (!b.contains("time_error"))
+    if (auto pt = jnum(b, "predicted_time_s"))
+      if (auto err = relative_error(*pt, st)) b["time_error"] = *err;
+}
+
+}  // namespace
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  long t = std::lround(s);
+  if (t < 60) return fmt::format("{}s", t);
+  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
+}
+
+std::string resolve_train_program(const BenchOptions& o) {
+  if (!o.train_program.empty()) return o.train_program;
+  if (const char* env = std::getenv("PEPR_TRAIN_CMD"); env && *env) return env;
+  std::string self = self_exe();
+  if (self.empty()) return "pepr";
+  return self;
+}
+
+std::vector<std::string> train_argv(const RunSpec& r, const BenchOptions& o) {
+  const fs::path dir = fs::absolute(o.runs_dir);
+  std::vector<std::string> a{resolve_train_program(o),
+                             "train",
+                             "--model",
+                             r.model,
+                             "--data",
+                             r.data,
+                             "--dataset-name",
+                             r.dataset.name,
+                             "--epochs",
+                             std::to_string(r.epochs),
+                             "--optimizer",
+                             r.optimizer,
+                             "--lr",
+                             format_number(r.lr),
+                             "--batch-size",
+                             std::to_string(r.batch_size),
+                             "--seed",
+                             std::to_string(r.seed),
+                             "--train-fraction",
+                             format_number(r.train_fraction),
+                             "--device",
+                             r.device,
+                             "--threads",
+                             std::to_string(r.threads)};
+  if (r.image_size > 0) a.insert(a.end(), {"--image-size", std::to_string(r.image_size)});
+  if (r.pretrained) a.push_back("--pretrained");
+  a.insert(a.end(), {"-o", (dir / (r.id + ".json")).string(), "--progress",
+                     (dir / (r.id + ".progress.jsonl")).string()});
+  if (o.max_energy_wh >= 0) a.insert(a.end(), {"--max-energy-wh", format_number(o.max_energy_wh)});
+  if (o.max_time_s >= 0) a.insert(a.end(), {"--max-time-s", format_number(o.max_time_s)});
+  if (o.pepr_patience > 0) a.insert(a.end(), {"--pepr-patience", std::to_string(o.pepr_patience)});
+  a.insert(a.end(), {"--run-id", r.id});
+  a.insert(a.end(), r.train_args.begin(), r.train_args.end());
+  return a;
+}
+
+void prepare_datasets(const std::vector<RunSpec>& runs, const BenchOptions& o) {
+  std::set<std::string> done;
+  for (const auto& r : runs) {
+    if (!r.dataset.synth || done.count(r.data)) continue;
+    done.insert(r.data);
+    if (fs::exists(r.data)) continue;
+    std::string exe = o.pepr_exe.empty() ? self_exe() : o.pepr_exe;
+    std::vector<std::string> argv{exe, "data", "synth", "-o", r.data, "--seed", "0"};
+    argv.insert(argv.end(), r.dataset.synth_args.begin(), r.dataset.synth_args.end());
+    if (!o.quiet) fmt::print(stderr, "pepr bench: generating {}\n", r.data);
+    CaptureResult c = run_capture(argv);
+    if (c.exit_code != 0 || !fs::exists(r.data))
+      throw Error(fmt::format("dataset '{}': `{}` failed (status {}): {}", r.dataset.name,
+                              fmt::join(argv, " "), c.exit_code, tail_lines(c.err, 5, 1000)));
+  }
+}
+
+BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) {
+  BenchSummary sum;
+  sum.total = runs.size();
+  make_dirs(o.runs_dir.string());
+  const fs::path dir = o.runs_dir;
+
+  // What is there already.
+  std::vector<std::string> existing;
+  std::set<std::string> done_before;
+  for (const auto& r : runs) {
+    fs::path p = dir / (r.id + ".json");
+    if (!fs::exists(p)) continue;
+    auto rec = read_record(p);
+    std::string st = rec ? (*rec)["status"].get<std::string>() : "unreadable";
+    existing.push_back(fmt::format("{} ({})", r.id, st));
+    if (rec && is_done_status(st)) done_before.insert(r.id);
+  }
+  if (!o.resume && !existing.empty())
+    throw Error(fmt::format(
+        "{}: already holds records of {} run(s) of this plan (e.g. {}); give --resume to skip "
+        "completed runs and redo the others, or choose another folder",
+        dir.string(), existing.size(), existing.front()));
+
+  SweepState s;
+  s.opt = &o;
+  s.tty = ::isatty(2) != 0;
+  s.total = runs.size();
+  for (const auto& r : runs)
+    if (!done_before.count(r.id)) s.units_total += run_units(r);
+  if (!o.quiet)
+    fmt::print(
+        stderr, "pepr bench: {} '{}': {} runs{}, {} done before, {} to run -> {}\n", o.plan_file,
+        o.plan_name, runs.size(),
+        o.shard.count > 1 ? fmt::format(" in shard {}/{}", o.shard.index, o.shard.count) : "",
+        done_before.size(), runs.size() - done_before.size(), dir.string());
+
+  // Signals: remember them; the loop forwards them to the child and stops.
+  g_signal = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: poll() returns at once
+  struct sigaction old_int {
+  }, old_term{};
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+  struct Restore {
+    struct sigaction i, t;
+    ~Restore() {
+      ::sigaction(SIGINT, &i, nullptr);
+      ::sigaction(SIGTERM, &t, nullptr);
+    }
+  } restore{old_int, old_term};
+
+  std::size_t position = 0;
+  for (const auto& run : runs) {
+    ++position;
+    if (g_signal) break;
+    if (done_before.count(run.id)) {
+      ++sum.already_done;
+      continue;
+    }
+    const fs::path rec_path = dir / (run.id + ".json");
+    const fs::path lock_path = dir / (run.id + ".lock");
+    std::string holder;
+    auto lock = RunLock::try_acquire(lock_path, &holder);
+    // A sweep of this host that was killed: its trainer is finishing; wait for it a little.
+    for (int i = 0; !lock && i < 150 && held_by_dead_local_sweep(holder) && !g_signal; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      lock = RunLock::try_acquire(lock_path, &holder);
+    }
+    if (!lock) {
+      ++sum.busy;
+      sum.busy_ids.push_back(run.id);
+      s.units_total -= run_units(run);
+      if (!o.quiet)
+        fmt::print(stderr, "[{}/{}] {}: skipped, running elsewhere (lock held by {})\n", position,
+                   s.total, run.id, holder);
+      continue;
+    }
+    // Another shard may have finished it meanwhile.
+    int attempt = 1;
+    if (auto prev = read_record(rec_path)) {
+      std::string st = (*prev)["status"].get<std::string>();
+      if (is_done_status(st)) {
+        ++sum.already_done;
+        s.units_total -= run_units(run);
+        continue;
+      }
+      // A record left by an earlier attempt (ours, or the trainer's when it was interrupted).
+      attempt = 2;
+      if (prev->contains("sweep") && (*prev)["sweep"].is_object())
+        attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
+    }
+    const std::string started_at = utc_now();
+    json running = running_record(run, o, attempt, started_at);
+    write_file_atomic(rec_path.string(), running.dump(2) + "\n");
+    const fs::path progress_path = dir / (run.id + ".progress.jsonl");
+    std::error_code ec;
+    fs::remove(progress_path, ec);
+
+    const auto t0 = Clock::now();
+    ChildOutcome oc =
+        run_child(run, train_argv(run, o), progress_path, dir / (run.id + ".log"), s, position);
+    const double wall = seconds_since(t0);
+
+    // The outcome: the trainer's record when it wrote one, else ours.
+    auto rec = read_record(rec_path);
+    json out = (rec && (*rec)["status"] != "running") ? *rec : running;
+    std::string st = out["status"].get<std::string>();
+    const bool clean_exit = WIFEXITED(oc.wait_status) && WEXITSTATUS(oc.wait_status) == 0;
+    const std::string how = describe_wait_status(oc.wait_status);
+    if (!out.contains("epochs") || !out["epochs"].is_array() || out["epochs"].empty()) {
+      // Keep what the progress file showed of a run that left no record.
+      json eps = json::array();
+      for (const auto& e : oc.epochs) {
+        json ej = {{"epoch", e.epoch}, {"energy_kwh", e.energy_kwh}, {"time_s", e.time_s}};
+        ej["test_acc"] = std::isfinite(e.test_acc) ? json(e.test_acc) : json(nullptr);
+        for (const char* k : {"val_acc", "co2_g", "train_loss"})
+          if (e.raw.contains(k)) ej[k] = e.raw[k];
+        eps.push_back(ej);
+      }
+      if (!eps.empty()) out["epochs"] = eps;
+    }
+    if (is_done_status(st)) {
+      // The trainer finished (possibly just as a signal came): its record stands.
+    } else if (oc.signal_forwarded) {
+      st = "interrupted";
+      out["error"] = nullptr;
+    } else if (oc.budget_killed) {
+      st = "stopped";
+      out["stop_reason"] = oc.budget_reason + " (stopped by pepr bench)";
+    } else if (st == "failed" || st == "interrupted") {
+      if (!out.contains("error") || out["error"].is_null() || out["error"] == "")
+        out["error"] = fmt::format("pepr train {}: {}", how, oc.err_tail);
+    } else {
+      st = "failed";
+      out["error"] =
+          clean_exit ? fmt::format("the trainer exited 0 without writing a record; {}", oc.err_tail)
+                     : fmt::format("the trainer {}: {}", how, oc.err_tail);
+    }
+    out["status"] = st;
+    out["run_id"] = run.id;
+    if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
+    json sweep = running["sweep"];
+    sweep["finished_at"] = utc_now();
+    sweep["wall_s"] = wall;
+    sweep["exit"] = how;
+    sweep["argv"] = train_argv(run, o);
+    out["sweep"] = sweep;
+    fill_budget(out, run.epochs);
+    write_file_atomic(rec_path.string(), out.dump(2) + "\n");
+    fs::remove(progress_path, ec);
+
+    double energy = 0;
+    if (out.contains("totals") && out["totals"].is_object())
+      energy = jnum(out["totals"], "energy_kwh").value_or(0);
+    if (energy == 0)
+      for (const auto& e : oc.epochs) energy += e.energy_kwh;
+    s.energy_kwh += energy;
+    sum.energy_kwh += energy;
+    sum.time_s += wall;
+    s.units_done += run_units(run);
+    std::string detail;
+    if (st == "completed" || st == "stopped") {
+      if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty())
+        if (auto acc = jnum(out["epochs"].back(), "test_acc"))
+          detail = fmt::format(", test acc {:.4f}", *acc);
+      if (st == "stopped") detail += fmt::format(" ({})", out.value("stop_reason", ""));
+    } else if (st == "failed") {
+      detail = fmt::format(": {}", tail_lines(out.value("error", ""), 1, 200));
+    }
+    status_line(s,
+                fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id, st,
+                            format_duration(wall), energy * 1000, detail),
+                true);
+    if (st == "completed")
+      ++sum.completed;
+    else if (st == "stopped")
+      ++sum.stopped;
+    else if (st == "interrupted")
+      ++sum.interrupted;
+    else
+      ++sum.failed, sum.failed_ids.push_back(run.id);
+    lock->release();
+    if (oc.signal_forwarded) break;
+  }
+  sum.signalled = g_signal != 0;
+  if (!o.quiet) {
+    fmt::print(stderr,
+               "pepr bench: {} runs: {} done before, {} completed, {} stopped, {} failed, {} "
+               "interrupted, {} running elsewhere; {:.3g} Wh in {}\n",
+               sum.total, sum.already_done, sum.completed, sum.stopped, sum.failed, sum.interrupted,
+               sum.busy, sum.energy_kwh * 1000, format_duration(sum.time_s));
+    for (const auto& id : sum.failed_ids)
+      fmt::print(stderr, "  failed: {} (see {}/{}.log)\n", id, dir.string(), id);
+    if (sum.signalled) fmt::print(stderr, "pepr bench: interrupted; continue with --resume\n");
+  }
+  return sum;
+}
+
+}  // namespace pepr::sweep

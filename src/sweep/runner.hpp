@@ -1,0 +1,56 @@
+// Running a sweep: each run as a child process (`pepr train` or $PEPR_TRAIN_CMD), one record per
+// run written atomically, per-run locks so shards sharing a folder never run a run twice at
+// once, resumption, budgets, progress, and clean interruption on SIGINT / SIGTERM.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sweep/plan.hpp"
+
+namespace pepr::sweep {
+
+struct BenchOptions {
+  std::filesystem::path runs_dir;
+  bool resume = false;
+  Shard shard;
+  double max_energy_wh = -1;  // negative: no budget
+  double max_time_s = -1;
+  int pepr_patience = 0;      // 0: off
+  std::string train_program;  // runs as PROGRAM train ...; default: $PEPR_TRAIN_CMD, else pepr
+  std::string pepr_exe;       // for `pepr data synth`; default: the running executable
+  std::string plan_file;      // recorded in every record
+  std::string plan_name;
+  bool quiet = false;  // only the summary
+  int grace_s = 60;    // after forwarding a signal, SIGKILL the child after this long
+};
+
+struct BenchSummary {
+  std::size_t total = 0;         // runs of this shard
+  std::size_t already_done = 0;  // skipped: completed or stopped before this invocation
+  std::size_t completed = 0, stopped = 0, failed = 0, interrupted = 0;
+  std::size_t busy = 0;   // skipped: another process holds the run's lock
+  double energy_kwh = 0;  // energy of the runs made now
+  double time_s = 0;
+  bool signalled = false;  // stopped by SIGINT / SIGTERM
+  std::vector<std::string> failed_ids, busy_ids;
+};
+
+// The program and arguments that run one run: PROGRAM train --model ... --run-id ID.
+std::vector<std::string> train_argv(const RunSpec& run, const BenchOptions& options);
+
+// The trainer program: options.train_program, else $PEPR_TRAIN_CMD, else the running pepr.
+std::string resolve_train_program(const BenchOptions& options);
+
+// Creates the synthetic datasets the runs need (`pepr data synth -o RUNS_DIR/<name>.npz`).
+void prepare_datasets(const std::vector<RunSpec>& runs, const BenchOptions& options);
+
+// Runs the runs in order. Without `resume`, throws pepr::Error when any of them already has a
+// record in RUNS_DIR. Progress goes to stderr.
+BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& options);
+
+// "12s", "5m12s", "2h05m".
+std::string format_duration(double seconds);
+
+}  // namespace pepr::sweep

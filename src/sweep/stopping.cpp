@@ -1,0 +1,41 @@
+#include "sweep/stopping.hpp"
+
+#include <cstddef>
+
+#include <fmt/format.h>
+
+namespace pepr::sweep {
+
+bool should_stop_pepr(const std::vector<double>& test_acc, const std::vector<double>& cum_energy,
+                      double ref_energy, int patience) {
+  if (patience <= 0 || test_acc.empty() || test_acc.size() != cum_energy.size()) return false;
+  std::size_t best = 0;
+  double best_v = -1;
+  for (std::size_t k = 0; k < test_acc.size(); ++k) {
+    double r = ref_energy > 0 ? cum_energy[k] / ref_energy : 0.0;
+    double v = test_acc[k] / (1.0 + r);
+    if (v > best_v) best_v = v, best = k;
+  }
+  return test_acc.size() - 1 - best >= static_cast<std::size_t>(patience);
+}
+
+BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoch1_time_s,
+                                           int epochs) {
+  return {epoch1_energy_kwh * epochs, epoch1_time_s * epochs};
+}
+
+std::optional<double> relative_error(double predicted, double actual) {
+  if (!(actual > 0)) return std::nullopt;
+  return (predicted - actual) / actual;
+}
+
+std::string budget_stop_reason(const BudgetPrediction& p, double max_energy_wh, double max_time_s) {
+  if (max_energy_wh >= 0 && p.energy_kwh * 1000 > max_energy_wh)
+    return fmt::format("max-energy-wh: predicted {:.4g} Wh > {:.4g} Wh", p.energy_kwh * 1000,
+                       max_energy_wh);
+  if (max_time_s >= 0 && p.time_s > max_time_s)
+    return fmt::format("max-time-s: predicted {:.4g} s > {:.4g} s", p.time_s, max_time_s);
+  return "";
+}
+
+}  // namespace pepr::sweep

@@ -1,0 +1,38 @@
+// Budget prediction and PePR-aware early stopping: pure functions shared by `pepr bench`, the
+// paper simulation in bench/early_stopping_paper.cpp and the trainers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pepr::sweep {
+
+// PePR-aware early stopping. test_acc[k] and cum_energy[k] are the test accuracy and the
+// cumulative energy after epoch k+1. R_k = cum_energy[k] / ref_energy, where ref_energy is the
+// run's predicted total energy after its first epoch (epoch-1 energy x planned epochs), and
+// PePR_k = test_acc[k] / (1 + R_k). True when the last `patience` epochs all come after the
+// curve's maximum so far (ties go to the earlier epoch): PePR has not reached a new maximum for
+// `patience` epochs. Off (false) when patience <= 0. The same rule as pepr::train's.
+bool should_stop_pepr(const std::vector<double>& test_acc, const std::vector<double>& cum_energy,
+                      double ref_energy, int patience);
+
+// The prediction made after epoch 1: the first epoch's value times the planned epochs.
+// (The first epoch carries start-up costs, so this tends to over-predict slightly; with only one
+// epoch measured there is nothing to separate them from, and over-predicting errs on the side
+// of the budget.)
+struct BudgetPrediction {
+  double energy_kwh = 0;
+  double time_s = 0;
+};
+BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoch1_time_s,
+                                           int epochs);
+
+// The relative error of a prediction: (predicted - actual) / actual; nullopt when actual <= 0.
+std::optional<double> relative_error(double predicted, double actual);
+
+// The reason to stop after epoch 1 under the budgets (a negative budget is off), or "" to go on:
+// "max-energy-wh: predicted 12.3 Wh > 10 Wh".
+std::string budget_stop_reason(const BudgetPrediction& p, double max_energy_wh, double max_time_s);
+
+}  // namespace pepr::sweep

@@ -1,0 +1,421 @@
+// pepr bench and pepr collect end to end, with the fake trainer (tests/sweep/fake_train) in place
+// of `pepr train`: failures, budgets, resumption after SIGKILL, concurrent sweeps, garbage
+// records, Slurm scripts.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/table.hpp"
+#include "support/test_support.hpp"
+#include "sweep/collect.hpp"
+#include "sweep/stopping.hpp"
+
+namespace fs = std::filesystem;
+namespace sw = pepr::sweep;
+using nlohmann::json;
+using pepr::test::TempDir;
+
+namespace {
+
+std::string plan_text(const std::vector<std::string>& models, int epochs,
+                      const std::string& fractions = "[1.0, 0.1]") {
+  std::string names;
+  for (const auto& m : models) names += (names.empty() ? "\"" : ", \"") + m + "\"";
+  return "[sweep]\nname = \"test\"\nepochs = " + std::to_string(epochs) +
+         "\nlr = 1e-3\nseeds = [0]\ntrain_fractions = " + fractions +
+         "\nregimes = [\"scratch\"]\n[models]\nnames = [" + names +
+         "]\n[[datasets]]\nname = \"toy\"\nfile = \"toy.npz\"\n";
+}
+
+class BenchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("PEPR_TRAIN_CMD", PEPR_FAKE_TRAIN, 1);
+    ::setenv("FAKE_TRAIN_EPOCH_MS", "5", 1);
+    ::unsetenv("FAKE_TRAIN_FAIL_MODEL");
+    ::unsetenv("FAKE_TRAIN_CRASH_MODEL");
+    ::setenv("FAKE_TRAIN_INVOCATIONS", (tmp / "invocations.txt").c_str(), 1);
+  }
+  fs::path write_plan(const std::string& text) {
+    fs::path p = tmp / "plan.toml";
+    pepr::test::write_file(p, text);
+    return p;
+  }
+  std::map<std::string, json> records(const fs::path& dir) {
+    std::map<std::string, json> out;
+    if (!fs::is_directory(dir)) return out;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".json")
+        if (auto r = sw::read_record(e.path())) out[(*r)["run_id"]] = *r;
+    return out;
+  }
+  std::vector<std::string> invocations() {
+    std::vector<std::string> out;
+    if (!fs::exists(tmp / "invocations.txt")) return out;
+    std::string text = pepr::test::read_file(tmp / "invocations.txt");
+    std::size_t start = 0, nl;
+    while ((nl = text.find('\n', start)) != std::string::npos) {
+      out.push_back(text.substr(start, nl - start));
+      start = nl + 1;
+    }
+    return out;
+  }
+  TempDir tmp;
+};
+
+// The collected table without the columns that hold measured timings and energies.
+std::string without_measured(const std::string& csv) {
+  pepr::Table t = pepr::Table::parse_csv(csv, "collect");
+  std::vector<std::size_t> keep;
+  auto measured = sw::measured_columns();
+  for (std::size_t c = 0; c < t.num_columns(); ++c)
+    if (std::find(measured.begin(), measured.end(), t.column_name(c)) == measured.end())
+      keep.push_back(c);
+  return t.select_columns(keep).to_csv();
+}
+
+}  // namespace
+
+TEST_F(BenchTest, RunsAPlanAndCollects) {
+  fs::path plan = write_plan(plan_text({"m1", "m2"}, 3));
+  fs::path runs = tmp / "runs";
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[4/4]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("energy so far"), std::string::npos) << r.err;
+  auto recs = records(runs);
+  ASSERT_EQ(recs.size(), 4u);
+  for (const auto& [id, rec] : recs) {
+    EXPECT_EQ(rec["status"], "completed") << id;
+    EXPECT_EQ(rec["epochs"].size(), 3u);
+    EXPECT_TRUE(rec["budget"].contains("energy_error")) << rec.dump();
+    EXPECT_EQ(rec["sweep"]["attempt"], 1);
+    EXPECT_FALSE(fs::exists(runs / (id + ".lock")));
+  }
+  auto c = pepr::test::run_pepr({"collect", runs.string()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  pepr::Table t = pepr::Table::parse_csv(c.out, "collect");
+  ASSERT_EQ(t.num_rows(), 4u);
+  EXPECT_EQ(t.column_name(0), "model");
+  for (const char* col : {"num_param", "energy", "co2", "train_time", "memR", "test_00", "test_02",
+                          "type", "efficient", "dataset", "run_id", "energy_kwh", "stop_reason"})
+    EXPECT_TRUE(t.find_column(col)) << col;
+  EXPECT_FALSE(t.find_column("test_03"));
+  EXPECT_EQ(t.cell(0, t.require_column("dataset")).substr(0, 11), "toy_scratch");
+  // pepr score reads it directly; the long form feeds pepr curve.
+  pepr::test::write_file(tmp / "results.csv", c.out);
+  auto s =
+      pepr::test::run_pepr({"score", (tmp / "results.csv").string(), "-g", "dataset", "-f", "csv"});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("pepr_e"), std::string::npos);
+  auto l =
+      pepr::test::run_pepr({"collect", runs.string(), "--long", "-o", (tmp / "long.csv").string()});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  pepr::Table lt = pepr::Table::read_csv((tmp / "long.csv").string());
+  EXPECT_EQ(lt.num_rows(), 12u);
+  // Cumulative energy grows within a run.
+  auto e = lt.numbers(lt.require_column("energy_kwh"));
+  EXPECT_LT(e[0], e[1]);
+  EXPECT_LT(e[1], e[2]);
+  auto cv = pepr::test::run_pepr({"curve", (tmp / "long.csv").string(), "-p", "test_acc", "-r",
+                                  "energy", "--id", "run_id", "-g", "dataset", "-f", "csv"});
+  EXPECT_EQ(cv.exit_code, 0) << cv.err;
+  // Without --resume a second sweep into the same folder is refused.
+  auto again = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  // With it, nothing is run again.
+  auto resumed = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--resume"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(invocations().size(), 4u);
+}
+
+TEST_F(BenchTest, AFailingRunIsRecordedAndTheSweepGoesOn) {
+  ::setenv("FAKE_TRAIN_FAIL_MODEL", "bad", 1);
+  ::setenv("FAKE_TRAIN_CRASH_MODEL", "crash", 1);
+  fs::path plan = write_plan(plan_text({"good1", "bad", "crash", "good2"}, 2, "[1.0]"));
+  fs::path runs = tmp / "runs";
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // some runs failed
+  auto recs = records(runs);
+  ASSERT_EQ(recs.size(), 4u);
+  int completed = 0;
+  for (const auto& [id, rec] : recs) {
+    const std::string model = rec["config"]["model"];
+    if (model == "bad") {
+      EXPECT_EQ(rec["status"], "failed");
+      EXPECT_NE(rec["error"].get<std::string>().find("CUDA out of memory"), std::string::npos)
+          << rec["error"];
+      EXPECT_NE(rec["error"].get<std::string>().find("exited with status 1"), std::string::npos);
+    } else if (model == "crash") {
+      EXPECT_EQ(rec["status"], "failed");
+      EXPECT_NE(rec["error"].get<std::string>().find("SIGABRT"), std::string::npos) << rec["error"];
+    } else {
+      EXPECT_EQ(rec["status"], "completed");
+      ++completed;
+    }
+  }
+  EXPECT_EQ(completed, 2);
+  auto c = pepr::test::run_pepr({"collect", runs.string()});
+  EXPECT_EQ(pepr::Table::parse_csv(c.out, "c").num_rows(), 2u);
+  EXPECT_NE(c.err.find("2 failed"), std::string::npos) << c.err;
+  auto all = pepr::test::run_pepr({"collect", runs.string(), "--status", "all"});
+  pepr::Table t = pepr::Table::parse_csv(all.out, "c");
+  EXPECT_EQ(t.num_rows(), 4u);
+  // --resume redoes the failed runs only (now fixed).
+  ::unsetenv("FAKE_TRAIN_FAIL_MODEL");
+  ::unsetenv("FAKE_TRAIN_CRASH_MODEL");
+  auto again = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--resume"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(invocations().size(), 6u);
+  for (const auto& [id, rec] : records(runs)) EXPECT_EQ(rec["status"], "completed") << id;
+}
+
+TEST_F(BenchTest, BudgetsAndPeprPatienceStopRuns) {
+  fs::path plan = write_plan(plan_text({"m1", "m2"}, 6, "[1.0]"));
+  // The fake's runs spend 0.1 .. 0.24 Wh in epoch 1: predicted 0.6 .. 1.44 Wh for 6 epochs.
+  auto r = pepr::test::run_pepr(
+      {"bench", plan.string(), "-o", (tmp / "b").string(), "--max-energy-wh", "0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& [id, rec] : records(tmp / "b")) {
+    EXPECT_EQ(rec["status"], "stopped") << id;
+    EXPECT_EQ(rec["epochs"].size(), 1u);
+    EXPECT_EQ(rec["stop_reason"].get<std::string>().rfind("max-energy-wh: predicted", 0), 0u);
+    EXPECT_GT(rec["budget"]["predicted_energy_kwh"].get<double>(), 0.0005);
+    EXPECT_FALSE(rec["budget"].contains("energy_error"));  // not completed
+  }
+  auto p = pepr::test::run_pepr(
+      {"bench", plan.string(), "-o", (tmp / "p").string(), "--pepr-patience", "1"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  for (const auto& [id, rec] : records(tmp / "p")) {
+    std::vector<double> acc, cum;
+    double e = 0;
+    for (const auto& ep : rec["epochs"]) {
+      acc.push_back(ep["test_acc"]);
+      cum.push_back(e += ep["energy_kwh"].get<double>());
+    }
+    double ref = rec["budget"]["predicted_energy_kwh"];
+    if (rec["status"] == "stopped") {
+      EXPECT_EQ(rec["stop_reason"].get<std::string>().rfind("pepr-patience", 0), 0u);
+      EXPECT_TRUE(sw::should_stop_pepr(acc, cum, ref, 1));
+    } else {
+      EXPECT_EQ(rec["epochs"].size(), 6u);
+    }
+    for (std::size_t k = 1; k + 1 < acc.size(); ++k)  // never earlier than the rule says
+      EXPECT_FALSE(sw::should_stop_pepr(std::vector<double>(acc.begin(), acc.begin() + k),
+                                        std::vector<double>(cum.begin(), cum.begin() + k), ref, 1));
+  }
+}
+
+TEST_F(BenchTest, SigkillThenResumeLosesAndRepeatsNothing) {
+  ::setenv("FAKE_TRAIN_EPOCH_MS", "120", 1);  // 3 epochs: ~0.4 s a run, 6 runs
+  fs::path plan = write_plan(plan_text({"m1", "m2", "m3"}, 3));
+  fs::path runs = tmp / "runs";
+  const std::string pepr = pepr::test::pepr_binary();
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(pepr.c_str(), pepr.c_str(), "bench", plan.c_str(), "-o", runs.c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait for the second completed record and the third run's first epoch, then kill the sweep
+  // without warning, in the middle of that run.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    int done = 0;
+    bool mid_run = false;
+    for (const auto& [id, rec] : records(runs)) {
+      done += rec["status"] == "completed";
+      std::error_code ec;
+      if (rec["status"] == "running" && fs::file_size(runs / (id + ".progress.jsonl"), ec) > 0 &&
+          !ec)
+        mid_run = true;
+    }
+    if (done >= 2 && mid_run) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the sweep did not progress";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::map<std::string, std::string> completed_text;
+  std::vector<std::string> unfinished;
+  for (const auto& [id, rec] : records(runs)) {
+    if (rec["status"] == "completed")
+      completed_text[id] = pepr::test::read_file(runs / (id + ".json"));
+    else
+      unfinished.push_back(id);  // running (or interrupted by the orphan's SIGTERM)
+  }
+  ASSERT_GE(completed_text.size(), 2u);
+  ASSERT_LT(completed_text.size(), 6u) << "killed too late to test anything";
+  ASSERT_EQ(unfinished.size(), 1u);
+  const auto before = invocations();
+
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--resume"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto recs = records(runs);
+  ASSERT_EQ(recs.size(), 6u);
+  for (const auto& [id, rec] : recs) EXPECT_EQ(rec["status"], "completed") << id;
+  // No completed run lost or repeated: their records are byte for byte what they were.
+  for (const auto& [id, text] : completed_text)
+    EXPECT_EQ(pepr::test::read_file(runs / (id + ".json")), text) << id;
+  // The interrupted run was redone (its second attempt); every other run ran exactly once.
+  EXPECT_EQ(recs[unfinished[0]]["sweep"]["attempt"], 2);
+  std::map<std::string, int> calls;
+  for (const auto& id : invocations()) ++calls[id];
+  EXPECT_EQ(calls.size(), 6u);
+  for (const auto& [id, n] : calls) EXPECT_EQ(n, id == unfinished[0] ? 2 : 1) << id;
+  EXPECT_EQ(before.size(), completed_text.size() + 1);
+
+  // The same plan without interruption gives the same results apart from measurements.
+  ::setenv("FAKE_TRAIN_EPOCH_MS", "5", 1);
+  fs::path clean = tmp / "clean";
+  ASSERT_EQ(pepr::test::run_pepr({"bench", plan.string(), "-o", clean.string()}).exit_code, 0);
+  auto a = pepr::test::run_pepr({"collect", runs.string()});
+  auto b = pepr::test::run_pepr({"collect", clean.string()});
+  ASSERT_EQ(a.exit_code, 0);
+  EXPECT_EQ(pepr::Table::parse_csv(a.out, "a").num_rows(), 6u);
+  EXPECT_EQ(without_measured(a.out), without_measured(b.out));
+  EXPECT_NE(a.out, b.out);  // the timings do differ
+}
+
+TEST_F(BenchTest, ConcurrentSweepsOnOneFolderRunEachRunOnce) {
+  ::setenv("FAKE_TRAIN_EPOCH_MS", "30", 1);
+  fs::path plan = write_plan(plan_text({"m1", "m2", "m3", "m4"}, 2));
+  fs::path runs = tmp / "runs";
+  std::thread other([&] {
+    pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--resume"});
+  });
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--resume"});
+  other.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, int> calls;
+  for (const auto& id : invocations()) ++calls[id];
+  EXPECT_EQ(calls.size(), 8u);
+  for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+  for (const auto& [id, rec] : records(runs)) EXPECT_EQ(rec["status"], "completed") << id;
+}
+
+TEST_F(BenchTest, ShardsThroughTheCli) {
+  fs::path plan = write_plan(plan_text({"m1", "m2", "m3"}, 1));
+  fs::path runs = tmp / "runs";
+  for (int i = 0; i < 4; ++i) {
+    auto r = pepr::test::run_pepr(
+        {"bench", plan.string(), "-o", runs.string(), "--shard", std::to_string(i) + "/4"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::map<std::string, int> calls;
+  for (const auto& id : invocations()) ++calls[id];
+  EXPECT_EQ(calls.size(), 6u);
+  for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--shard", "4/4"})
+                .exit_code,
+            1);
+}
+
+TEST_F(BenchTest, CollectSkipsGarbage) {
+  fs::path runs = tmp / "runs";
+  fs::create_directories(runs);
+  fs::path plan = write_plan(plan_text({"m1"}, 2, "[1.0]"));
+  ASSERT_EQ(pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string()}).exit_code, 0);
+  pepr::test::write_file(runs / "garbage.json", "this is not json {");
+  pepr::test::write_file(runs / "partial.json",
+                         "{\"schema\": \"pepr.run/1\", \"run_id\": \"x\", \"sta");
+  pepr::test::write_file(runs / "other.json", "{\"hello\": 1}");
+  pepr::test::write_file(runs / "empty.json", "");
+  pepr::test::write_file(runs / "array.json", "[1, 2]");
+  pepr::test::write_file(runs / "weird.json",
+                         "{\"schema\": \"pepr.run/1\", \"run_id\": \"w\", \"status\": "
+                         "\"completed\", \"epochs\": [1, \"x\"], \"totals\": 3}");
+  pepr::test::write_file(runs / ".hidden.json.tmp.1.2", "{");
+  fs::create_directories(runs / "dir.json");
+  auto c = pepr::test::run_pepr({"collect", runs.string()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.err.find("garbage.json: skipped"), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("partial.json: skipped"), std::string::npos);
+  EXPECT_NE(c.err.find("other.json: skipped"), std::string::npos);
+  EXPECT_NE(c.err.find("empty.json: skipped"), std::string::npos);
+  pepr::Table t = pepr::Table::parse_csv(c.out, "c");
+  EXPECT_EQ(t.num_rows(), 2u);  // the real run and the odd-but-valid record
+  auto l = pepr::test::run_pepr({"collect", runs.string(), "--long"});
+  EXPECT_EQ(l.exit_code, 0) << l.err;
+  auto missing = pepr::test::run_pepr({"collect", (tmp / "nope").string()});
+  EXPECT_EQ(missing.exit_code, 1);
+}
+
+TEST_F(BenchTest, EmitSlurm) {
+  fs::path plan = write_plan(plan_text({"m1", "m2", "m3"}, 2));
+  fs::path script = tmp / "sweep.sbatch";
+  auto r =
+      pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs dir").string(),
+                            "--emit-slurm", script.string(), "--shards", "4", "--partition", "gpu",
+                            "--gpus", "1", "--time", "12:00:00", "--max-energy-wh", "50"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string s = pepr::test::read_file(script);
+  EXPECT_EQ(s.rfind("#!/bin/bash\n", 0), 0u);
+  for (const char* want :
+       {"#SBATCH --array=0-3\n", "#SBATCH --partition=gpu\n", "#SBATCH --gres=gpu:1\n",
+        "#SBATCH --time=12:00:00\n", "--resume --shard \"${SLURM_ARRAY_TASK_ID}/4\"",
+        "--max-energy-wh 50", "'" /* the runs folder has a space: quoted */})
+    EXPECT_NE(s.find(want), std::string::npos) << want << "\n" << s;
+  EXPECT_NE(s.find(fs::absolute(plan).string()), std::string::npos);
+  EXPECT_EQ(s.find("--partition=\n"), std::string::npos);
+  // Running the script's command for every task covers the plan once: see ShardsThroughTheCli.
+  auto none = pepr::test::run_pepr(
+      {"bench", plan.string(), "-o", (tmp / "r2").string(), "--emit-slurm", "-"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("#SBATCH --array=0-0"), std::string::npos);
+  EXPECT_EQ(none.out.find("--partition"), std::string::npos);
+}
+
+TEST_F(BenchTest, PlanErrorsReachTheUser) {
+  fs::path plan = write_plan("[sweep]\nepochs = 3\nlr = = 2\n");
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "r").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("plan.toml:3:"), std::string::npos) << r.err;
+}
+
+TEST_F(BenchTest, SigintMarksTheRunInterrupted) {
+  ::setenv("FAKE_TRAIN_EPOCH_MS", "300", 1);
+  fs::path plan = write_plan(plan_text({"m1", "m2"}, 3, "[1.0]"));
+  fs::path runs = tmp / "runs";
+  const std::string pepr = pepr::test::pepr_binary();
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(pepr.c_str(), pepr.c_str(), "bench", plan.c_str(), "-o", runs.c_str(), nullptr);
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (records(runs).empty() ||
+         !fs::exists(runs / (records(runs).begin()->first + ".progress.jsonl"))) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  auto recs = records(runs);
+  ASSERT_EQ(recs.size(), 1u);  // the second run never started
+  EXPECT_EQ(recs.begin()->second["status"], "interrupted");
+  EXPECT_FALSE(fs::exists(runs / (recs.begin()->first + ".lock")));
+}

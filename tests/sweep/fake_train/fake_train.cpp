@@ -1,0 +1,234 @@
+// A stand-in for `pepr train` that follows the child-process contract of docs/sweep.md without
+// LibTorch: it parses the same options (unknown ones are an error), simulates the epochs with
+// deterministic test accuracies and energies, appends progress events, honours the budgets and
+// PePR patience, handles SIGINT/SIGTERM, and writes a run record atomically.
+//
+// Environment: FAKE_TRAIN_EPOCH_MS (sleep per epoch, default 5), FAKE_TRAIN_FAIL_MODEL=NAME
+// (exit 1 with a message, no record), FAKE_TRAIN_CRASH_MODEL=NAME (abort()),
+// FAKE_TRAIN_INVOCATIONS=FILE (append the run ID of every invocation).
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.hpp"
+#include "sweep/plan.hpp"
+#include "sweep/stopping.hpp"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) {
+  g_stop = 1;
+}
+
+std::uint64_t h(const std::string& s) {
+  return pepr::sweep::fnv1a64(s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using nlohmann::json;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] != "train") {
+    std::fprintf(stderr, "fake_train: expected `train` first\n");
+    return 2;
+  }
+  std::string model, data, dataset, output, progress, run_id, optimizer = "adam", device = "cpu";
+  int epochs = 10, batch = 32, seed = 0, threads = 0, image_size = 0, patience = 0;
+  double lr = 5e-4, fraction = 1.0, max_wh = -1, max_s = -1;
+  bool pretrained = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "fake_train: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return args[++i];
+    };
+    if (a == "--model")
+      model = val();
+    else if (a == "--data")
+      data = val();
+    else if (a == "--dataset-name")
+      dataset = val();
+    else if (a == "--epochs")
+      epochs = std::stoi(val());
+    else if (a == "--optimizer")
+      optimizer = val();
+    else if (a == "--lr")
+      lr = std::stod(val());
+    else if (a == "--batch-size")
+      batch = std::stoi(val());
+    else if (a == "--seed")
+      seed = std::stoi(val());
+    else if (a == "--train-fraction")
+      fraction = std::stod(val());
+    else if (a == "--device")
+      device = val();
+    else if (a == "--threads")
+      threads = std::stoi(val());
+    else if (a == "--image-size")
+      image_size = std::stoi(val());
+    else if (a == "--pretrained")
+      pretrained = true;
+    else if (a == "-o")
+      output = val();
+    else if (a == "--progress")
+      progress = val();
+    else if (a == "--max-energy-wh")
+      max_wh = std::stod(val());
+    else if (a == "--max-time-s")
+      max_s = std::stod(val());
+    else if (a == "--pepr-patience")
+      patience = std::stoi(val());
+    else if (a == "--run-id")
+      run_id = val();
+    else {
+      std::fprintf(stderr, "fake_train: unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (const char* inv = std::getenv("FAKE_TRAIN_INVOCATIONS"); inv && *inv) {
+    if (std::FILE* f = std::fopen(inv, "a")) {
+      std::fprintf(f, "%s\n", run_id.c_str());
+      std::fclose(f);
+    }
+  }
+  std::fprintf(stderr, "fake_train: %s on %s, %d epochs\n", model.c_str(), dataset.c_str(), epochs);
+  if (const char* m = std::getenv("FAKE_TRAIN_FAIL_MODEL"); m && model == m) {
+    std::fprintf(stderr,
+                 "fake_train: loading weights\nRuntimeError: CUDA out of memory "
+                 "(injected failure for %s)\n",
+                 model.c_str());
+    return 1;
+  }
+  if (const char* m = std::getenv("FAKE_TRAIN_CRASH_MODEL"); m && model == m) std::abort();
+  int epoch_ms = 5;
+  if (const char* ms = std::getenv("FAKE_TRAIN_EPOCH_MS")) epoch_ms = std::atoi(ms);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  const std::string key = fmt::format("{}|{}|{}|{}|{}", model, dataset, seed, pretrained, fraction);
+  const std::uint64_t hk = h(key);
+  const double base = 0.4 + static_cast<double>(hk % 1000) / 1000 * 0.3;
+  const double epoch_kwh = 1e-4 * (1 + static_cast<double>((hk >> 10) % 100) / 100) * fraction;
+
+  json rec = {
+      {"schema", "pepr.run/1"},
+      {"run_id", run_id},
+      {"status", "running"},
+      {"error", nullptr},
+      {"stop_reason", nullptr},
+      {"config",
+       {{"model", model},
+        {"dataset", dataset},
+        {"data_file", data},
+        {"pretrained", pretrained},
+        {"weights", nullptr},
+        {"train_fraction", fraction},
+        {"epochs", epochs},
+        {"optimizer", optimizer},
+        {"lr", lr},
+        {"batch_size", batch},
+        {"seed", seed},
+        {"device", device},
+        {"threads", threads},
+        {"image_size", image_size}}},
+      {"model",
+       {{"name", model},
+        {"params", static_cast<double>(1'000'000 + hk % 9'000'000)},
+        {"params_1000", static_cast<double>(2'000'000 + hk % 9'000'000)},
+        {"type", hk % 3 == 0 ? "Other" : "CNN"},
+        {"efficient", static_cast<int>(hk % 2)},
+        {"native", true}}},
+      {"data",
+       {{"train_samples", static_cast<int>(800 * fraction)},
+        {"val_samples", 200},
+        {"test_samples", 200},
+        {"num_classes", 4}}},
+      {"environment",
+       {{"pepr_version", "fake"}, {"hostname", "fake"}, {"meter_methods", {{"energy", "fake"}}}}},
+      {"epochs", json::array()}};
+  std::FILE* prog = progress.empty() ? nullptr : std::fopen(progress.c_str(), "a");
+  std::vector<double> accs, cum;
+  double energy = 0, time = 0, e1 = 0, t1 = 0;
+  std::string status = "completed";
+  for (int k = 1; k <= epochs; ++k) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int slept = 0; slept < epoch_ms && !g_stop; slept += 5)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5, epoch_ms - slept)));
+    if (g_stop) {
+      status = "interrupted";
+      break;
+    }
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double noise = static_cast<double>(h(fmt::format("{}|{}", key, k)) % 100) / 100 - 0.5;
+    double acc = std::clamp(base + 0.25 * (1 - std::exp(-k / 1.5)) + noise * 0.04, 0.0, 1.0);
+    double e = epoch_kwh * (k == 1 ? 1.2 : 1.0);
+    energy += e;
+    time += dt;
+    accs.push_back(acc);
+    cum.push_back(energy);
+    rec["epochs"].push_back({{"epoch", k},
+                             {"train_loss", 1.0 / k},
+                             {"val_acc", acc - 0.01},
+                             {"test_acc", acc},
+                             {"test_balanced_acc", acc - 0.02},
+                             {"test_auc", std::min(1.0, acc + 0.1)},
+                             {"time_s", dt},
+                             {"energy_kwh", e},
+                             {"co2_g", e * 300},
+                             {"mem_peak_gb", 0.5}});
+    if (prog) {
+      json ev = {{"event", "epoch"}, {"epoch", k},      {"epochs", epochs},
+                 {"test_acc", acc},  {"energy_kwh", e}, {"time_s", dt}};
+      std::fprintf(prog, "%s\n", ev.dump().c_str());
+      std::fflush(prog);
+    }
+    if (k == 1) {
+      e1 = e, t1 = dt;
+      auto p = pepr::sweep::predict_after_first_epoch(e1, t1, epochs);
+      rec["budget"] = {{"predicted_energy_kwh", p.energy_kwh}, {"predicted_time_s", p.time_s}};
+    }
+    if (k < epochs) {
+      auto p = pepr::sweep::predict_after_first_epoch(e1, t1, epochs);
+      std::string reason = pepr::sweep::budget_stop_reason(p, max_wh, max_s);
+      if (reason.empty() && pepr::sweep::should_stop_pepr(accs, cum, p.energy_kwh, patience))
+        reason = fmt::format("pepr-patience: PePR fell for {} epochs", patience);
+      if (!reason.empty()) {
+        status = "stopped";
+        rec["stop_reason"] = reason;
+        break;
+      }
+    }
+  }
+  if (prog) std::fclose(prog);
+  rec["status"] = status;
+  rec["totals"] = {{"time_s", time},
+                   {"energy_kwh", energy},
+                   {"energy_raw_kwh", energy},
+                   {"co2_g", energy * 300},
+                   {"mem_peak_gb", 0.5},
+                   {"gpu_mem_peak_gb", nullptr},
+                   {"train_samples", static_cast<int>(800 * fraction)}};
+  if (status == "completed" && rec.contains("budget")) {
+    auto& b = rec["budget"];
+    b["energy_error"] = (b["predicted_energy_kwh"].get<double>() - energy) / energy;
+    b["time_error"] =
+        time > 0 ? json((b["predicted_time_s"].get<double>() - time) / time) : json(nullptr);
+  }
+  if (!output.empty()) pepr::write_file_atomic(output, rec.dump(2) + "\n");
+  return status == "interrupted" ? 130 : 0;
+}

@@ -1,0 +1,173 @@
+// Plans: parsing, errors with positions, expansion into runs with stable IDs, shards.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "core/error.hpp"
+#include "sweep/default_plan.hpp"
+#include "sweep/plan.hpp"
+
+namespace sw = pepr::sweep;
+
+namespace {
+
+const char* kPlan = R"(
+[sweep]
+name = "t"
+epochs = 3
+lr = 5e-4
+batch_size = 32
+seeds = [0, 1]
+train_fractions = [1.0, 0.1]
+regimes = ["pretrained", "scratch"]
+
+[models]
+names = ["resnet18", "mobilenetv2_050"]
+
+[[datasets]]
+name = "derma"
+file = "data/derma.npz"
+
+[[datasets]]
+pull = "pneumoniamnist"
+)";
+
+std::vector<sw::RunSpec> expand(const std::string& text, const std::string& dir = "/plans") {
+  sw::Plan p = sw::parse_plan(text, "plan.toml", dir);
+  return sw::expand_plan(p, "/runs", nullptr);
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    expand(text);
+  } catch (const pepr::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(SweepPlan, ExpandsEveryCombination) {
+  auto runs = expand(kPlan);
+  ASSERT_EQ(runs.size(), 2u * 2 * 2 * 2 * 2);  // datasets x models x regimes x fractions x seeds
+  EXPECT_EQ(runs[0].model, "resnet18");
+  EXPECT_EQ(runs[0].data, "/plans/data/derma.npz");
+  EXPECT_EQ(runs[0].dataset.name, "derma");
+  EXPECT_TRUE(runs[0].pretrained);
+  EXPECT_EQ(runs.back().data, "pneumoniamnist");
+  EXPECT_EQ(runs.back().dataset.name, "pneumoniamnist");
+  EXPECT_EQ(runs[0].id.rfind("resnet18-derma-pt-f1-s0-", 0), 0u) << runs[0].id;
+  std::set<std::string> ids;
+  for (const auto& r : runs) ids.insert(r.id);
+  EXPECT_EQ(ids.size(), runs.size());
+}
+
+TEST(SweepPlan, IdsAreStableAndFollowTheConfig) {
+  auto a = expand(kPlan);
+  auto b = expand(kPlan, "/somewhere/else");  // the plan moved: same IDs
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].id, b[i].id);
+  std::string changed = kPlan;
+  changed.replace(changed.find("lr = 5e-4"), 9, "lr = 1e-3");
+  auto c = expand(changed);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NE(a[i].id, c[i].id);
+    // Only the hash differs.
+    EXPECT_EQ(a[i].id.substr(0, a[i].id.size() - 8), c[i].id.substr(0, c[i].id.size() - 8));
+  }
+}
+
+TEST(SweepPlan, ExperimentNames) {
+  EXPECT_EQ(sw::experiment_name("derma", true, 1.0), "derma");
+  EXPECT_EQ(sw::experiment_name("derma", true, 0.1), "derma_small");
+  EXPECT_EQ(sw::experiment_name("derma", false, 1.0), "derma_scratch");
+  EXPECT_EQ(sw::experiment_name("derma", false, 0.1), "derma_scratch_small");
+  EXPECT_EQ(sw::experiment_name("derma", true, 0.25), "derma_f0.25");
+}
+
+TEST(SweepPlan, GarbageTomlNamesTheLine) {
+  std::string e = error_of("[sweep]\nepochs = 3\nlr = = 2\n");
+  EXPECT_EQ(e.rfind("plan.toml:3:", 0), 0u) << e;
+}
+
+TEST(SweepPlan, SemanticErrorsNameTheLine) {
+  std::string base = "[models]\nnames = [\"a\"]\n[[datasets]]\nfile = \"x.npz\"\n";
+  EXPECT_EQ(error_of("[sweep]\nepoch = 3\n" + base).rfind("plan.toml:2:", 0), 0u)
+      << error_of("[sweep]\nepoch = 3\n" + base);
+  EXPECT_NE(error_of("[sweep]\nepoch = 3\n" + base).find("unknown key 'epoch'"), std::string::npos);
+  EXPECT_EQ(error_of("[sweep]\nepochs = \"3\"\n" + base).rfind("plan.toml:2:", 0), 0u);
+  std::string frac = error_of("[sweep]\ntrain_fractions = [1.0, 1.5]\n" + base);
+  EXPECT_EQ(frac.rfind("plan.toml:2:", 0), 0u) << frac;
+  EXPECT_NE(frac.find("not in (0, 1]"), std::string::npos) << frac;
+  EXPECT_NE(error_of("[sweep]\nregimes = [\"warm\"]\n" + base).find("regime 'warm'"),
+            std::string::npos);
+  EXPECT_NE(error_of("[models]\nnames = [\"a\"]\n").find("no [[datasets]]"), std::string::npos);
+  EXPECT_NE(error_of("[[datasets]]\nfile = \"x.npz\"\n").find("names no models"),
+            std::string::npos);
+  EXPECT_NE(error_of("[models]\nnames = [\"a\"]\n[[datasets]]\nfile = \"x\"\npull = \"y\"\n")
+                .find("exactly one of"),
+            std::string::npos);
+}
+
+TEST(SweepPlan, FiltersNeedTheModelSpace) {
+  std::string plan = "[models]\nmax_params = 5e6\n[[datasets]]\nfile = \"x.npz\"\n";
+  EXPECT_NE(error_of(plan).find("model space"), std::string::npos);
+  auto space = sw::parse_model_space(
+      "model,num_param,type,efficient,native\nsmall,2e6,CNN,1,true\nbig,9e7,Other,0,true\n"
+      "tiny,1e6,CNN,0,false\n",
+      "zoo");
+  sw::Plan p = sw::parse_plan(plan, "plan.toml", "/");
+  auto runs = sw::expand_plan(p, "/runs", &space);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].model, "small");
+  EXPECT_EQ(runs[1].model, "tiny");
+}
+
+TEST(SweepPlan, NativeFilter) {
+  auto space = sw::parse_model_space(
+      "model,num_param,type,efficient,native\nsmall,2e6,CNN,1,true\ntiny,1e6,CNN,0,false\n", "z");
+  sw::Plan p =
+      sw::parse_plan("[models]\nnative = true\n[[datasets]]\nfile = \"x.npz\"\n", "plan.toml", "/");
+  auto runs = sw::expand_plan(p, "/runs", &space);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].model, "small");
+}
+
+TEST(SweepPlan, ShardsCoverEveryRunExactlyOnce) {
+  auto runs = expand(kPlan);
+  for (int n = 1; n <= 7; ++n) {
+    std::map<std::string, int> seen;
+    std::size_t largest = 0, smallest = runs.size();
+    for (int i = 0; i < n; ++i) {
+      auto shard = sw::select_shard(runs, {i, n});
+      largest = std::max(largest, shard.size());
+      smallest = std::min(smallest, shard.size());
+      for (const auto& r : shard) ++seen[r.id];
+      // Deterministic: the same shard twice.
+      auto again = sw::select_shard(runs, {i, n});
+      ASSERT_EQ(again.size(), shard.size());
+      for (std::size_t k = 0; k < shard.size(); ++k) EXPECT_EQ(again[k].id, shard[k].id);
+    }
+    EXPECT_EQ(seen.size(), runs.size()) << "N = " << n;
+    for (const auto& [id, count] : seen) EXPECT_EQ(count, 1) << id << " N = " << n;
+    EXPECT_LE(largest - smallest, 1u) << "balanced, N = " << n;
+  }
+}
+
+TEST(SweepPlan, ShardParsing) {
+  auto s = sw::Shard::parse("2/5");
+  EXPECT_EQ(s.index, 2);
+  EXPECT_EQ(s.count, 5);
+  for (const char* bad : {"5/5", "-1/3", "1", "a/b", "1/0", "1.5/3"})
+    EXPECT_THROW(sw::Shard::parse(bad), pepr::Error) << bad;
+}
+
+TEST(SweepPlan, DefaultPlanParses) {
+  sw::Plan p = sw::parse_plan(sw::default_plan_toml(), "<default>", "/");
+  auto runs = sw::expand_plan(p, "/runs", nullptr);
+  EXPECT_EQ(runs.size(), sw::kDefaultModels.size() * 2);
+  EXPECT_EQ(runs[0].data, "/runs/synth.npz");
+  EXPECT_TRUE(runs[0].dataset.synth);
+}

@@ -1,0 +1,37 @@
+// PePR-aware early stopping and budget prediction.
+#include <gtest/gtest.h>
+
+#include "sweep/stopping.hpp"
+
+namespace sw = pepr::sweep;
+
+TEST(SweepStopping, StopsAfterPatienceEpochsWithoutANewMaximum) {
+  // Energy 1 per epoch, reference 4 (predicted total): R = 0.25, 0.5, 0.75, 1.
+  std::vector<double> cum{1, 2, 3, 4};
+  // PePR: 0.5/1.25 = 0.4, 0.8/1.5 = 0.533, 0.8/1.75 = 0.457, 0.9/2 = 0.45.
+  std::vector<double> acc{0.5, 0.8, 0.8, 0.9};
+  auto upto = [](const std::vector<double>& v, std::size_t n) {
+    return std::vector<double>(v.begin(), v.begin() + n);
+  };
+  EXPECT_FALSE(sw::should_stop_pepr(upto(acc, 2), upto(cum, 2), 4, 1));
+  EXPECT_TRUE(sw::should_stop_pepr(upto(acc, 3), upto(cum, 3), 4, 1));
+  EXPECT_FALSE(sw::should_stop_pepr(upto(acc, 3), upto(cum, 3), 4, 2));
+  EXPECT_TRUE(sw::should_stop_pepr(acc, cum, 4, 2));
+  EXPECT_FALSE(sw::should_stop_pepr(acc, cum, 4, 3));
+  EXPECT_FALSE(sw::should_stop_pepr(acc, cum, 4, 0));  // off
+  // Ties go to the earlier epoch: a flat PePR counts as fallen.
+  EXPECT_TRUE(sw::should_stop_pepr({0.5, 0.5}, {0, 0}, 0, 1));
+  // Rising PePR never stops.
+  EXPECT_FALSE(sw::should_stop_pepr({0.5, 0.9, 1.0}, {1, 2, 3}, 30, 1));
+}
+
+TEST(SweepStopping, BudgetPrediction) {
+  auto p = sw::predict_after_first_epoch(0.002, 30, 10);
+  EXPECT_DOUBLE_EQ(p.energy_kwh, 0.02);
+  EXPECT_DOUBLE_EQ(p.time_s, 300);
+  EXPECT_EQ(sw::budget_stop_reason(p, 25, -1), "");
+  EXPECT_EQ(sw::budget_stop_reason(p, 10, -1), "max-energy-wh: predicted 20 Wh > 10 Wh");
+  EXPECT_EQ(sw::budget_stop_reason(p, -1, 200), "max-time-s: predicted 300 s > 200 s");
+  EXPECT_DOUBLE_EQ(*sw::relative_error(110, 100), 0.1);
+  EXPECT_FALSE(sw::relative_error(1, 0));
+}
