@@ -16,4 +16,9 @@ void add_data(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_collect(CLI::App& app);
 
+#ifdef PEPR_WITH_TORCH
+// Subcommands that need LibTorch (src/cli/torch/).
+void add_train(CLI::App& app);
+#endif
+
 }  // namespace pepr::cli

@@ -1,0 +1,211 @@
+// pepr train: train or fine-tune one model on one dataset, metering every epoch.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "meter/carbon.hpp"
+#include "train/engine.hpp"
+
+namespace pepr::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupt{false};
+void on_signal(int) {
+  g_interrupt.store(true);
+}
+
+struct TrainArgs {
+  train::TrainConfig cfg;
+  std::string output;
+  std::string progress_file;
+  std::optional<std::string> country;
+  std::optional<double> intensity;
+  std::optional<double> cpu_tdp;
+  double pue = 1.0;
+  double max_energy_wh = -1, max_time_s = -1;
+  bool quiet = false;
+};
+
+std::string hms(double s) {
+  if (!(s >= 0) || s > 1e7) return "?";
+  int t = static_cast<int>(s + 0.5);
+  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+                   : fmt::format("{}:{:02}", t / 60, t % 60);
+}
+
+void run_train(TrainArgs& a) {
+  auto& cfg = a.cfg;
+  cfg.meter.pue = a.pue;
+  cfg.meter.cpu_tdp_w = a.cpu_tdp;
+  cfg.meter.intensity = meter::resolve_intensity(a.country, a.intensity);
+  if (a.max_energy_wh > 0) cfg.max_energy_wh = a.max_energy_wh;
+  if (a.max_time_s > 0) cfg.max_time_s = a.max_time_s;
+
+  std::FILE* progress_out = nullptr;
+  if (!a.progress_file.empty()) {
+    progress_out = std::fopen(a.progress_file.c_str(), "a");
+    if (!progress_out) throw Error(fmt::format("{}: cannot open for writing", a.progress_file));
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> progress_guard(
+      progress_out, [](std::FILE* f) { return f ? std::fclose(f) : 0; });
+  const bool tty = ::isatty(2) && !a.quiet;
+  double last_draw = -1;
+  auto progress = [&](const train::Progress& p) {
+    using K = train::Progress::Kind;
+    if (progress_out && p.kind != K::Step) {
+      nlohmann::json ev = {{"event", p.kind == K::Start   ? "start"
+                                     : p.kind == K::Epoch ? "epoch"
+                                                          : "end"},
+                           {"epoch", p.epoch},
+                           {"epochs", p.epochs},
+                           {"elapsed_s", p.elapsed_s}};
+      if (p.epoch_record) {
+        for (const char* k : {"test_acc", "val_acc", "energy_kwh", "time_s", "co2_g", "train_loss"})
+          ev[k] = (*p.epoch_record)[k];
+      }
+      std::fputs((ev.dump() + "\n").c_str(), progress_out);
+      std::fflush(progress_out);
+    }
+    if (a.quiet) return;
+    if (p.kind == K::Step && tty) {
+      if (p.elapsed_s - last_draw < 0.1 && p.step != p.steps) return;
+      last_draw = p.elapsed_s;
+      const int width = 30;
+      int filled = static_cast<int>(width * p.step / std::max<int64_t>(1, p.steps));
+      double frac =
+          (p.epoch - 1 + static_cast<double>(p.step) / std::max<int64_t>(1, p.steps)) / p.epochs;
+      double eta = frac > 0 ? p.elapsed_s * (1 - frac) / frac : -1;
+      fmt::print(stderr, "\r  epoch {}/{} [{}{}] {:4.0f} img/s  elapsed {}  ETA {}   ", p.epoch,
+                 p.epochs, std::string(static_cast<std::size_t>(filled), '#'),
+                 std::string(static_cast<std::size_t>(width - filled), '.'), p.images_per_s,
+                 hms(p.elapsed_s), hms(eta));
+    } else if (p.kind == K::Epoch) {
+      const auto& e = *p.epoch_record;
+      fmt::print(
+          stderr,
+          "{}  epoch {}/{}  loss {:.4f}  val acc {:.4f}  test acc {:.4f}  {:.1f} s  {:.3g} Wh\n",
+          tty ? "\r" : "", p.epoch, p.epochs, e["train_loss"].get<double>(),
+          e["val_acc"].is_null() ? 0.0 : e["val_acc"].get<double>(),
+          e["test_acc"].is_null() ? 0.0 : e["test_acc"].get<double>(), e["time_s"].get<double>(),
+          e["energy_kwh"].get<double>() * 1000);
+    }
+  };
+
+  g_interrupt = false;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old_int {
+  }, old_term{};
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  nlohmann::json rec = train::train_run(cfg, progress, &g_interrupt);
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+
+  if (!a.output.empty()) write_file_atomic(a.output, rec.dump(2) + "\n");
+  const std::string status = rec["status"];
+  if (!a.quiet) {
+    const auto& t = rec["totals"];
+    const auto& epochs = rec["epochs"];
+    fmt::print(stderr, "\n{} on {} ({} train images, {} classes): {}\n", cfg.model,
+               rec["config"]["dataset"].get<std::string>(),
+               rec["data"]["train_samples"].get<int64_t>(),
+               rec["data"]["num_classes"].get<int64_t>(), status);
+    fmt::print(stderr, "  parameters     {:.3f} M\n", rec["model"]["params"].get<double>() / 1e6);
+    if (!epochs.empty()) {
+      const auto& last = epochs.back();
+      fmt::print(
+          stderr, "  test accuracy  {:.4f} (balanced {:.4f}, AUC {:.4f}) after {} epochs\n",
+          last["test_acc"].is_null() ? 0.0 : last["test_acc"].get<double>(),
+          last["test_balanced_acc"].is_null() ? 0.0 : last["test_balanced_acc"].get<double>(),
+          last["test_auc"].is_null() ? 0.0 : last["test_auc"].get<double>(), epochs.size());
+    }
+    fmt::print(stderr, "  time           {:.1f} s\n", t["time_s"].get<double>());
+    fmt::print(stderr, "  energy         {:.4g} Wh ({})\n", t["energy_kwh"].get<double>() * 1000,
+               rec["environment"]["meter_methods"]["energy"].get<std::string>());
+    fmt::print(stderr, "  CO2eq          {:.4g} g at {} g/kWh, PUE {}\n", t["co2_g"].get<double>(),
+               cfg.meter.intensity.g_per_kwh, cfg.meter.pue);
+    fmt::print(stderr, "  peak memory    {:.3f} GB (RSS)\n", t["mem_peak_gb"].get<double>());
+    if (!rec["stop_reason"].is_null())
+      fmt::print(stderr, "  stopped        {}\n", rec["stop_reason"].get<std::string>());
+    if (!rec["error"].is_null())
+      fmt::print(stderr, "  error          {}\n", rec["error"].get<std::string>());
+    if (!a.output.empty()) fmt::print(stderr, "  record         {}\n", a.output);
+  }
+  if (status == "interrupted") throw CLI::RuntimeError(130);
+  if (status == "failed") throw CLI::RuntimeError(1);
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto& c = a->cfg;
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train or fine-tune an image classifier, evaluating val and test after every epoch and "
+      "metering energy, CO2eq, time and memory per epoch; writes a run record (JSON).");
+  cmd->add_option("--model,-m", c.model, "a native timm name (pepr zoo list) or a TorchScript file")
+      ->required();
+  cmd->add_option("--data,-d", c.data, ".npz file, image folder, or a pulled catalogue name")
+      ->required();
+  cmd->add_option("-o,--output", a->output, "the run record (JSON), written atomically");
+  cmd->add_option("--dataset-name", c.dataset, "the dataset's name in the record");
+  cmd->add_option("--epochs,-e", c.epochs, "epochs")->capture_default_str();
+  cmd->add_option("--optimizer", c.optimizer, "adam or sgd")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "learning rate")->capture_default_str();
+  cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "weight decay")->capture_default_str();
+  cmd->add_option("--batch-size,-b", c.batch_size, "batch size")->capture_default_str();
+  cmd->add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
+      ->capture_default_str();
+  cmd->add_option("--train-fraction", c.train_fraction,
+                  "train on a stratified, seeded subset of this fraction")
+      ->capture_default_str();
+  cmd->add_option("--seed", c.seed, "seed for initialisation, order and subsets")
+      ->capture_default_str();
+  cmd->add_option("--device", c.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--image-size", c.image_size, "resize images to this size (0: as stored)")
+      ->capture_default_str();
+  cmd->add_option("--in-chans", c.in_chans, "model input channels: 3 (gray replicated) or 1")
+      ->capture_default_str();
+  cmd->add_flag("--imagenet-norm", c.imagenet_norm, "normalise with ImageNet mean and std");
+  cmd->add_option("--memory-format", c.memory_format,
+                  "auto (channels_last from 64 px), contiguous or channels_last")
+      ->capture_default_str();
+  cmd->add_flag("--pretrained", c.pretrained, "start from the model's pretrained weights");
+  cmd->add_option("--weights", c.weights, "pretrained weights (.safetensors)");
+  cmd->add_option("--run-id", c.run_id, "identifier stored in the record");
+  cmd->add_option("--progress", a->progress_file, "append progress events as JSON lines here");
+  cmd->add_option("--max-energy-wh", a->max_energy_wh,
+                  "stop after epoch 1 if the predicted total energy exceeds this");
+  cmd->add_option("--max-time-s", a->max_time_s,
+                  "stop after epoch 1 if the predicted total time exceeds this");
+  cmd->add_option("--pepr-patience", c.pepr_patience,
+                  "stop once PePR over cumulative energy has not improved for K epochs (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--country", a->country, "ISO 3166 code for the grid carbon intensity");
+  cmd->add_option("--intensity", a->intensity, "grid carbon intensity in gCO2eq/kWh");
+  cmd->add_option("--pue", a->pue, "power usage effectiveness applied to energy")
+      ->capture_default_str();
+  cmd->add_option("--cpu-tdp", a->cpu_tdp, "CPU power (W) at full load for the estimate");
+  cmd->add_flag("--quiet,-q", a->quiet, "no progress or summary");
+  cmd->footer(
+      "Example:\n"
+      "  pepr data synth -o synth.npz && pepr train -m resnet18 -d synth.npz -e 3 -o run.json");
+  cmd->callback([a] { run_train(*a); });
+}
+
+}  // namespace pepr::cli

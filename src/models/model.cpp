@@ -1,0 +1,66 @@
+#include "models/model.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace pepr::models {
+
+Classifier::Classifier(std::string arch, const ModelOptions& options)
+    : arch_(std::move(arch)), options_(options) {
+  set_num_classes(options.num_classes);
+  if (options.in_chans < 1) {
+    throw Error(fmt::format("{}: in_chans must be at least 1, got {}", arch_, options.in_chans));
+  }
+  if (!(options.drop_rate >= 0.0 && options.drop_rate < 1.0)) {
+    throw Error(fmt::format("{}: drop_rate must be in [0, 1), got {}", arch_, options.drop_rate));
+  }
+  if (!(options.drop_path_rate >= 0.0 && options.drop_path_rate < 1.0)) {
+    throw Error(
+        fmt::format("{}: drop_path_rate must be in [0, 1), got {}", arch_, options.drop_path_rate));
+  }
+}
+
+void Classifier::set_num_classes(int64_t n) {
+  if (n < 1) throw Error(fmt::format("{}: num_classes must be at least 1, got {}", arch_, n));
+  options_.num_classes = n;
+}
+
+torch::Tensor Classifier::forward(torch::Tensor x) {
+  if (x.dim() != 4) {
+    throw Error(
+        fmt::format("{}: expected a 4-D input [N, C, H, W], got {} dimensions", arch_, x.dim()));
+  }
+  if (x.size(1) != options_.in_chans) {
+    throw Error(fmt::format("{}: built for {} input channel(s), got an input with {}", arch_,
+                            options_.in_chans, x.size(1)));
+  }
+  const int64_t min_size = min_input_size();
+  if (x.size(2) < min_size || x.size(3) < min_size) {
+    throw Error(fmt::format(
+        "{}: needs inputs of at least {}x{} pixels, got {}x{}; resize the images to {}x{} or "
+        "larger",
+        arch_, min_size, min_size, x.size(2), x.size(3), min_size, min_size));
+  }
+  return forward_head(forward_features(std::move(x)));
+}
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters(/*recurse=*/true)) {
+    if (p.requires_grad()) n += p.numel();
+  }
+  return n;
+}
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters(/*recurse=*/true)) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  for (auto& b : module.buffers(/*recurse=*/true)) {
+    if (b.dim() == 4) b.set_data(b.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
+}  // namespace pepr::models

@@ -1,0 +1,62 @@
+// The base class of every native model: a timm architecture with timm's parameter names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "models/model_options.hpp"
+
+namespace pepr::models {
+
+// A network that maps [N, in_chans, H, W] images to [N, num_classes] logits.
+//
+// A family implements forward_features (stem + stages, output [N, num_features, h, w]) and
+// forward_head (pooling, dropout, classifier). forward() checks the input and calls both.
+// Submodules must be registered under timm's names so that state_dict() equals timm's.
+class Classifier : public torch::nn::Module {
+ public:
+  Classifier(std::string arch, const ModelOptions& options);
+
+  // Checks the input's rank, channels and size (a pepr::Error that says what to change), then
+  // returns forward_head(forward_features(x)).
+  virtual torch::Tensor forward(torch::Tensor x);
+  virtual torch::Tensor forward_features(torch::Tensor x) = 0;
+  virtual torch::Tensor forward_head(torch::Tensor x) = 0;
+
+  // Dotted names as in timm's pretrained_cfg: the stem convolution ("conv1", "conv1.0",
+  // "conv_stem", "features.0") and the classifier ("fc", "classifier", "head.fc").
+  virtual std::string first_conv_name() const = 0;
+  virtual std::string classifier_name() const = 0;
+
+  // Replaces the classifier by a freshly initialised one with num_classes (>= 1) outputs.
+  virtual void reset_classifier(int64_t num_classes) = 0;
+
+  // Smallest input height and width the network can run on (1 when any size works).
+  virtual int64_t min_input_size() const { return 1; }
+
+  const std::string& arch() const { return arch_; }
+  int64_t num_classes() const { return options_.num_classes; }
+  int64_t in_chans() const { return options_.in_chans; }
+  int64_t num_features() const { return num_features_; }  // channels entering the head
+  const ModelOptions& options() const { return options_; }
+
+ protected:
+  void set_num_features(int64_t n) { num_features_ = n; }
+  void set_num_classes(int64_t n);  // validates n and records it (for reset_classifier)
+
+ private:
+  std::string arch_;
+  ModelOptions options_;
+  int64_t num_features_ = 0;
+};
+
+// Trainable parameters (requires_grad), as timm counts them.
+int64_t count_parameters(const torch::nn::Module& module);
+
+// Converts every 4-D parameter and buffer to channels_last memory format in place (the C++ API
+// has no Module::to(MemoryFormat)); feed channels_last inputs to benefit.
+void to_channels_last(torch::nn::Module& module);
+
+}  // namespace pepr::models

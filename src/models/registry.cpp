@@ -1,0 +1,75 @@
+#include "models/registry.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+
+namespace pepr::models {
+
+#define PEPR_MODEL_FAMILY(family) void register_##family##_models(Registry& registry);
+#include "models/families.def"
+#undef PEPR_MODEL_FAMILY
+
+Registry::Registry() {
+#define PEPR_MODEL_FAMILY(family) \
+  family_ = #family;              \
+  register_##family##_models(*this);
+#include "models/families.def"
+#undef PEPR_MODEL_FAMILY
+  family_.clear();
+}
+
+const Registry& Registry::instance() {
+  static const Registry registry;
+  return registry;
+}
+
+void Registry::add(const std::string& name, ModelFactory create) {
+  if (entries_.count(name) != 0) {
+    throw std::logic_error(fmt::format("model '{}' registered twice (families {} and {})", name,
+                                       entries_.at(name).family, family_));
+  }
+  entries_.emplace(name, ModelEntry{name, family_, std::move(create)});
+}
+
+const ModelEntry* Registry::find(const std::string& name) const {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::names() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, entry] : entries_) out.push_back(name);
+  return out;
+}
+
+namespace {
+[[noreturn]] void throw_unknown(const std::string& name) {
+  throw Error(fmt::format("'{}' is not a native model; native models: {}", name,
+                          fmt::join(Registry::instance().names(), ", ")));
+}
+}  // namespace
+
+std::shared_ptr<Classifier> create_model(const std::string& name, const ModelOptions& options) {
+  const ModelEntry* entry = Registry::instance().find(name);
+  if (entry == nullptr) throw_unknown(name);
+  return entry->create(name, options);
+}
+
+std::vector<std::string> native_model_names() {
+  return Registry::instance().names();
+}
+
+bool is_native(const std::string& name) {
+  return Registry::instance().find(name) != nullptr;
+}
+
+std::string family_of(const std::string& name) {
+  const ModelEntry* entry = Registry::instance().find(name);
+  if (entry == nullptr) throw_unknown(name);
+  return entry->family;
+}
+
+}  // namespace pepr::models

@@ -1,0 +1,111 @@
+// Issue #4: every native model is timm's architecture, not a look-alike. Built with 1000 classes
+// it has timm's state-dict names, shapes and parameter count, and with every weight set by the
+// fill rule of ../shared/data/timm-reference/README.md its logits on the reference input equal
+// timm's recorded logits within the README's tolerance. Runs for every registered model that has
+// a reference file, so new families are checked as soon as they are registered.
+#include <cctype>
+#include <chrono>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "models/model.hpp"
+#include "models/registry.hpp"
+#include "support/test_support.hpp"
+#include "timm_reference.hpp"
+
+namespace {
+
+using pepr::models::Classifier;
+
+class TimmEquivalence : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TimmEquivalence, StateDictParamsAndLogitsMatchTimm) {
+  const std::string name = GetParam();
+  PEPR_REQUIRE_SHARED(readme, "timm-reference/README.md");
+  const auto json = readme.parent_path() / (name + ".json");
+  if (!std::filesystem::exists(json)) {
+    GTEST_SKIP() << "no timm reference for " << name << " in " << readme.parent_path();
+  }
+  const auto ref = pepr::test::load_timm_reference(json);
+  ASSERT_TRUE(ref.error.empty()) << name << ": timm could not build it: " << ref.error;
+
+  pepr::models::ModelOptions options;  // 1000 classes, 3 channels
+  const std::shared_ptr<Classifier> model = pepr::models::create_model(name, options);
+
+  // 1. State-dict names, shapes and dtypes, compared as sets.
+  const auto diff = pepr::test::compare_state_dict(*model, ref);
+  ASSERT_TRUE(diff.ok()) << name << "'s state dict differs from timm's:\n" << diff.describe();
+  if (!diff.same_order)
+    std::cout << "[ info ] " << name << ": state-dict order differs from timm's\n";
+
+  // 2. Parameter count and the names of the stem and the head.
+  EXPECT_EQ(pepr::models::count_parameters(*model), ref.timm_params);
+  EXPECT_EQ(model->first_conv_name(), ref.first_conv);
+  EXPECT_EQ(model->classifier_name(), ref.classifier);
+
+  // 3. Logits under the fill rule.
+  pepr::test::fill_by_rule(*model);
+  model->eval();
+  ASSERT_EQ(ref.input_size.size(), 3u);
+  const auto input =
+      pepr::test::reference_input(ref.input_size[0], ref.input_size[1], ref.input_size[2]);
+  torch::Tensor logits;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    torch::NoGradGuard no_grad;
+    logits = model->forward(input);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(logits.sizes(), ref.logits.sizes());
+  const double max_diff = (logits - ref.logits).abs().max().item<double>();
+  const double tolerance = pepr::test::logits_tolerance(ref.logits);
+  std::cout << fmt::format(
+      "[ equiv ] {}: max|pepr - timm| = {:.3g}, tolerance {:.3g} ({:.1f}% of "
+      "it), max|timm| = {:.4g}, forward {:.2f} s\n",
+      name, max_diff, tolerance, 100.0 * max_diff / tolerance,
+      ref.logits.abs().max().item<double>(), seconds);
+  EXPECT_LE(max_diff, tolerance) << name << ": logits differ from timm's";
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Native, TimmEquivalence,
+                         ::testing::ValuesIn(pepr::models::native_model_names()), param_name);
+
+// The issue's first architectures must stay native (a lost registration would silently drop
+// them from the parametrised test above).
+TEST(TimmEquivalenceCoverage, FirstArchitecturesAreNative) {
+  for (const char* name : {"resnet18", "resnet18d", "resnet26d", "resnet34d", "resnet14t",
+                           "mobilenetv2_050", "mobilenetv2_100", "vgg11"}) {
+    EXPECT_TRUE(pepr::models::is_native(name)) << name;
+  }
+}
+
+// A wrong rule or a wrong architecture must not pass: perturbing one weight moves the logits
+// far beyond the tolerance.
+TEST(TimmEquivalenceSensitivity, OneChangedWeightFailsTheTolerance) {
+  PEPR_REQUIRE_SHARED(json, "timm-reference/resnet18.json");
+  const auto ref = pepr::test::load_timm_reference(json);
+  auto model = pepr::models::create_model("resnet18");
+  pepr::test::fill_by_rule(*model);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto input = pepr::test::reference_input(3, 224, 224);
+  const double tolerance = pepr::test::logits_tolerance(ref.logits);
+  EXPECT_LE((model->forward(input) - ref.logits).abs().max().item<double>(), tolerance);
+  for (auto& p : model->named_parameters()) {
+    if (p.key() == "layer3.0.bn1.weight") p.value().mul_(1.5);
+  }
+  EXPECT_GT((model->forward(input) - ref.logits).abs().max().item<double>(), tolerance);
+}
+
+}  // namespace

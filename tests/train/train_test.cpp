@@ -1,0 +1,189 @@
+// The training engine end to end on small synthetic data: it learns, it is deterministic on CPU,
+// it meters every epoch, it records failures and interruptions, and it trains TorchScript models.
+#include <atomic>
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+#include "data/dataset.hpp"
+#include "data/synth.hpp"
+#include "support/test_support.hpp"
+#include "train/engine.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using pepr::train::TrainConfig;
+
+// A 4-class, 28 px synthetic dataset written as a MedMNIST-style .npz.
+std::string synth_file(const pepr::test::TempDir& dir, int64_t train = 800) {
+  pepr::data::SynthOptions o;
+  o.train = train;
+  o.seed = 3;
+  std::string path = (dir / "synth.npz").string();
+  pepr::data::save_npz_dataset(pepr::data::make_synthetic(o), path);
+  return path;
+}
+
+TrainConfig small_config(const std::string& data, const std::string& model) {
+  TrainConfig c;
+  c.model = model;
+  c.data = data;
+  c.threads = 2;
+  c.seed = 0;
+  c.meter.interval_s = 0.05;
+  return c;
+}
+
+TEST(Train, Resnet18LearnsSyntheticDataWellAboveChance) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir), "resnet18");
+  c.epochs = 3;
+  json rec = pepr::train::train_run(c);
+  ASSERT_EQ(rec["status"], "completed") << rec["error"];
+  ASSERT_EQ(rec["epochs"].size(), 3u);
+  const auto& first = rec["epochs"][0];
+  const auto& last = rec["epochs"][2];
+  // Four balanced classes: chance is 0.25. A loop that does not learn stays near it.
+  EXPECT_GT(last["test_acc"].get<double>(), 0.6) << rec["epochs"].dump();
+  EXPECT_GT(last["val_acc"].get<double>(), 0.6);
+  EXPECT_LT(last["train_loss"].get<double>(), first["train_loss"].get<double>());
+  EXPECT_GT(last["test_auc"].get<double>(), 0.8);
+  // Every epoch is metered, and the totals add up.
+  double energy = 0;
+  for (const auto& e : rec["epochs"]) {
+    EXPECT_GT(e["energy_kwh"].get<double>(), 0);
+    EXPECT_GT(e["time_s"].get<double>(), 0);
+    EXPECT_GT(e["mem_peak_gb"].get<double>(), 0);
+    EXPECT_GE(e["co2_g"].get<double>(), 0);
+    energy += e["energy_kwh"].get<double>();
+  }
+  EXPECT_NEAR(rec["totals"]["energy_kwh"].get<double>(), energy, 0.05 * energy);
+  EXPECT_EQ(rec["model"]["params"], 11178564);       // 4 classes
+  EXPECT_EQ(rec["model"]["params_1000"], 11689512);  // timm's resnet18
+  EXPECT_EQ(rec["data"]["train_samples"], 800);
+  EXPECT_EQ(rec["config"]["lr"], 5e-4);  // the paper's default
+  EXPECT_EQ(rec["config"]["optimizer"], "adam");
+  EXPECT_EQ(rec["config"]["batch_size"], 32);
+  EXPECT_TRUE(rec["budget"].contains("energy_error"));
+}
+
+TEST(Train, DeterministicOnCpuForOneSeed) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir, 160), "mobilenetv2_050");
+  c.epochs = 1;
+  json a = pepr::train::train_run(c);
+  json b = pepr::train::train_run(c);
+  ASSERT_EQ(a["status"], "completed");
+  EXPECT_EQ(a["epochs"][0]["train_loss"], b["epochs"][0]["train_loss"]);
+  EXPECT_EQ(a["epochs"][0]["test_loss"], b["epochs"][0]["test_loss"]);
+  c.seed = 1;
+  json other = pepr::train::train_run(c);
+  EXPECT_NE(a["epochs"][0]["train_loss"], other["epochs"][0]["train_loss"]);
+}
+
+TEST(Train, TrainFractionIsAStratifiedSubsetAndRecorded) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir), "mobilenetv2_050");
+  c.epochs = 1;
+  c.train_fraction = 0.1;
+  json rec = pepr::train::train_run(c);
+  ASSERT_EQ(rec["status"], "completed");
+  EXPECT_EQ(rec["data"]["train_samples"], 80);  // 10 % of 200 per class, 4 classes
+  EXPECT_EQ(rec["totals"]["train_samples"], 80);
+  EXPECT_EQ(rec["config"]["train_fraction"], 0.1);
+}
+
+// A scripted module built here (no Python needed): conv -> global pool -> linear.
+std::string save_scripted_cnn(const pepr::test::TempDir& dir, bool nan_output) {
+  torch::jit::Module m("TinyCnn");
+  torch::manual_seed(0);
+  auto param = [&](const char* name, torch::Tensor t) {
+    m.register_parameter(name, t.requires_grad_(true), /*is_buffer=*/false);
+  };
+  param("conv_w", torch::randn({8, 3, 3, 3}) * 0.2);
+  param("conv_b", torch::zeros({8}));
+  param("fc_w", torch::randn({4, 8}) * 0.2);
+  param("fc_b", torch::zeros({4}));
+  m.define(std::string(R"JIT(
+def forward(self, x):
+    y = torch.relu(torch.conv2d(x, self.conv_w, self.conv_b, [1, 1], [1, 1]))
+    y = torch.mean(y, [2, 3])
+    return torch.linear(y, self.fc_w, self.fc_b))JIT") +
+           (nan_output ? " * float('nan')\n" : "\n"));
+  std::string path = (dir / (nan_output ? "nan.pt" : "tiny.pt")).string();
+  m.save(path);
+  return path;
+}
+
+TEST(Train, TorchScriptModelIsFineTunedLikeANativeOne) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir, 160), save_scripted_cnn(dir, false));
+  c.epochs = 2;
+  c.lr = 1e-2;
+  json rec = pepr::train::train_run(c);
+  ASSERT_EQ(rec["status"], "completed") << rec["error"];
+  EXPECT_EQ(rec["model"]["native"], false);
+  EXPECT_EQ(rec["model"]["params"], 8 * 27 + 8 + 4 * 8 + 4);
+  EXPECT_EQ(rec["epochs"].size(), 2u);
+  EXPECT_LT(rec["epochs"][1]["train_loss"].get<double>(),
+            rec["epochs"][0]["train_loss"].get<double>());
+}
+
+TEST(Train, NanLossIsRecordedAsFailed) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir, 64), save_scripted_cnn(dir, true));
+  c.epochs = 2;
+  json rec = pepr::train::train_run(c);
+  EXPECT_EQ(rec["status"], "failed");
+  EXPECT_NE(rec["error"].get<std::string>().find("training diverged"), std::string::npos)
+      << rec["error"];
+  EXPECT_TRUE(rec["epochs"].empty());
+  EXPECT_TRUE(rec.contains("totals"));  // resources spent before the failure are kept
+}
+
+TEST(Train, InterruptStopsAfterTheCurrentStep) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir, 160), "mobilenetv2_050");
+  c.epochs = 3;
+  std::atomic<bool> stop{true};
+  int steps = 0;
+  json rec = pepr::train::train_run(
+      c,
+      [&](const pepr::train::Progress& p) { steps += p.kind == pepr::train::Progress::Kind::Step; },
+      &stop);
+  EXPECT_EQ(rec["status"], "interrupted");
+  EXPECT_EQ(steps, 1);
+  EXPECT_TRUE(rec["epochs"].empty());
+}
+
+TEST(Train, BadInputIsAClearError) {
+  pepr::test::TempDir dir;
+  const std::string data = synth_file(dir, 64);
+  auto message = [](const TrainConfig& c) {
+    try {
+      pepr::train::train_run(c);
+    } catch (const pepr::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  TrainConfig c = small_config(data, "no_such_net");
+  EXPECT_NE(message(c).find("no_such_net"), std::string::npos);
+  c = small_config(data, "vgg11");  // five 2x2 pools: needs 32 px
+  EXPECT_NE(message(c).find("--image-size 32"), std::string::npos) << message(c);
+  c = small_config(data, "resnet18");
+  c.epochs = 0;
+  EXPECT_NE(message(c).find("--epochs"), std::string::npos);
+  c.epochs = 1;
+  c.train_fraction = 1.5;
+  EXPECT_NE(message(c).find("--train-fraction"), std::string::npos);
+  c = small_config((dir / "missing.npz").string(), "resnet18");
+  EXPECT_NE(message(c).find("missing.npz"), std::string::npos);
+}
+
+}  // namespace
