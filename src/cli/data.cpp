@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/download_progress.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "data/catalogue.hpp"
@@ -22,46 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string human_bytes(std::uint64_t b) {
-  if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1ull << 30));
-  if (b >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1ull << 20));
-  if (b >= 1024) return fmt::format("{:.1f} KiB", static_cast<double>(b) / 1024);
-  return fmt::format("{} B", b);
-}
-
-// Progress on stderr: redrawn in place on a terminal, a line every 10% otherwise.
-class Progress {
- public:
-  Progress(std::string label, bool quiet) : label_(std::move(label)), quiet_(quiet) {
-    tty_ = ::isatty(2) != 0;
-  }
-  void operator()(std::uint64_t done, std::uint64_t total) {
-    if (quiet_) return;
-    auto now = std::chrono::steady_clock::now();
-    int pct = total > 0 ? static_cast<int>(100 * done / total) : -1;
-    if (tty_) {
-      if (now - last_ < std::chrono::milliseconds(200) && done != total) return;
-      last_ = now;
-      fmt::print(stderr, "\r{}: {}{}   ", label_, human_bytes(done),
-                 total ? fmt::format(" / {} ({}%)", human_bytes(total), pct) : "");
-      drawn_ = true;
-    } else if (pct >= 0 && pct / 10 > last_decile_) {
-      last_decile_ = pct / 10;
-      fmt::print(stderr, "{}: {} / {} ({}%)\n", label_, human_bytes(done), human_bytes(total), pct);
-    }
-  }
-  void finish() {
-    if (drawn_) fmt::print(stderr, "\n");
-    drawn_ = false;
-  }
-
- private:
-  std::string label_;
-  bool quiet_, tty_ = false, drawn_ = false;
-  int last_decile_ = -1;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 struct PullArgs {
   std::string name;
@@ -80,7 +41,7 @@ void run_pull(const PullArgs& a) {
   std::string file =
       spec ? data::medmnist_file_name(*spec->entry, spec->size == 28 ? a.size : spec->size)
            : a.name;
-  auto progress = std::make_shared<Progress>(file, a.quiet);
+  auto progress = std::make_shared<DownloadProgress>(file, a.quiet);
   o.progress = [progress](std::uint64_t d, std::uint64_t t) { (*progress)(d, t); };
   data::PullResult r;
   try {

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   pepr::cli::add_data(app);
   pepr::cli::add_bench(app);
   pepr::cli::add_collect(app);
+  pepr::cli::add_zoo(app);
+  pepr::cli::add_weights(app);
 #ifdef PEPR_WITH_TORCH
   pepr::cli::add_train(app);
 #endif

@@ -60,15 +60,31 @@ struct Transfer {
   bool restart = false;    // the server ignored the Range request: start over
   bool bad_range = false;  // 206 with a Content-Range not starting at `offset`
   std::int64_t range_start = -1;
-  std::string error;  // a local error that aborted the transfer
+  std::string error;          // a local error that aborted the transfer
+  std::string header_digest;  // the value of opt->digest_header, when a response had it
   const DownloadOptions* opt = nullptr;
 };
+
+// A digest header's value without quotes or a weak-validator prefix: W/"abc" -> abc.
+std::string header_value(std::string v) {
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
+  std::size_t i = 0;
+  while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i]))) ++i;
+  v = v.substr(i);
+  if (v.rfind("W/", 0) == 0) v = v.substr(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  return lower(v);
+}
 
 size_t on_header(char* buf, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
   std::string line(buf, size * n);
   std::string l = lower(line);
   if (l.rfind("http/", 0) == 0) t->range_start = -1;  // a new response (redirects)
+  if (!t->opt->digest_header.empty()) {
+    const std::string name = lower(t->opt->digest_header) + ":";
+    if (l.rfind(name, 0) == 0) t->header_digest = header_value(line.substr(name.size()));
+  }
   if (l.rfind("content-range:", 0) == 0) {
     auto p = l.find("bytes");
     if (p != std::string::npos) {
@@ -124,7 +140,7 @@ int on_progress(void* ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl
 enum class Outcome { done, retry, range_not_satisfiable };
 
 Outcome one_request(const DownloadOptions& opt, const std::string& part, std::uint64_t offset,
-                    int attempt, int max_attempts, int& resumes) {
+                    int attempt, int max_attempts, int& resumes, std::string& header_digest) {
   Transfer t;
   t.opt = &opt;
   t.part = part;
@@ -166,6 +182,7 @@ Outcome one_request(const DownloadOptions& opt, const std::string& part, std::ui
   curl_easy_cleanup(t.curl);
   bool close_ok = std::fflush(t.file) == 0 && ::fsync(::fileno(t.file)) == 0;
   close_ok = std::fclose(t.file) == 0 && close_ok;
+  if (!t.header_digest.empty()) header_digest = t.header_digest;
   if (!t.error.empty()) throw Error(t.error);
   if (t.started && t.status == 206 && !t.bad_range) ++resumes;
   if (!close_ok) throw Error(fmt::format("{}: write failed: {}", part, std::strerror(errno)));
@@ -226,10 +243,11 @@ DownloadResult download_file(const DownloadOptions& opt) {
   res.resumed_from = file_size_or_zero(part);
   const int max_attempts = 1 + std::max(opt.retries, 0);
   bool fresh_after_416 = false;
+  std::string header_digest;
   for (int attempt = 1;; ++attempt) {
     res.attempts = attempt;
     std::uint64_t offset = file_size_or_zero(part);
-    Outcome o = one_request(opt, part, offset, attempt, max_attempts, res.resumes);
+    Outcome o = one_request(opt, part, offset, attempt, max_attempts, res.resumes, header_digest);
     if (o == Outcome::retry) {
       std::this_thread::sleep_for(std::chrono::milliseconds(opt.retry_delay_ms * attempt));
       continue;
@@ -254,13 +272,22 @@ DownloadResult download_file(const DownloadOptions& opt) {
   }
   res.digest_hex = digest_file(part, res.algo);
   res.bytes = file_size_or_zero(part);
+  std::optional<std::string> want;
   if (opt.expected) {
-    if (lower(opt.expected->hex) != res.digest_hex) {
+    want = lower(opt.expected->hex);
+    res.verified_against = "expected";
+  } else if (!header_digest.empty()) {
+    want = header_digest;
+    res.verified_against = opt.digest_header;
+  }
+  if (want) {
+    if (*want != res.digest_hex) {
       std::remove(part.c_str());
       throw Error(fmt::format(
-          "{}: {} mismatch: expected {}, got {} ({} bytes); the download "
-          "was discarded",
-          opt.url, digest_name(res.algo), lower(opt.expected->hex), res.digest_hex, res.bytes));
+          "{}: {} mismatch: expected {}{}, got {} ({} bytes); the download was discarded", opt.url,
+          digest_name(res.algo), *want,
+          opt.expected ? "" : fmt::format(" (the server's {})", opt.digest_header), res.digest_hex,
+          res.bytes));
     }
     res.verified = true;
   }

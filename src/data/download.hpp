@@ -24,8 +24,13 @@ struct DownloadOptions {
   std::string dest;                        // final path; DEST.part while downloading
   std::optional<ExpectedDigest> expected;  // none: the digest is computed and reported only
   DigestAlgo compute = DigestAlgo::md5;    // what to compute when `expected` is absent
-  int retries = 3;                         // automatic resumptions after an interrupted transfer
-  int retry_delay_ms = 1000;               // multiplied by the attempt number
+  // A response header carrying the server's digest of the file (algorithm `compute`), e.g.
+  // "X-Linked-Etag", which the Hugging Face hub sends with the SHA-256 of an LFS file. When
+  // `expected` is absent and a response (redirects included) has it, the file is verified
+  // against it.
+  std::string digest_header;
+  int retries = 3;            // automatic resumptions after an interrupted transfer
+  int retry_delay_ms = 1000;  // multiplied by the attempt number
   long connect_timeout_s = 30;
   long low_speed_time_s = 60;  // abort when below 1 byte/s for this long (then resume)
   // Called with (bytes on disk, total bytes or 0 when unknown) as data arrives.
@@ -37,6 +42,7 @@ struct DownloadResult {
   std::string digest_hex;  // the computed digest (algo of `expected`, else `compute`)
   DigestAlgo algo = DigestAlgo::md5;
   bool verified = false;           // an expected digest was given and matched
+  std::string verified_against;    // "expected" or the digest header's name, when verified
   std::uint64_t bytes = 0;         // file size
   std::uint64_t resumed_from = 0;  // bytes already in DEST.part when this call began
   int attempts = 0;                // HTTP requests made

@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include "core/error.hpp"
+#include "models/model.hpp"
+#include "models/state_dict.hpp"
 
 namespace pepr::models {
 
@@ -70,6 +72,19 @@ std::string family_of(const std::string& name) {
   const ModelEntry* entry = Registry::instance().find(name);
   if (entry == nullptr) throw_unknown(name);
   return entry->family;
+}
+
+NativeFacts native_facts(const std::string& name) {
+  auto model = create_model(name, {.num_classes = 1000});
+  NativeFacts f;
+  f.params = count_parameters(*model);
+  f.min_input_size = model->min_input_size();
+  const auto tensors = state_dict(*model);
+  for (const auto& n : state_dict_names(*model)) {
+    const auto sizes = tensors.at(n).sizes();
+    f.state_dict.emplace_back(n, std::vector<std::int64_t>(sizes.begin(), sizes.end()));
+  }
+  return f;
 }
 
 }  // namespace pepr::models

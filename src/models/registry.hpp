@@ -1,10 +1,12 @@
 // The native model zoo, by timm name. Free of LibTorch: listing and checking names costs nothing.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/model_options.hpp"
@@ -47,5 +49,14 @@ std::vector<std::string> native_model_names();  // sorted
 bool is_native(const std::string& name);
 // The family of a native model ("resnet", "efficientnet", "vgg"); pepr::Error if not native.
 std::string family_of(const std::string& name);
+
+// What building a native model with 1000 classes tells (pepr::Error if not native): its
+// trainable parameters, its input-size rule, and its state dict (names and shapes, in order).
+struct NativeFacts {
+  std::int64_t params = 0;
+  std::int64_t min_input_size = 1;
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> state_dict;
+};
+NativeFacts native_facts(const std::string& name);
 
 }  // namespace pepr::models

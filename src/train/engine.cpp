@@ -21,9 +21,11 @@
 #include "data/prefetch.hpp"
 #include "data/preprocess.hpp"
 #include "models/model.hpp"
+#include "models/pretrained.hpp"
 #include "models/registry.hpp"
 #include "sweep/stopping.hpp"
 #include "train/metrics.hpp"
+#include "weights/hub.hpp"
 
 namespace pepr::train {
 
@@ -102,6 +104,7 @@ class Network {
     if (native_) models::to_channels_last(*native_);
   }
   int64_t min_input_size() const { return native_ ? native_->min_input_size() : 1; }
+  models::Classifier* native_model() { return native_.get(); }
   bool native() const { return native_ != nullptr; }
   int64_t params() {
     int64_t n = 0;
@@ -233,12 +236,25 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
                     "--image-size {}",
                     cfg.model, net.min_input_size(), net.min_input_size(), height, width,
                     net.min_input_size()));
-  if (cfg.pretrained || !cfg.weights.empty())
-    throw Error(
-        fmt::format("pretrained weights for {} cannot be loaded yet: this build has no "
-                    "safetensors loader (train from scratch, or use a TorchScript model "
-                    "exported with its weights)",
-                    cfg.model));
+  nlohmann::json weights_json = nullptr;
+  std::string weights_path = cfg.weights;
+  if (cfg.pretrained || !cfg.weights.empty()) {
+    if (!net.native())
+      throw Error(
+          fmt::format("{}: a TorchScript model carries its own weights; drop --pretrained "
+                      "and --weights",
+                      cfg.model));
+    if (weights_path.empty()) {
+      // The model's default timm weights: from the cache, else from the hub (verified).
+      auto cached = weights::cached_weights(cfg.model);
+      weights_path = cached ? *cached : weights::pull_weights(cfg.model).path;
+    }
+    models::PretrainedLoad load = models::load_pretrained(*net.native_model(), weights_path);
+    weights_json = {{"file", weights_path},
+                    {"tensors_loaded", load.loaded},
+                    {"classifier_reinitialised", load.head_skipped},
+                    {"stem_rgb_summed", load.stem_adapted}};
+  }
   bool channels_last = cfg.memory_format == "channels_last" ||
                        (cfg.memory_format == "auto" && net.native() && height >= 64);
   if (cfg.memory_format != "auto" && cfg.memory_format != "channels_last" &&
@@ -266,8 +282,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   rec["config"] = {{"model", cfg.model},
                    {"dataset", cfg.dataset.empty() ? ds.name : cfg.dataset},
                    {"data_file", ds.source},
-                   {"pretrained", cfg.pretrained},
-                   {"weights", cfg.weights.empty() ? json(nullptr) : json(cfg.weights)},
+                   {"pretrained", cfg.pretrained || !weights_path.empty()},
+                   {"weights", weights_path.empty() ? json(nullptr) : json(weights_path)},
                    {"train_fraction", cfg.train_fraction},
                    {"epochs", cfg.epochs},
                    {"optimizer", cfg.optimizer},
@@ -288,6 +304,7 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
     model_json["params_1000"] = models::count_parameters(*models::create_model(cfg.model, mo));
   }
   rec["model"] = model_json;
+  rec["weights"] = weights_json;
   rec["data"] = {{"train_samples", train_set.n}, {"val_samples", ds.val.n},
                  {"test_samples", ds.test.n},    {"num_classes", num_classes},
                  {"image_height", height},       {"image_width", width}};
@@ -338,6 +355,11 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
         x = x.to(device);
         y = y.to(device);
         auto logits = net.forward(x);
+        if (logits.dim() != 2 || logits.size(1) != num_classes)
+          throw Error(fmt::format(
+              "{} outputs {} values per image but {} has {} classes{}", cfg.model,
+              logits.dim() == 2 ? logits.size(1) : -1, ds.source, num_classes,
+              net.native() ? "" : ": export it with --num-classes " + std::to_string(num_classes)));
         auto loss = torch::nn::functional::cross_entropy(logits, y);
         opt->zero_grad();
         loss.backward();

@@ -25,7 +25,8 @@ void expect_rejected(const std::string& content, const std::vector<std::string>&
                      const std::string& message) {
   TempDir dir;
   write_file(dir / "in.csv", content);
-  std::vector<std::string> args{"score", (dir / "in.csv").string(), "-o", (dir / "out.csv").string()};
+  std::vector<std::string> args{"score", (dir / "in.csv").string(), "-o",
+                                (dir / "out.csv").string()};
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = run_pepr(args);
   EXPECT_NE(r.exit_code, 0) << r.out;
@@ -77,13 +78,20 @@ TEST(ScoreCli, TopKFormats) {
 TEST(ScoreCli, BadInputIsRejectedAndNothingIsWritten) {
   expect_rejected(kGood, {"-r", "energy=watts"}, "no column 'watts'");
   expect_rejected(kGood, {"-p", "acc"}, "no column 'acc'");
-  expect_rejected("model,test_01,energy\na,0.5,1\nb,0.7,x1\n", {}, "in.csv:3:energy: 'x1' is not a number");
+  expect_rejected("model,test_01,energy\na,0.5,1\nb,0.7,x1\n", {},
+                  "in.csv:3:energy: 'x1' is not a number");
   expect_rejected("", {}, "empty file");
-  expect_rejected("model,test_01,energy\na,0.5,1\nb,nan,2\n", {}, "in.csv:3:test_01: 'nan' is not a finite number");
-  expect_rejected("model,test_01,energy\na,0.5,inf\n", {}, "in.csv:2:energy: 'inf' is not a finite number");
-  expect_rejected("model,test_01,energy\na,85,1\n", {}, "in.csv:2:test_01: performance 85 is outside [0, 1]");
+  expect_rejected("model,test_01,energy\na,0.5,1\nb,nan,2\n", {},
+                  "in.csv:3:test_01: 'nan' is not a finite number");
+  expect_rejected("model,test_01,energy\na,0.5,inf\n", {},
+                  "in.csv:2:energy: 'inf' is not a finite number");
+  expect_rejected("model,test_01,energy\na,85,1\n", {},
+                  "in.csv:2:test_01: performance 85 is outside [0, 1]");
   expect_rejected(kGood, {"-g", "experiment"}, "no column 'experiment'");
-  std::string garbage("\x7f" "ELF\x02\x01\x01", 7);
+  std::string garbage(
+      "\x7f"
+      "ELF\x02\x01\x01",
+      7);
   garbage += std::string("\0\0\0\0\x03\0>\0", 8);
   expect_rejected(garbage, {}, "this is not a CSV file");
   expect_rejected("model,test_01,energy\na,0.5," + std::string(3 << 20, '1') + "\n", {},

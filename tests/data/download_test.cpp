@@ -1,170 +1,22 @@
 // The downloader and `pepr data pull` against a local HTTP server on 127.0.0.1.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include "core/error.hpp"
 #include "data/catalogue.hpp"
 #include "data/digest.hpp"
 #include "data/download.hpp"
+#include "support/http_server.hpp"
 #include "support/test_support.hpp"
 
 using namespace pepr::data;
+using pepr::test::LocalHttpServer;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A one-thread HTTP/1.1 server: GET only, one request per connection, `Range: bytes=N-` (206),
-// 404 for unknown paths, and a mode that closes the connection after K body bytes.
-class LocalHttpServer {
- public:
-  LocalHttpServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0) {
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    }
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~LocalHttpServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void serve(const std::string& path, std::string body) {
-    std::lock_guard<std::mutex> lk(mu_);
-    files_[path] = std::move(body);
-  }
-  // The next `times` responses send only `k` body bytes, then close the connection.
-  void cut_after(std::size_t k, int times) {
-    std::lock_guard<std::mutex> lk(mu_);
-    cut_bytes_ = k;
-    cuts_left_ = times;
-  }
-  void ignore_range(bool v) { ignore_range_ = v; }
-  std::vector<std::string> ranges() const {
-    std::lock_guard<std::mutex> lk(mu_);
-    return ranges_;
-  }
-  std::vector<std::string> paths() const {
-    std::lock_guard<std::mutex> lk(mu_);
-    return paths_;
-  }
-
- private:
-  void loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      handle(c);
-      ::close(c);
-    }
-  }
-  static void send_all(int c, const char* d, std::size_t n) {
-    while (n > 0) {
-      ssize_t k = ::send(c, d, n, MSG_NOSIGNAL);
-      if (k <= 0) return;
-      d += k;
-      n -= static_cast<std::size_t>(k);
-    }
-  }
-  void handle(int c) {
-    std::string req;
-    char buf[4096];
-    while (req.find("\r\n\r\n") == std::string::npos) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 2000) <= 0) return;
-      ssize_t n = ::recv(c, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      req.append(buf, static_cast<std::size_t>(n));
-    }
-    auto sp1 = req.find(' '), sp2 = req.find(' ', sp1 + 1);
-    std::string path = req.substr(sp1 + 1, sp2 - sp1 - 1);
-    path = path.substr(0, path.find('?'));
-    std::string range;
-    std::string lower = req;
-    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (auto r = lower.find("\r\nrange: "); r != std::string::npos) {
-      auto e = lower.find("\r\n", r + 2);
-      range = req.substr(r + 9, e - r - 9);
-    }
-    std::string body;
-    bool found;
-    std::size_t cut = std::string::npos;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      paths_.push_back(path);
-      ranges_.push_back(range);
-      auto it = files_.find(path);
-      found = it != files_.end();
-      if (found) body = it->second;
-      if (found && cuts_left_ > 0) {
-        --cuts_left_;
-        cut = cut_bytes_;
-      }
-    }
-    std::string head;
-    std::size_t from = 0;
-    if (!found) {
-      std::string msg = "not found\n";
-      head = "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(msg.size()) +
-             "\r\nConnection: close\r\n\r\n" + msg;
-      send_all(c, head.data(), head.size());
-      return;
-    }
-    if (!range.empty() && !ignore_range_ && range.rfind("bytes=", 0) == 0) {
-      from = std::stoull(range.substr(6));
-      if (from >= body.size()) {
-        head = "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */" +
-               std::to_string(body.size()) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        send_all(c, head.data(), head.size());
-        return;
-      }
-      head = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " + std::to_string(from) + "-" +
-             std::to_string(body.size() - 1) + "/" + std::to_string(body.size()) + "\r\n";
-    } else {
-      head = "HTTP/1.1 200 OK\r\n";
-    }
-    head += "Content-Length: " + std::to_string(body.size() - from) +
-            "\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
-    send_all(c, head.data(), head.size());
-    std::size_t n = std::min(body.size() - from, cut);
-    send_all(c, body.data() + from, n);
-    if (cut != std::string::npos) ::shutdown(c, SHUT_RDWR);
-  }
-
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> ignore_range_{false};
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::string> files_;
-  std::size_t cut_bytes_ = 0;
-  int cuts_left_ = 0;
-  std::vector<std::string> ranges_, paths_;
-};
 
 std::string payload(std::size_t n) {
   std::string s(n, '\0');

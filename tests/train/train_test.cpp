@@ -11,6 +11,8 @@
 #include "core/error.hpp"
 #include "data/dataset.hpp"
 #include "data/synth.hpp"
+#include "models/pretrained.hpp"
+#include "models/registry.hpp"
 #include "support/test_support.hpp"
 #include "train/engine.hpp"
 
@@ -159,6 +161,27 @@ TEST(Train, InterruptStopsAfterTheCurrentStep) {
   EXPECT_EQ(rec["status"], "interrupted");
   EXPECT_EQ(steps, 1);
   EXPECT_TRUE(rec["epochs"].empty());
+}
+
+TEST(Train, PretrainedWeightsAreLoadedAdaptedAndRecorded) {
+  pepr::test::TempDir dir;
+  torch::manual_seed(9);
+  const auto weights = (dir / "mnv2.safetensors").string();
+  pepr::models::save_safetensors(*pepr::models::create_model("mobilenetv2_050", {}), weights);
+  TrainConfig c = small_config(synth_file(dir, 64), "mobilenetv2_050");
+  c.epochs = 1;
+  c.in_chans = 1;
+  c.weights = weights;
+  json rec = pepr::train::train_run(c);
+  ASSERT_EQ(rec["status"], "completed") << rec["error"];
+  EXPECT_EQ(rec["config"]["pretrained"], true);
+  EXPECT_EQ(rec["config"]["weights"], weights);
+  EXPECT_EQ(rec["weights"]["classifier_reinitialised"],
+            json({"classifier.bias", "classifier.weight"}));
+  EXPECT_EQ(rec["weights"]["stem_rgb_summed"], json({"conv_stem.weight"}));
+  // Weights of another architecture: a clear error before any training.
+  c.model = "resnet18";
+  EXPECT_THROW(pepr::train::train_run(c), pepr::Error);
 }
 
 TEST(Train, BadInputIsAClearError) {

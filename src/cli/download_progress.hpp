@@ -1,0 +1,27 @@
+// Download progress on stderr for `pepr data pull` and `pepr weights pull`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace pepr::cli {
+
+// "12.3 MiB"
+std::string human_bytes(std::uint64_t b);
+
+// Redrawn in place on a terminal, a line every 10 % otherwise; nothing when quiet.
+class DownloadProgress {
+ public:
+  DownloadProgress(std::string label, bool quiet);
+  void operator()(std::uint64_t done, std::uint64_t total);
+  void finish();
+
+ private:
+  std::string label_;
+  bool quiet_, tty_ = false, drawn_ = false;
+  int last_decile_ = -1;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace pepr::cli
