@@ -18,6 +18,7 @@ struct EfficientNetConfig {
   std::vector<std::vector<std::string>> arch_def;  // stages of timm block strings
   double channel_multiplier = 1.0;                 // round_chs_fn = round_channels(., this)
   double depth_multiplier = 1.0;
+  std::vector<double> depth_multipliers;  // per stage (timm's tuple); overrides depth_multiplier
   DepthTrunc depth_trunc = DepthTrunc::ceil;
   bool fix_first_last = false;  // decode_arch_def(fix_first_last): no depth scaling there
   int64_t num_features = 1280;  // conv_head width, final (already rounded); 0: no head conv

@@ -182,6 +182,17 @@ std::vector<BlockArgs> scale_stage_depth(const std::vector<BlockArgs>& stack,
 std::vector<std::vector<BlockArgs>> decode_arch_def(
     const std::vector<std::vector<std::string>>& arch_def, double depth_multiplier,
     DepthTrunc depth_trunc, bool fix_first_last) {
+  return decode_arch_def(arch_def, std::vector<double>(arch_def.size(), depth_multiplier),
+                         depth_trunc, fix_first_last);
+}
+
+std::vector<std::vector<BlockArgs>> decode_arch_def(
+    const std::vector<std::vector<std::string>>& arch_def,
+    const std::vector<double>& depth_multipliers, DepthTrunc depth_trunc, bool fix_first_last) {
+  if (depth_multipliers.size() != arch_def.size()) {
+    throw Error(fmt::format("decode_arch_def: {} depth multipliers for {} stages",
+                            depth_multipliers.size(), arch_def.size()));
+  }
   std::vector<std::vector<BlockArgs>> out;
   for (size_t stage = 0; stage < arch_def.size(); ++stage) {
     std::vector<BlockArgs> stack;
@@ -192,7 +203,8 @@ std::vector<std::vector<BlockArgs>> decode_arch_def(
       repeats.push_back(r);
     }
     const bool fixed = fix_first_last && (stage == 0 || stage + 1 == arch_def.size());
-    out.push_back(scale_stage_depth(stack, repeats, fixed ? 1.0 : depth_multiplier, depth_trunc));
+    out.push_back(
+        scale_stage_depth(stack, repeats, fixed ? 1.0 : depth_multipliers[stage], depth_trunc));
   }
   return out;
 }
@@ -217,6 +229,91 @@ SeFactory mobilenetv3_se() {
                  Act::hard_sigmoid)));
   };
 }
+
+SeFactory squeeze_excite_se(Act gate, std::optional<Act> force_act,
+                            std::function<int64_t(double)> rd_round_fn) {
+  return [gate, force_act, rd_round_fn](int64_t chs, double rd_ratio, Act act) {
+    const double v = static_cast<double>(chs) * rd_ratio;
+    const int64_t rd = rd_round_fn ? rd_round_fn(v) : py_round(v);
+    return torch::nn::AnyModule(SqueezeExcite(
+        chs, SqueezeExciteOptions().rd_channels(rd).act(force_act.value_or(act)).gate(gate)));
+  };
+}
+
+SeFactory global_context_se() {
+  return [](int64_t chs, double rd_ratio, Act act) {
+    return torch::nn::AnyModule(
+        GlobalContext(chs, GlobalContextOptions().rd_ratio(rd_ratio).act(act)));
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+LayerNorm2dImpl::LayerNorm2dImpl(int64_t num_channels, double eps)
+    : num_channels_(num_channels), eps_(eps) {
+  weight = register_parameter("weight", torch::ones({num_channels}));
+  bias = register_parameter("bias", torch::zeros({num_channels}));
+}
+
+torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
+  // timm: permute to NHWC, F.layer_norm over C, permute back.
+  auto y = torch::layer_norm(x.permute({0, 2, 3, 1}), {num_channels_}, weight, bias, eps_);
+  return y.permute({0, 3, 1, 2});
+}
+
+ConvMlpImpl::ConvMlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
+                         Act act, bool layer_norm)
+    : act_(act) {
+  fc1 = register_module("fc1", create_conv2d(in_features, hidden_features, 1, 1, 1, 1, "", true));
+  if (layer_norm) norm = register_module("norm", LayerNorm2d(hidden_features));
+  fc2 = register_module("fc2", create_conv2d(hidden_features, out_features, 1, 1, 1, 1, "", true));
+}
+
+torch::Tensor ConvMlpImpl::forward(const torch::Tensor& input) {
+  auto x = fc1->forward(input);
+  if (norm) x = norm->forward(x);
+  x = apply_act(act_, std::move(x));
+  return fc2->forward(x);
+}
+
+GlobalContextImpl::GlobalContextImpl(int64_t channels, GlobalContextOptions options)
+    : options_(options) {
+  if (options_.use_attn()) {
+    conv_attn = register_module("conv_attn", create_conv2d(channels, 1, 1, 1, 1, 1, "", true));
+  }
+  const int64_t rd = options_.rd_channels()
+                         ? *options_.rd_channels()
+                         : make_divisible(static_cast<double>(channels) * options_.rd_ratio(),
+                                          options_.rd_divisor(), std::nullopt, 0.0);
+  if (options_.fuse_add()) {
+    mlp_add = register_module("mlp_add", ConvMlp(channels, rd, channels, options_.act(), true));
+  }
+  if (options_.fuse_scale()) {
+    mlp_scale = register_module("mlp_scale", ConvMlp(channels, rd, channels, options_.act(), true));
+  }
+  torch::NoGradGuard no_grad;
+  if (conv_attn)
+    torch::nn::init::kaiming_normal_(conv_attn->weight, 0.0, torch::kFanIn, torch::kReLU);
+  if (mlp_add) mlp_add->fc2->weight.zero_();
+}
+
+torch::Tensor GlobalContextImpl::forward(const torch::Tensor& input) {
+  const int64_t b = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
+  torch::Tensor context;
+  if (conv_attn) {
+    auto attn = conv_attn->forward(input).reshape({b, 1, h * w});
+    attn = torch::softmax(attn, -1).unsqueeze(3);  // [B, 1, HW, 1]
+    context = torch::matmul(input.reshape({b, c, h * w}).unsqueeze(1), attn).view({b, c, 1, 1});
+  } else {
+    context = input.mean({2, 3}, /*keepdim=*/true);
+  }
+  auto x = input;
+  if (mlp_scale) x = x * apply_act(options_.gate(), mlp_scale->forward(context));
+  if (mlp_add) x = x + mlp_add->forward(context);
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 BuiltStages build_efficientnet_stages(int64_t in_chs, std::vector<std::vector<BlockArgs>> stages,
                                       const BuilderOptions& o) {
