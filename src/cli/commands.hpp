@@ -15,6 +15,7 @@ void add_meters(CLI::App& app);
 void add_data(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_collect(CLI::App& app);
+void add_report(CLI::App& app);
 
 #ifdef PEPR_WITH_TORCH
 // Subcommands that need LibTorch (src/cli/torch/).

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   pepr::cli::add_data(app);
   pepr::cli::add_bench(app);
   pepr::cli::add_collect(app);
+  pepr::cli::add_report(app);
 #ifdef PEPR_WITH_TORCH
   pepr::cli::add_train(app);
 #endif
