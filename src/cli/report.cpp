@@ -72,9 +72,10 @@ void run_report(const ReportArgs& a) {
   report::Report rep = report::build_report(input, o);
   report::write_report(rep, a.output);
   std::size_t figures = rep.figures.figures.size();
+  std::string where = a.output;
+  while (where.size() > 1 && where.back() == '/') where.pop_back();
   fmt::print("pepr report: {} figure{}, {} table{} written to {}/index.html\n", figures,
-             figures == 1 ? "" : "s", rep.tables.size(), rep.tables.size() == 1 ? "" : "s",
-             a.output);
+             figures == 1 ? "" : "s", rep.tables.size(), rep.tables.size() == 1 ? "" : "s", where);
   for (const auto& [name, why] : rep.figures.left_out) fmt::print("  left out {}: {}\n", name, why);
 }
 

@@ -346,8 +346,8 @@ std::vector<std::pair<double, double>> pepr_band(double r0, double r1, double p0
 }
 
 Figure isocline_figure(double alpha) {
-  const double px = 86, py = 64, pw = 420, ph = 420;
-  Svg svg(640, 560, "fig-isoclines", "PePR isoclines");
+  const double px = 80, py = 62, pw = 340, ph = 340;
+  Svg svg(548, 468, "fig-isoclines", "PePR isoclines");
   header(svg,
          alpha == 1.0 ? "PePR = P / (1 + R) over R and P"
                       : fmt::format("PePR = {0} P / ({0} + R) over R and P", fmt4(alpha)),
@@ -703,9 +703,8 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
       const Comparison* c = find_comparison(tests, comp_name, group, met.value);
       std::string l1 = "too few models for a test", l2;
       if (c) {
-        l1 = fmt::format("Student t: {} {}", p_text(c->student.p), stars(c->student.p));
-        l2 =
-            fmt::format("Mann-Whitney: {} {}", p_text(c->mann_whitney.p), stars(c->mann_whitney.p));
+        l1 = fmt::format("t-test: {} {}", p_text(c->student.p), stars(c->student.p));
+        l2 = fmt::format("MWU: {} {}", p_text(c->mann_whitney.p), stars(c->mann_whitney.p));
       }
       std::string st = fmt::format("font-size=\"{}\" fill=\"{}\"", num(font::kNote), colors::kInk);
       svg.text(gx, a.y - 33, l1, "middle", st);
@@ -726,7 +725,8 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
       "For each {} pair of experiments, the distribution of the test performance P ({}) and of "
       "{} over the models (violins: Gaussian kernel density, Silverman bandwidth; box: "
       "quartiles; white bar: median; dots: models), with the two-sided p-values of the "
-      "two-sample Student t-test (equal variances, as the paper) and of the Mann-Whitney U test "
+      "two-sample Student t-test (t-test; equal variances, as the paper) and of the "
+      "Mann-Whitney U test (MWU) "
       "(* p < 0.05, ** p < 0.01, *** p < 0.001). {} is normalised within each experiment. "
       "Pairs: {}.",
       pre ? "pretrained / from-scratch" : "10 % / 100 % data", d.performance_label, s.name, s.name,

@@ -154,14 +154,14 @@ struct GridLayout {
   }
 };
 
-// Font sizes (px) used by every figure: readable when a 1000 px wide figure is printed across
-// a page (about 7 pt and up).
+// Font sizes (px) used by every figure: a 1100 px wide figure printed 17 cm wide shows its
+// smallest text at about 6 pt, a 540 px one printed 8.5 cm wide at about 6.5 pt.
 namespace font {
-inline constexpr double kTick = 13;
-inline constexpr double kLabel = 14;
-inline constexpr double kPanelTitle = 15;
-inline constexpr double kTitle = 18;
-inline constexpr double kNote = 12.5;
+inline constexpr double kTick = 14;
+inline constexpr double kLabel = 15;
+inline constexpr double kPanelTitle = 16;
+inline constexpr double kTitle = 19;
+inline constexpr double kNote = 13;
 }  // namespace font
 
 }  // namespace pepr::report
