@@ -667,14 +667,19 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
     const auto& eb = d.experiments[d.experiment_index(pair.b)];
     auto [cx, cy] = g.cell(i);
     Area a{cx + 70, cy + pad_t, cell_w - 70 - 20, cell_h - pad_t - pad_b};
+    // The y range holds every violin whole: its values and one bandwidth on either side.
     std::vector<double> all;
-    for (const auto& m : metrics) {
-      for (std::size_t r : ea.rows) all.push_back((*m.v)[r]);
-      for (std::size_t r : eb.rows) all.push_back((*m.v)[r]);
-    }
+    for (const auto& m : metrics)
+      for (const auto* e : {&ea, &eb}) {
+        std::vector<double> v;
+        for (std::size_t r : e->rows) v.push_back((*m.v)[r]);
+        auto [lo, hi] = extent(v, false);
+        double bw = silverman_bandwidth(v);
+        all.insert(all.end(), {lo - bw, hi + bw});
+      }
     Axis xa = make_axis("", 0, 1);
     xa.hide_ticks = true;
-    Axis ya = value_axis("P and " + s.name, all, false, 0.05);
+    Axis ya = value_axis("P and " + s.name, all, false, 0.03);
     const std::size_t npts = metrics.size() * (ea.rows.size() + eb.rows.size());
     const std::string group = pair.a + " vs " + pair.b;
     svg.open_group(panel_attrs(group, "violins", npts));
@@ -909,8 +914,9 @@ std::optional<Figure> small_large_figure(const ReportData& d, const GroupTests& 
     return std::nullopt;
   }
   std::vector<LegendItem> legend{
-      {"small-scale (\u2264 median parameters)", colors::kBlue, LegendItem::Kind::Box},
-      {"large-scale", colors::kOrange, LegendItem::Kind::Box}};
+      {"small-scale (\u2264 median parameters)", colors::kBlue, LegendItem::Kind::Box,
+       Shape::Square, false, 1.0},
+      {"large-scale", colors::kOrange, LegendItem::Kind::Box, Shape::Square, false, 1.0}};
   const double slot = 58, pad_l = 76, pad_r = 20, pad_t = 42, pad_b = 110;
   const double cell_w =
       std::max(360.0, pad_l + pad_r + slot * static_cast<double>(d.experiments.size()));

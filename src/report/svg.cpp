@@ -409,7 +409,8 @@ std::pair<double, double> Svg::legend(double x, double y, const std::vector<Lege
         break;
       case LegendItem::Kind::Box:
         rect(cx + 2, cy - 7, sym - 4, 14,
-             fmt::format("fill=\"{}\" fill-opacity=\"0.6\" stroke=\"{}\"", it.color, it.color));
+             fmt::format("fill=\"{}\" fill-opacity=\"{}\" stroke=\"{}\"", it.color, num(it.opacity),
+                         it.color));
         break;
     }
     text(cx + sym + gap, cy + 5, it.label, "start",

@@ -74,6 +74,7 @@ struct LegendItem {
   enum class Kind { Marker, Line, DashedLine, Box } kind = Kind::Marker;
   Shape shape = Shape::Circle;
   bool hollow = false;
+  double opacity = 0.6;  // Box: the fill's opacity
 };
 
 // Figure colours: Okabe-Ito, safe for colour-blind readers.

@@ -53,6 +53,8 @@ Chromium::Chromium(const std::string& binary, const fs::path& profile_dir) {
                                 "--disable-background-networking",
                                 "--disable-component-update",
                                 "--disable-sync",
+                                "--disable-dev-shm-usage",
+                                "--hide-scrollbars",
                                 user_data,
                                 "--remote-debugging-pipe",
                                 "--enable-logging=stderr",
