@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: builds pepr (scripts/setup.sh) and scores the embedded example table.
+# The main job: builds pepr (scripts/setup.sh), then runs the embedded default sweep (a few small
+# native models trained from scratch on synthetic data, on all and on 10 % of it, 3 epochs; a
+# few minutes on 2 CPU cores), and prints the PePR ranking and where the results and report are.
+# Run it again to continue an interrupted sweep (finished runs are kept, never repeated).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
 build="${PEPR_BUILD_DIR:-$here/build}"
-"$build/pepr" score "$here/examples/illustrative_results.csv" --group-by dataset \
-  --performance test_acc --resource energy --resource co2 --resource memory --top 3
+"$build/pepr" bench --default -o "${PEPR_RUNS_DIR:-$here/runs-default}"

@@ -17,6 +17,7 @@ void add_bench(CLI::App& app);
 void add_collect(CLI::App& app);
 void add_zoo(CLI::App& app);
 void add_weights(CLI::App& app);
+void add_report(CLI::App& app);
 
 #ifdef PEPR_WITH_TORCH
 // Subcommands that need LibTorch (src/cli/torch/).

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   pepr::cli::add_collect(app);
   pepr::cli::add_zoo(app);
   pepr::cli::add_weights(app);
+  pepr::cli::add_report(app);
 #ifdef PEPR_WITH_TORCH
   pepr::cli::add_train(app);
 #endif

@@ -1,0 +1,111 @@
+// pepr report: tables, SVG figures and a self-contained HTML report of a results table.
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "core/error.hpp"
+#include "report/data.hpp"
+#include "report/report.hpp"
+#include "sweep/collect.hpp"
+
+namespace pepr::cli {
+
+namespace {
+
+struct ReportArgs {
+  TableArgs table;
+  std::string output;
+  std::size_t top = 5;
+  std::string title = "PePR report";
+  std::string id;
+  std::string params_column;
+  std::string runs;
+};
+
+// The command that makes this report again, for the report's summary.
+std::string command_line(const ReportArgs& a, const TableArgs& t) {
+  std::string s = "pepr report " + a.table.input;
+  if (!t.group_by.empty()) s += " -g " + t.group_by;
+  if (!t.performance.empty()) s += " -p " + t.performance;
+  if (t.performance_scale != 1.0) s += " --performance-scale " + format_number(t.performance_scale);
+  for (const auto& r : t.resources) s += " -r " + r;
+  if (t.norm != "minmax") s += " --norm " + t.norm;
+  if (t.clip) s += " --clip";
+  if (t.alpha != 1.0) s += " --alpha " + format_number(t.alpha);
+  if (a.top != 5) s += " --top " + std::to_string(a.top);
+  if (!a.id.empty()) s += " --id " + a.id;
+  if (!a.params_column.empty()) s += " --params-column " + a.params_column;
+  if (!a.runs.empty()) s += " --runs " + a.runs;
+  return s + " -o " + a.output;
+}
+
+void run_report(const ReportArgs& a) {
+  Table input = Table::read_csv(a.table.input);
+  TableArgs targs = a.table;
+  if (targs.resources.empty()) targs.resources = report::default_resources(input);
+  report::ReportOptions o;
+  o.score = resolve_score_options(targs, input);
+  o.id_column = a.id;
+  o.params_column = a.params_column;
+  o.top = a.top;
+  o.title = a.title;
+  o.input_name = a.table.input;
+  o.command_line = command_line(a, targs);
+  if (!a.runs.empty()) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(a.runs, ec))
+      throw Error(fmt::format("--runs {}: not a folder of run records", a.runs));
+    o.runs_dir = a.runs;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(a.runs, ec))
+      if (e.path().extension() == ".json" && e.path().filename().string()[0] != '.')
+        files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files)
+      if (auto rec = sweep::read_record(f)) o.runs.push_back(std::move(*rec));
+  }
+  report::Report rep = report::build_report(input, o);
+  report::write_report(rep, a.output);
+  std::size_t figures = rep.figures.figures.size();
+  std::string where = a.output;
+  while (where.size() > 1 && where.back() == '/') where.pop_back();
+  fmt::print("pepr report: {} figure{}, {} table{} written to {}/index.html\n", figures,
+             figures == 1 ? "" : "s", rep.tables.size(), rep.tables.size() == 1 ? "" : "s", where);
+  for (const auto& [name, why] : rep.figures.left_out) fmt::print("  left out {}: {}\n", name, why);
+}
+
+}  // namespace
+
+void add_report(CLI::App& app) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "report",
+      "Tables (Markdown, LaTeX, CSV), SVG figures and a self-contained index.html of a results "
+      "table: the paper's Table 1, group tests, PePR isoclines, curves, Pareto fronts, violins.");
+  add_table_options(cmd, args->table);
+  cmd->add_option("-o,--output", args->output, "the report folder (made if absent)")->required();
+  cmd->add_option("--top,-k", args->top, "models per experiment in the ranking tables")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  cmd->add_option("--title", args->title, "the report's title")->capture_default_str();
+  cmd->add_option("--id", args->id, "the column naming models (default: model)");
+  cmd->add_option("--params-column", args->params_column,
+                  "parameter counts (default num_param or params)");
+  cmd->add_option("--runs", args->runs,
+                  "folder of run records (pepr bench output): show the run environment and "
+                  "meter methods");
+  cmd->footer(
+      "Without --resource the report scores energy, and co2, memory and time when the table has\n"
+      "them (co2/co2_g, memory/mem_peak_gb/memR, time/time_s/train_time).\n"
+      "Examples:\n"
+      "  pepr report all_results.csv -g dataset -p test_09 -o report/\n"
+      "  pepr report results.csv -g dataset --runs runs/ -o report/");
+  cmd->callback([args] { run_report(*args); });
+}
+
+}  // namespace pepr::cli

@@ -1,0 +1,200 @@
+#include "report/data.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/stats.hpp"
+
+namespace pepr::report {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct KindText {
+  const char* kind;
+  const char* resource;
+  const char* unit;
+};
+constexpr KindText kKindText[] = {{"energy", "energy", "kWh"}, {"co2", "CO2eq", "g"},
+                                  {"memory", "memory", "GB"},  {"time", "time", "s"},
+                                  {"data", "data", "samples"}, {"params", "parameters", ""}};
+
+std::string upper_first_letter(const std::string& score_name) {
+  // pepr_e -> PePR-E; pepr_flops -> PePR-flops.
+  std::string rest = score_name.rfind("pepr_", 0) == 0 ? score_name.substr(5) : score_name;
+  if (rest.size() == 1)
+    rest[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(rest[0])));
+  return "PePR-" + rest;
+}
+
+std::optional<int> parse_flag(std::string_view cell) {
+  std::string s(cell);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "1" || s == "1.0" || s == "true" || s == "yes") return 1;
+  if (s == "0" || s == "0.0" || s == "false" || s == "no") return 0;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::size_t ReportData::experiment_index(const std::string& name) const {
+  for (std::size_t i = 0; i < experiments.size(); ++i)
+    if (experiments[i].name == name) return i;
+  return static_cast<std::size_t>(-1);
+}
+
+std::vector<std::string> default_resources(const Table& t) {
+  std::vector<std::string> out{"energy"};
+  if (t.find_column("co2") || t.find_column("co2_g")) out.push_back("co2");
+  if (t.find_column("memory") || t.find_column("mem_peak_gb"))
+    out.push_back("memory");
+  else if (t.find_column("memR"))
+    out.push_back("memory=memR");
+  if (t.find_column("time") || t.find_column("time_s"))
+    out.push_back("time");
+  else if (t.find_column("train_time"))
+    out.push_back("time=train_time");
+  return out;
+}
+
+ReportData prepare_data(const Table& table, const ReportOptions& o) {
+  if (table.num_rows() == 0) throw Error(fmt::format("{}: no data rows", table.source()));
+  ReportData d;
+  d.source = table.source();
+  d.group_by = o.score.group_by;
+  d.norm = o.score.norm;
+  d.alpha = o.score.alpha;
+
+  // Model names.
+  std::optional<std::size_t> idcol;
+  if (!o.id_column.empty()) {
+    idcol = table.require_column(o.id_column);
+  } else if (auto c = table.find_column("model")) {
+    idcol = c;
+  } else if (auto c2 = table.find_column("label")) {
+    idcol = c2;
+  } else {
+    for (std::size_t c = 0; c < table.num_columns() && !idcol; ++c)
+      if (!parse_number(table.cell(0, c)) && table.column_name(c) != o.score.group_by) idcol = c;
+  }
+  d.id_column = idcol ? table.column_name(*idcol) : "";
+  for (std::size_t r = 0; r < table.num_rows(); ++r)
+    d.ids.push_back(idcol ? std::string(table.cell(r, *idcol)) : fmt::format("row {}", r + 1));
+
+  d.scored = score_table(table, o.score);
+  d.performance = d.scored.performance;
+  d.performance_label = o.score.performance.describe();
+  d.performance_column = d.scored.performance_column;
+  for (std::size_t i = 0; i < o.score.resources.size(); ++i) {
+    ScoreSeries s;
+    s.spec = o.score.resources[i];
+    s.raw = table.numbers(table.require_column(s.spec.column));
+    s.norm = d.scored.normalized[i];
+    s.score = d.scored.scores[i];
+    s.name = upper_first_letter(s.spec.score_name);
+    s.resource = s.spec.column;
+    for (const auto& k : kKindText)
+      if (s.spec.kind == k.kind) s.resource = k.resource, s.unit = k.unit;
+    d.scores.push_back(std::move(s));
+  }
+  for (std::size_t i = 0; i < d.scores.size(); ++i)
+    if (d.scores[i].spec.kind == "energy") {
+      d.primary = i;
+      break;
+    }
+
+  // Parameters, type, efficient.
+  if (!o.params_column.empty())
+    d.params_column = table.column_name(table.require_column(o.params_column));
+  else if (table.find_column("num_param"))
+    d.params_column = "num_param";
+  else if (table.find_column("params"))
+    d.params_column = "params";
+  if (!d.params_column.empty()) {
+    std::size_t pc = table.require_column(d.params_column);
+    std::size_t bad = 0;
+    for (std::size_t r = 0; r < table.num_rows(); ++r) {
+      auto v = parse_number(table.cell(r, pc));
+      if (v && *v > 0) {
+        d.params.push_back(*v);
+      } else {
+        d.params.push_back(kNaN);
+        ++bad;
+      }
+    }
+    if (bad == table.num_rows()) {
+      d.notes.push_back(
+          fmt::format("column '{}' has no positive parameter counts: the figures "
+                      "over parameters are left out",
+                      d.params_column));
+      d.params_column.clear();
+      d.params.clear();
+    } else if (bad) {
+      d.notes.push_back(
+          fmt::format("{} rows without a positive '{}' are left out of the figures "
+                      "over parameters and of the size split",
+                      bad, d.params_column));
+    }
+  }
+  if (auto tc = table.find_column("type"))
+    for (std::size_t r = 0; r < table.num_rows(); ++r) d.type.emplace_back(table.cell(r, *tc));
+  if (auto ec = table.find_column("efficient")) {
+    for (std::size_t r = 0; r < table.num_rows(); ++r) {
+      auto f = parse_flag(table.cell(r, *ec));
+      if (!f) {
+        d.notes.push_back(
+            fmt::format("{}:{}: efficient '{}' is not 0/1: the efficient marking "
+                        "is left out",
+                        table.source(), table.line_of(r), table.cell(r, *ec)));
+        d.efficient.clear();
+        break;
+      }
+      d.efficient.push_back(*f);
+    }
+  }
+
+  // Experiments.
+  const Grouping& g = d.scored.groups;
+  d.experiments.resize(g.names.size());
+  for (std::size_t i = 0; i < g.names.size(); ++i) d.experiments[i].name = g.names[i];
+  for (std::size_t r = 0; r < table.num_rows(); ++r) d.experiments[g.group_of[r]].rows.push_back(r);
+  for (auto& e : d.experiments) {
+    std::vector<double> p;
+    if (d.has_params())
+      for (std::size_t r : e.rows)
+        if (!std::isnan(d.params[r])) p.push_back(d.params[r]);
+    e.params_median = p.empty() ? kNaN : median(p);
+  }
+  if (!d.group_by.empty()) {
+    d.pretrain_pairs = pretrained_scratch_pairs(g.names);
+    d.fraction_pairs = data_fraction_pairs(g.names);
+  }
+
+  // Per-epoch performance columns for the PePR curves.
+  const PerformanceSpec& ps = o.score.performance;
+  std::string prefix;
+  if (ps.mode != PerformanceSpec::Mode::Column) {
+    prefix = ps.column;
+  } else {
+    std::size_t end = ps.column.size();
+    while (end > 0 && std::isdigit(static_cast<unsigned char>(ps.column[end - 1]))) --end;
+    if (end > 0 && end < ps.column.size()) prefix = ps.column.substr(0, end);
+  }
+  if (prefix.empty() || epoch_columns(table, prefix).size() < 2) prefix = "test_";
+  auto cols = epoch_columns(table, prefix);
+  d.performance_scale = ps.scale;
+  if (cols.size() >= 2) {
+    d.epoch_prefix = prefix;
+    d.epoch_cols = cols;
+  }
+  return d;
+}
+
+}  // namespace pepr::report

@@ -1,0 +1,81 @@
+// The report's inputs, prepared once: the scored table, per-row model names, performance,
+// scores, parameters, type and efficiency, the experiments and their pairs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/score.hpp"
+#include "core/table.hpp"
+#include "report/experiments.hpp"
+
+namespace pepr::report {
+
+struct ReportOptions {
+  ScoreOptions score;         // performance, resources, group_by (the experiments), norm, alpha
+  std::string id_column;      // names models; empty: model, label, else the first text column
+  std::string params_column;  // empty: num_param, else params
+  std::size_t top = 5;        // rows per experiment in the Table 1 style tables
+  std::string title = "PePR report";
+  std::string input_name;            // the input as shown in the report
+  std::string command_line;          // shown in the report when not empty
+  std::vector<nlohmann::json> runs;  // run records (pepr.run/1), e.g. from --runs
+  std::string runs_dir;              // where they came from
+};
+
+// One resource score: PePR-E, PePR-C, ...
+struct ScoreSeries {
+  ResourceSpec spec;
+  std::vector<double> raw, norm, score;
+  std::string name;      // PePR-E, PePR-C, PePR-M, PePR-T, PePR-D, else PePR-<column>
+  std::string resource;  // energy, CO2eq, memory, time, data, else the column
+  std::string unit;      // kWh, g, GB, s, samples, else ""
+};
+
+struct Experiment {
+  std::string name;
+  std::vector<std::size_t> rows;
+  double params_median = 0;  // NaN without parameter counts
+};
+
+struct ReportData {
+  ScoreResult scored;
+  std::string source;
+  std::string group_by;  // empty: one experiment "all"
+  std::string id_column;
+  std::vector<std::string> ids;
+  std::vector<double> performance;
+  std::string performance_label;   // what P is, e.g. "test_09" or "last test_*"
+  std::string performance_column;  // the column of the scored table holding P
+  std::vector<ScoreSeries> scores;
+  std::size_t primary = 0;        // the score tables are ranked by first (PePR-E if present)
+  std::string params_column;      // empty: none
+  std::vector<double> params;     // NaN where missing or not positive
+  std::vector<int> efficient;     // empty: no usable column; else 1 / 0
+  std::vector<std::string> type;  // empty: no type column
+  std::vector<Experiment> experiments;
+  std::vector<ExperimentPair> pretrain_pairs, fraction_pairs;
+  std::string epoch_prefix;  // per-epoch performance columns PREFIX<N>; empty: none
+  std::vector<std::size_t> epoch_cols;
+  double performance_scale = 1;  // applied to the per-epoch columns too
+  Normalization norm;
+  double alpha = 1;
+  std::vector<std::string> notes;
+
+  const ScoreSeries& primary_score() const { return scores[primary]; }
+  std::size_t experiment_index(const std::string& name) const;  // npos when absent
+  bool has_params() const { return !params_column.empty(); }
+};
+
+// Scores the table (pepr::score_table) and gathers everything the report draws.
+// Throws pepr::Error for bad input (no rows, missing columns, performance outside [0, 1]).
+ReportData prepare_data(const Table& table, const ReportOptions& options);
+
+// The resources a report scores by when none are named: energy, and co2, memory and time when
+// the table has a column for them (co2 / co2_g, memory / mem_peak_gb / memR, time / time_s /
+// train_time), as --resource arguments.
+std::vector<std::string> default_resources(const Table& table);
+
+}  // namespace pepr::report

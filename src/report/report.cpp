@@ -1,0 +1,400 @@
+#include "report/report.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "core/format.hpp"
+#include "report/html.hpp"
+
+namespace pepr::report {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using json = nlohmann::json;
+
+// A JSON value as one line of text: strings as they are, objects as "k: v, ...".
+std::string json_text(const json& j) {
+  if (j.is_null()) return "";
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_object()) {
+    std::string s;
+    for (auto it = j.begin(); it != j.end(); ++it)
+      s += (s.empty() ? "" : ", ") + it.key() + ": " + json_text(it.value());
+    return s;
+  }
+  if (j.is_array()) {
+    std::string s;
+    for (const auto& v : j) s += (s.empty() ? "" : ", ") + json_text(v);
+    return s;
+  }
+  return j.dump();
+}
+
+const json* member(const json& j, const char* a, const char* b = nullptr) {
+  if (!j.is_object() || !j.contains(a)) return nullptr;
+  const json* v = &j.at(a);
+  if (!b) return v;
+  if (!v->is_object() || !v->contains(b)) return nullptr;
+  return &v->at(b);
+}
+
+// The run environments and meter methods of the records behind the table.
+struct RunsSummary {
+  std::optional<ReportTable> environments;
+  std::optional<ReportTable> methods;
+  std::vector<std::string> notes;
+};
+
+RunsSummary summarise_runs(const ReportData& d, const Table& input, const ReportOptions& o) {
+  RunsSummary out;
+  if (!o.runs.empty() || !o.runs_dir.empty()) {
+    std::set<std::string> wanted;
+    if (auto c = input.find_column("run_id"))
+      for (std::size_t r = 0; r < input.num_rows(); ++r) wanted.emplace(input.cell(r, *c));
+    std::map<std::vector<std::string>, std::size_t> envs;
+    std::size_t used = 0;
+    for (const auto& rec : o.runs) {
+      const json* id = member(rec, "run_id");
+      if (!wanted.empty() && (!id || !id->is_string() || !wanted.count(id->get<std::string>())))
+        continue;
+      ++used;
+      std::vector<std::string> key;
+      for (const char* k :
+           {"hostname", "cpu", "gpu", "threads", "libtorch", "pepr_version", "meter_methods"}) {
+        const json* v = member(rec, "environment", k);
+        key.push_back(v ? json_text(*v) : "");
+      }
+      const json* dev = member(rec, "config", "device");
+      key.push_back(dev ? json_text(*dev) : "");
+      ++envs[key];
+    }
+    ReportTable t;
+    t.name = "environment";
+    t.title = "Run environment";
+    t.data = Table({"runs", "hostname", "cpu", "gpu", "threads", "libtorch", "pepr_version",
+                    "meter_methods", "device"},
+                   "environment");
+    for (const auto& [key, n] : envs) {
+      std::vector<std::string> row{std::to_string(n)};
+      row.insert(row.end(), key.begin(), key.end());
+      t.data.add_row(row);
+    }
+    t.view = t.data;
+    t.caption = fmt::format(
+        "The machines and meters behind the results: {} run records read from {}{}, grouped by "
+        "host, CPU, GPU, threads, LibTorch and pepr versions, the meter method of each "
+        "component and the training device.",
+        used, o.runs_dir.empty() ? "the given records" : "'" + o.runs_dir + "'",
+        wanted.empty() ? "" : " (those whose run_id is in the table)");
+    if (used == 0)
+      out.notes.push_back(
+          fmt::format("no run record in '{}' matches a run_id of the table", o.runs_dir));
+    else
+      out.environments = std::move(t);
+  }
+  if (auto mc = input.find_column("energy_method")) {
+    std::map<std::pair<std::string, std::string>, std::size_t> counts;
+    for (std::size_t r = 0; r < input.num_rows(); ++r)
+      ++counts[{d.experiments[d.scored.groups.group_of[r]].name, std::string(input.cell(r, *mc))}];
+    ReportTable t;
+    t.name = "energy_methods";
+    t.title = "Energy meter methods";
+    t.data = Table({"experiment", "energy_method", "runs"}, "energy_methods");
+    for (const auto& [k, n] : counts) t.data.add_row({k.first, k.second, std::to_string(n)});
+    t.view = t.data;
+    t.caption =
+        "How the energy of the runs was measured, per experiment (the table's energy_method "
+        "column, from pepr collect): rapl and perf read the CPU's energy counters, nvml the "
+        "GPU's, estimate is a model of the power draw (see docs/meters.md).";
+    out.methods = std::move(t);
+  }
+  return out;
+}
+
+std::string table_files(const ReportTable& t) {
+  return fmt::format(
+      "<p class=\"files\">Files: <a href=\"tables/{0}.csv\">tables/{0}.csv</a> · "
+      "<a href=\"tables/{0}.md\">.md</a> · <a href=\"tables/{0}.tex\">.tex</a></p>\n",
+      html_escape(t.name));
+}
+
+std::string notes_html(const std::vector<std::string>& notes) {
+  if (notes.empty()) return "";
+  std::string s = "<ul class=\"notes\">\n";
+  for (const auto& n : notes) s += "<li>" + html_escape(n) + "</li>\n";
+  return s + "</ul>\n";
+}
+
+std::string pairs_text(const std::vector<ExperimentPair>& pairs) {
+  if (pairs.empty()) return "none";
+  std::string s;
+  for (const auto& p : pairs) s += (s.empty() ? "" : ", ") + p.a + " vs " + p.b;
+  return s;
+}
+
+std::string manifest(const ReportData& d, const Report& r, const ReportOptions& o) {
+  json m;
+  m["schema"] = "pepr.report/1";
+  m["input"] = o.input_name.empty() ? d.source : o.input_name;
+  m["rows"] = d.ids.size();
+  m["performance"] = d.performance_label;
+  m["group_by"] = d.group_by;
+  m["normalisation"] = d.norm.describe();
+  m["alpha"] = d.alpha;
+  m["resources"] = json::array();
+  for (const auto& s : d.scores)
+    m["resources"].push_back({{"kind", s.spec.kind},
+                              {"column", s.spec.column},
+                              {"score", s.spec.score_name},
+                              {"name", s.name}});
+  m["experiments"] = json::array();
+  for (const auto& e : d.experiments)
+    m["experiments"].push_back({{"name", e.name}, {"rows", e.rows.size()}});
+  auto pairs = [](const std::vector<ExperimentPair>& ps) {
+    json a = json::array();
+    for (const auto& p : ps) a.push_back({p.a, p.b});
+    return a;
+  };
+  m["pairs"] = {{"pretrained_vs_scratch", pairs(d.pretrain_pairs)},
+                {"data_10_vs_100", pairs(d.fraction_pairs)}};
+  m["figures"] = json::array();
+  for (const auto& f : r.figures.figures) {
+    json panels = json::array();
+    for (const auto& p : f.panels)
+      panels.push_back({{"experiment", p.experiment}, {"label", p.label}, {"points", p.points}});
+    m["figures"].push_back({{"name", f.name},
+                            {"file", "figures/" + f.name + ".svg"},
+                            {"title", f.title},
+                            {"points", f.points()},
+                            {"panels", panels}});
+  }
+  m["left_out"] = json::array();
+  for (const auto& [name, why] : r.figures.left_out)
+    m["left_out"].push_back({{"name", name}, {"why", why}});
+  m["tables"] = json::array();
+  for (const auto& t : r.tables) m["tables"].push_back(t.name);
+  m["notes"] = r.notes;
+  return m.dump(2) + "\n";
+}
+
+}  // namespace
+
+Report build_report(const Table& input, const ReportOptions& o) {
+  ReportData d = prepare_data(input, o);
+  Report rep;
+  rep.notes = d.notes;
+
+  // Tables: the primary score's Table 1 first, then the other scores', the tests, every row.
+  std::vector<std::size_t> order{d.primary};
+  for (std::size_t i = 0; i < d.scores.size(); ++i)
+    if (i != d.primary) order.push_back(i);
+  for (std::size_t i : order)
+    rep.tables.push_back(top_table(d, i, std::max<std::size_t>(1, o.top)));
+  GroupTests tests = group_tests(d);
+  rep.tables.push_back(tests_table(tests));
+  rep.tables.push_back(scores_table(d));
+  RunsSummary runs = summarise_runs(d, input, o);
+  if (runs.environments) rep.tables.push_back(*runs.environments);
+  if (runs.methods) rep.tables.push_back(*runs.methods);
+  rep.notes.insert(rep.notes.end(), runs.notes.begin(), runs.notes.end());
+
+  rep.figures = make_figures(d, tests);
+
+  for (const auto& t : rep.tables) {
+    RenderOptions ro;
+    ro.title = t.title;
+    ro.notes = t.notes;
+    rep.files.emplace_back("tables/" + t.name + ".csv", t.data.to_csv());
+    rep.files.emplace_back("tables/" + t.name + ".md", render(t.view, Format::Markdown, ro));
+    rep.files.emplace_back("tables/" + t.name + ".tex", render(t.view, Format::Latex, ro));
+  }
+  for (const auto& f : rep.figures.figures)
+    rep.files.emplace_back("figures/" + f.name + ".svg", f.svg);
+  rep.files.emplace_back("manifest.json", manifest(d, rep, o));
+
+  // index.html
+  const std::string input_name = o.input_name.empty() ? d.source : o.input_name;
+  const ScoreSeries& ps = d.primary_score();
+  std::string b;
+  b += fmt::format(
+      "<header>\n<h1>{}</h1>\n<p class=\"sub\">{} · {} rows · {} experiment{} · "
+      "P = {} · PePR = {}</p>\n</header>\n",
+      html_escape(o.title), html_escape(input_name), d.ids.size(), d.experiments.size(),
+      d.experiments.size() == 1 ? "" : "s", html_escape(d.performance_label),
+      d.alpha == 1.0 ? "P / (1 + R)"
+                     : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d.alpha))));
+  b += "<nav><a href=\"#summary\">Summary</a><a href=\"#tables\">Tables</a>"
+       "<a href=\"#figures\">Figures</a>";
+  if (runs.environments || runs.methods) b += "<a href=\"#runs\">Runs</a>";
+  b += "<a href=\"#all-rows\">All rows</a></nav>\n<main>\n";
+
+  // Summary.
+  b += "<section id=\"summary\">\n<h2>Summary</h2>\n<dl class=\"meta\">\n";
+  auto dt = [&](const std::string& k, const std::string& v_html) {
+    b += fmt::format("<dt>{}</dt><dd>{}</dd>\n", html_escape(k), v_html);
+  };
+  dt("input", "<code>" + html_escape(input_name) + "</code>");
+  if (!o.command_line.empty()) dt("command", "<code>" + html_escape(o.command_line) + "</code>");
+  dt("performance P", html_escape(d.performance_label) + " (in [0, 1])");
+  {
+    std::string res;
+    for (const auto& s : d.scores)
+      res += (res.empty() ? "" : "; ") + fmt::format("{}: {} ('{}'{})", s.name, s.resource,
+                                                     s.spec.column,
+                                                     s.unit.empty() ? "" : ", " + s.unit);
+    dt("resources", html_escape(res));
+  }
+  dt("normalisation", html_escape(fmt::format(
+                          "R {} {}", d.norm.describe(),
+                          d.group_by.empty() ? "over the whole table"
+                                             : "within each experiment ('" + d.group_by + "')")));
+  {
+    std::string ex;
+    for (const auto& e : d.experiments)
+      ex += (ex.empty() ? "" : ", ") + fmt::format("{} ({})", e.name, e.rows.size());
+    dt("experiments", html_escape(ex));
+  }
+  dt("pretrained vs scratch", html_escape(pairs_text(d.pretrain_pairs)));
+  dt("10 % vs 100 % data", html_escape(pairs_text(d.fraction_pairs)));
+  if (d.has_params())
+    dt("small-scale", html_escape(fmt::format("parameters ('{}') at most the experiment's median",
+                                              d.params_column)));
+  b += "</dl>\n";
+  if (!rep.notes.empty()) b += "<div class=\"note\">" + notes_html(rep.notes) + "</div>\n";
+  b += "</section>\n";
+
+  // Tables.
+  int table_no = 0;
+  b += "<section id=\"tables\">\n<h2>Tables</h2>\n";
+  auto table_block = [&](const ReportTable& t, bool folded) {
+    ++table_no;
+    std::string head = fmt::format("Table {}. {}", table_no, t.title);
+    std::string inner = fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
+                        table_files(t) + html_table(t.view, "table-" + t.name);
+    if (folded)
+      b += fmt::format("<details id=\"{}\"><summary>{}</summary>\n{}</details>\n",
+                       html_escape("section-" + t.name), html_escape(head), inner);
+    else
+      b += fmt::format("<h3 id=\"{}\">{}</h3>\n{}", html_escape("section-" + t.name),
+                       html_escape(head), inner);
+  };
+  for (std::size_t i = 0; i < order.size(); ++i) table_block(rep.tables[i], i > 0);
+  {
+    const ReportTable& t = rep.tables[order.size()];
+    table_block(t, false);
+    if (t.notes.size() > 1) {
+      std::vector<std::string> left(t.notes.begin() + 1, t.notes.end());
+      b += fmt::format("<details><summary>{} comparison{} left out</summary>\n{}</details>\n",
+                       left.size(), left.size() == 1 ? "" : "s", notes_html(left));
+    }
+  }
+  b += "</section>\n";
+
+  // Figures.
+  b += "<section id=\"figures\">\n<h2>Figures</h2>\n<p class=\"caption\">Drawn by pepr as SVG "
+       "(files under <code>figures/</code>); hover a point for the model.</p>\n";
+  int fig_no = 0;
+  for (const auto& f : rep.figures.figures) {
+    ++fig_no;
+    b += fmt::format(
+        "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
+        "Figure {3}. {4}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
+        "</figure>\n",
+        html_escape(f.name), f.points(), f.svg_inline, fig_no, html_escape(f.title),
+        html_escape(f.caption));
+  }
+  if (!rep.figures.left_out.empty()) {
+    b += "<h3 id=\"left-out\">Figures left out</h3>\n<ul class=\"left-out\">\n";
+    for (const auto& [name, why] : rep.figures.left_out)
+      b += fmt::format("<li><code>{}</code>: {}</li>\n", html_escape(name), html_escape(why));
+    b += "</ul>\n";
+  }
+  b += "</section>\n";
+
+  if (runs.environments || runs.methods) {
+    b += "<section id=\"runs\">\n<h2>Runs</h2>\n";
+    if (runs.environments) table_block(*runs.environments, false);
+    if (runs.methods) table_block(*runs.methods, false);
+    b += "</section>\n";
+  }
+  b += "<section id=\"all-rows\">\n<h2>All rows</h2>\n";
+  table_block(rep.tables[order.size() + 1], true);
+  b += "</section>\n</main>\n";
+  b += fmt::format(
+      "<footer>Made by pepr 0.1.0 (<code>pepr report</code>). PePR: Selvan et al., \"Equity "
+      "through Access: A Case for Small-scale Deep Learning\". Ranked by {}; every number is in "
+      "<code>tables/</code> and <code>manifest.json</code>.</footer>",
+      html_escape(ps.name));
+  rep.files.emplace_back("index.html", html_page(o.title + ": " + input_name, b));
+  return rep;
+}
+
+namespace {
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+void write_all(const Report& rep, const fs::path& dir) {
+  for (const auto& [rel, content] : rep.files) {
+    fs::path target = dir / rel;
+    make_dirs(target.parent_path().string());
+    write_file_atomic(target.string(), content);
+  }
+}
+
+}  // namespace
+
+void write_report(const Report& rep, const std::string& dir_text) {
+  std::string text = dir_text;
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  if (text.empty() || text == "-") throw Error("the report needs an output folder (-o DIR)");
+  fs::path dir(text);
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  const bool exists = fs::exists(st);
+  if (exists && !fs::is_directory(st))
+    throw Error(fmt::format("{}: exists and is not a folder", text));
+  const bool empty = exists && fs::is_empty(dir, ec) && !ec;
+  if (exists && !empty) {
+    // Into an existing folder: file by file, each atomic, index.html last.
+    if (::access(text.c_str(), W_OK | X_OK) != 0)
+      throw Error(fmt::format("{}: cannot write into the folder: {}", text, errno_text()));
+    write_all(rep, dir);
+    return;
+  }
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  fs::create_directories(parent, ec);
+  if (ec) throw Error(fmt::format("{}: cannot create the report folder: {}", text, ec.message()));
+  std::random_device rd;
+  fs::path tmp = parent / fmt::format(".{}.tmp.{}.{:x}", dir.filename().string(), ::getpid(), rd());
+  if (!fs::create_directory(tmp, ec) || ec)
+    throw Error(fmt::format("{}: cannot create the report folder: {}", text,
+                            ec ? ec.message() : "it exists"));
+  try {
+    write_all(rep, tmp);
+    if (std::rename(tmp.c_str(), dir.c_str()) != 0)
+      throw Error(fmt::format("{}: cannot move the report into place: {}", text, errno_text()));
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+}  // namespace pepr::report

@@ -1,0 +1,34 @@
+// The whole report from a results table: tables (CSV, Markdown, LaTeX), SVG figures, a
+// manifest and a self-contained index.html, computed in memory and then written at once.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/table.hpp"
+#include "report/data.hpp"
+#include "report/figures.hpp"
+#include "report/tables.hpp"
+
+namespace pepr::report {
+
+struct Report {
+  std::vector<ReportTable> tables;
+  FigureSet figures;
+  std::vector<std::string> notes;
+  // Every file, by path relative to the report folder; index.html is last.
+  std::vector<std::pair<std::string, std::string>> files;
+};
+
+// Everything, in memory. Throws pepr::Error for bad input; writes nothing.
+Report build_report(const Table& table, const ReportOptions& options);
+
+// Writes the report's files under `dir`. A folder that does not exist (or is empty) is filled in
+// a temporary sibling folder and renamed into place, so it appears complete or not at all. Into
+// a folder that already holds files, each file is written atomically (pepr::write_file_atomic)
+// and index.html last; other files there are left alone. Throws pepr::Error when `dir` cannot
+// be written (nothing is left behind then).
+void write_report(const Report& report, const std::string& dir);
+
+}  // namespace pepr::report

@@ -1,0 +1,291 @@
+#include "report/tables.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/comparisons.hpp"
+#include "core/error.hpp"
+#include "report/svg.hpp"
+
+namespace pepr::report {
+
+namespace {
+
+std::string num_or_empty(double v) {
+  return std::isfinite(v) ? format_number(v) : "";
+}
+
+// A table with the same cells and other column names.
+Table renamed(const Table& t, const std::vector<std::string>& names, const std::string& source) {
+  Table out(names, source);
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    std::vector<std::string> row;
+    for (std::size_t c = 0; c < t.num_columns(); ++c) row.emplace_back(t.cell(r, c));
+    out.add_row(row);
+  }
+  return out;
+}
+
+const ScoreSeries* find_kind(const ReportData& d, const std::string& kind) {
+  for (const auto& s : d.scores)
+    if (s.spec.kind == kind) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
+  const ScoreSeries& s = d.scores.at(score);
+  const ScoreSeries* energy = find_kind(d, "energy");
+  const ScoreSeries* memory = find_kind(d, "memory");
+  const ScoreSeries* time = find_kind(d, "time");
+  const bool own = s.spec.kind != "energy" && s.spec.kind != "memory" && s.spec.kind != "time";
+
+  std::vector<std::string> cols{"experiment", "rank", "selected_by", "model"};
+  std::vector<std::string> view{"experiment", "rank", "by", "model"};
+  if (!d.type.empty()) cols.push_back("type"), view.push_back("type");
+  if (!d.efficient.empty()) cols.push_back("efficient"), view.push_back("eff.");
+  if (d.has_params()) cols.push_back("params_m"), view.push_back("params (M)");
+  if (memory) cols.push_back("memory_gb"), view.push_back("memory (GB)");
+  if (energy) cols.push_back("energy_wh"), view.push_back("energy (Wh)");
+  if (time) cols.push_back("time_s"), view.push_back("time (s)");
+  if (own) {
+    cols.push_back(s.spec.column);
+    view.push_back(s.unit.empty() ? s.resource : fmt::format("{} ({})", s.resource, s.unit));
+  }
+  cols.push_back("P");
+  view.push_back("P");
+  cols.push_back(s.spec.score_name);
+  view.push_back(s.name);
+
+  ReportTable out;
+  out.name = "top_" + s.spec.score_name;
+  out.title = fmt::format("Top {} models by {} per experiment, and the best by performance alone",
+                          top, s.name);
+  out.data = Table(cols, out.name);
+  auto add = [&](const std::string& exp, std::size_t rank, const std::string& by, std::size_t r) {
+    std::vector<std::string> row{exp, std::to_string(rank), by, d.ids[r]};
+    if (!d.type.empty()) row.push_back(d.type[r]);
+    if (!d.efficient.empty()) row.push_back(std::to_string(d.efficient[r]));
+    if (d.has_params()) row.push_back(num_or_empty(d.params[r] / 1e6));
+    if (memory) row.push_back(format_number(memory->raw[r]));
+    if (energy) row.push_back(format_number(energy->raw[r] * 1000.0));
+    if (time) row.push_back(format_number(time->raw[r]));
+    if (own) row.push_back(format_number(s.raw[r]));
+    row.push_back(format_number(d.performance[r]));
+    row.push_back(format_number(s.score[r]));
+    out.data.add_row(row);
+  };
+  auto order = rank_rows(s.score, d.scored.groups, 0);
+  std::vector<std::size_t> rank_of(d.ids.size(), 0);
+  {
+    std::vector<std::size_t> seen(d.experiments.size(), 0);
+    for (std::size_t r : order) rank_of[r] = ++seen[d.scored.groups.group_of[r]];
+  }
+  for (std::size_t e = 0; e < d.experiments.size(); ++e) {
+    const auto& exp = d.experiments[e];
+    std::size_t taken = 0;
+    for (std::size_t r : order)
+      if (d.scored.groups.group_of[r] == e && taken < top) {
+        add(exp.name, rank_of[r], s.spec.score_name, r);
+        ++taken;
+      }
+    std::size_t best = exp.rows.front();
+    for (std::size_t r : exp.rows)
+      if (d.performance[r] > d.performance[best]) best = r;
+    add(exp.name, rank_of[best], "P", best);
+  }
+  // The view says "best P" rather than the machine's "P".
+  {
+    Table v(view, out.name);
+    for (std::size_t r = 0; r < out.data.num_rows(); ++r) {
+      std::vector<std::string> row;
+      for (std::size_t c = 0; c < out.data.num_columns(); ++c) {
+        std::string cell(out.data.cell(r, c));
+        if (c == 2) cell = cell == "P" ? "best P" : s.name;
+        row.push_back(cell);
+      }
+      v.add_row(row);
+    }
+    out.view = std::move(v);
+  }
+  out.caption = fmt::format(
+      "Per experiment, the {} models with the highest {} = P / (1 + R) (R: {} normalised {} "
+      "within the experiment), then the model with the best performance P alone ({}) and its "
+      "rank by {}, as in the paper's Table 1.{}{}",
+      top, s.name, s.resource, d.norm.describe(), d.performance_label, s.name,
+      energy ? " Energy is shown in Wh (the input's kWh x 1000)." : "",
+      d.has_params() ? fmt::format(" Parameters in millions ('{}').", d.params_column) : "");
+  out.notes.push_back(fmt::format("P = {}", d.performance_label));
+  out.notes.push_back(fmt::format("{} = P / (1 + R), R = {} normalised within each experiment ({})",
+                                  s.name, s.resource, d.norm.describe()));
+  if (d.alpha != 1.0)
+    out.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(d.alpha)));
+  return out;
+}
+
+GroupTests group_tests(const ReportData& d) {
+  GroupTests out;
+  // The compared values: P, then every score.
+  struct Value {
+    std::string name;
+    const std::vector<double>* v;
+  };
+  std::vector<Value> values{{"P", &d.performance}};
+  for (const auto& s : d.scores) values.push_back({s.spec.score_name, &s.score});
+
+  auto run = [&](const std::string& name, const std::string& group, const std::string& value,
+                 const std::string& la, const std::vector<double>& a, const std::string& lb,
+                 const std::vector<double>& b) -> Comparison* {
+    try {
+      Comparison c = compare_groups(name, la, a, lb, b);
+      c.group = group;
+      c.value = value;
+      out.comparisons.push_back(std::move(c));
+      return &out.comparisons.back();
+    } catch (const Error& e) {
+      out.notes.push_back(fmt::format("{} ({}, {}): left out: {}", name, group, value, e.what()));
+      return nullptr;
+    }
+  };
+
+  for (const auto& exp : d.experiments) {
+    // Small vs large.
+    if (d.has_params() && !std::isnan(exp.params_median)) {
+      for (const auto& val : values) {
+        std::vector<double> a, b;
+        for (std::size_t r : exp.rows) {
+          if (std::isnan(d.params[r])) continue;
+          (d.params[r] <= exp.params_median ? a : b).push_back((*val.v)[r]);
+        }
+        run("size", exp.name, val.name, fmt::format("small (<= {})", si_label(exp.params_median)),
+            a, "large", b);
+      }
+    }
+    // CNN vs Other.
+    if (!d.type.empty()) {
+      std::set<std::string> kinds;
+      for (std::size_t r : exp.rows) kinds.insert(d.type[r]);
+      if (kinds.size() == 2) {
+        const std::string ta = *kinds.begin(), tb = *std::next(kinds.begin());
+        for (const auto& val : values) {
+          std::vector<double> a, b;
+          for (std::size_t r : exp.rows) (d.type[r] == ta ? a : b).push_back((*val.v)[r]);
+          run("type", exp.name, val.name, "type=" + ta, a, "type=" + tb, b);
+        }
+      } else {
+        out.notes.push_back(fmt::format("type ({}): left out: {} distinct types, the test needs 2",
+                                        exp.name, kinds.size()));
+      }
+    }
+    // Efficient vs not.
+    if (!d.efficient.empty()) {
+      for (const auto& val : values) {
+        std::vector<double> a, b;
+        for (std::size_t r : exp.rows) (d.efficient[r] ? a : b).push_back((*val.v)[r]);
+        run("efficient", exp.name, val.name, "efficient=1", a, "efficient=0", b);
+      }
+    }
+  }
+  // Experiment pairs.
+  auto pairs = [&](const std::vector<ExperimentPair>& ps, const std::string& name) {
+    for (const auto& p : ps) {
+      const auto& ea = d.experiments[d.experiment_index(p.a)];
+      const auto& eb = d.experiments[d.experiment_index(p.b)];
+      for (const auto& val : values) {
+        std::vector<double> a, b;
+        std::map<std::string, std::vector<double>> ma, mb;
+        for (std::size_t r : ea.rows) a.push_back((*val.v)[r]), ma[d.ids[r]].push_back((*val.v)[r]);
+        for (std::size_t r : eb.rows) b.push_back((*val.v)[r]), mb[d.ids[r]].push_back((*val.v)[r]);
+        Comparison* c = run(name, p.a + " vs " + p.b, val.name, p.a, a, p.b, b);
+        if (!c) continue;
+        std::vector<double> pa, pb;
+        for (const auto& [id, va] : ma)
+          if (auto it = mb.find(id); it != mb.end() && va.size() == 1 && it->second.size() == 1)
+            pa.push_back(va[0]), pb.push_back(it->second[0]);
+        if (pa.size() >= 2) {
+          c->paired = true;
+          c->n_paired = pa.size();
+          c->paired_t = paired_t_test(pa, pb);
+        }
+      }
+    }
+  };
+  pairs(d.pretrain_pairs, "pretrained vs scratch");
+  pairs(d.fraction_pairs, "10% vs 100% data");
+  return out;
+}
+
+ReportTable tests_table(const GroupTests& tests) {
+  ReportTable out;
+  out.name = "tests";
+  out.title = "Group tests";
+  out.data = comparisons_table(tests.comparisons);
+  out.data = renamed(
+      out.data,
+      [&] {
+        auto names = out.data.column_names();
+        names[0] = "experiment";
+        return names;
+      }(),
+      "tests");
+  std::vector<std::size_t> keep;
+  for (const char* c : {"experiment", "comparison", "value", "a", "n_a", "median_a", "b", "n_b",
+                        "median_b", "p_student", "p_welch", "p_mannwhitney", "p_paired"})
+    keep.push_back(out.data.require_column(c));
+  out.view = out.data.select_columns(keep);
+  out.caption =
+      "Two-sided tests between two groups of models: small vs large (parameters at most the "
+      "experiment's median, the paper's split), CNN vs Other, efficient vs not, pretrained vs "
+      "from scratch and 10 % vs 100 % of the training data. p_student: two-sample Student t-test "
+      "(equal variances, as the paper); p_welch: Welch's t-test; p_mannwhitney: Mann-Whitney U; "
+      "p_paired: paired t-test over the models present once in both experiments.";
+  out.notes = tests.notes;
+  out.notes.insert(out.notes.begin(),
+                   "two-sided p-values: Student t (equal variances, as the paper), Welch t, "
+                   "Mann-Whitney U; paired t over the models in both experiments");
+  return out;
+}
+
+ReportTable scores_table(const ReportData& d) {
+  std::vector<std::string> cols{"experiment", "model"};
+  std::vector<std::string> view{"experiment", "model"};
+  if (d.has_params()) cols.push_back("params_m"), view.push_back("params (M)");
+  cols.push_back("P");
+  view.push_back("P");
+  for (const auto& s : d.scores) {
+    cols.push_back(s.spec.column);
+    view.push_back(s.unit.empty() ? s.resource : fmt::format("{} ({})", s.resource, s.unit));
+    cols.push_back(s.spec.norm_name);
+    view.push_back(s.spec.norm_name);
+    cols.push_back(s.spec.score_name);
+    view.push_back(s.name);
+  }
+  ReportTable out;
+  out.name = "scores";
+  out.title = "Every model with its scores";
+  out.data = Table(cols, "scores");
+  for (std::size_t r = 0; r < d.ids.size(); ++r) {
+    std::vector<std::string> row{d.experiments[d.scored.groups.group_of[r]].name, d.ids[r]};
+    if (d.has_params()) row.push_back(num_or_empty(d.params[r] / 1e6));
+    row.push_back(format_number(d.performance[r]));
+    for (const auto& s : d.scores) {
+      row.push_back(format_number(s.raw[r]));
+      row.push_back(format_number(s.norm[r]));
+      row.push_back(format_number(s.score[r]));
+    }
+    out.data.add_row(row);
+  }
+  out.view = renamed(out.data, view, "scores");
+  out.caption = fmt::format(
+      "Every row of the input with P ({}), and per resource the raw value, R (normalised within "
+      "the experiment, {}) and the score.",
+      d.performance_label, d.norm.describe());
+  return out;
+}
+
+}  // namespace pepr::report

@@ -1,0 +1,46 @@
+// The report's tables: the paper's Table 1 (per experiment the top K models by a PePR score with
+// their resources, plus the best model by performance alone), the group tests with p-values,
+// and every row with its scores.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/stats.hpp"
+#include "core/table.hpp"
+#include "report/data.hpp"
+
+namespace pepr::report {
+
+struct ReportTable {
+  std::string name;  // file stem under tables/
+  std::string title;
+  std::string caption;  // what it shows, for the HTML report
+  Table data;           // for programs (CSV): machine names, every digit
+  Table view;           // for people (Markdown, LaTeX, HTML): display names, fewer columns
+  std::vector<std::string> notes;
+};
+
+// Per experiment the top `top` rows by scores[score] (ties keep input order), then the row with
+// the best performance. Columns: experiment, rank (by the score within the experiment),
+// selected_by (the score name or "P"), model, type, efficient, params_m, memory_gb, energy_wh,
+// time_s (those the table has), the score's own resource when it is none of those, P, score.
+ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top);
+
+// The group comparisons behind the tests table and the small-vs-large figure.
+struct GroupTests {
+  std::vector<Comparison> comparisons;
+  std::vector<std::string> notes;  // comparisons left out, with why
+};
+// Per experiment, for P and every score: small vs large (params <= the experiment's median),
+// CNN vs Other (type), efficient vs not; across experiments, for P and every score: each
+// pretrained-vs-scratch and 10 %-vs-100 % pair (unpaired tests over all rows, and a paired t-test
+// over the models present once in both). Comparison::group is the experiment (or "A vs B"),
+// Comparison::value the compared column.
+GroupTests group_tests(const ReportData& d);
+ReportTable tests_table(const GroupTests& tests);
+
+// Every row: experiment, model, P, and per score the resource, R and the score.
+ReportTable scores_table(const ReportData& d);
+
+}  // namespace pepr::report

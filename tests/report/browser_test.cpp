@@ -1,0 +1,288 @@
+// The HTML report in a real browser: headless Chromium (Debian's `chromium`) driven through the
+// DevTools protocol opens index.html of the paper's results: no console errors or exceptions,
+// no network requests, a screenshot, every point of every figure in the DOM, sortable tables;
+// then every SVG file on its own.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/table.hpp"
+#include "report/cdp.hpp"
+#include "report/fixtures.hpp"
+#include "report/svg_check.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using pepr::test::Chromium;
+using pepr::test::read_file;
+
+namespace {
+
+// What the page holds after its scripts ran.
+constexpr const char* kProbe = R"JS(JSON.stringify({
+  ready: document.documentElement.getAttribute("data-ready"),
+  tables: document.querySelectorAll("table.sortable").length,
+  figures: Array.from(document.querySelectorAll("figure[data-figure]")).map(f => ({
+    name: f.dataset.figure,
+    declared: Number(f.dataset.points),
+    points: f.querySelectorAll(".pt").length,
+    titled: Array.from(f.querySelectorAll(".pt")).filter(
+        p => p.querySelector("title") && p.querySelector("title").textContent.length > 0).length,
+    width: f.querySelector("svg").getBoundingClientRect().width,
+    panels: Array.from(f.querySelectorAll("g.panel")).map(g => ({
+      experiment: g.dataset.experiment, label: g.dataset.label,
+      points: g.querySelectorAll(".pt").length}))
+  })),
+  leftOut: document.querySelectorAll("ul.left-out li").length
+}))JS";
+
+// Clicks the PePR-E header of the Table 1 twice: the values ascending, then descending.
+constexpr const char* kSort = R"JS((() => {
+  const t = document.getElementById("table-top_pepr_e");
+  const heads = Array.from(t.tHead.rows[0].cells);
+  const col = heads.findIndex(h => h.textContent === "PePR-E");
+  const values = () => Array.from(t.tBodies[0].rows).map(r => Number(r.cells[col].dataset.v));
+  heads[col].click();
+  const asc = values();
+  heads[col].click();
+  return JSON.stringify({col: col, asc: asc, desc: values(), rows: t.tBodies[0].rows.length});
+})())JS";
+
+json evaluate(Chromium& b, const std::string& session, const std::string& expression) {
+  json r =
+      b.call("Runtime.evaluate", {{"expression", expression}, {"returnByValue", true}}, session);
+  if (r.contains("exceptionDetails"))
+    throw std::runtime_error("script failed: " + r["exceptionDetails"].dump());
+  return json::parse(r["result"]["value"].get<std::string>());
+}
+
+// Navigates and waits for the load event.
+void open(Chromium& b, const std::string& session, const fs::path& file) {
+  std::size_t mark = b.events().size();
+  json nav = b.call("Page.navigate", {{"url", "file://" + file.string()}}, session);
+  ASSERT_FALSE(nav.contains("errorText")) << nav.dump();
+  b.wait_event("Page.loadEventFired", session, mark);
+}
+
+// The PNG's width and height (from its IHDR chunk).
+std::pair<unsigned, unsigned> png_size(const std::string& png) {
+  auto be32 = [&](std::size_t at) {
+    return (static_cast<unsigned>(static_cast<unsigned char>(png[at])) << 24) |
+           (static_cast<unsigned>(static_cast<unsigned char>(png[at + 1])) << 16) |
+           (static_cast<unsigned>(static_cast<unsigned char>(png[at + 2])) << 8) |
+           static_cast<unsigned>(static_cast<unsigned char>(png[at + 3]));
+  };
+  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return {0, 0};
+  return {be32(16), be32(20)};
+}
+
+void save(const fs::path& path, const std::string& bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
+}
+
+// Every attribute or CSS value that would make the browser fetch something: src, href,
+// xlink:href, url(...), @import. Relative paths, fragments and data: URLs stay on this machine.
+std::vector<std::string> remote_references(const std::string& html) {
+  std::vector<std::string> out;
+  std::regex attr(R"re((?:src|href|action|poster|data)\s*=\s*"([^"]*)")re", std::regex::icase);
+  std::regex css(R"re(url\(\s*['"]?([^'")]*)|@import)re", std::regex::icase);
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), attr); it != std::sregex_iterator();
+       ++it) {
+    std::string v = (*it)[1];
+    if (v.find("//") != std::string::npos || v.find(':') != std::string::npos) {
+      if (v.rfind("data:", 0) == 0) continue;
+      out.push_back(v);
+    }
+  }
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), css); it != std::sregex_iterator();
+       ++it)
+    out.push_back(it->str());
+  // Any URL scheme that fetches, anywhere in the text, other than the SVG namespace.
+  std::regex scheme(R"re((https?|ftp|wss?)://[^\s"'<>)]*)re", std::regex::icase);
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), scheme);
+       it != std::sregex_iterator(); ++it)
+    if (it->str() != "http://www.w3.org/2000/svg") out.push_back(it->str());
+  return out;
+}
+
+// Opens `report`/index.html (made from `csv`, experiments in column `dataset`) and then every
+// SVG file in the browser, checking everything the page must do; returns the page's probe.
+json check_in_browser(const std::string& chromium, const fs::path& csv, const fs::path& report,
+                      const fs::path& work, const std::string& shot_prefix) {
+  const std::string html = read_file(report / "index.html");
+  EXPECT_EQ(remote_references(html), std::vector<std::string>{})
+      << "index.html refers to something a browser would fetch";
+
+  // Expected points per experiment, from the input itself.
+  auto input = pepr::Table::read_csv(csv.string());
+  std::map<std::string, std::size_t> per_experiment;
+  for (std::size_t r = 0; r < input.num_rows(); ++r)
+    ++per_experiment[std::string(input.cell(r, input.require_column("dataset")))];
+
+  Chromium browser(chromium, work / "chromium");
+  const std::string s = browser.open_page();
+  for (const char* domain : {"Page.enable", "Runtime.enable", "Network.enable", "Log.enable"})
+    browser.call(domain, {}, s);
+  browser.call("Emulation.setDeviceMetricsOverride",
+               {{"width", 1400}, {"height", 3000}, {"deviceScaleFactor", 1}, {"mobile", false}}, s);
+  open(browser, s, report / "index.html");
+
+  json probe = evaluate(browser, s, kProbe);
+  EXPECT_EQ(probe["ready"], "1") << "the page's script did not run to its end";
+  const std::set<std::string> scatter{"model_space",      "pareto",           "pepr_c_vs_params",
+                                      "pepr_m_vs_params", "pepr_t_vs_params", "p_pepr_vs_params"};
+  for (const auto& f : probe["figures"]) {
+    const std::string name = f["name"];
+    EXPECT_EQ(f["points"], f["declared"]) << name;
+    EXPECT_EQ(f["titled"], f["points"]) << name << ": every point has a tooltip";
+    EXPECT_GT(f["width"].get<double>(), 300) << name << " is drawn";
+    auto svg = pepr::test::check_svg(read_file(report / "figures" / (name + ".svg")));
+    EXPECT_EQ(f["points"].get<std::size_t>(), svg.points) << name << ": DOM vs file";
+    if (scatter.count(name)) {
+      std::size_t panels = per_experiment.size() * (name == "p_pepr_vs_params" ? 2 : 1);
+      EXPECT_EQ(f["panels"].size(), panels) << name;
+      for (const auto& p : f["panels"])
+        EXPECT_EQ(p["points"].get<std::size_t>(),
+                  per_experiment.at(p["experiment"].get<std::string>()))
+            << name << " " << p["experiment"] << " " << p["label"];
+    }
+    if (name == "violin_pretraining" || name == "violin_data_fraction") {
+      for (const auto& p : f["panels"]) {
+        // "A vs B": every model of both, for P and the score.
+        std::string pair = p["experiment"];
+        auto vs = pair.find(" vs ");
+        EXPECT_NE(vs, std::string::npos) << pair;
+        if (vs == std::string::npos) continue;
+        std::size_t n =
+            per_experiment.at(pair.substr(0, vs)) + per_experiment.at(pair.substr(vs + 4));
+        EXPECT_EQ(p["points"].get<std::size_t>(), 2 * n) << name << " " << pair;
+      }
+    }
+  }
+
+  json sorted = evaluate(browser, s, kSort);
+  EXPECT_GE(sorted["col"].get<int>(), 0);
+  auto asc = sorted["asc"].get<std::vector<double>>();
+  auto desc = sorted["desc"].get<std::vector<double>>();
+  EXPECT_FALSE(asc.empty());
+  EXPECT_TRUE(std::is_sorted(asc.begin(), asc.end()));
+  EXPECT_TRUE(std::is_sorted(desc.rbegin(), desc.rend()));
+  probe["sorted_rows"] = asc.size();
+
+  // Screenshots: the top of the page, and the first figures.
+  const fs::path artifacts = fs::path(PEPR_TEST_ARTIFACTS);
+  json shot = browser.call("Page.captureScreenshot", {{"format", "png"}}, s);
+  std::string png = pepr::test::base64_decode(shot["data"].get<std::string>());
+  EXPECT_EQ(png_size(png), std::make_pair(1400u, 3000u));
+  save(work / "index.png", png);
+  save(artifacts / (shot_prefix + "_index.png"), png);
+  EXPECT_TRUE(fs::exists(work / "index.png"));
+  double top = evaluate(browser, s,
+                        "JSON.stringify(document.getElementById('figures')"
+                        ".getBoundingClientRect().top + window.scrollY)")
+                   .get<double>();
+  json fig_shot = browser.call(
+      "Page.captureScreenshot",
+      {{"format", "png"},
+       {"captureBeyondViewport", true},
+       {"clip", {{"x", 0}, {"y", top}, {"width", 1400}, {"height", 3000}, {"scale", 1}}}},
+      s);
+  std::string fig_png = pepr::test::base64_decode(fig_shot["data"].get<std::string>());
+  EXPECT_EQ(png_size(fig_png), std::make_pair(1400u, 3000u));
+  save(artifacts / (shot_prefix + "_figures.png"), fig_png);
+
+  // Every SVG file renders on its own: an SVG document, no XML error page, every point.
+  for (const auto& e : fs::directory_iterator(report / "figures")) {
+    open(browser, s, e.path());
+    json doc = evaluate(browser, s,
+                        "JSON.stringify({root: document.documentElement.localName, "
+                        "error: document.getElementsByTagName('parsererror').length, "
+                        "points: document.querySelectorAll('.pt').length, "
+                        "width: document.documentElement.getBoundingClientRect().width})");
+    const std::string name = e.path().filename().string();
+    EXPECT_EQ(doc["root"], "svg") << name;
+    EXPECT_EQ(doc["error"], 0) << name;
+    EXPECT_GT(doc["width"].get<double>(), 300) << name;
+    EXPECT_EQ(doc["points"].get<std::size_t>(), pepr::test::check_svg(read_file(e.path())).points)
+        << name;
+  }
+
+  // No console errors or warnings, no uncaught exceptions, no requests but the files opened.
+  std::vector<std::string> problems;
+  for (const auto& ev : browser.events()) {
+    const std::string m = ev.value("method", "");
+    const json& p = ev.contains("params") ? ev["params"] : json::object();
+    if (m == "Runtime.exceptionThrown") problems.push_back("exception: " + p.dump());
+    if (m == "Runtime.consoleAPICalled") {
+      std::string type = p.value("type", "");
+      if (type == "error" || type == "warning" || type == "assert")
+        problems.push_back("console " + type + ": " + p["args"].dump());
+    }
+    if (m == "Log.entryAdded") {
+      std::string level = p["entry"].value("level", "");
+      if (level == "error" || level == "warning")
+        problems.push_back("log " + level + ": " + p["entry"].dump());
+    }
+    if (m == "Network.requestWillBeSent") {
+      std::string url = p["request"].value("url", "");
+      bool local =
+          url.rfind("file://" + report.string() + "/", 0) == 0 || url.rfind("data:", 0) == 0;
+      if (!local) problems.push_back("request: " + url);
+    }
+    if (m == "Network.loadingFailed") problems.push_back("failed load: " + p.dump());
+  }
+  EXPECT_EQ(problems, std::vector<std::string>{}) << browser.log_tail();
+  return probe;
+}
+
+#define PEPR_REQUIRE_CHROMIUM(var)                                                            \
+  auto var##_opt = Chromium::find();                                                          \
+  if (!var##_opt)                                                                             \
+    GTEST_SKIP() << "needs /usr/bin/chromium (Debian package `chromium`, or $PEPR_CHROMIUM) " \
+                    "for the browser test; not found, skipping";                              \
+  const std::string var = *var##_opt
+
+}  // namespace
+
+TEST(ReportBrowser, PaperReportOpensOfflineWithoutErrorsAndHoldsEveryPoint) {
+  PEPR_REQUIRE_CHROMIUM(chromium);
+  PEPR_REQUIRE_SHARED(csv, "pepr-paper/all_results.csv");
+  pepr::test::TempDir dir;
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr(
+      {"report", csv.string(), "-g", "dataset", "-p", "test_09", "-o", report.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  json probe = check_in_browser(chromium, csv, report, dir.path(), "report");
+  EXPECT_EQ(probe["figures"].size(), 11u);
+  EXPECT_GE(probe["tables"].get<int>(), 6);
+  EXPECT_EQ(probe["leftOut"], 0);
+  EXPECT_EQ(probe["sorted_rows"], 8u * (5u + 1u)) << "Table 1: top 5 and the best P of 8";
+  for (const auto& f : probe["figures"])
+    if (f["name"] == "model_space" || f["name"] == "pareto") {
+      for (const auto& p : f["panels"]) EXPECT_EQ(p["points"], 131) << f["name"];
+    }
+}
+
+TEST(ReportBrowser, SmallPeprSweepReportOpensOfflineWithoutErrors) {
+  PEPR_REQUIRE_CHROMIUM(chromium);
+  pepr::test::TempDir dir;
+  pepr::test::write_file(dir / "results.csv", pepr::test::synthetic_results(
+                                                  {"synth", "synth_scratch", "synth_small"}, 6));
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr({"report", (dir / "results.csv").string(), "-g", "dataset",
+                                    "--top", "3", "-o", report.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  json probe = check_in_browser(chromium, dir / "results.csv", report, dir.path(), "synthetic");
+  EXPECT_EQ(probe["figures"].size(), 11u);
+  EXPECT_EQ(probe["leftOut"], 0);
+  EXPECT_EQ(probe["sorted_rows"], 3u * (3u + 1u));
+}

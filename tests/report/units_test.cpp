@@ -1,0 +1,149 @@
+// The report's building blocks: SVG text, scales and ticks, the kernel density of the violins,
+// the PePR bands of the isocline plots, and the rule that pairs experiments.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "report/experiments.hpp"
+#include "report/figures.hpp"
+#include "report/html.hpp"
+#include "report/svg.hpp"
+
+using namespace pepr::report;
+
+TEST(Svg, EscapesTextAndAttributes) {
+  EXPECT_EQ(xml_escape("<a & 'b' \"c\">"), "&lt;a &amp; &#39;b&#39; &quot;c&quot;&gt;");
+  EXPECT_EQ(xml_escape(std::string("x\x01y", 3)), "x y") << "control characters are not XML";
+  EXPECT_EQ(html_escape("<td>&"), "&lt;td&gt;&amp;");
+  EXPECT_EQ(num(1.0), "1");
+  EXPECT_EQ(num(2.345), "2.35");
+  EXPECT_EQ(num(-0.001), "0");
+}
+
+TEST(Svg, NiceTicksAndLogTicks) {
+  EXPECT_EQ(nice_ticks(0, 1), (std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1}));
+  auto t = nice_ticks(0.43, 0.91);
+  ASSERT_FALSE(t.empty());
+  EXPECT_NEAR(t.front(), 0.5, 1e-12);
+  EXPECT_NEAR(t.back(), 0.9, 1e-12);
+  EXPECT_EQ(log_ticks(1e6, 1.5e8), (std::vector<double>{1e6, 1e7, 1e8}));
+  auto few = log_ticks(0.002, 0.03);  // less than two decades: 2x and 5x added
+  EXPECT_EQ(few, (std::vector<double>{0.002, 0.005, 0.01, 0.02}));
+  EXPECT_EQ(tick_label(0.30000000000000004, 0.1), "0.3");
+  EXPECT_EQ(tick_label(-0.0, 0.05), "0.00");
+  EXPECT_EQ(si_label(24671464), "24.7M");
+  EXPECT_EQ(si_label(1e6), "1M");
+  EXPECT_EQ(si_label(500e3), "500k");
+  EXPECT_EQ(short_number(0.001), "0.001");
+  EXPECT_EQ(short_number(1e-5), "1e-5");
+  Scale s{1, 100, 0, 200, true};
+  EXPECT_DOUBLE_EQ(s(10), 100);
+  Scale lin{0, 1, 300, 100, false};
+  EXPECT_DOUBLE_EQ(lin(0.25), 250);
+}
+
+TEST(Svg, DocumentIsSelfContained) {
+  Svg svg(100, 50, "fig-x", "A & B");
+  svg.marker(Shape::Circle, 10, 10, 3, "#000", "#fff", "model <1>");
+  std::string doc = svg.str();
+  EXPECT_EQ(doc.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg ", 0), 0u);
+  EXPECT_NE(doc.find("<title>A &amp; B</title>"), std::string::npos);
+  EXPECT_NE(doc.find("<title>model &lt;1&gt;</title></circle>"), std::string::npos);
+  EXPECT_EQ(svg.str(false).find("<?xml"), std::string::npos);
+}
+
+TEST(Kde, SilvermanBandwidthAndDensity) {
+  std::vector<double> x{1, 2, 3, 4, 5};
+  // sd = 1.5811, IQR = 4 - 2 = 2, min(sd, IQR / 1.34) = 1.4925.
+  EXPECT_NEAR(silverman_bandwidth(x), 0.9 * (2 / 1.34) * std::pow(5.0, -0.2), 1e-12);
+  // {1, 1, 1, 1, 5}: quartiles 1 and 1, sd = sqrt(12.8 / 4).
+  EXPECT_NEAR(silverman_bandwidth({1, 1, 1, 1, 5}), 0.9 * std::sqrt(3.2) * std::pow(5.0, -0.2),
+              1e-12)
+      << "IQR 0: the standard deviation alone";
+  EXPECT_EQ(silverman_bandwidth({3}), 0);
+  EXPECT_DOUBLE_EQ(quantile({1, 2, 3, 4}, 0.25), 1.75);
+  // The density integrates to 1 and peaks at the mode of a symmetric sample.
+  std::vector<double> grid;
+  for (int i = 0; i <= 4000; ++i) grid.push_back(-10 + 26.0 * i / 4000);
+  double h = silverman_bandwidth(x);
+  auto f = gaussian_kde(x, h, grid);
+  double area = 0;
+  for (std::size_t i = 1; i < grid.size(); ++i)
+    area += 0.5 * (f[i] + f[i - 1]) * (grid[i] - grid[i - 1]);
+  EXPECT_NEAR(area, 1.0, 1e-6);
+  auto at = gaussian_kde(x, h, {3.0, 0.0});
+  EXPECT_GT(at[0], at[1]);
+  // One point: a normal density with sd = bandwidth.
+  EXPECT_NEAR(gaussian_kde({0}, 2, {0})[0], 1 / (2 * std::sqrt(2 * M_PI)), 1e-15);
+}
+
+namespace {
+double area(const std::vector<std::pair<double, double>>& poly) {
+  double a = 0;
+  for (std::size_t i = 0; i < poly.size(); ++i) {
+    const auto& [x1, y1] = poly[i];
+    const auto& [x2, y2] = poly[(i + 1) % poly.size()];
+    a += x1 * y2 - x2 * y1;
+  }
+  return std::fabs(a) / 2;
+}
+}  // namespace
+
+TEST(PeprBands, LevelSetsAreLines) {
+  // P / (1 + R) <= 0.5 over the unit square: under P = 0.5 (1 + R), area 0.75.
+  EXPECT_NEAR(area(pepr_band(0, 1, 0, 1, 0, 0.5, 1)), 0.75, 1e-12);
+  EXPECT_NEAR(area(pepr_band(0, 1, 0, 1, 0.5, 1, 1)), 0.25, 1e-12);
+  // The bands of 0.1 steps tile the square.
+  double total = 0;
+  for (int k = 0; k < 10; ++k) total += area(pepr_band(0, 1, 0, 1, k / 10.0, (k + 1) / 10.0, 1));
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  // Above PePR 0.9 only a corner near R = 0, P = 1: P >= 0.9 (1 + R), a triangle of
+  // R in [0, 1/9] and P in [0.9, 1].
+  EXPECT_NEAR(area(pepr_band(0, 1, 0, 1, 0.9, 1, 1)), 0.5 * (1.0 / 9) * 0.1, 1e-12);
+  // Scaled PePR, alpha = 2: P >= 0.5 (2 + R) / 2 is the region above P = 0.5 + R / 4.
+  EXPECT_NEAR(area(pepr_band(0, 1, 0, 1, 0.5, 1, 2)), 1 - (0.5 + 0.125), 1e-12);
+  EXPECT_TRUE(pepr_band(0, 1, 0.9, 1, 0, 0.1, 1).empty()) << "the band misses the rectangle";
+}
+
+TEST(ExperimentPairs, ThePapersNames) {
+  std::vector<std::string> names{"derma", "derma_pt",   "derma_small", "derma_smallest",
+                                 "lidc",  "lidc_small", "pneumonia",   "pneumonia_small"};
+  auto pre = pretrained_scratch_pairs(names);
+  ASSERT_EQ(pre.size(), 1u);
+  EXPECT_EQ(pre[0].a, "derma_pt");
+  EXPECT_EQ(pre[0].b, "derma");
+  auto frac = data_fraction_pairs(names);
+  ASSERT_EQ(frac.size(), 3u);
+  EXPECT_EQ(frac[0].a, "derma_small");
+  EXPECT_EQ(frac[0].b, "derma_pt") << "the pretrained 100 % experiment, not the scratch one";
+  EXPECT_EQ(frac[1].a, "lidc_small");
+  EXPECT_EQ(frac[1].b, "lidc");
+  EXPECT_EQ(frac[2].a, "pneumonia_small");
+  EXPECT_EQ(frac[2].b, "pneumonia");
+}
+
+TEST(ExperimentPairs, PeprCollectNames) {
+  std::vector<std::string> names{
+      "derma_scratch_small", "derma", "derma_small", "derma_scratch", "derma_f0.25",
+      "derma_scratch_f0.25", "synth"};
+  auto pre = pretrained_scratch_pairs(names);
+  ASSERT_EQ(pre.size(), 3u);
+  EXPECT_EQ(pre[0].a, "derma");
+  EXPECT_EQ(pre[0].b, "derma_scratch");
+  EXPECT_EQ(pre[1].a, "derma_small");
+  EXPECT_EQ(pre[1].b, "derma_scratch_small");
+  EXPECT_EQ(pre[2].a, "derma_f0.25");
+  EXPECT_EQ(pre[2].b, "derma_scratch_f0.25");
+  auto frac = data_fraction_pairs(names);
+  ASSERT_EQ(frac.size(), 2u);
+  EXPECT_EQ(frac[0].a, "derma_scratch_small");
+  EXPECT_EQ(frac[0].b, "derma_scratch");
+  EXPECT_EQ(frac[1].a, "derma_small");
+  EXPECT_EQ(frac[1].b, "derma");
+}
+
+TEST(ExperimentPairs, NoPairs) {
+  EXPECT_TRUE(pretrained_scratch_pairs({"a", "b", "c_pt", "scratch", "_scratch"}).empty());
+  EXPECT_TRUE(data_fraction_pairs({"a_small", "b", "_small", "smallest"}).empty());
+  EXPECT_TRUE(pretrained_scratch_pairs({"x_scratchy", "x"}).empty()) << "a whole token only";
+}
