@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/report_command.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
@@ -179,12 +180,28 @@ void run_bench_cmd(BenchArgs& a) {
           "Budget prediction after epoch 1 (epoch-1 value x epochs), mean |relative "
           "error| over {} completed runs: energy {:.1f} %, time {:.1f} %\n\n",
           n, 100 * se / n, 100 * st / n);
+    const std::string report_dir = (runs_dir / "report").string();
+    if (wide.table.num_rows() > 0) {
+      ReportArgs ra;
+      ra.table.input = results;
+      ra.table.group_by = "dataset";
+      ra.output = report_dir;
+      ra.runs = runs_dir.string();
+      ra.title = "pepr default sweep";
+      try {
+        run_report(ra);
+      } catch (const Error& e) {  // the runs and results stand; say why there is no report
+        fmt::print(stderr, "pepr bench: the report was not written: {}\n", e.what());
+      }
+    }
     fmt::print("Run records:   {}/<run_id>.json (and .log)\n", runs_dir.string());
     fmt::print("Results:       {}  (one row per run; pepr score {} -g dataset)\n", results,
                results);
     fmt::print("Per epoch:     {}  (pepr curve {} -p test_acc -r energy --id run_id -g dataset)\n",
                long_results, long_results);
     fmt::print("Ranking:       {}\n", (runs_dir / "ranking.txt").string());
+    if (wide.table.num_rows() > 0)
+      fmt::print("Report:        {}/index.html  (tables/, figures/*.svg)\n", report_dir);
   } else if (!a.quiet && !sum.signalled) {
     fmt::print(stderr, "pepr bench: results with: pepr collect {} -o results.csv\n",
                runs_dir.string());

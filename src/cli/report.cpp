@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/report_command.hpp"
 #include "core/error.hpp"
 #include "report/data.hpp"
 #include "report/report.hpp"
@@ -15,16 +16,6 @@
 namespace pepr::cli {
 
 namespace {
-
-struct ReportArgs {
-  TableArgs table;
-  std::string output;
-  std::size_t top = 5;
-  std::string title = "PePR report";
-  std::string id;
-  std::string params_column;
-  std::string runs;
-};
 
 // The command that makes this report again, for the report's summary.
 std::string command_line(const ReportArgs& a, const TableArgs& t) {
@@ -42,6 +33,8 @@ std::string command_line(const ReportArgs& a, const TableArgs& t) {
   if (!a.runs.empty()) s += " --runs " + a.runs;
   return s + " -o " + a.output;
 }
+
+}  // namespace
 
 void run_report(const ReportArgs& a) {
   Table input = Table::read_csv(a.table.input);
@@ -78,8 +71,6 @@ void run_report(const ReportArgs& a) {
              figures == 1 ? "" : "s", rep.tables.size(), rep.tables.size() == 1 ? "" : "s", where);
   for (const auto& [name, why] : rep.figures.left_out) fmt::print("  left out {}: {}\n", name, why);
 }
-
-}  // namespace
 
 void add_report(CLI::App& app) {
   auto args = std::make_shared<ReportArgs>();
