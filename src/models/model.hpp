@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -35,6 +36,10 @@ class Classifier : public torch::nn::Module {
 
   // Smallest input height and width the network can run on (1 when any size works).
   virtual int64_t min_input_size() const { return 1; }
+
+  // The one input height and width the network runs on, where position embeddings tie it to a
+  // size (timm's fixed_input_size models); nullopt when sizes may vary.
+  virtual std::optional<int64_t> fixed_input_size() const { return std::nullopt; }
 
   const std::string& arch() const { return arch_; }
   int64_t num_classes() const { return options_.num_classes; }

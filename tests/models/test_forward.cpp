@@ -23,8 +23,15 @@ std::string sanitize(std::string s) {
   return s;
 }
 
+// A size every model runs at: its fixed size where it has one, else at least 32 px.
+int64_t runnable_size(const Classifier& model, int64_t at_least = 32) {
+  if (const auto fixed = model.fixed_input_size()) return *fixed;
+  return std::max<int64_t>(at_least, model.min_input_size());
+}
+
 // One model per (architecture, channels), run at every size: building a model costs more than
-// running it.
+// running it. Below the minimum size, or at any other size than a fixed one, the model must
+// refuse with a pepr::Error that names the size to use.
 class ForwardShape : public ::testing::TestWithParam<std::tuple<std::string, int64_t>> {};
 
 TEST_P(ForwardShape, GivesLogitsOrAClearErrorAt28_64_224) {
@@ -38,22 +45,35 @@ TEST_P(ForwardShape, GivesLogitsOrAClearErrorAt28_64_224) {
   for (const int64_t size : {28, 64, 224}) {
     SCOPED_TRACE(fmt::format("{} at {} px, {} channel(s)", name, size, in_chans));
     const auto x = torch::randn({2, in_chans, size, size});
-    if (size < model->min_input_size()) {
+    const auto fixed = model->fixed_input_size();
+    if (fixed ? size != *fixed : size < model->min_input_size()) {
       try {
         model->forward(x);
-        ADD_FAILURE() << "ran below its minimum size " << model->min_input_size();
+        ADD_FAILURE() << "ran at a size it cannot take (minimum " << model->min_input_size()
+                      << ", fixed " << fixed.value_or(0) << ")";
       } catch (const pepr::Error& e) {
         const std::string what = e.what();
-        const auto min = std::to_string(model->min_input_size());
-        EXPECT_NE(what.find(min + "x" + min), std::string::npos) << what;
+        const auto need = std::to_string(fixed ? *fixed : model->min_input_size());
+        EXPECT_NE(what.find(need + "x" + need), std::string::npos) << what;
         EXPECT_NE(what.find("resize"), std::string::npos) << what;
+        if (fixed) {
+          EXPECT_NE(what.find("exactly"), std::string::npos) << what;
+        }
       }
       continue;
     }
     const auto y = model->forward(x);
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 7}));
     EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
-    EXPECT_FALSE(torch::allclose(y[0], y[1]));  // the two images give different logits
+    // The two images give different logits. Where a freshly initialised model's eval-mode
+    // BatchNorm (running mean 0, variance 1) washes the input out, as timm's RepVGG init does
+    // (BN weights N(0.1, 0.1) in every block), the batch statistics of training mode must not.
+    if (torch::allclose(y[0], y[1])) {
+      model->train();
+      const auto y_train = model->forward(x);
+      EXPECT_FALSE(torch::allclose(y_train[0], y_train[1]));
+      model->eval();
+    }
   }
 }
 
@@ -71,7 +91,7 @@ TEST_P(NativeModel, RunsAtItsMinimumSize) {
   auto model = create_model(GetParam(), {.num_classes = 3});
   model->eval();
   torch::NoGradGuard no_grad;
-  const int64_t s = model->min_input_size();
+  const int64_t s = model->fixed_input_size().value_or(model->min_input_size());
   EXPECT_EQ(model->forward(torch::randn({1, 3, s, s})).sizes(), (std::vector<int64_t>{1, 3}));
   EXPECT_THROW(model->forward(torch::randn({1, 1, s, s})), pepr::Error);  // wrong channels
   EXPECT_THROW(model->forward(torch::randn({3, s, s})), pepr::Error);     // not 4-D
@@ -81,7 +101,7 @@ TEST_P(NativeModel, EveryParameterGetsAGradient) {
   torch::manual_seed(0);
   auto model = create_model(GetParam(), {.num_classes = 4, .drop_rate = 0.2});
   model->train();
-  const int64_t s = std::max<int64_t>(32, model->min_input_size());
+  const int64_t s = runnable_size(*model);
   const auto x = torch::randn({2, 3, s, s});
   const auto target = torch::tensor({1, 3}, torch::kLong);
   auto loss = torch::nn::functional::cross_entropy(model->forward(x), target);
@@ -131,7 +151,7 @@ TEST_P(NativeModel, ResetClassifierChangesOnlyTheHead) {
   }
   model->eval();
   torch::NoGradGuard no_grad;
-  const int64_t s = std::max<int64_t>(32, model->min_input_size());
+  const int64_t s = runnable_size(*model);
   EXPECT_EQ(model->forward(torch::randn({1, 3, s, s})).sizes(), (std::vector<int64_t>{1, 5}));
   EXPECT_THROW(model->reset_classifier(0), pepr::Error);
 }
@@ -140,7 +160,7 @@ TEST_P(NativeModel, ChannelsLastGivesTheSameLogits) {
   auto model = create_model(GetParam(), {.num_classes = 6});
   model->eval();
   torch::NoGradGuard no_grad;
-  const int64_t s = std::max<int64_t>(32, model->min_input_size());
+  const int64_t s = runnable_size(*model);
   const auto x = torch::randn({2, 3, s, s});
   const auto y = model->forward(x);
   to_channels_last(*model);

@@ -132,7 +132,13 @@ TimmReference load_timm_reference(const std::filesystem::path& json_file) {
   }
   ref.timm_params = j.at("timm_params").get<int64_t>();
   ref.input_size = j.at("input_size").get<std::vector<int64_t>>();
-  ref.first_conv = j.value("first_conv", "");
+  // timm lists several stem convolutions for some models (RepVGG: the kxk and 1x1 branches);
+  // the first is the one a native model names.
+  if (j.contains("first_conv") && j["first_conv"].is_array()) {
+    ref.first_conv = j["first_conv"].empty() ? "" : j["first_conv"][0].get<std::string>();
+  } else {
+    ref.first_conv = j.value("first_conv", "");
+  }
   ref.classifier = j.value("classifier", "");
   for (const auto& e : j.at("state_dict")) {
     ref.state_dict.push_back({e.at(0).get<std::string>(), e.at(1).get<std::vector<int64_t>>(),
