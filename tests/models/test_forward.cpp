@@ -105,7 +105,10 @@ TEST_P(NativeModel, StemAndClassifierNamesAreTruthful) {
   EXPECT_EQ(conv->second.size(1), 1);
   const auto fc = sd.find(model->classifier_name() + ".weight");
   ASSERT_NE(fc, sd.end()) << model->classifier_name();
-  EXPECT_EQ(fc->second.dim(), 2);
+  // A Linear [classes, C], or a 1x1 conv classifier [classes, C, 1, 1] (timm's use_conv heads).
+  EXPECT_TRUE(fc->second.dim() == 2 ||
+              (fc->second.dim() == 4 && fc->second.size(2) == 1 && fc->second.size(3) == 1))
+      << fc->second.sizes();
   EXPECT_EQ(fc->second.size(0), 7);
   EXPECT_EQ(sd.at(model->classifier_name() + ".bias").size(0), 7);
 }
