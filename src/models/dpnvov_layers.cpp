@@ -1,5 +1,7 @@
 #include "models/dpnvov_layers.hpp"
 
+#include <cmath>
+
 namespace pepr::models::dpnvov {
 
 ConvNormActImpl::ConvNormActImpl(ConvOptions conv_options, Act act, BatchNormOptions bn_options) {
@@ -64,6 +66,18 @@ std::vector<double> drop_path_rates(double drop_path_rate, int64_t total_blocks)
   return rates;
 }
 
+void trunc_normal_(torch::Tensor& t, double mean, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  auto norm_cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double l = norm_cdf((a - mean) / std);
+  const double u = norm_cdf((b - mean) / std);
+  t.uniform_(2 * l - 1, 2 * u - 1);
+  t.erfinv_();
+  t.mul_(std * std::sqrt(2.0));
+  t.add_(mean);
+  t.clamp_(a, b);
+}
+
 int64_t smallest_size(const std::function<bool(int64_t)>& fits) {
   for (int64_t s = 1; s <= 4096; ++s) {
     if (fits(s)) return s;
@@ -73,10 +87,11 @@ int64_t smallest_size(const std::function<bool(int64_t)>& fits) {
 
 int64_t pool_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t padding, bool ceil_mode,
                       int64_t dilation) {
-  const int64_t span = in + 2 * padding - dilation * (kernel - 1) - 1;
-  if (span < 0) return 0;
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  // PyTorch: the last window must start inside the input or the left padding.
+  // PyTorch's pooling_output_shape (floor division), also right for convolutions without ceil.
+  const int64_t num = in + 2 * padding - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  const int64_t q = num >= 0 ? num / stride : -((-num + stride - 1) / stride);
+  int64_t out = q + 1;
+  // With ceil_mode the last window must start inside the input or the left padding.
   if (ceil_mode && (out - 1) * stride >= in + padding) --out;
   return out;
 }

@@ -79,6 +79,11 @@ torch::Tensor conv_classifier_forward(Conv2d fc, torch::Tensor x, double drop_ra
 // (the "stagewise" variant gives the same numbers, split by stage).
 std::vector<double> drop_path_rates(double drop_path_rate, int64_t total_blocks);
 
+// torch.nn.init.trunc_normal_ / timm.layers.trunc_normal_: N(mean, std) truncated to [a, b]
+// (absolute bounds), by PyTorch's inverse-CDF method.
+void trunc_normal_(torch::Tensor& t, double mean = 0.0, double std = 1.0, double a = -2.0,
+                   double b = 2.0);
+
 // Smallest square input size s >= 1 for which `fits(s)` is true (searched up to 4096).
 int64_t smallest_size(const std::function<bool(int64_t)>& fits);
 
