@@ -35,6 +35,12 @@ torch::Tensor Classifier::forward(torch::Tensor x) {
     throw Error(fmt::format("{}: built for {} input channel(s), got an input with {}", arch_,
                             options_.in_chans, x.size(1)));
   }
+  if (const auto fixed = fixed_input_size();
+      fixed && (x.size(2) != *fixed || x.size(3) != *fixed)) {
+    throw Error(fmt::format(
+        "{}: needs inputs of exactly {}x{} pixels, got {}x{}; resize the images to {}x{}", arch_,
+        *fixed, *fixed, x.size(2), x.size(3), *fixed, *fixed));
+  }
   const int64_t min_size = min_input_size();
   if (x.size(2) < min_size || x.size(3) < min_size) {
     throw Error(fmt::format(

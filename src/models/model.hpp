@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -35,6 +36,11 @@ class Classifier : public torch::nn::Module {
 
   // Smallest input height and width the network can run on (1 when any size works).
   virtual int64_t min_input_size() const { return 1; }
+
+  // The only input height and width the network accepts, for transformers whose position
+  // embeddings (or patch-embedding checks) fix the image size, as timm's fixed_input_size
+  // (crossvit_9_240: 240); nullopt when sizes from min_input_size() up work.
+  virtual std::optional<int64_t> fixed_input_size() const { return std::nullopt; }
 
   const std::string& arch() const { return arch_; }
   int64_t num_classes() const { return options_.num_classes; }

@@ -1,8 +1,10 @@
 // Every native model runs at 28, 64 and 224 px with 7 classes and 1 or 3 input channels (or
 // refuses clearly below its minimum size), trains (every parameter gets a gradient), and keeps
 // its stem and classifier names truthful.
+#include <algorithm>
 #include <cctype>
 #include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -35,9 +37,27 @@ TEST_P(ForwardShape, GivesLogitsOrAClearErrorAt28_64_224) {
   auto model = create_model(name, o);
   model->eval();
   torch::NoGradGuard no_grad;
-  for (const int64_t size : {28, 64, 224}) {
+  const auto fixed = model->fixed_input_size();
+  std::vector<int64_t> sizes{28, 64, 224};
+  // A model with a fixed input size runs at that size (and refuses the others clearly).
+  if (fixed && std::find(sizes.begin(), sizes.end(), *fixed) == sizes.end()) {
+    sizes.push_back(*fixed);
+  }
+  for (const int64_t size : sizes) {
     SCOPED_TRACE(fmt::format("{} at {} px, {} channel(s)", name, size, in_chans));
     const auto x = torch::randn({2, in_chans, size, size});
+    if (fixed && size != *fixed) {
+      try {
+        model->forward(x);
+        ADD_FAILURE() << "ran at a size other than its fixed size " << *fixed;
+      } catch (const pepr::Error& e) {
+        const std::string what = e.what();
+        const auto f = std::to_string(*fixed);
+        EXPECT_NE(what.find("exactly " + f + "x" + f), std::string::npos) << what;
+        EXPECT_NE(what.find("resize"), std::string::npos) << what;
+      }
+      continue;
+    }
     if (size < model->min_input_size()) {
       try {
         model->forward(x);
@@ -67,11 +87,33 @@ INSTANTIATE_TEST_SUITE_P(Native, ForwardShape,
 
 class NativeModel : public ::testing::TestWithParam<std::string> {};
 
+// The size to test a model at: its fixed input size if it has one, else at least `wanted` and
+// at least its minimum size.
+int64_t test_size(const Classifier& model, int64_t wanted) {
+  return model.fixed_input_size().value_or(std::max(wanted, model.min_input_size()));
+}
+
+// Whether a state-dict entry belongs to the classifier. timm lists several classifiers for
+// multi-head models (CrossViT: head.0, head.1); the model names the first, "<list>.0", and its
+// siblings "<list>.<k>" are classifiers too.
+bool in_classifier(const std::string& entry, const std::string& classifier) {
+  if (entry.starts_with(classifier + ".")) return true;
+  const auto dot = classifier.rfind('.');
+  if (dot == std::string::npos || classifier.substr(dot + 1) != "0") return false;
+  const std::string list = classifier.substr(0, dot + 1);  // "head."
+  if (!entry.starts_with(list)) return false;
+  const auto rest = entry.substr(list.size());
+  const auto end = rest.find('.');
+  return end != std::string::npos && end > 0 &&
+         std::all_of(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(end),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
 TEST_P(NativeModel, RunsAtItsMinimumSize) {
   auto model = create_model(GetParam(), {.num_classes = 3});
   model->eval();
   torch::NoGradGuard no_grad;
-  const int64_t s = model->min_input_size();
+  const int64_t s = test_size(*model, 1);
   EXPECT_EQ(model->forward(torch::randn({1, 3, s, s})).sizes(), (std::vector<int64_t>{1, 3}));
   EXPECT_THROW(model->forward(torch::randn({1, 1, s, s})), pepr::Error);  // wrong channels
   EXPECT_THROW(model->forward(torch::randn({3, s, s})), pepr::Error);     // not 4-D
@@ -81,7 +123,7 @@ TEST_P(NativeModel, EveryParameterGetsAGradient) {
   torch::manual_seed(0);
   auto model = create_model(GetParam(), {.num_classes = 4, .drop_rate = 0.2});
   model->train();
-  const int64_t s = std::max<int64_t>(32, model->min_input_size());
+  const int64_t s = test_size(*model, 32);
   const auto x = torch::randn({2, 3, s, s});
   const auto target = torch::tensor({1, 3}, torch::kLong);
   auto loss = torch::nn::functional::cross_entropy(model->forward(x), target);
@@ -119,7 +161,7 @@ TEST_P(NativeModel, ResetClassifierChangesOnlyTheHead) {
   ASSERT_EQ(before.size(), after.size());
   for (const auto& [name, t] : after) {
     ASSERT_EQ(before.count(name), 1u) << name;
-    if (name.starts_with(model->classifier_name() + ".")) {
+    if (in_classifier(name, model->classifier_name())) {
       EXPECT_EQ(t.size(0), 5) << name;
     } else {
       EXPECT_TRUE(t.is_same(before.at(name))) << name;
@@ -127,7 +169,7 @@ TEST_P(NativeModel, ResetClassifierChangesOnlyTheHead) {
   }
   model->eval();
   torch::NoGradGuard no_grad;
-  const int64_t s = std::max<int64_t>(32, model->min_input_size());
+  const int64_t s = test_size(*model, 32);
   EXPECT_EQ(model->forward(torch::randn({1, 3, s, s})).sizes(), (std::vector<int64_t>{1, 5}));
   EXPECT_THROW(model->reset_classifier(0), pepr::Error);
 }
@@ -136,7 +178,7 @@ TEST_P(NativeModel, ChannelsLastGivesTheSameLogits) {
   auto model = create_model(GetParam(), {.num_classes = 6});
   model->eval();
   torch::NoGradGuard no_grad;
-  const int64_t s = std::max<int64_t>(32, model->min_input_size());
+  const int64_t s = test_size(*model, 32);
   const auto x = torch::randn({2, 3, s, s});
   const auto y = model->forward(x);
   to_channels_last(*model);
