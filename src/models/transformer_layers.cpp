@@ -19,15 +19,28 @@ void trunc_normal_(torch::Tensor t, double std, double a, double b) {
   t.clamp_(a, b);
 }
 
-void init_trunc_normal(torch::nn::Module& module, double std) {
+void trunc_normal_tf_(torch::Tensor t, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  trunc_normal_(t, 1.0, a, b);
+  t.mul_(std);
+}
+
+void init_trunc_normal(torch::nn::Module& module, double std, bool tf_style) {
+  const auto init = [std, tf_style](torch::Tensor& w) {
+    if (tf_style) {
+      trunc_normal_tf_(w, std);
+    } else {
+      trunc_normal_(w, std);
+    }
+  };
   torch::NoGradGuard no_grad;
   // modules(include_self = false): this runs in constructors, before a shared_ptr owns module.
   for (auto& m : module.modules(/*include_self=*/false)) {
     if (auto* linear = m->as<torch::nn::LinearImpl>()) {
-      trunc_normal_(linear->weight, std);
+      init(linear->weight);
       if (linear->bias.defined()) linear->bias.zero_();
     } else if (auto* conv = m->as<Conv2dImpl>()) {
-      trunc_normal_(conv->weight, std);
+      init(conv->weight);
       if (conv->bias.defined()) conv->bias.zero_();
     }
   }
@@ -151,6 +164,56 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   out = proj->forward(out.transpose(1, 2).reshape({B, N, num_heads_ * head_dim_}));
   if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
   return out;
+}
+
+SpatialReductionAttentionImpl::SpatialReductionAttentionImpl(int64_t dim, int64_t num_heads,
+                                                             int64_t sr_ratio, bool qkv_bias,
+                                                             double attn_drop, double proj_drop)
+    : num_heads_(num_heads),
+      head_dim_(dim / num_heads),
+      scale_(std::pow(static_cast<double>(dim / num_heads), -0.5)),
+      attn_drop_(attn_drop),
+      proj_drop_(proj_drop) {
+  q = register_module("q", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(qkv_bias)));
+  kv = register_module("kv",
+                       torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 2).bias(qkv_bias)));
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+  if (sr_ratio > 1) {
+    sr = register_module("sr", Conv2d(ConvOptions(dim, dim, sr_ratio)
+                                          .stride(sr_ratio)
+                                          .bias(true)
+                                          .padding(torch::ExpandingArray<2>(0))));
+    norm = register_module("norm", LayerNorm(dim, 1e-5));
+  }
+}
+
+torch::Tensor SpatialReductionAttentionImpl::forward(torch::Tensor x, int64_t H, int64_t W) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
+  const auto q_ = q->forward(x).reshape({B, N, num_heads_, head_dim_}).permute({0, 2, 1, 3});
+  if (sr) {
+    x = x.permute({0, 2, 1}).reshape({B, C, H, W});
+    x = norm->forward(sr->forward(x).reshape({B, C, -1}).permute({0, 2, 1}));
+  }
+  const auto kv_ =
+      kv->forward(x).reshape({B, -1, 2, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  auto out = softmax_attention(q_ * scale_, kv_[0], kv_[1], attn_drop_, is_training());
+  out = proj->forward(out.transpose(1, 2).reshape({B, N, C}));
+  if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
+  return out;
+}
+
+TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions o) : drop_path_(o.drop_path()) {
+  norm1 = register_module("norm1", LayerNorm(o.dim(), o.norm_eps()));
+  attn = register_module(
+      "attn", Attention(o.dim(), o.num_heads(), o.qkv_bias(), o.attn_drop(), o.proj_drop()));
+  norm2 = register_module("norm2", LayerNorm(o.dim(), o.norm_eps()));
+  const auto hidden = static_cast<int64_t>(static_cast<double>(o.dim()) * o.mlp_ratio());
+  mlp = register_module("mlp", Mlp(MlpOptions(o.dim(), hidden).act(o.act()).drop(o.proj_drop())));
+}
+
+torch::Tensor TransformerBlockImpl::forward(torch::Tensor x) {
+  x = x + drop_path(attn->forward(norm1->forward(x)), drop_path_, is_training());
+  return x + drop_path(mlp->forward(norm2->forward(x)), drop_path_, is_training());
 }
 
 // ---------------------------------------------------------------------------------------------

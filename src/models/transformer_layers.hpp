@@ -20,9 +20,13 @@ namespace pepr::models {
 // bounds), drawn by the inverse-CDF method as PyTorch does.
 void trunc_normal_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
 
+// timm.layers.trunc_normal_tf_(t, mean = 0, std, a = -2, b = 2): a standard normal truncated to
+// [a, b], then scaled by std (the bounds are in standard deviations).
+void trunc_normal_tf_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
+
 // timm's usual transformer init: trunc_normal_(std) for every Linear and Conv2d weight, zero
-// biases; LayerNorm weight 1, bias 0 (already so after construction).
-void init_trunc_normal(torch::nn::Module& module, double std = 0.02);
+// biases; LayerNorm weight 1, bias 0 (already so after construction). tf_style: trunc_normal_tf_.
+void init_trunc_normal(torch::nn::Module& module, double std = 0.02, bool tf_style = false);
 
 // timm.layers.calculate_drop_path_rates(rate, total): torch.linspace(0, rate, total) (float32,
 // as timm computes it). Split it by stage for the "stagewise" variant.
@@ -113,6 +117,55 @@ class AttentionImpl : public torch::nn::Module {
   double proj_drop_;
 };
 TORCH_MODULE(Attention);
+
+// Spatial-reduction attention: PVT v2's Attention and Twins' GlobalSubSampleAttn (same names and
+// numerics). q from every token; keys and values from the tokens reduced by sr (Conv2d
+// k = s = sr_ratio, then nn.LayerNorm, eps 1e-5) when sr_ratio > 1. Input [B, H * W, C].
+class SpatialReductionAttentionImpl : public torch::nn::Module {
+ public:
+  SpatialReductionAttentionImpl(int64_t dim, int64_t num_heads, int64_t sr_ratio,
+                                bool qkv_bias = true, double attn_drop = 0.0,
+                                double proj_drop = 0.0);
+  torch::Tensor forward(torch::Tensor x, int64_t H, int64_t W);
+
+  torch::nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
+  Conv2d sr{nullptr};
+  LayerNorm norm{nullptr};
+
+ private:
+  int64_t num_heads_, head_dim_;
+  double scale_, attn_drop_, proj_drop_;
+};
+TORCH_MODULE(SpatialReductionAttention);
+
+// timm.models.vision_transformer.Block (pre-norm, no layer scale): norm1 -> attn -> drop path ->
+// + x; norm2 -> mlp -> drop path -> + x. Norms are LayerNorm with the given eps.
+struct TransformerBlockOptions {
+  TransformerBlockOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(bool, qkv_bias) = false;
+  TORCH_ARG(double, norm_eps) = 1e-6;
+  TORCH_ARG(double, proj_drop) = 0.0;
+  TORCH_ARG(double, attn_drop) = 0.0;
+  TORCH_ARG(double, drop_path) = 0.0;
+  TORCH_ARG(Act, act) = Act::gelu;
+};
+
+class TransformerBlockImpl : public torch::nn::Module {
+ public:
+  explicit TransformerBlockImpl(TransformerBlockOptions options);
+  torch::Tensor forward(torch::Tensor x);
+
+  LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  Mlp mlp{nullptr};
+
+ private:
+  double drop_path_;
+};
+TORCH_MODULE(TransformerBlock);
 
 // Softmax attention of q [.., Nq, d] against k, v [.., Nk, d] with q already scaled, dropout on
 // the weights in training.
