@@ -212,4 +212,21 @@ TEST(Vgg, SmallInputsAreRefusedWithTheMinimumSize) {
   EXPECT_EQ(model->forward(torch::randn({1, 3, 64, 64})).sizes(), (std::vector<int64_t>{1, 7}));
 }
 
+TEST(CrossVit, OtherSizesAreRefusedWithTheFixedSize) {
+  auto model = create_model("crossvit_9_240", {.num_classes = 7});
+  ASSERT_TRUE(model->fixed_input_size().has_value());
+  EXPECT_EQ(*model->fixed_input_size(), 240);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  try {
+    model->forward(torch::randn({1, 3, 28, 28}));
+    FAIL() << "expected pepr::Error";
+  } catch (const pepr::Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "crossvit_9_240: needs inputs of exactly 240x240 pixels, got 28x28; resize the "
+                 "images to 240x240");
+  }
+  EXPECT_THROW(model->forward(torch::randn({1, 3, 240, 224})), pepr::Error);
+}
+
 }  // namespace
