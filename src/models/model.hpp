@@ -37,8 +37,9 @@ class Classifier : public torch::nn::Module {
   // Smallest input height and width the network can run on (1 when any size works).
   virtual int64_t min_input_size() const { return 1; }
 
-  // The one input height and width the network runs on, where position embeddings tie it to a
-  // size (timm's fixed_input_size models); nullopt when sizes may vary.
+  // The only input height and width the network accepts, for transformers whose position
+  // embeddings (or patch-embedding checks) fix the image size, as timm's fixed_input_size
+  // (crossvit_9_240: 240); nullopt when sizes from min_input_size() up work.
   virtual std::optional<int64_t> fixed_input_size() const { return std::nullopt; }
 
   const std::string& arch() const { return arch_; }

@@ -132,14 +132,16 @@ TimmReference load_timm_reference(const std::filesystem::path& json_file) {
   }
   ref.timm_params = j.at("timm_params").get<int64_t>();
   ref.input_size = j.at("input_size").get<std::vector<int64_t>>();
-  // timm lists several stem convolutions for some models (RepVGG: the kxk and 1x1 branches);
-  // the first is the one a native model names.
-  if (j.contains("first_conv") && j["first_conv"].is_array()) {
-    ref.first_conv = j["first_conv"].empty() ? "" : j["first_conv"][0].get<std::string>();
-  } else {
-    ref.first_conv = j.value("first_conv", "");
-  }
-  ref.classifier = j.value("classifier", "");
+  // timm gives a list for models with several stems or classifiers (crossvit: head.0, head.1;
+  // repvgg: two stem convolutions); the native model names the first.
+  const auto first_name = [&j](const char* key) -> std::string {
+    if (!j.contains(key)) return "";
+    const auto& v = j.at(key);
+    if (v.is_array()) return v.empty() ? "" : v.at(0).get<std::string>();
+    return v.get<std::string>();
+  };
+  ref.first_conv = first_name("first_conv");
+  ref.classifier = first_name("classifier");
   for (const auto& e : j.at("state_dict")) {
     ref.state_dict.push_back({e.at(0).get<std::string>(), e.at(1).get<std::vector<int64_t>>(),
                               e.at(2).get<std::string>()});

@@ -41,7 +41,7 @@ struct TimmReference {
   std::string name;
   int64_t timm_params = 0;
   std::vector<int64_t> input_size;  // C, H, W
-  std::string first_conv;
+  std::string first_conv;           // the first of timm's list where timm gives several
   std::string classifier;
   std::vector<StateEntry> state_dict;  // timm's order
   torch::Tensor logits;                // [2, 1000] float32

@@ -1,0 +1,245 @@
+#include "models/transformer_layers.hpp"
+
+#include <cmath>
+#include <ostream>
+
+#include "core/error.hpp"
+
+namespace pepr::models {
+
+void trunc_normal_(torch::Tensor t, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  // PyTorch's _no_grad_trunc_normal_ with mean 0.
+  const auto norm_cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double l = norm_cdf(a / std);
+  const double u = norm_cdf(b / std);
+  t.uniform_(2 * l - 1, 2 * u - 1);
+  t.erfinv_();
+  t.mul_(std * std::sqrt(2.0));
+  t.clamp_(a, b);
+}
+
+void trunc_normal_tf_(torch::Tensor t, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  trunc_normal_(t, 1.0, a, b);
+  t.mul_(std);
+}
+
+void init_trunc_normal(torch::nn::Module& module, double std, bool tf_style) {
+  const auto init = [std, tf_style](torch::Tensor& w) {
+    if (tf_style) {
+      trunc_normal_tf_(w, std);
+    } else {
+      trunc_normal_(w, std);
+    }
+  };
+  torch::NoGradGuard no_grad;
+  // modules(include_self = false): this runs in constructors, before a shared_ptr owns module.
+  for (auto& m : module.modules(/*include_self=*/false)) {
+    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
+      init(linear->weight);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* conv = m->as<Conv2dImpl>()) {
+      init(conv->weight);
+      if (conv->bias.defined()) conv->bias.zero_();
+    }
+  }
+}
+
+std::vector<double> drop_path_rates(double drop_path_rate, int64_t total) {
+  std::vector<double> out;
+  if (total <= 0) return out;
+  const auto rates = torch::linspace(0.0, drop_path_rate, total, torch::kFloat32);
+  const float* p = rates.data_ptr<float>();
+  out.assign(p, p + total);
+  return out;
+}
+
+std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
+                                                 const std::vector<int64_t>& depths) {
+  int64_t total = 0;
+  for (int64_t d : depths) total += d;
+  const auto flat = drop_path_rates(drop_path_rate, total);
+  std::vector<std::vector<double>> out;
+  size_t pos = 0;
+  for (int64_t d : depths) {
+    out.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(pos),
+                     flat.begin() + static_cast<std::ptrdiff_t>(pos + static_cast<size_t>(d)));
+    pos += static_cast<size_t>(d);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+LayerNormImpl::LayerNormImpl(int64_t dim, double eps, bool affine) : dim_(dim), eps_(eps) {
+  if (affine) {
+    weight = register_parameter("weight", torch::ones({dim}));
+    bias = register_parameter("bias", torch::zeros({dim}));
+  }
+}
+
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  return torch::layer_norm(x, {dim_}, weight, bias, eps_);
+}
+
+void LayerNormImpl::pretty_print(std::ostream& stream) const {
+  stream << "pepr::models::LayerNorm(" << dim_ << ", eps=" << eps_ << ")";
+}
+
+LayerNorm2dImpl::LayerNorm2dImpl(int64_t dim, double eps, bool affine) : dim_(dim), eps_(eps) {
+  if (affine) {
+    weight = register_parameter("weight", torch::ones({dim}));
+    bias = register_parameter("bias", torch::zeros({dim}));
+  }
+}
+
+torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
+  return torch::layer_norm(x.permute({0, 2, 3, 1}), {dim_}, weight, bias, eps_)
+      .permute({0, 3, 1, 2});
+}
+
+void LayerNorm2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "pepr::models::LayerNorm2d(" << dim_ << ", eps=" << eps_ << ")";
+}
+
+// ---------------------------------------------------------------------------------------------
+
+MlpImpl::MlpImpl(MlpOptions options) : options_(std::move(options)) {
+  const int64_t in = options_.in_features();
+  const int64_t hidden = options_.hidden_features() > 0 ? options_.hidden_features() : in;
+  const int64_t out = options_.out_features() > 0 ? options_.out_features() : in;
+  if (options_.use_conv()) {
+    conv1 = register_module("fc1", Conv2d(ConvOptions(in, hidden, 1).bias(options_.bias())));
+    conv2 = register_module("fc2", Conv2d(ConvOptions(hidden, out, 1).bias(options_.bias())));
+  } else {
+    fc1 = register_module(
+        "fc1", torch::nn::Linear(torch::nn::LinearOptions(in, hidden).bias(options_.bias())));
+    fc2 = register_module(
+        "fc2", torch::nn::Linear(torch::nn::LinearOptions(hidden, out).bias(options_.bias())));
+  }
+}
+
+torch::Tensor MlpImpl::forward(torch::Tensor x) {
+  const double p = options_.drop();
+  x = options_.use_conv() ? conv1->forward(x) : fc1->forward(x);
+  x = apply_act(options_.act(), std::move(x));
+  if (p > 0.0) x = torch::dropout(x, p, is_training());
+  x = options_.use_conv() ? conv2->forward(x) : fc2->forward(x);
+  if (p > 0.0) x = torch::dropout(x, p, is_training());
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+torch::Tensor softmax_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, double attn_drop, bool training) {
+  auto attn = torch::matmul(q, k.transpose(-2, -1)).softmax(-1);
+  if (attn_drop > 0.0) attn = torch::dropout(attn, attn_drop, training);
+  return torch::matmul(attn, v);
+}
+
+AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, double attn_drop,
+                             double proj_drop)
+    : num_heads_(num_heads),
+      head_dim_(dim / num_heads),
+      scale_(std::pow(static_cast<double>(dim / num_heads), -0.5)),
+      attn_drop_(attn_drop),
+      proj_drop_(proj_drop) {
+  if (dim % num_heads != 0) {
+    throw Error("Attention: dim " + std::to_string(dim) + " is not divisible by num_heads " +
+                std::to_string(num_heads));
+  }
+  qkv = register_module("qkv",
+                        torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 3).bias(qkv_bias)));
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), N = x.size(1);
+  const auto qkv_ =
+      qkv->forward(x).reshape({B, N, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  const auto q = qkv_[0] * scale_;
+  auto out = softmax_attention(q, qkv_[1], qkv_[2], attn_drop_, is_training());
+  out = proj->forward(out.transpose(1, 2).reshape({B, N, num_heads_ * head_dim_}));
+  if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
+  return out;
+}
+
+SpatialReductionAttentionImpl::SpatialReductionAttentionImpl(int64_t dim, int64_t num_heads,
+                                                             int64_t sr_ratio, bool qkv_bias,
+                                                             double attn_drop, double proj_drop)
+    : num_heads_(num_heads),
+      head_dim_(dim / num_heads),
+      scale_(std::pow(static_cast<double>(dim / num_heads), -0.5)),
+      attn_drop_(attn_drop),
+      proj_drop_(proj_drop) {
+  q = register_module("q", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(qkv_bias)));
+  kv = register_module("kv",
+                       torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 2).bias(qkv_bias)));
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+  if (sr_ratio > 1) {
+    sr = register_module("sr", Conv2d(ConvOptions(dim, dim, sr_ratio)
+                                          .stride(sr_ratio)
+                                          .bias(true)
+                                          .padding(torch::ExpandingArray<2>(0))));
+    norm = register_module("norm", LayerNorm(dim, 1e-5));
+  }
+}
+
+torch::Tensor SpatialReductionAttentionImpl::forward(torch::Tensor x, int64_t H, int64_t W) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
+  const auto q_ = q->forward(x).reshape({B, N, num_heads_, head_dim_}).permute({0, 2, 1, 3});
+  if (sr) {
+    x = x.permute({0, 2, 1}).reshape({B, C, H, W});
+    x = norm->forward(sr->forward(x).reshape({B, C, -1}).permute({0, 2, 1}));
+  }
+  const auto kv_ =
+      kv->forward(x).reshape({B, -1, 2, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  auto out = softmax_attention(q_ * scale_, kv_[0], kv_[1], attn_drop_, is_training());
+  out = proj->forward(out.transpose(1, 2).reshape({B, N, C}));
+  if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
+  return out;
+}
+
+TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions o) : drop_path_(o.drop_path()) {
+  norm1 = register_module("norm1", LayerNorm(o.dim(), o.norm_eps()));
+  attn = register_module(
+      "attn", Attention(o.dim(), o.num_heads(), o.qkv_bias(), o.attn_drop(), o.proj_drop()));
+  norm2 = register_module("norm2", LayerNorm(o.dim(), o.norm_eps()));
+  const auto hidden = static_cast<int64_t>(static_cast<double>(o.dim()) * o.mlp_ratio());
+  mlp = register_module("mlp", Mlp(MlpOptions(o.dim(), hidden).act(o.act()).drop(o.proj_drop())));
+}
+
+torch::Tensor TransformerBlockImpl::forward(torch::Tensor x) {
+  x = x + drop_path(attn->forward(norm1->forward(x)), drop_path_, is_training());
+  return x + drop_path(mlp->forward(norm2->forward(x)), drop_path_, is_training());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+NormMlpClassifierHeadImpl::NormMlpClassifierHeadImpl(int64_t in_features, int64_t num_classes,
+                                                     double drop_rate, double norm_eps,
+                                                     int64_t hidden_size, Act act)
+    : num_features_(hidden_size > 0 ? hidden_size : in_features), drop_rate_(drop_rate), act_(act) {
+  norm = register_module("norm", LayerNorm2d(in_features, norm_eps));
+  if (hidden_size > 0) {
+    auto holder = std::make_shared<torch::nn::Module>();
+    pre_logits_fc = holder->register_module("fc", torch::nn::Linear(in_features, hidden_size));
+    register_module("pre_logits", holder);
+  }
+  fc = register_module("fc", torch::nn::Linear(num_features_, num_classes));
+}
+
+torch::Tensor NormMlpClassifierHeadImpl::forward(torch::Tensor x) {
+  x = norm->forward(x.mean({2, 3}, /*keepdim=*/true)).flatten(1);
+  if (pre_logits_fc) x = apply_act(act_, pre_logits_fc->forward(x));
+  if (drop_rate_ > 0.0) x = torch::dropout(x, drop_rate_, is_training());
+  return fc->forward(x);
+}
+
+void NormMlpClassifierHeadImpl::reset(int64_t num_classes) {
+  fc = replace_module("fc", torch::nn::Linear(num_features_, num_classes));
+}
+
+}  // namespace pepr::models
