@@ -10,11 +10,6 @@ namespace pepr::models {
 
 namespace F = torch::nn::functional;
 
-void trunc_normal_(torch::Tensor& t, double std) {
-  torch::NoGradGuard no_grad;
-  t.normal_(0.0, std).clamp_(-2.0, 2.0);
-}
-
 namespace {
 
 // A parameter-only child module, for timm entries such as "pos_embed.height_rel" or
@@ -27,105 +22,9 @@ std::shared_ptr<torch::nn::Module> holder(const std::string& type) {
 
 // ---------------------------------------------------------------------------------------------
 
-LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : channels_(channels), eps_(eps) {
-  weight = register_parameter("weight", torch::ones({channels}));
-  bias = register_parameter("bias", torch::zeros({channels}));
-}
-
-torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
-  auto y = x.permute({0, 2, 3, 1});
-  y = torch::layer_norm(y, {channels_}, weight, bias, eps_);
-  return y.permute({0, 3, 1, 2});
-}
-
-GroupNorm1Impl::GroupNorm1Impl(int64_t channels, double eps) : eps_(eps) {
-  weight = register_parameter("weight", torch::ones({channels}));
-  bias = register_parameter("bias", torch::zeros({channels}));
-}
-
-torch::Tensor GroupNorm1Impl::forward(const torch::Tensor& x) {
-  return torch::group_norm(x, 1, weight, bias, eps_);
-}
-
-ConvMlpImpl::ConvMlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
-                         Act act, bool layer_norm, double drop)
-    : act_(act), drop_(drop) {
-  fc1 = register_module("fc1", create_conv2d(in_features, hidden_features, 1, 1, 1, 1, "", true));
-  if (layer_norm) norm = register_module("norm", LayerNorm2d(hidden_features));
-  fc2 = register_module("fc2", create_conv2d(hidden_features, out_features, 1, 1, 1, 1, "", true));
-}
-
-torch::Tensor ConvMlpImpl::forward(const torch::Tensor& x) {
-  auto y = fc1->forward(x);
-  if (norm) y = norm->forward(y);
-  y = apply_act(act_, std::move(y), /*inplace=*/true);
-  if (drop_ > 0.0) y = torch::dropout(y, drop_, is_training());
-  return fc2->forward(y);
-}
-
 // ---------------------------------------------------------------------------------------------
 
-EcaModuleImpl::EcaModuleImpl(int64_t channels, double gamma, double beta) {
-  const auto t = static_cast<int64_t>(
-      std::abs(std::log(static_cast<double>(channels)) / std::log(2.0) + beta) / gamma);
-  kernel_size_ = std::max<int64_t>(t % 2 ? t : t + 1, 3);
-  conv_ = register_module("conv", holder("Conv1d"));
-  conv_weight_ = conv_->register_parameter("weight", torch::empty({1, 1, kernel_size_}));
-  {
-    torch::NoGradGuard no_grad;
-    torch::nn::init::kaiming_uniform_(conv_weight_, std::sqrt(5.0));
-  }
-}
-
-torch::Tensor EcaModuleImpl::forward(const torch::Tensor& x) {
-  auto y = x.mean({2, 3}).view({x.size(0), 1, -1});
-  y = torch::conv1d(y, conv_weight_, {}, 1, (kernel_size_ - 1) / 2);
-  y = torch::sigmoid(y).view({x.size(0), -1, 1, 1});
-  return x * y.expand_as(x);
-}
-
 // ---------------------------------------------------------------------------------------------
-
-GlobalContextImpl::GlobalContextImpl(int64_t channels, GlobalContextOptions options)
-    : options_(options) {
-  if (options_.use_attn()) {
-    conv_attn = register_module("conv_attn", create_conv2d(channels, 1, 1, 1, 1, 1, "", true));
-  }
-  const int64_t rd = make_divisible(static_cast<double>(channels) * options_.rd_ratio(),
-                                    options_.rd_divisor(), std::nullopt, 0.0);
-  if (options_.fuse_add()) {
-    mlp_add = register_module("mlp_add", ConvMlp(channels, rd, channels, options_.act(), true));
-  }
-  if (options_.fuse_scale()) {
-    mlp_scale = register_module("mlp_scale", ConvMlp(channels, rd, channels, options_.act(), true));
-  }
-  reset_parameters();
-}
-
-void GlobalContextImpl::reset_parameters() {
-  torch::NoGradGuard no_grad;
-  if (conv_attn) {
-    torch::nn::init::kaiming_normal_(conv_attn->weight, 0.0, torch::kFanIn, torch::kReLU);
-  }
-  if (mlp_add) mlp_add->fc2->weight.zero_();
-}
-
-torch::Tensor GlobalContextImpl::forward(const torch::Tensor& x) {
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  torch::Tensor context;
-  if (conv_attn) {
-    auto attn = conv_attn->forward(x).reshape({B, 1, H * W});
-    attn = torch::softmax(attn, -1).unsqueeze(3);  // B, 1, HW, 1
-    context = torch::matmul(x.reshape({B, C, H * W}).unsqueeze(1), attn);
-    context = context.view({B, C, 1, 1});
-  } else {
-    context = x.mean({2, 3}, /*keepdim=*/true);
-  }
-  auto y = x;
-  if (mlp_scale) y = y * apply_act(options_.gate(), mlp_scale->forward(context));
-  if (mlp_add) y = y + mlp_add->forward(context);
-  return y;
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
-// timm layers used by the ByobNet families (byobnet, byoanet, mobilevit) that layers.hpp lacks,
-// each a port of the timm layer of the same name with the same parameter names. They are generic
-// (any family may use them): EcaModule, GlobalContext, LayerNorm2d, GroupNorm1, ConvMlp,
-// BatNonLocalAttn, HaloAttn, BottleneckAttn, LambdaLayer.
+// timm attention layers used by the ByobNet families (byobnet, byoanet, mobilevit), each a port of
+// the timm layer of the same name with the same parameter names: BatNonLocalAttn, HaloAttn,
+// BottleneckAttn, LambdaLayer. (The smaller shared ones, EcaModule, GlobalContext, LayerNorm2d,
+// GroupNorm1, ConvMlp, are in layers.hpp.)
 #pragma once
 
 #include <array>
@@ -13,97 +13,6 @@
 #include "models/layers.hpp"
 
 namespace pepr::models {
-
-// timm.layers.trunc_normal_(t, std) (a = -2, b = 2, absolute bounds), for initialisation only.
-void trunc_normal_(torch::Tensor& t, double std);
-
-// ---------------------------------------------------------------------------------------------
-// Normalisation.
-
-// timm.layers.LayerNorm2d: LayerNorm over the channels of an NCHW tensor. weight, bias.
-class LayerNorm2dImpl : public torch::nn::Module {
- public:
-  explicit LayerNorm2dImpl(int64_t channels, double eps = 1e-6);
-  torch::Tensor forward(const torch::Tensor& x);
-  torch::Tensor weight, bias;
-
- private:
-  int64_t channels_;
-  double eps_;
-};
-TORCH_MODULE(LayerNorm2d);
-
-// timm.layers.GroupNorm1: GroupNorm with one group over [B, C, *]. weight, bias; eps 1e-5.
-class GroupNorm1Impl : public torch::nn::Module {
- public:
-  explicit GroupNorm1Impl(int64_t channels, double eps = 1e-5);
-  torch::Tensor forward(const torch::Tensor& x);
-  torch::Tensor weight, bias;
-
- private:
-  double eps_;
-};
-TORCH_MODULE(GroupNorm1);
-
-// timm.layers.ConvMlp: fc1 (1x1 conv, bias), norm (LayerNorm2d, optional), act, fc2 (bias).
-class ConvMlpImpl : public torch::nn::Module {
- public:
-  ConvMlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features, Act act,
-              bool layer_norm, double drop = 0.0);
-  torch::Tensor forward(const torch::Tensor& x);
-
-  Conv2d fc1{nullptr}, fc2{nullptr};
-  LayerNorm2d norm{nullptr};
-
- private:
-  Act act_;
-  double drop_;
-};
-TORCH_MODULE(ConvMlp);
-
-// ---------------------------------------------------------------------------------------------
-// Channel attention.
-
-// timm.layers.EcaModule: global average -> Conv1d(1, 1, k) (no bias) -> sigmoid gate. The kernel
-// size follows the channels (gamma 2, beta 1). Entry: conv.weight [1, 1, k].
-class EcaModuleImpl : public torch::nn::Module {
- public:
-  explicit EcaModuleImpl(int64_t channels, double gamma = 2.0, double beta = 1.0);
-  torch::Tensor forward(const torch::Tensor& x);
-  int64_t kernel_size() const { return kernel_size_; }
-
- private:
-  int64_t kernel_size_;
-  torch::Tensor conv_weight_;  // registered as "conv.weight" through a child module
-  std::shared_ptr<torch::nn::Module> conv_;
-};
-TORCH_MODULE(EcaModule);
-
-// timm.layers.GlobalContext: attention pooling (conv_attn) or mean -> ConvMlp with LayerNorm2d
-// -> add (mlp_add) and/or sigmoid-scale (mlp_scale). timm's 'gc' is fuse_scale, 'gca' fuse_add.
-struct GlobalContextOptions {
-  TORCH_ARG(bool, use_attn) = true;
-  TORCH_ARG(bool, fuse_add) = false;
-  TORCH_ARG(bool, fuse_scale) = true;
-  TORCH_ARG(double, rd_ratio) = 1.0 / 8;
-  TORCH_ARG(int64_t, rd_divisor) = 1;
-  TORCH_ARG(Act, act) = Act::relu;
-  TORCH_ARG(Act, gate) = Act::sigmoid;
-};
-
-class GlobalContextImpl : public torch::nn::Module {
- public:
-  GlobalContextImpl(int64_t channels, GlobalContextOptions options = {});
-  torch::Tensor forward(const torch::Tensor& x);
-  void reset_parameters();
-
-  Conv2d conv_attn{nullptr};
-  ConvMlp mlp_add{nullptr}, mlp_scale{nullptr};
-
- private:
-  GlobalContextOptions options_;
-};
-TORCH_MODULE(GlobalContext);
 
 // timm.layers.BatNonLocalAttn (with its BilinearAttnTransform "ba"): conv1 -> ba -> conv2 ->
 // Dropout2d -> + x. The feature map's height and width must be multiples of block_size.

@@ -17,35 +17,6 @@ namespace pepr::models {
 
 namespace {
 
-// timm.layers.BlurPool2d (filt_size 3, reflect padding): a fixed binomial [1, 2, 1] / 4 blur per
-// channel, then subsampling by stride. timm keeps the filter in a non-persistent buffer (not in
-// the state dict), so it is a plain member here, moved to the input's device and dtype.
-class BlurPool2dImpl : public torch::nn::Module {
- public:
-  BlurPool2dImpl(int64_t channels, int64_t stride = 2)
-      : channels_(channels), stride_(stride), padding_(get_padding(3, stride)) {
-    const auto coeffs = torch::tensor({1.0F, 2.0F, 1.0F}) / 4.0F;
-    filt_ = (coeffs.unsqueeze(1) * coeffs.unsqueeze(0)).expand({channels, 1, 3, 3}).contiguous();
-  }
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    const auto padded = torch::reflection_pad2d(x, {padding_, padding_, padding_, padding_});
-    const std::array<int64_t, 2> stride{stride_, stride_}, zero{0, 0}, one{1, 1};
-    return torch::conv2d(padded, filt_.to(x.options()), /*bias=*/{}, stride, zero, one, channels_);
-  }
-
-  void pretty_print(std::ostream& stream) const override {
-    stream << "pepr::models::BlurPool2d(" << channels_ << ", stride=" << stride_ << ")";
-  }
-
- private:
-  int64_t channels_;
-  int64_t stride_;
-  int64_t padding_;
-  torch::Tensor filt_;
-};
-TORCH_MODULE(BlurPool2d);
-
 // timm DenseLayer: norm1 (BN + ReLU), conv1 1x1 to bn_size * growth, norm2, conv2 3x3 to growth.
 class DenseLayerImpl : public torch::nn::Module {
  public:
@@ -118,7 +89,7 @@ class DenseNet : public Classifier {
     if (cfg.blur_stem) {
       Sequential pool;
       pool->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(1).padding(1)));
-      pool->push_back(BlurPool2d(init_features, 2));
+      pool->push_back(BlurPool2d(init_features));
       features->push_back("pool0", pool);
     } else {
       features->push_back(

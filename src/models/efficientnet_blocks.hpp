@@ -81,65 +81,6 @@ SeFactory squeeze_excite_se(Act gate = Act::sigmoid, std::optional<Act> force_ac
 // timm's se_layer = 'gc' (GlobalContext with its defaults; act = the block's).
 SeFactory global_context_se();
 
-// ---------------------------------------------------------------------------------------------
-// Generic timm layers used as attention in these blocks (candidates for layers.hpp).
-
-// timm.layers.LayerNorm2d: LayerNorm over the channels of an NCHW tensor (weight, bias), eps 1e-6.
-class LayerNorm2dImpl : public torch::nn::Module {
- public:
-  explicit LayerNorm2dImpl(int64_t num_channels, double eps = 1e-6);
-  torch::Tensor forward(const torch::Tensor& x);
-
-  torch::Tensor weight, bias;
-
- private:
-  int64_t num_channels_;
-  double eps_;
-};
-TORCH_MODULE(LayerNorm2d);
-
-// timm.layers.ConvMlp with norm_layer = LayerNorm2d (or none): fc1 (1x1, bias), norm, act, fc2.
-class ConvMlpImpl : public torch::nn::Module {
- public:
-  ConvMlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features, Act act,
-              bool layer_norm);
-  torch::Tensor forward(const torch::Tensor& x);
-
-  Conv2d fc1{nullptr}, fc2{nullptr};
-  LayerNorm2d norm{nullptr};
-
- private:
-  Act act_;
-};
-TORCH_MODULE(ConvMlp);
-
-// timm.layers.GlobalContext (GCNet): conv_attn (softmax attention pooling), mlp_scale / mlp_add
-// (ConvMlp with LayerNorm2d), sigmoid gate. rd = make_divisible(channels * rd_ratio, rd_divisor,
-// round_limit = 0) unless given.
-struct GlobalContextOptions {
-  TORCH_ARG(bool, use_attn) = true;
-  TORCH_ARG(bool, fuse_add) = false;
-  TORCH_ARG(bool, fuse_scale) = true;
-  TORCH_ARG(double, rd_ratio) = 1.0 / 8;
-  TORCH_ARG(std::optional<int64_t>, rd_channels) = std::nullopt;
-  TORCH_ARG(int64_t, rd_divisor) = 1;
-  TORCH_ARG(Act, act) = Act::relu;
-  TORCH_ARG(Act, gate) = Act::sigmoid;
-};
-
-class GlobalContextImpl : public torch::nn::Module {
- public:
-  GlobalContextImpl(int64_t channels, GlobalContextOptions options = {});
-  torch::Tensor forward(const torch::Tensor& x);
-
-  Conv2d conv_attn{nullptr};
-  ConvMlp mlp_add{nullptr}, mlp_scale{nullptr};
-
- private:
-  GlobalContextOptions options_;
-};
-TORCH_MODULE(GlobalContext);
-
 struct BuilderOptions {
   int64_t output_stride = 32;  // 8 or 16 dilate the later stages instead of striding
   std::string pad_type;        // "", "same" (tf_ variants), "valid"

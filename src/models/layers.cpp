@@ -361,4 +361,222 @@ void init_weight_goog(torch::nn::Module& module) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Generic timm layers shared by several families.
+
+void trunc_normal_(torch::Tensor t, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  // PyTorch's _no_grad_trunc_normal_ with mean 0.
+  const auto norm_cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double l = norm_cdf(a / std);
+  const double u = norm_cdf(b / std);
+  t.uniform_(2 * l - 1, 2 * u - 1);
+  t.erfinv_();
+  t.mul_(std * std::sqrt(2.0));
+  t.clamp_(a, b);
+}
+
+void trunc_normal_tf_(torch::Tensor t, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  trunc_normal_(t, 1.0, a, b);
+  t.mul_(std);
+}
+
+void init_trunc_normal(torch::nn::Module& module, double std, bool tf_style) {
+  const auto init = [std, tf_style](torch::Tensor& w) {
+    if (tf_style) {
+      trunc_normal_tf_(w, std);
+    } else {
+      trunc_normal_(w, std);
+    }
+  };
+  torch::NoGradGuard no_grad;
+  // modules(include_self = false): this runs in constructors, before a shared_ptr owns module.
+  for (auto& m : module.modules(/*include_self=*/false)) {
+    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
+      init(linear->weight);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* conv = m->as<Conv2dImpl>()) {
+      init(conv->weight);
+      if (conv->bias.defined()) conv->bias.zero_();
+    }
+  }
+}
+
+std::vector<double> drop_path_rates(double drop_path_rate, int64_t total) {
+  std::vector<double> out;
+  if (total <= 0) return out;
+  const auto rates = torch::linspace(0.0, drop_path_rate, total, torch::kFloat32);
+  const float* p = rates.data_ptr<float>();
+  out.assign(p, p + total);
+  return out;
+}
+
+std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
+                                                 const std::vector<int64_t>& depths) {
+  int64_t total = 0;
+  for (int64_t d : depths) total += d;
+  const auto flat = drop_path_rates(drop_path_rate, total);
+  std::vector<std::vector<double>> out;
+  size_t pos = 0;
+  for (int64_t d : depths) {
+    out.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(pos),
+                     flat.begin() + static_cast<std::ptrdiff_t>(pos + static_cast<size_t>(d)));
+    pos += static_cast<size_t>(d);
+  }
+  return out;
+}
+
+LayerNorm2dImpl::LayerNorm2dImpl(int64_t dim, double eps, bool affine) : dim_(dim), eps_(eps) {
+  if (affine) {
+    weight = register_parameter("weight", torch::ones({dim}));
+    bias = register_parameter("bias", torch::zeros({dim}));
+  }
+}
+
+torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
+  return torch::layer_norm(x.permute({0, 2, 3, 1}), {dim_}, weight, bias, eps_)
+      .permute({0, 3, 1, 2});
+}
+
+void LayerNorm2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "pepr::models::LayerNorm2d(" << dim_ << ", eps=" << eps_ << ")";
+}
+
+GroupNorm1Impl::GroupNorm1Impl(int64_t channels, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({channels}));
+  bias = register_parameter("bias", torch::zeros({channels}));
+}
+
+torch::Tensor GroupNorm1Impl::forward(const torch::Tensor& x) {
+  return torch::group_norm(x, 1, weight, bias, eps_);
+}
+
+ConvMlpImpl::ConvMlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
+                         Act act, bool layer_norm, double drop)
+    : act_(act), drop_(drop) {
+  fc1 = register_module("fc1", create_conv2d(in_features, hidden_features, 1, 1, 1, 1, "", true));
+  if (layer_norm) norm = register_module("norm", LayerNorm2d(hidden_features));
+  fc2 = register_module("fc2", create_conv2d(hidden_features, out_features, 1, 1, 1, 1, "", true));
+}
+
+torch::Tensor ConvMlpImpl::forward(const torch::Tensor& x) {
+  auto y = fc1->forward(x);
+  if (norm) y = norm->forward(y);
+  y = apply_act(act_, std::move(y), /*inplace=*/true);
+  if (drop_ > 0.0) y = torch::dropout(y, drop_, is_training());
+  return fc2->forward(y);
+}
+
+int64_t eca_kernel_size(int64_t channels, double gamma, double beta) {
+  // Python: int(abs(math.log(channels, 2) + beta) / gamma); math.log(x, 2) is log(x) / log(2).
+  const double l = std::log(static_cast<double>(channels)) / std::log(2.0);
+  const auto t = static_cast<int64_t>(std::abs(l + beta) / gamma);
+  return std::max<int64_t>(t % 2 ? t : t + 1, 3);
+}
+
+EcaModuleImpl::EcaModuleImpl(std::optional<int64_t> channels, EcaModuleOptions options)
+    : options_(options),
+      kernel_size_(channels ? eca_kernel_size(*channels, options.gamma(), options.beta())
+                            : options.kernel_size()) {
+  if (kernel_size_ % 2 != 1) throw std::logic_error("EcaModule: kernel size must be odd");
+  conv = register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(1, 1, kernel_size_)
+                                                       .padding((kernel_size_ - 1) / 2)
+                                                       .bias(false)));
+}
+
+torch::Tensor EcaModuleImpl::forward(const torch::Tensor& x) {
+  auto y = x.mean({2, 3}).view({x.size(0), 1, -1});
+  y = conv->forward(y);
+  y = apply_act(options_.gate(), std::move(y), true).view({x.size(0), -1, 1, 1});
+  return x * y.expand_as(x);
+}
+
+BlurPool2dImpl::BlurPool2dImpl(int64_t channels, BlurPool2dOptions options)
+    : channels_(channels),
+      options_(std::move(options)),
+      padding_(get_padding(options_.filt_size(), options_.stride())) {
+  const int64_t k = options_.filt_size();
+  if (k < 2) throw std::logic_error("BlurPool2d: filt_size must be at least 2");
+  if (options_.pad_mode() != "reflect" && options_.pad_mode() != "constant") {
+    throw std::logic_error("BlurPool2d: pad_mode must be reflect or constant");
+  }
+  // Binomial coefficients C(k-1, i) / 2^(k-1), as float32 like timm.
+  std::vector<float> coeffs(static_cast<size_t>(k));
+  double c = 1.0;
+  for (int64_t i = 0; i < k; ++i) {
+    coeffs[static_cast<size_t>(i)] = static_cast<float>(c);
+    c = c * static_cast<double>(k - 1 - i) / static_cast<double>(i + 1);
+  }
+  auto v = torch::tensor(coeffs) / static_cast<float>(int64_t{1} << (k - 1));
+  auto filt = (v.unsqueeze(1) * v.unsqueeze(0)).view({1, 1, k, k});
+  filt_ = filt.repeat({channels_, 1, 1, 1}).contiguous();
+}
+
+torch::Tensor BlurPool2dImpl::forward(const torch::Tensor& x) {
+  if (filt_.device() != x.device() || filt_.dtype() != x.dtype()) {
+    filt_ = filt_.to(x.device(), x.scalar_type());
+  }
+  const int64_t p = padding_;
+  const auto padded = options_.pad_mode() == "reflect"
+                          ? torch::reflection_pad2d(x, {p, p, p, p})
+                          : torch::constant_pad_nd(x, {p, p, p, p}, 0.0);
+  const int64_t s = options_.stride();
+  const std::array<int64_t, 2> stride{s, s}, zero{0, 0}, one{1, 1};
+  return torch::conv2d(padded, filt_, torch::Tensor(), at::IntArrayRef(stride),
+                       at::IntArrayRef(zero), at::IntArrayRef(one), channels_);
+}
+
+int64_t BlurPool2dImpl::min_input_size() const {
+  return options_.pad_mode() == "reflect" ? padding_ + 1 : 1;
+}
+
+void BlurPool2dImpl::pretty_print(std::ostream& stream) const {
+  stream << fmt::format("BlurPool2d(channels={}, filt_size={}, stride={}, pad_mode={})", channels_,
+                        options_.filt_size(), options_.stride(), options_.pad_mode());
+}
+
+GlobalContextImpl::GlobalContextImpl(int64_t channels, GlobalContextOptions options)
+    : options_(options) {
+  if (options_.use_attn()) {
+    conv_attn = register_module("conv_attn", create_conv2d(channels, 1, 1, 1, 1, 1, "", true));
+  }
+  const int64_t rd = options_.rd_channels()
+                         ? *options_.rd_channels()
+                         : make_divisible(static_cast<double>(channels) * options_.rd_ratio(),
+                                          options_.rd_divisor(), std::nullopt, 0.0);
+  if (options_.fuse_add()) {
+    mlp_add = register_module("mlp_add", ConvMlp(channels, rd, channels, options_.act(), true));
+  }
+  if (options_.fuse_scale()) {
+    mlp_scale = register_module("mlp_scale", ConvMlp(channels, rd, channels, options_.act(), true));
+  }
+  reset_parameters();
+}
+
+void GlobalContextImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  if (conv_attn) {
+    torch::nn::init::kaiming_normal_(conv_attn->weight, 0.0, torch::kFanIn, torch::kReLU);
+  }
+  if (mlp_add) mlp_add->fc2->weight.zero_();
+}
+
+torch::Tensor GlobalContextImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  torch::Tensor context;
+  if (conv_attn) {
+    auto attn = conv_attn->forward(x).reshape({B, 1, H * W});
+    attn = torch::softmax(attn, -1).unsqueeze(3);  // B, 1, HW, 1
+    context = torch::matmul(x.reshape({B, C, H * W}).unsqueeze(1), attn);
+    context = context.view({B, C, 1, 1});
+  } else {
+    context = x.mean({2, 3}, /*keepdim=*/true);
+  }
+  auto y = x;
+  if (mlp_scale) y = y * apply_act(options_.gate(), mlp_scale->forward(context));
+  if (mlp_add) y = y + mlp_add->forward(context);
+  return y;
+}
+
 }  // namespace pepr::models

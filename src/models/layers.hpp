@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -259,6 +260,157 @@ class ClassifierHeadImpl : public torch::nn::Module {
   double drop_rate_;
 };
 TORCH_MODULE(ClassifierHead);
+
+// ---------------------------------------------------------------------------------------------
+// Generic timm layers shared by several families (timm/layers: weight_init, drop, norm, mlp, eca,
+// global_context, blur_pool). Parameter names are timm's.
+
+// torch.nn.init.trunc_normal_(t, mean = 0, std, a, b): a normal truncated to [a, b] (absolute
+// bounds), drawn by the inverse-CDF method as PyTorch does.
+void trunc_normal_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
+
+// timm.layers.trunc_normal_tf_(t, mean = 0, std, a = -2, b = 2): a standard normal truncated to
+// [a, b], then scaled by std (the bounds are in standard deviations).
+void trunc_normal_tf_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
+
+// timm's usual transformer init: trunc_normal_(std) for every Linear and Conv2d weight, zero
+// biases; LayerNorm weight 1, bias 0 (already so after construction). tf_style: trunc_normal_tf_.
+void init_trunc_normal(torch::nn::Module& module, double std = 0.02, bool tf_style = false);
+
+// timm.layers.calculate_drop_path_rates(rate, total): torch.linspace(0, rate, total) (float32,
+// as timm computes it). Split it by stage for the "stagewise" variant.
+std::vector<double> drop_path_rates(double drop_path_rate, int64_t total);
+std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
+                                                 const std::vector<int64_t>& depths);
+
+// timm.layers.LayerNorm2d: LayerNorm over the channels of an NCHW tensor (permute to NHWC, norm,
+// permute back). Entries "weight" and "bias" (when affine). timm's default eps is 1e-6; its
+// models mix it with nn.LayerNorm's 1e-5, so pass it where a model differs.
+class LayerNorm2dImpl : public torch::nn::Module {
+ public:
+  explicit LayerNorm2dImpl(int64_t dim, double eps = 1e-6, bool affine = true);
+  torch::Tensor forward(const torch::Tensor& x);
+  void pretty_print(std::ostream& stream) const override;
+
+  torch::Tensor weight, bias;
+
+ private:
+  int64_t dim_;
+  double eps_;
+};
+TORCH_MODULE(LayerNorm2d);
+
+// timm.layers.GroupNorm1 (nn.GroupNorm(1, C)): normalises over C, H, W together. weight, bias.
+class GroupNorm1Impl : public torch::nn::Module {
+ public:
+  explicit GroupNorm1Impl(int64_t channels, double eps = 1e-5);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(GroupNorm1);
+
+// timm.layers.ConvMlp: fc1 (1x1 conv, bias), norm (LayerNorm2d, optional), act, drop, fc2 (bias).
+class ConvMlpImpl : public torch::nn::Module {
+ public:
+  ConvMlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features, Act act,
+              bool layer_norm, double drop = 0.0);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  Conv2d fc1{nullptr}, fc2{nullptr};
+  LayerNorm2d norm{nullptr};
+
+ private:
+  Act act_;
+  double drop_;
+};
+TORCH_MODULE(ConvMlp);
+
+// timm.layers.EcaModule (Efficient Channel Attention, the default non-MLP form): global average
+// pool -> Conv1d over the channel axis (1 -> 1, no bias) -> gate -> scale. With channels given,
+// the kernel size adapts: t = int(|log2(channels) + beta| / gamma), k = max(t odd ? t : t + 1, 3).
+// Entry: conv.weight [1, 1, k].
+struct EcaModuleOptions {
+  TORCH_ARG(int64_t, kernel_size) = 3;  // used when channels is not given
+  TORCH_ARG(double, gamma) = 2.0;
+  TORCH_ARG(double, beta) = 1.0;
+  TORCH_ARG(Act, gate) = Act::sigmoid;
+};
+
+class EcaModuleImpl : public torch::nn::Module {
+ public:
+  explicit EcaModuleImpl(std::optional<int64_t> channels, EcaModuleOptions options = {});
+  torch::Tensor forward(const torch::Tensor& x);
+  int64_t kernel_size() const { return kernel_size_; }
+
+  torch::nn::Conv1d conv{nullptr};
+
+ private:
+  EcaModuleOptions options_;
+  int64_t kernel_size_;
+};
+TORCH_MODULE(EcaModule);
+
+// timm's ECA kernel size for a channel count (exposed for tests).
+int64_t eca_kernel_size(int64_t channels, double gamma = 2.0, double beta = 1.0);
+
+// timm.layers.GlobalContext (GCNet): conv_attn (softmax attention pooling) or the mean ->
+// mlp_scale / mlp_add (ConvMlp with LayerNorm2d) -> sigmoid-scale and/or add. timm's 'gc' is
+// fuse_scale, 'gca' fuse_add. rd = make_divisible(channels * rd_ratio, rd_divisor,
+// round_limit = 0) unless rd_channels is given.
+struct GlobalContextOptions {
+  TORCH_ARG(bool, use_attn) = true;
+  TORCH_ARG(bool, fuse_add) = false;
+  TORCH_ARG(bool, fuse_scale) = true;
+  TORCH_ARG(double, rd_ratio) = 1.0 / 8;
+  TORCH_ARG(std::optional<int64_t>, rd_channels) = std::nullopt;
+  TORCH_ARG(int64_t, rd_divisor) = 1;
+  TORCH_ARG(Act, act) = Act::relu;
+  TORCH_ARG(Act, gate) = Act::sigmoid;
+};
+
+class GlobalContextImpl : public torch::nn::Module {
+ public:
+  GlobalContextImpl(int64_t channels, GlobalContextOptions options = {});
+  torch::Tensor forward(const torch::Tensor& x);
+  void reset_parameters();  // timm: conv_attn kaiming_normal (fan_in, relu), mlp_add.fc2 zero
+
+  Conv2d conv_attn{nullptr};
+  ConvMlp mlp_add{nullptr}, mlp_scale{nullptr};
+
+ private:
+  GlobalContextOptions options_;
+};
+TORCH_MODULE(GlobalContext);
+
+// timm.layers.BlurPool2d: a fixed binomial blur (filt_size taps per axis, e.g. [1, 2, 1] / 4)
+// applied depthwise with the given stride after padding by get_padding(filt_size, stride) in
+// pad_mode ("reflect", timm's default, or "constant"). The filter is a non-persistent buffer in
+// timm, so it has no state-dict entry here either (it is kept unregistered and follows the
+// input's device and dtype).
+struct BlurPool2dOptions {
+  TORCH_ARG(int64_t, filt_size) = 3;
+  TORCH_ARG(int64_t, stride) = 2;
+  TORCH_ARG(std::string, pad_mode) = "reflect";
+};
+
+class BlurPool2dImpl : public torch::nn::Module {
+ public:
+  explicit BlurPool2dImpl(int64_t channels, BlurPool2dOptions options = {});
+  torch::Tensor forward(const torch::Tensor& x);
+  void pretty_print(std::ostream& stream) const override;
+  // The smallest input side it accepts (reflect padding needs more than `padding` pixels).
+  int64_t min_input_size() const;
+
+ private:
+  int64_t channels_;
+  BlurPool2dOptions options_;
+  int64_t padding_;
+  torch::Tensor filt_;  // [channels, 1, k, k]; deliberately not a registered buffer
+};
+TORCH_MODULE(BlurPool2d);
 
 // ---------------------------------------------------------------------------------------------
 // Weight initialisation as timm's families do it (the equivalence tests overwrite all of it).

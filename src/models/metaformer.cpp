@@ -24,23 +24,6 @@ struct PoolFormerConfig {
   double layer_scale_init_value = 1e-5;
 };
 
-// nn.GroupNorm(1, C) (timm's GroupNorm1): normalises over C, H, W together.
-class GroupNorm1Impl : public torch::nn::Module {
- public:
-  explicit GroupNorm1Impl(int64_t dim, double eps = 1e-5) : eps_(eps) {
-    weight = register_parameter("weight", torch::ones({dim}));
-    bias = register_parameter("bias", torch::zeros({dim}));
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    return torch::group_norm(x, 1, weight, bias, eps_);
-  }
-  torch::Tensor weight, bias;
-
- private:
-  double eps_;
-};
-TORCH_MODULE(GroupNorm1);
-
 // timm's metaformer Scale (use_nchw): x * scale.view(C, 1, 1).
 class ScaleImpl : public torch::nn::Module {
  public:

@@ -5,7 +5,6 @@
 
 #include "core/error.hpp"
 #include "models/registry.hpp"
-#include "models/resnet_layers.hpp"
 
 namespace pepr::models {
 

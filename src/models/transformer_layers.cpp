@@ -7,69 +7,6 @@
 
 namespace pepr::models {
 
-void trunc_normal_(torch::Tensor t, double std, double a, double b) {
-  torch::NoGradGuard no_grad;
-  // PyTorch's _no_grad_trunc_normal_ with mean 0.
-  const auto norm_cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
-  const double l = norm_cdf(a / std);
-  const double u = norm_cdf(b / std);
-  t.uniform_(2 * l - 1, 2 * u - 1);
-  t.erfinv_();
-  t.mul_(std * std::sqrt(2.0));
-  t.clamp_(a, b);
-}
-
-void trunc_normal_tf_(torch::Tensor t, double std, double a, double b) {
-  torch::NoGradGuard no_grad;
-  trunc_normal_(t, 1.0, a, b);
-  t.mul_(std);
-}
-
-void init_trunc_normal(torch::nn::Module& module, double std, bool tf_style) {
-  const auto init = [std, tf_style](torch::Tensor& w) {
-    if (tf_style) {
-      trunc_normal_tf_(w, std);
-    } else {
-      trunc_normal_(w, std);
-    }
-  };
-  torch::NoGradGuard no_grad;
-  // modules(include_self = false): this runs in constructors, before a shared_ptr owns module.
-  for (auto& m : module.modules(/*include_self=*/false)) {
-    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
-      init(linear->weight);
-      if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* conv = m->as<Conv2dImpl>()) {
-      init(conv->weight);
-      if (conv->bias.defined()) conv->bias.zero_();
-    }
-  }
-}
-
-std::vector<double> drop_path_rates(double drop_path_rate, int64_t total) {
-  std::vector<double> out;
-  if (total <= 0) return out;
-  const auto rates = torch::linspace(0.0, drop_path_rate, total, torch::kFloat32);
-  const float* p = rates.data_ptr<float>();
-  out.assign(p, p + total);
-  return out;
-}
-
-std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
-                                                 const std::vector<int64_t>& depths) {
-  int64_t total = 0;
-  for (int64_t d : depths) total += d;
-  const auto flat = drop_path_rates(drop_path_rate, total);
-  std::vector<std::vector<double>> out;
-  size_t pos = 0;
-  for (int64_t d : depths) {
-    out.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(pos),
-                     flat.begin() + static_cast<std::ptrdiff_t>(pos + static_cast<size_t>(d)));
-    pos += static_cast<size_t>(d);
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 LayerNormImpl::LayerNormImpl(int64_t dim, double eps, bool affine) : dim_(dim), eps_(eps) {
@@ -85,22 +22,6 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
 
 void LayerNormImpl::pretty_print(std::ostream& stream) const {
   stream << "pepr::models::LayerNorm(" << dim_ << ", eps=" << eps_ << ")";
-}
-
-LayerNorm2dImpl::LayerNorm2dImpl(int64_t dim, double eps, bool affine) : dim_(dim), eps_(eps) {
-  if (affine) {
-    weight = register_parameter("weight", torch::ones({dim}));
-    bias = register_parameter("bias", torch::zeros({dim}));
-  }
-}
-
-torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
-  return torch::layer_norm(x.permute({0, 2, 3, 1}), {dim_}, weight, bias, eps_)
-      .permute({0, 3, 1, 2});
-}
-
-void LayerNorm2dImpl::pretty_print(std::ostream& stream) const {
-  stream << "pepr::models::LayerNorm2d(" << dim_ << ", eps=" << eps_ << ")";
 }
 
 // ---------------------------------------------------------------------------------------------

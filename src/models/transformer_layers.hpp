@@ -14,27 +14,6 @@
 namespace pepr::models {
 
 // ---------------------------------------------------------------------------------------------
-// Initialisation and schedules.
-
-// torch.nn.init.trunc_normal_(t, mean = 0, std, a, b): a normal truncated to [a, b] (absolute
-// bounds), drawn by the inverse-CDF method as PyTorch does.
-void trunc_normal_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
-
-// timm.layers.trunc_normal_tf_(t, mean = 0, std, a = -2, b = 2): a standard normal truncated to
-// [a, b], then scaled by std (the bounds are in standard deviations).
-void trunc_normal_tf_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
-
-// timm's usual transformer init: trunc_normal_(std) for every Linear and Conv2d weight, zero
-// biases; LayerNorm weight 1, bias 0 (already so after construction). tf_style: trunc_normal_tf_.
-void init_trunc_normal(torch::nn::Module& module, double std = 0.02, bool tf_style = false);
-
-// timm.layers.calculate_drop_path_rates(rate, total): torch.linspace(0, rate, total) (float32,
-// as timm computes it). Split it by stage for the "stagewise" variant.
-std::vector<double> drop_path_rates(double drop_path_rate, int64_t total);
-std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
-                                                 const std::vector<int64_t>& depths);
-
-// ---------------------------------------------------------------------------------------------
 // Normalisation. Entries "weight" and "bias" (when affine). eps is always given explicitly
 // because timm mixes nn.LayerNorm (1e-5) with its own LayerNorm / LayerNorm2d (1e-6).
 
@@ -53,22 +32,6 @@ class LayerNormImpl : public torch::nn::Module {
   double eps_;
 };
 TORCH_MODULE(LayerNorm);
-
-// timm.layers.LayerNorm2d: LayerNorm over the channels of an NCHW tensor (permute to NHWC, norm,
-// permute back).
-class LayerNorm2dImpl : public torch::nn::Module {
- public:
-  LayerNorm2dImpl(int64_t dim, double eps, bool affine = true);
-  torch::Tensor forward(const torch::Tensor& x);
-  void pretty_print(std::ostream& stream) const override;
-
-  torch::Tensor weight, bias;
-
- private:
-  int64_t dim_;
-  double eps_;
-};
-TORCH_MODULE(LayerNorm2d);
 
 // ---------------------------------------------------------------------------------------------
 // timm.layers.Mlp: fc1 -> act -> drop -> fc2 -> drop. With use_conv the two layers are 1x1

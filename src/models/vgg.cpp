@@ -15,9 +15,9 @@ namespace {
 constexpr int64_t kMaxPool = -1;
 
 // timm's ConvMlp: inputs smaller than the kernel are first average-pooled up to kernel x kernel.
-class ConvMlpImpl : public torch::nn::Module {
+class VggPreLogitsImpl : public torch::nn::Module {
  public:
-  ConvMlpImpl(int64_t in_features, int64_t out_features, int64_t kernel_size, double drop_rate)
+  VggPreLogitsImpl(int64_t in_features, int64_t out_features, int64_t kernel_size, double drop_rate)
       : kernel_size_(kernel_size), drop_rate_(drop_rate) {
     fc1 = register_module("fc1", Conv2d(ConvOptions(in_features, out_features, kernel_size)
                                             .bias(true)
@@ -41,7 +41,7 @@ class ConvMlpImpl : public torch::nn::Module {
   int64_t kernel_size_;
   double drop_rate_;
 };
-TORCH_MODULE(ConvMlp);
+TORCH_MODULE(VggPreLogits);
 
 class VGG : public Classifier {
  public:
@@ -61,7 +61,7 @@ class VGG : public Classifier {
     }
     features_ = register_module("features", features);
     set_num_features(prev);
-    pre_logits_ = register_module("pre_logits", ConvMlp(prev, kHidden, 7, options.drop_rate));
+    pre_logits_ = register_module("pre_logits", VggPreLogits(prev, kHidden, 7, options.drop_rate));
     head_ =
         register_module("head", ClassifierHead(kHidden, options.num_classes, options.drop_rate));
 
@@ -93,7 +93,7 @@ class VGG : public Classifier {
   static constexpr int64_t kHidden = 4096;
   int num_pools_ = 0;
   Sequential features_{nullptr};
-  ConvMlp pre_logits_{nullptr};
+  VggPreLogits pre_logits_{nullptr};
   ClassifierHead head_{nullptr};
 };
 

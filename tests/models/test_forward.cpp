@@ -97,8 +97,11 @@ TEST_P(NativeModel, KeepsThePeprModelContract) {
     loss.backward();
     for (const auto& p : model->named_parameters())
       EXPECT_TRUE(p.value().grad().defined()) << "no gradient for " << p.key();
-    for (const auto& b : model->named_buffers())
-      if (b.key().ends_with("num_batches_tracked")) EXPECT_EQ(b.value().item<int64_t>(), 1) << b.key();
+    for (const auto& b : model->named_buffers()) {
+      if (b.key().ends_with("num_batches_tracked")) {
+        EXPECT_EQ(b.value().item<int64_t>(), 1) << b.key();
+      }
+    }
     model->zero_grad();
   }
 
@@ -141,8 +144,11 @@ TEST_P(NativeModel, KeepsThePeprModelContract) {
   const auto x = torch::randn({2, 1, s, s});
   const auto y = model->forward(x);
   to_channels_last(*model);
-  for (const auto& p : model->parameters())
-    if (p.dim() == 4) EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+  for (const auto& p : model->parameters()) {
+    if (p.dim() == 4) {
+      EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
   const auto y_cl = model->forward(x.contiguous(at::MemoryFormat::ChannelsLast));
   EXPECT_LE((y - y_cl).abs().max().item<double>(),
             1e-3 * std::max(1.0, y.abs().max().item<double>()));
