@@ -26,6 +26,7 @@
 #include "sweep/stopping.hpp"
 #include "train/metrics.hpp"
 #include "weights/hub.hpp"
+#include "zoo/model_space.hpp"
 
 namespace pepr::train {
 
@@ -297,6 +298,11 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
                    {"imagenet_norm", cfg.imagenet_norm},
                    {"memory_format", channels_last ? "channels_last" : "contiguous"}};
   json model_json = {{"name", cfg.model}, {"params", params}, {"native", net.native()}};
+  if (const auto* z = zoo::find_model(cfg.model)) {
+    // The paper's classification, so that collected results read like its all_results.csv.
+    model_json["type"] = std::string(z->type);
+    model_json["efficient"] = z->efficient;
+  }
   if (net.native()) {
     // Parameters with timm's 1000-class head, as the paper counts them.
     models::ModelOptions mo;

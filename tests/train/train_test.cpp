@@ -67,6 +67,8 @@ TEST(Train, Resnet18LearnsSyntheticDataWellAboveChance) {
   EXPECT_NEAR(rec["totals"]["energy_kwh"].get<double>(), energy, 0.05 * energy);
   EXPECT_EQ(rec["model"]["params"], 11178564);       // 4 classes
   EXPECT_EQ(rec["model"]["params_1000"], 11689512);  // timm's resnet18
+  EXPECT_EQ(rec["model"]["type"], "CNN");             // the model space's classes, for collect
+  EXPECT_EQ(rec["model"]["efficient"], 0);
   EXPECT_EQ(rec["data"]["train_samples"], 800);
   EXPECT_EQ(rec["config"]["lr"], 5e-4);  // the paper's default
   EXPECT_EQ(rec["config"]["optimizer"], "adam");
