@@ -2,11 +2,12 @@
 #include <cstdio>
 #include <exception>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
       "time or data (PePR = P / (1 + R))."};
   app.name("pepr");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "pepr 0.1.0");
+  app.set_version_flag("--version", std::string("pepr ") + pepr::kVersion);
   pepr::cli::add_score(app);
   pepr::cli::add_curve(app);
   pepr::cli::add_pareto(app);

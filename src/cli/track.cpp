@@ -21,10 +21,12 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/version.hpp"
 #include "meter/carbon.hpp"
 #include "meter/estimate.hpp"
 #include "meter/tracker.hpp"
 #include "meter/util.hpp"
+#include "sweep/process.hpp"
 
 namespace pepr::cli {
 
@@ -53,15 +55,6 @@ void forward_signal(int sig, siginfo_t* info, void*) {
 }
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -254,7 +247,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   std::vector<char*> argv;
   for (const auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
-  const std::string started = utc_now();
+  const std::string started = sweep::utc_now();
   pid_t pid = ::fork();
   if (pid < 0) throw Error(fmt::format("fork: {}", std::strerror(errno)));
   if (pid == 0) {
@@ -305,13 +298,11 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   rec["exit_code"] = code;
   if (WIFSIGNALED(status)) rec["signal"] = WTERMSIG(status);
   rec["started_at"] = started;
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  rec["host"] = {{"hostname", host},
+  rec["host"] = {{"hostname", sweep::host_name()},
                  {"cpu_model", meter::cpu_model_name()},
                  {"cpus", meter::online_cpus()},
                  {"mem_total_gb", meter::mem_total_gb()}};
-  rec["pepr_version"] = "0.1.0";
+  rec["pepr_version"] = kVersion;
   if (!a.metrics.empty()) {
     std::error_code ec;
     if (!std::filesystem::exists(a.metrics, ec)) {

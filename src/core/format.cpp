@@ -16,11 +16,13 @@ Format parse_format(const std::string& text) {
   if (text == "json") return Format::Json;
   if (text == "markdown" || text == "md") return Format::Markdown;
   if (text == "latex" || text == "tex") return Format::Latex;
-  throw Error(fmt::format("unknown format '{}' (expected table, csv, json, markdown or latex)",
-                          text));
+  throw Error(
+      fmt::format("unknown format '{}' (expected table, csv, json, markdown or latex)", text));
 }
 
-std::vector<std::string> format_names() { return {"table", "csv", "json", "markdown", "latex"}; }
+std::vector<std::string> format_names() {
+  return {"table", "csv", "json", "markdown", "latex"};
+}
 
 Format format_for_path(const std::string& path, Format fallback) {
   auto ends = [&](const char* ext) {
@@ -34,9 +36,6 @@ Format format_for_path(const std::string& path, Format fallback) {
   return fallback;
 }
 
-namespace {
-
-// A column is numeric when every non-missing cell is a number.
 std::vector<bool> numeric_columns(const Table& t) {
   std::vector<bool> numeric(t.num_columns(), true);
   for (std::size_t c = 0; c < t.num_columns(); ++c) {
@@ -50,6 +49,8 @@ std::vector<bool> numeric_columns(const Table& t) {
   }
   return numeric;
 }
+
+namespace {
 
 std::string human_number(std::string_view cell, int digits) {
   auto v = parse_number(cell);
@@ -68,14 +69,27 @@ std::string latex_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+      case '&':
+      case '%':
+      case '$':
+      case '#':
+      case '_':
+      case '{':
+      case '}':
         out += '\\';
         out += c;
         break;
-      case '~': out += "\\textasciitilde{}"; break;
-      case '^': out += "\\textasciicircum{}"; break;
-      case '\\': out += "\\textbackslash{}"; break;
-      default: out += c;
+      case '~':
+        out += "\\textasciitilde{}";
+        break;
+      case '^':
+        out += "\\textasciicircum{}";
+        break;
+      case '\\':
+        out += "\\textbackslash{}";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -129,8 +143,10 @@ std::string render_text(const Table& t, const RenderOptions& o) {
       std::string s = get(c);
       std::size_t pad = w[c] - width(s);
       if (c) l += "  ";
-      if (numeric[c]) l += std::string(pad, ' ') + s;
-      else l += s + std::string(c + 1 < t.num_columns() ? pad : 0, ' ');
+      if (numeric[c])
+        l += std::string(pad, ' ') + s;
+      else
+        l += s + std::string(c + 1 < t.num_columns() ? pad : 0, ' ');
     }
     while (!l.empty() && l.back() == ' ') l.pop_back();
     out += l + "\n";

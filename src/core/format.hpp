@@ -32,4 +32,8 @@ struct RenderOptions {
 
 std::string render(const Table& table, Format format, const RenderOptions& options = {});
 
+// For each column, whether every non-missing cell is a number (and at least one is present):
+// such columns are right-aligned and formatted as numbers.
+std::vector<bool> numeric_columns(const Table& t);
+
 }  // namespace pepr

@@ -1,4 +1,5 @@
 #include "data/download.hpp"
+#include "core/version.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -157,7 +158,8 @@ Outcome one_request(const DownloadOptions& opt, const std::string& part, std::ui
   curl_easy_setopt(t.curl, CURLOPT_URL, opt.url.c_str());
   curl_easy_setopt(t.curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(t.curl, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(t.curl, CURLOPT_USERAGENT, "pepr/0.1 (+libcurl)");
+  static const std::string agent = std::string("pepr/") + kVersion + " (+libcurl)";
+  curl_easy_setopt(t.curl, CURLOPT_USERAGENT, agent.c_str());
   curl_easy_setopt(t.curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(t.curl, CURLOPT_CONNECTTIMEOUT, opt.connect_timeout_s);
   curl_easy_setopt(t.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -5,33 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "core/format.hpp"
+#include "report/svg.hpp"
+
 namespace pepr::report {
 
 std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return xml_escape(text);
 }
 
 std::string display_number(double x, int digits) {
@@ -48,16 +28,7 @@ std::string display_number(double x, int digits) {
 }
 
 std::string html_table(const Table& t, const std::string& id, int digits) {
-  std::vector<bool> numeric(t.num_columns(), true);
-  for (std::size_t c = 0; c < t.num_columns(); ++c) {
-    bool any = false;
-    for (std::size_t r = 0; r < t.num_rows() && numeric[c]; ++r) {
-      if (t.is_missing(r, c)) continue;
-      any = true;
-      if (!parse_number(t.cell(r, c))) numeric[c] = false;
-    }
-    numeric[c] = numeric[c] && any;
-  }
+  const std::vector<bool> numeric = numeric_columns(t);
   std::string out =
       fmt::format("<div class=\"table-wrap{}\"><table class=\"sortable\" id=\"{}\">\n<thead><tr>",
                   t.num_rows() > 30 ? " tall" : "", html_escape(id));

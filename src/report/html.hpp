@@ -9,6 +9,7 @@
 
 namespace pepr::report {
 
+// Text for HTML content and attribute values (the same escaping as SVG: report/svg.hpp).
 std::string html_escape(std::string_view text);
 
 // A number for people: integers as integers, others with `digits` significant digits.

@@ -1,4 +1,5 @@
 #include "report/report.hpp"
+#include "core/version.hpp"
 
 #include <unistd.h>
 
@@ -336,10 +337,10 @@ Report build_report(const Table& input, const ReportOptions& o) {
   table_block(rep.tables[order.size() + 1], true);
   b += "</section>\n</main>\n";
   b += fmt::format(
-      "<footer>Made by pepr 0.1.0 (<code>pepr report</code>). PePR: Selvan et al., \"Equity "
+      "<footer>Made by pepr {} (<code>pepr report</code>). PePR: Selvan et al., \"Equity "
       "through Access: A Case for Small-scale Deep Learning\". Ranked by {}; every number is in "
       "<code>tables/</code> and <code>manifest.json</code>.</footer>",
-      html_escape(ps.name));
+      kVersion, html_escape(ps.name));
   rep.files.emplace_back("index.html", html_page(o.title + ": " + input_name, b));
   return rep;
 }

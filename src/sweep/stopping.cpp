@@ -1,5 +1,6 @@
 #include "sweep/stopping.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 #include <fmt/format.h>
@@ -20,8 +21,9 @@ bool should_stop_pepr(const std::vector<double>& test_acc, const std::vector<dou
 }
 
 BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoch1_time_s,
-                                           int epochs) {
-  return {epoch1_energy_kwh * epochs, epoch1_time_s * epochs};
+                                           int epochs, double steady_fraction) {
+  const double f = 1.0 + (epochs - 1) * std::clamp(steady_fraction, 0.0, 1.0);
+  return {epoch1_energy_kwh * f, epoch1_time_s * f};
 }
 
 std::optional<double> relative_error(double predicted, double actual) {

@@ -17,16 +17,18 @@ namespace pepr::sweep {
 bool should_stop_pepr(const std::vector<double>& test_acc, const std::vector<double>& cum_energy,
                       double ref_energy, int patience);
 
-// The prediction made after epoch 1: the first epoch's value times the planned epochs.
-// (The first epoch carries start-up costs, so this tends to over-predict slightly; with only one
-// epoch measured there is nothing to separate them from, and over-predicting errs on the side
-// of the budget.)
+// The prediction made after epoch 1. The first epoch carries one-off start-up costs; where the
+// trainer measured which share of epoch 1 ran at the steady rate (`steady_fraction`, in (0, 1];
+// e.g. the time after the first steps, extrapolated), the later epochs are predicted at that
+// rate: total = epoch1 x (1 + (epochs - 1) x steady_fraction). With 1 (nothing known) it is the
+// first epoch's value times the planned epochs, which over-predicts and so errs on the side of a
+// budget.
 struct BudgetPrediction {
   double energy_kwh = 0;
   double time_s = 0;
 };
 BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoch1_time_s,
-                                           int epochs);
+                                           int epochs, double steady_fraction = 1.0);
 
 // The relative error of a prediction: (predicted - actual) / actual; nullopt when actual <= 0.
 std::optional<double> relative_error(double predicted, double actual);

@@ -1,4 +1,5 @@
 #include "train/engine.hpp"
+#include "core/version.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -6,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -20,9 +20,11 @@
 #include "data/dataset.hpp"
 #include "data/prefetch.hpp"
 #include "data/preprocess.hpp"
+#include "meter/estimate.hpp"
 #include "models/model.hpp"
 #include "models/pretrained.hpp"
 #include "models/registry.hpp"
+#include "sweep/process.hpp"
 #include "sweep/stopping.hpp"
 #include "train/metrics.hpp"
 #include "weights/hub.hpp"
@@ -118,23 +120,6 @@ class Network {
   std::shared_ptr<models::Classifier> native_;
   std::optional<torch::jit::script::Module> script_;
 };
-
-std::string cpu_model_name() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) {
-      auto c = line.find(':');
-      if (c != std::string::npos) return line.substr(c + 2);
-    }
-  return "unknown";
-}
-
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 json nullable(double v) {
   return std::isnan(v) ? json(nullptr) : json(v);
@@ -314,10 +299,10 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   rec["data"] = {{"train_samples", train_set.n}, {"val_samples", ds.val.n},
                  {"test_samples", ds.test.n},    {"num_classes", num_classes},
                  {"image_height", height},       {"image_width", width}};
-  rec["environment"] = {{"pepr_version", "0.1.0"},  {"cpu", cpu_model_name()},
-                        {"gpu", nullptr},           {"libtorch", libtorch_version()},
-                        {"cuda", cuda_available()}, {"threads", threads},
-                        {"hostname", host_name()}};
+  rec["environment"] = {
+      {"pepr_version", kVersion},       {"cpu", meter::cpu_model_name()}, {"gpu", nullptr},
+      {"libtorch", libtorch_version()}, {"cuda", cuda_available()},       {"threads", threads},
+      {"hostname", sweep::host_name()}};
   rec["epochs"] = json::array();
 
   data::BatchPrefetcher::Options po;
@@ -351,6 +336,10 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       std::shuffle(order.begin(), order.end(), rng);
       prefetch.start_epoch(order);
       const auto t_epoch = Clock::now();
+      // Epoch 1's first steps carry one-off costs (kernel selection, allocator growth): the
+      // time after them gives the steady rate the budget prediction extrapolates.
+      const int64_t warm_steps = std::max<int64_t>(1, steps / 10);
+      double warm_s = 0;
       double loss_sum = 0, correct = 0, seen = 0;
       int64_t step = 0;
       while (auto b = prefetch.next()) {
@@ -380,6 +369,7 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
         correct += logits.argmax(1).eq(y).sum().item<double>();
         seen += static_cast<double>(b->size);
         ++step;
+        if (step == warm_steps) warm_s = seconds_since(t_epoch);
         if (progress) {
           Progress p;
           p.kind = Progress::Kind::Step;
@@ -399,10 +389,13 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       }
       if (device.is_cuda()) torch::cuda::synchronize();
       const double train_s = seconds_since(t_epoch);
+      const auto t_eval = Clock::now();
       auto val =
           evaluate(net, ds.val, pre, num_classes, cfg.eval_batch_size, device, channels_last);
+      const double val_s = seconds_since(t_eval);
       auto test =
           evaluate(net, ds.test, pre, num_classes, cfg.eval_batch_size, device, channels_last);
+      const double test_s = seconds_since(t_eval) - val_s;
       if (device.is_cuda()) torch::cuda::synchronize();
       meter::IntervalRecord iv = tracker.mark(fmt::format("epoch-{}", epoch));
       json e = {
@@ -432,9 +425,23 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       test_acc_hist.push_back(test.metrics.accuracy);
       cum_energy.push_back(energy_sum);
       if (epoch == 1) {
-        prediction = sweep::predict_after_first_epoch(iv.energy_kwh, iv.wall_s, cfg.epochs);
+        // The steady share of epoch 1: training at the rate after the warm-up steps, and
+        // evaluation at the rate of the test pass (the val pass before it warms evaluation up).
+        double steady = 1.0;
+        if (steps > warm_steps && train_s > 0 && iv.wall_s > 0) {
+          const double train_steady = (train_s - warm_s) * static_cast<double>(steps) /
+                                      static_cast<double>(steps - warm_steps);
+          const double eval_steady = ds.test.n > 0
+                                         ? test_s * static_cast<double>(ds.val.n + ds.test.n) /
+                                               static_cast<double>(ds.test.n)
+                                         : val_s + test_s;
+          const double other = std::max(0.0, iv.wall_s - train_s - val_s - test_s);
+          steady = std::clamp((train_steady + eval_steady + other) / iv.wall_s, 0.05, 1.0);
+        }
+        prediction = sweep::predict_after_first_epoch(iv.energy_kwh, iv.wall_s, cfg.epochs, steady);
         rec["budget"] = {{"predicted_energy_kwh", prediction.energy_kwh},
-                         {"predicted_time_s", prediction.time_s}};
+                         {"predicted_time_s", prediction.time_s},
+                         {"epoch1_steady_fraction", steady}};
       }
       if (progress) {
         Progress p;

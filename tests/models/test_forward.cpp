@@ -1,7 +1,7 @@
 // The contract every native model keeps, checked on one build per model (building a model costs
 // more than running it; test_equivalence.cpp covers 3 channels at timm's own input size):
-// with 7 classes and 1 input channel it runs at 28 and 64 px, at its minimum size and at its
-// fixed size (or refuses a size clearly, naming the size to resize to); it refuses wrong
+// with 7 classes and 1 input channel it runs at 28, 64 and 224 px, at its minimum size and at
+// its fixed size (or refuses a size clearly, naming the size to resize to); it refuses wrong
 // channels and non-4-D input; every parameter gets a gradient and BatchNorm counts the batch;
 // its stem and classifier names are truthful; reset_classifier changes only the head; and
 // channels_last gives the same logits.
@@ -108,7 +108,7 @@ TEST_P(NativeModel, KeepsThePeprModelContract) {
   // 3. Sizes: logits at every size it accepts, a clear error at the others.
   model->eval();
   torch::NoGradGuard no_grad;
-  std::set<int64_t> sizes{28, 64, std::max<int64_t>(min, 1)};
+  std::set<int64_t> sizes{28, 64, 224, std::max<int64_t>(min, 1)};
   if (fixed) sizes.insert(*fixed);
   for (const int64_t size : sizes) {
     SCOPED_TRACE(fmt::format("{} at {} px", name, size));

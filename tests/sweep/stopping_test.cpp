@@ -29,6 +29,11 @@ TEST(SweepStopping, BudgetPrediction) {
   auto p = sw::predict_after_first_epoch(0.002, 30, 10);
   EXPECT_DOUBLE_EQ(p.energy_kwh, 0.02);
   EXPECT_DOUBLE_EQ(p.time_s, 300);
+  // Epoch 1 ran 80 % at the steady rate: the 9 later epochs cost 0.8 of it each.
+  auto steady = sw::predict_after_first_epoch(0.002, 30, 10, 0.8);
+  EXPECT_DOUBLE_EQ(steady.time_s, 30 * (1 + 9 * 0.8));
+  EXPECT_DOUBLE_EQ(steady.energy_kwh, 0.002 * (1 + 9 * 0.8));
+  EXPECT_DOUBLE_EQ(sw::predict_after_first_epoch(1, 1, 1, 0.5).time_s, 1);  // one epoch: itself
   EXPECT_EQ(sw::budget_stop_reason(p, 25, -1), "");
   EXPECT_EQ(sw::budget_stop_reason(p, 10, -1), "max-energy-wh: predicted 20 Wh > 10 Wh");
   EXPECT_EQ(sw::budget_stop_reason(p, -1, 200), "max-time-s: predicted 300 s > 200 s");
