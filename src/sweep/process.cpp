@@ -1,5 +1,6 @@
 #include "sweep/process.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -82,6 +84,19 @@ std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
+}
+
+std::string loaded_blas() {
+  void* sym = ::dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (sym == nullptr || ::dladdr(sym, &info) == 0 || info.dli_fname == nullptr) return "";
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(info.dli_fname, ec);
+  return ec ? std::string(info.dli_fname) : real.string();
+}
+
+bool is_reference_blas(const std::string& path) {
+  return path.find("/blas/libblas.so") != std::string::npos;
 }
 
 bool pid_alive(pid_t pid) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ bool pid_alive(pid_t pid);
 
 // "exited with status 3", "killed by signal 9 (SIGKILL)" for a waitpid() status.
 std::string describe_wait_status(int status);
+
+// The file of the BLAS library that provides sgemm_ in this process (resolved through symbolic
+// links), or "" when no BLAS is loaded. LibTorch's CPU matrix products run on it, so it decides
+// their speed: Debian's libtorch links libblas.so.3, which the alternatives system points at the
+// netlib reference implementation unless an optimised one (OpenBLAS, BLIS, MKL) is installed.
+std::string loaded_blas();
+// True for the netlib reference BLAS (Debian installs it as .../blas/libblas.so.3).
+bool is_reference_blas(const std::string& path);
 
 // The UTC time now as 2024-05-01T12:00:00Z.
 std::string utc_now();

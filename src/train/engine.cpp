@@ -302,7 +302,7 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   rec["environment"] = {
       {"pepr_version", kVersion},       {"cpu", meter::cpu_model_name()}, {"gpu", nullptr},
       {"libtorch", libtorch_version()}, {"cuda", cuda_available()},       {"threads", threads},
-      {"hostname", sweep::host_name()}};
+      {"hostname", sweep::host_name()}, {"blas", sweep::loaded_blas()}};
   rec["epochs"] = json::array();
 
   data::BatchPrefetcher::Options po;

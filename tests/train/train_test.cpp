@@ -2,6 +2,7 @@
 // it meters every epoch, it records failures and interruptions, and it trains TorchScript models.
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -67,13 +68,17 @@ TEST(Train, Resnet18LearnsSyntheticDataWellAboveChance) {
   EXPECT_NEAR(rec["totals"]["energy_kwh"].get<double>(), energy, 0.05 * energy);
   EXPECT_EQ(rec["model"]["params"], 11178564);       // 4 classes
   EXPECT_EQ(rec["model"]["params_1000"], 11689512);  // timm's resnet18
-  EXPECT_EQ(rec["model"]["type"], "CNN");             // the model space's classes, for collect
+  EXPECT_EQ(rec["model"]["type"], "CNN");            // the model space's classes, for collect
   EXPECT_EQ(rec["model"]["efficient"], 0);
   EXPECT_EQ(rec["data"]["train_samples"], 800);
   EXPECT_EQ(rec["config"]["lr"], 5e-4);  // the paper's default
   EXPECT_EQ(rec["config"]["optimizer"], "adam");
   EXPECT_EQ(rec["config"]["batch_size"], 32);
   EXPECT_TRUE(rec["budget"].contains("energy_error"));
+  // Debian's LibTorch links libblas.so.3: the record names the file that provides sgemm_.
+  const std::string blas = rec["environment"]["blas"].get<std::string>();
+  EXPECT_NE(blas.find("blas"), std::string::npos) << rec["environment"].dump();
+  EXPECT_TRUE(std::filesystem::is_regular_file(blas)) << blas;
 }
 
 TEST(Train, DeterministicOnCpuForOneSeed) {

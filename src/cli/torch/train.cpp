@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "meter/carbon.hpp"
+#include "sweep/process.hpp"
 #include "train/engine.hpp"
 
 namespace pepr::cli {
@@ -142,6 +143,12 @@ void run_train(TrainArgs& a) {
     if (!rec["error"].is_null())
       fmt::print(stderr, "  error          {}\n", rec["error"].get<std::string>());
     if (!a.output.empty()) fmt::print(stderr, "  record         {}\n", a.output);
+    const std::string blas = rec["environment"]["blas"].get<std::string>();
+    if (sweep::is_reference_blas(blas))
+      fmt::print(stderr,
+                 "  note: LibTorch's matrix products ran on the netlib reference BLAS ({}); "
+                 "install libopenblas0-openmp for much faster Linear layers\n",
+                 blas);
   }
   if (status == "interrupted") throw CLI::RuntimeError(130);
   if (status == "failed") throw CLI::RuntimeError(1);
