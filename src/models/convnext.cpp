@@ -164,12 +164,6 @@ class ConvNeXt : public Classifier {
   NormMlpClassifierHead norm_head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, ConvNeXtConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<ConvNeXt>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_convnext_models(Registry& r) {
@@ -178,7 +172,7 @@ void register_convnext_models(Registry& r) {
     c.depths = {2, 2, 6, 2};
     c.dims = {40, 80, 160, 320};
     c.conv_mlp = true;
-    add(r, "convnext_atto", c);
+    r.add<ConvNeXt>("convnext_atto", c);
   }
   {
     ConvNeXtConfig c;
@@ -186,7 +180,7 @@ void register_convnext_models(Registry& r) {
     c.dims = {96, 192, 384, 768};
     c.head_norm_first = true;
     c.conv_mlp = true;
-    add(r, "convnext_tiny_hnf", c);
+    r.add<ConvNeXt>("convnext_tiny_hnf", c);
   }
 }
 

@@ -300,12 +300,6 @@ class CrossVit : public Classifier {
   std::vector<LayerNorm> norm_list_;
 };
 
-void add(Registry& r, const std::string& name, CrossVitConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<CrossVit>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_crossvit_models(Registry& r) {
@@ -317,7 +311,7 @@ void register_crossvit_models(Registry& r) {
   c.depth = {{1, 3, 0}, {1, 3, 0}, {1, 3, 0}};
   c.num_heads = {4, 4};
   c.mlp_ratio = {3.0, 3.0, 1.0};
-  add(r, "crossvit_9_240", c);
+  r.add<CrossVit>("crossvit_9_240", c);
 }
 
 }  // namespace pepr::models

@@ -353,12 +353,6 @@ class CspNet : public Classifier {
   int64_t min_size_ = 1;
 };
 
-void add(Registry& r, const std::string& name, const CspConfig& cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<CspNet>(arch, cfg, o);
-  });
-}
-
 // timm's _cs3_cfg.
 CspConfig cs3_cfg(double width_multiplier = 1.0, double depth_multiplier = 1.0, bool focus = false,
                   bool se = false, double se_rd_ratio = 1.0 / 16, double bottle_ratio = 1.0,
@@ -405,7 +399,7 @@ void register_cspnet_models(Registry& r) {
     c.expand_ratio = {2.0};
     c.bottle_ratio = {0.5};
     c.cross_linear = {true};
-    add(r, "cspresnet50", c);
+    r.add<CspNet>("cspresnet50", c);
   }
   {
     CspConfig c;
@@ -421,7 +415,7 @@ void register_cspnet_models(Registry& r) {
     c.bottle_ratio = {1.0};
     c.block_ratio = {0.5};
     c.cross_linear = {true};
-    add(r, "cspresnext50", c);
+    r.add<CspNet>("cspresnext50", c);
   }
   {
     CspConfig c;
@@ -436,7 +430,7 @@ void register_cspnet_models(Registry& r) {
     c.block_ratio = {1.0, 0.5};
     c.down_growth = {true};
     c.block_type = BlockType::dark;
-    add(r, "cspdarknet53", c);
+    r.add<CspNet>("cspdarknet53", c);
   }
   {
     CspConfig c;
@@ -451,13 +445,13 @@ void register_cspnet_models(Registry& r) {
     c.avg_down = {true};
     c.stage_type = StageType::dark;
     c.block_type = BlockType::dark;
-    add(r, "darknetaa53", c);
+    r.add<CspNet>("darknetaa53", c);
   }
-  add(r, "cs3darknet_focus_l", cs3_cfg(1.0, 1.0, /*focus=*/true));
-  add(r, "cs3sedarknet_l", cs3_cfg(1.0, 1.0, false, /*se=*/true, 0.25));
-  add(r, "cs3edgenet_x",
-      cs3_cfg(1.25, 1.33, false, false, 1.0 / 16, /*bottle_ratio=*/1.5, BlockType::edge));
-  add(r, "cs3se_edgenet_x", cs3_cfg(1.25, 1.33, false, true, 0.25, 1.5, BlockType::edge));
+  r.add<CspNet>("cs3darknet_focus_l", cs3_cfg(1.0, 1.0, /*focus=*/true));
+  r.add<CspNet>("cs3sedarknet_l", cs3_cfg(1.0, 1.0, false, /*se=*/true, 0.25));
+  r.add<CspNet>("cs3edgenet_x",
+                cs3_cfg(1.25, 1.33, false, false, 1.0 / 16, /*bottle_ratio=*/1.5, BlockType::edge));
+  r.add<CspNet>("cs3se_edgenet_x", cs3_cfg(1.25, 1.33, false, true, 0.25, 1.5, BlockType::edge));
 }
 
 }  // namespace pepr::models

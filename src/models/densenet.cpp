@@ -161,12 +161,6 @@ class DenseNet : public Classifier {
   int64_t num_transitions_ = 0;
 };
 
-void add(Registry& r, const std::string& name, DenseNetConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<DenseNet>(arch, cfg, o);
-  });
-}
-
 DenseNetConfig config(int64_t growth_rate, std::vector<int64_t> block_config) {
   DenseNetConfig cfg;
   cfg.growth_rate = growth_rate;
@@ -177,14 +171,14 @@ DenseNetConfig config(int64_t growth_rate, std::vector<int64_t> block_config) {
 }  // namespace
 
 void register_densenet_models(Registry& r) {
-  add(r, "densenet121", config(32, {6, 12, 24, 16}));
-  add(r, "densenet161", config(48, {6, 12, 36, 24}));
-  add(r, "densenet169", config(32, {6, 12, 32, 32}));
-  add(r, "densenet201", config(32, {6, 12, 48, 32}));
+  r.add<DenseNet>("densenet121", config(32, {6, 12, 24, 16}));
+  r.add<DenseNet>("densenet161", config(48, {6, 12, 36, 24}));
+  r.add<DenseNet>("densenet169", config(32, {6, 12, 32, 32}));
+  r.add<DenseNet>("densenet201", config(32, {6, 12, 48, 32}));
   DenseNetConfig blur = config(32, {6, 12, 24, 16});
   blur.deep_stem = true;
   blur.blur_stem = true;
-  add(r, "densenetblur121d", blur);
+  r.add<DenseNet>("densenetblur121d", blur);
 }
 
 }  // namespace pepr::models

@@ -287,12 +287,6 @@ class DLA : public Classifier {
   std::vector<std::shared_ptr<DlaTreeImpl>> trees_;
 };
 
-void add(Registry& r, const std::string& name, DlaConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<DLA>(arch, cfg, o);
-  });
-}
-
 DlaConfig config(std::vector<int64_t> levels, std::vector<int64_t> channels, DlaBlock block,
                  int64_t cardinality = 1, int64_t base_width = 64, bool shortcut_root = false) {
   DlaConfig cfg;
@@ -311,15 +305,15 @@ void register_dla_models(Registry& r) {
   using B = DlaBlock;
   const std::vector<int64_t> small{16, 32, 64, 64, 128, 256};
   const std::vector<int64_t> wide{16, 32, 128, 256, 512, 1024};
-  add(r, "dla34", config({1, 1, 1, 2, 2, 1}, {16, 32, 64, 128, 256, 512}, B::basic));
-  add(r, "dla46_c", config({1, 1, 1, 2, 2, 1}, small, B::bottleneck));
-  add(r, "dla46x_c", config({1, 1, 1, 2, 2, 1}, small, B::bottleneck, 32, 4));
-  add(r, "dla60", config({1, 1, 1, 2, 3, 1}, wide, B::bottleneck));
-  add(r, "dla60x", config({1, 1, 1, 2, 3, 1}, wide, B::bottleneck, 32, 4));
-  add(r, "dla102", config({1, 1, 1, 3, 4, 1}, wide, B::bottleneck, 1, 64, true));
-  add(r, "dla102x", config({1, 1, 1, 3, 4, 1}, wide, B::bottleneck, 32, 4, true));
-  add(r, "dla102x2", config({1, 1, 1, 3, 4, 1}, wide, B::bottleneck, 64, 4, true));
-  add(r, "dla169", config({1, 1, 2, 3, 5, 1}, wide, B::bottleneck, 1, 64, true));
+  r.add<DLA>("dla34", config({1, 1, 1, 2, 2, 1}, {16, 32, 64, 128, 256, 512}, B::basic));
+  r.add<DLA>("dla46_c", config({1, 1, 1, 2, 2, 1}, small, B::bottleneck));
+  r.add<DLA>("dla46x_c", config({1, 1, 1, 2, 2, 1}, small, B::bottleneck, 32, 4));
+  r.add<DLA>("dla60", config({1, 1, 1, 2, 3, 1}, wide, B::bottleneck));
+  r.add<DLA>("dla60x", config({1, 1, 1, 2, 3, 1}, wide, B::bottleneck, 32, 4));
+  r.add<DLA>("dla102", config({1, 1, 1, 3, 4, 1}, wide, B::bottleneck, 1, 64, true));
+  r.add<DLA>("dla102x", config({1, 1, 1, 3, 4, 1}, wide, B::bottleneck, 32, 4, true));
+  r.add<DLA>("dla102x2", config({1, 1, 1, 3, 4, 1}, wide, B::bottleneck, 64, 4, true));
+  r.add<DLA>("dla169", config({1, 1, 2, 3, 5, 1}, wide, B::bottleneck, 1, 64, true));
 }
 
 }  // namespace pepr::models

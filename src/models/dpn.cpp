@@ -183,12 +183,6 @@ class DPN : public Classifier {
   Conv2d classifier_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, const DPNConfig& cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<DPN>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_dpn_models(Registry& r) {
@@ -199,11 +193,11 @@ void register_dpn_models(Registry& r) {
   dpn68.groups = 32;
   dpn68.k_sec = {3, 4, 12, 3};
   dpn68.inc_sec = {16, 32, 32, 64};
-  add(r, "dpn68", dpn68);
+  r.add<DPN>("dpn68", dpn68);
 
   DPNConfig dpn68b = dpn68;
   dpn68b.b = true;
-  add(r, "dpn68b", dpn68b);
+  r.add<DPN>("dpn68b", dpn68b);
 
   DPNConfig dpn92;
   dpn92.num_init_features = 64;
@@ -211,7 +205,7 @@ void register_dpn_models(Registry& r) {
   dpn92.groups = 32;
   dpn92.k_sec = {3, 4, 20, 3};
   dpn92.inc_sec = {16, 32, 24, 128};
-  add(r, "dpn92", dpn92);
+  r.add<DPN>("dpn92", dpn92);
 
   DPNConfig dpn98;
   dpn98.num_init_features = 96;
@@ -219,7 +213,7 @@ void register_dpn_models(Registry& r) {
   dpn98.groups = 40;
   dpn98.k_sec = {3, 6, 20, 3};
   dpn98.inc_sec = {16, 32, 32, 128};
-  add(r, "dpn98", dpn98);
+  r.add<DPN>("dpn98", dpn98);
 
   DPNConfig dpn131;
   dpn131.num_init_features = 128;
@@ -227,7 +221,7 @@ void register_dpn_models(Registry& r) {
   dpn131.groups = 40;
   dpn131.k_sec = {4, 8, 28, 3};
   dpn131.inc_sec = {16, 32, 32, 128};
-  add(r, "dpn131", dpn131);
+  r.add<DPN>("dpn131", dpn131);
 
   DPNConfig dpn107;
   dpn107.num_init_features = 128;
@@ -235,7 +229,7 @@ void register_dpn_models(Registry& r) {
   dpn107.groups = 50;
   dpn107.k_sec = {4, 8, 20, 3};
   dpn107.inc_sec = {20, 64, 64, 128};
-  add(r, "dpn107", dpn107);
+  r.add<DPN>("dpn107", dpn107);
 }
 
 }  // namespace pepr::models

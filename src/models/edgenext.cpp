@@ -277,19 +277,13 @@ class EdgeNeXt : public Classifier {
   NormMlpClassifierHead head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, EdgeNeXtConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<EdgeNeXt>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_edgenext_models(Registry& r) {
   EdgeNeXtConfig c;
   c.depths = {3, 3, 9, 3};
   c.dims = {80, 160, 288, 584};
-  add(r, "edgenext_base", c);
+  r.add<EdgeNeXt>("edgenext_base", c);
 }
 
 }  // namespace pepr::models

@@ -67,12 +67,6 @@ void EfficientNet::reset_classifier(int64_t num_classes) {
 
 namespace {
 
-void add(Registry& r, const std::string& name, EfficientNetConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<EfficientNet>(arch, cfg, o);
-  });
-}
-
 // timm _gen_mobilenet_v2.
 EfficientNetConfig gen_mobilenet_v2(double channel_multiplier, double depth_multiplier = 1.0,
                                     bool fix_stem_head = false) {
@@ -259,18 +253,18 @@ EfficientNetConfig gen_efficientnetv2_s(double channel_multiplier,
 }  // namespace
 
 void register_efficientnet_models(Registry& r) {
-  add(r, "mobilenetv2_050", gen_mobilenet_v2(0.5));
-  add(r, "mobilenetv2_100", gen_mobilenet_v2(1.0));
-  add(r, "efficientnet_b0", gen_efficientnet(1.0, 1.0));
-  add(r, "fbnetc_100", gen_fbnetc(1.0));
-  add(r, "mnasnet_100", gen_mnasnet_b1(1.0));
-  add(r, "semnasnet_075", gen_mnasnet_a1(0.75));
-  add(r, "spnasnet_100", gen_spnasnet(1.0));
-  add(r, "tinynet_a", gen_tinynet(1.0, 1.2));
-  add(r, "efficientnetv2_rw_m",
-      gen_efficientnetv2_s(1.2, {1.2, 1.2, 1.2, 1.2, 1.6, 1.6}, /*rw=*/true));
-  add(r, "gc_efficientnetv2_rw_t",
-      gen_efficientnetv2_s(0.8, {0.9}, /*rw=*/false, global_context_se()));
+  r.add<EfficientNet>("mobilenetv2_050", gen_mobilenet_v2(0.5));
+  r.add<EfficientNet>("mobilenetv2_100", gen_mobilenet_v2(1.0));
+  r.add<EfficientNet>("efficientnet_b0", gen_efficientnet(1.0, 1.0));
+  r.add<EfficientNet>("fbnetc_100", gen_fbnetc(1.0));
+  r.add<EfficientNet>("mnasnet_100", gen_mnasnet_b1(1.0));
+  r.add<EfficientNet>("semnasnet_075", gen_mnasnet_a1(0.75));
+  r.add<EfficientNet>("spnasnet_100", gen_spnasnet(1.0));
+  r.add<EfficientNet>("tinynet_a", gen_tinynet(1.0, 1.2));
+  r.add<EfficientNet>("efficientnetv2_rw_m",
+                      gen_efficientnetv2_s(1.2, {1.2, 1.2, 1.2, 1.2, 1.6, 1.6}, /*rw=*/true));
+  r.add<EfficientNet>("gc_efficientnetv2_rw_t",
+                      gen_efficientnetv2_s(0.8, {0.9}, /*rw=*/false, global_context_se()));
 }
 
 }  // namespace pepr::models

@@ -361,6 +361,21 @@ void init_weight_goog(torch::nn::Module& module) {
   });
 }
 
+void init_trunc_linear_fan_out_conv(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for_each_module(module, [](torch::nn::Module& m) {
+    if (auto* linear = m.as<torch::nn::LinearImpl>()) {
+      trunc_normal_(linear->weight, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* conv = m.as<Conv2dImpl>()) {
+      const auto& w = conv->weight;
+      const int64_t fan_out = w.size(0) * w.size(2) * w.size(3) / conv->groups();
+      w.normal_(0.0, std::sqrt(2.0 / static_cast<double>(fan_out)));
+      if (conv->bias.defined()) conv->bias.zero_();
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generic timm layers shared by several families.
 

@@ -423,4 +423,8 @@ void init_kaiming_fan_out(torch::nn::Module& module);
 // kh * kw * out / groups; BatchNorm 1 / 0; Linear U(+-1/sqrt(out_features)), bias 0.
 void init_weight_goog(torch::nn::Module& module);
 
+// timm PVT v2 / Twins _init_weights: Linear trunc_normal_(.02), zero bias; Conv2d N(0,
+// sqrt(2 / fan_out)) with fan_out = kh * kw * out / groups, zero bias.
+void init_trunc_linear_fan_out_conv(torch::nn::Module& module);
+
 }  // namespace pepr::models

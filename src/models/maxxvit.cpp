@@ -272,20 +272,6 @@ class AttentionClImpl : public torch::nn::Module {
 };
 TORCH_MODULE(AttentionCl);
 
-torch::Tensor window_partition(const torch::Tensor& x, int64_t ws) {
-  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
-  return x.view({B, H / ws, ws, W / ws, ws, C})
-      .permute({0, 1, 3, 2, 4, 5})
-      .contiguous()
-      .view({-1, ws, ws, C});
-}
-torch::Tensor window_reverse(const torch::Tensor& w, int64_t ws, int64_t H, int64_t W) {
-  const int64_t C = w.size(-1);
-  return w.view({-1, H / ws, W / ws, ws, ws, C})
-      .permute({0, 1, 3, 2, 4, 5})
-      .contiguous()
-      .view({-1, H, W, C});
-}
 torch::Tensor grid_partition(const torch::Tensor& x, int64_t g) {
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
   return x.view({B, g, H / g, g, W / g, C})
@@ -477,12 +463,6 @@ class MaxxVit : public Classifier {
   ClassifierHead head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, MaxxVitConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<MaxxVit>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_maxxvit_models(Registry& r) {
@@ -490,7 +470,7 @@ void register_maxxvit_models(Registry& r) {
     MaxxVitConfig c;  // maxvit_nano_rw: _rw_max_cfg()
     c.conv = ConvBlockType::mbconv;
     c.rel_pos = RelPosType::bias;
-    add(r, "maxvit_nano_rw_256", c);
+    r.add<MaxxVit>("maxvit_nano_rw_256", c);
   }
   {
     MaxxVitConfig c;  // maxxvit_rmlp_nano_rw: _next_cfg()
@@ -498,7 +478,7 @@ void register_maxxvit_models(Registry& r) {
     c.rel_pos = RelPosType::mlp;
     c.transformer_init_values = 1e-6;
     c.conv_init_values = 1e-6;
-    add(r, "maxxvit_rmlp_nano_rw_256", c);
+    r.add<MaxxVit>("maxxvit_rmlp_nano_rw_256", c);
   }
 }
 

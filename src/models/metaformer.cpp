@@ -149,12 +149,6 @@ class MetaFormer : public Classifier {
   torch::nn::Linear head_fc_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, PoolFormerConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<MetaFormer>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_metaformer_models(Registry& r) {
@@ -162,7 +156,7 @@ void register_metaformer_models(Registry& r) {
   c.depths = {6, 6, 18, 6};
   c.dims = {96, 192, 384, 768};
   c.layer_scale_init_value = 1e-6;
-  add(r, "poolformer_m36", c);
+  r.add<MetaFormer>("poolformer_m36", c);
 }
 
 }  // namespace pepr::models

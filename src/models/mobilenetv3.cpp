@@ -91,12 +91,6 @@ class MobileNetV3 : public Classifier {
   torch::nn::Linear classifier_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, MobileNetV3Config cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<MobileNetV3>(arch, cfg, o);
-  });
-}
-
 // timm hardcorenas._gen_hardcorenas: hard_swish, SE with relu, hard_sigmoid gate and
 // round_channels(mid * 0.25) (se_from_exp), stem 32, head 1280 with bias.
 MobileNetV3Config gen_hardcorenas(std::vector<std::vector<std::string>> arch_def) {
@@ -169,7 +163,7 @@ MobileNetV3Config gen_fbnetv3(char variant, double channel_multiplier = 1.0) {
 
 void register_mobilenetv3_models(Registry& r) {
   // clang-format off
-  add(r, "hardcorenas_a", gen_hardcorenas({
+  r.add<MobileNetV3>("hardcorenas_a", gen_hardcorenas({
       {"ds_r1_k3_s1_e1_c16_nre"},
       {"ir_r1_k5_s2_e3_c24_nre", "ir_r1_k5_s1_e3_c24_nre_se0.25"},
       {"ir_r1_k5_s2_e3_c40_nre", "ir_r1_k5_s1_e6_c40_nre_se0.25"},
@@ -179,7 +173,7 @@ void register_mobilenetv3_models(Registry& r) {
       {"cn_r1_k1_s1_c960"},
   }));
   // clang-format on
-  add(r, "fbnetv3_b", gen_fbnetv3('b'));
+  r.add<MobileNetV3>("fbnetv3_b", gen_fbnetv3('b'));
 }
 
 }  // namespace pepr::models

@@ -161,19 +161,7 @@ class PyramidVisionTransformerV2 : public Classifier {
     set_num_features(prev);
     head_ = register_module("head", torch::nn::Linear(prev, options.num_classes));
 
-    // timm's _init_weights: Linear trunc_normal_(.02), zero bias; Conv2d N(0, sqrt(2 / fan_out)).
-    torch::NoGradGuard no_grad;
-    for (auto& m : modules(/*include_self=*/false)) {
-      if (auto* linear = m->as<torch::nn::LinearImpl>()) {
-        trunc_normal_(linear->weight, 0.02);
-        linear->bias.zero_();
-      } else if (auto* conv = m->as<Conv2dImpl>()) {
-        const auto& w = conv->weight;
-        const int64_t fan_out = w.size(0) * w.size(2) * w.size(3) / conv->groups();
-        conv->weight.normal_(0.0, std::sqrt(2.0 / static_cast<double>(fan_out)));
-        if (conv->bias.defined()) conv->bias.zero_();
-      }
-    }
+    init_trunc_linear_fan_out_conv(*this);  // timm's _init_weights
   }
 
   torch::Tensor forward_features(torch::Tensor x) override {
@@ -215,12 +203,6 @@ class PyramidVisionTransformerV2 : public Classifier {
   torch::nn::Linear head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, PvtV2Config cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<PyramidVisionTransformerV2>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_pvt_v2_models(Registry& r) {
@@ -228,7 +210,7 @@ void register_pvt_v2_models(Registry& r) {
   c.depths = {2, 2, 2, 2};
   c.embed_dims = {32, 64, 160, 256};
   c.num_heads = {1, 2, 5, 8};
-  add(r, "pvt_v2_b0", c);
+  r.add<PyramidVisionTransformerV2>("pvt_v2_b0", c);
 }
 
 }  // namespace pepr::models

@@ -31,6 +31,14 @@ class Registry {
  public:
   // Adds a model of the family being registered; a duplicate name is a programming error.
   void add(const std::string& name, ModelFactory create);
+  // Adds Model(name, cfg, options) under a name: the usual case, a family's model class built
+  // from one of its configurations.
+  template <typename Model, typename Config>
+  void add(const std::string& name, const Config& cfg) {
+    add(name, [cfg](const std::string& arch, const ModelOptions& o) -> std::shared_ptr<Classifier> {
+      return std::make_shared<Model>(arch, cfg, o);
+    });
+  }
   const ModelEntry* find(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted
 

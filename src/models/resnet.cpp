@@ -312,12 +312,6 @@ void ResNet::reset_classifier(int64_t num_classes) {
 
 namespace {
 
-void add(Registry& r, const std::string& name, ResNetConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<ResNet>(arch, cfg, o);
-  });
-}
-
 ResNetConfig config(ResNetBlock block, std::vector<int64_t> layers) {
   ResNetConfig cfg;
   cfg.block = block;
@@ -387,52 +381,53 @@ void register_resnet_models(Registry& r) {
   const std::vector<int64_t> l26{2, 2, 2, 2}, l34{3, 4, 6, 3}, l101{3, 4, 23, 3}, l152{3, 8, 36, 3},
       l200{3, 24, 36, 3};
 
-  add(r, "resnet18", config(B::basic, {2, 2, 2, 2}));
-  add(r, "resnet18d", deep_d(config(B::basic, {2, 2, 2, 2})));
-  add(r, "resnet34d", deep_d(config(B::basic, l34)));
-  add(r, "resnet26d", deep_d(bottleneck(l26)));
-  add(r, "resnet14t", tiered_t(bottleneck({1, 1, 1, 1})));
+  r.add<ResNet>("resnet18", config(B::basic, {2, 2, 2, 2}));
+  r.add<ResNet>("resnet18d", deep_d(config(B::basic, {2, 2, 2, 2})));
+  r.add<ResNet>("resnet34d", deep_d(config(B::basic, l34)));
+  r.add<ResNet>("resnet26d", deep_d(bottleneck(l26)));
+  r.add<ResNet>("resnet14t", tiered_t(bottleneck({1, 1, 1, 1})));
 
   // timm's gluon_* names are deprecated aliases of the plain architectures (resnet34.gluon_in1k,
   // resnet152.gluon_in1k, resnext101_32x4d.gluon_in1k, seresnext50_32x4d.gluon_in1k, ...).
-  add(r, "gluon_resnet34_v1b", config(B::basic, l34));
-  add(r, "gluon_resnet152_v1b", bottleneck(l152));
-  add(r, "gluon_resnext101_32x4d", next(bottleneck(l101), 32, 4));
-  add(r, "gluon_seresnext50_32x4d", se(next(bottleneck(l34), 32, 4)));
-  add(r, "gluon_seresnext101_32x4d", se(next(bottleneck(l101), 32, 4)));
+  r.add<ResNet>("gluon_resnet34_v1b", config(B::basic, l34));
+  r.add<ResNet>("gluon_resnet152_v1b", bottleneck(l152));
+  r.add<ResNet>("gluon_resnext101_32x4d", next(bottleneck(l101), 32, 4));
+  r.add<ResNet>("gluon_seresnext50_32x4d", se(next(bottleneck(l34), 32, 4)));
+  r.add<ResNet>("gluon_seresnext101_32x4d", se(next(bottleneck(l101), 32, 4)));
 
-  add(r, "wide_resnet50_2", next(bottleneck(l34), 1, 128));
-  add(r, "resnext50d_32x4d", deep_d(next(bottleneck(l34), 32, 4)));
-  add(r, "resnet152d", deep_d(bottleneck(l152)));
-  add(r, "resnet200d", deep_d(bottleneck(l200)));
+  r.add<ResNet>("wide_resnet50_2", next(bottleneck(l34), 1, 128));
+  r.add<ResNet>("resnext50d_32x4d", deep_d(next(bottleneck(l34), 32, 4)));
+  r.add<ResNet>("resnet152d", deep_d(bottleneck(l152)));
+  r.add<ResNet>("resnet200d", deep_d(bottleneck(l200)));
 
-  add(r, "seresnext26d_32x4d", se(deep_d(next(bottleneck(l26), 32, 4))));
-  add(r, "seresnext26t_32x4d", se(tiered_t(next(bottleneck(l26), 32, 4))));
-  add(r, "seresnet152d", se(deep_d(bottleneck(l152))));
-  add(r, "seresnext101d_32x8d", se(deep_d(next(bottleneck(l101), 32, 8))));
-  add(r, "seresnextaa101d_32x8d", aa(se(deep_d(next(bottleneck(l101), 32, 8))), AA::avg_pool));
+  r.add<ResNet>("seresnext26d_32x4d", se(deep_d(next(bottleneck(l26), 32, 4))));
+  r.add<ResNet>("seresnext26t_32x4d", se(tiered_t(next(bottleneck(l26), 32, 4))));
+  r.add<ResNet>("seresnet152d", se(deep_d(bottleneck(l152))));
+  r.add<ResNet>("seresnext101d_32x8d", se(deep_d(next(bottleneck(l101), 32, 8))));
+  r.add<ResNet>("seresnextaa101d_32x8d",
+                aa(se(deep_d(next(bottleneck(l101), 32, 8))), AA::avg_pool));
 
-  add(r, "ecaresnet26t", eca(tiered_t(bottleneck(l26))));
-  add(r, "ecaresnet50d", eca(deep_d(bottleneck(l34))));
-  add(r, "ecaresnet50t", eca(tiered_t(bottleneck(l34))));
-  add(r, "ecaresnet101d", eca(deep_d(bottleneck(l101))));
-  add(r, "ecaresnet269d", eca(deep_d(bottleneck({3, 30, 48, 8}))));
+  r.add<ResNet>("ecaresnet26t", eca(tiered_t(bottleneck(l26))));
+  r.add<ResNet>("ecaresnet50d", eca(deep_d(bottleneck(l34))));
+  r.add<ResNet>("ecaresnet50t", eca(tiered_t(bottleneck(l34))));
+  r.add<ResNet>("ecaresnet101d", eca(deep_d(bottleneck(l101))));
+  r.add<ResNet>("ecaresnet269d", eca(deep_d(bottleneck({3, 30, 48, 8}))));
   {
     // stem_width=32 without a deep stem: the 7x7 stem keeps 64 channels.
     auto cfg = eca(bottleneck({1, 1, 11, 3}));
     cfg.stem_width = 32;
     cfg.avg_down = true;
-    add(r, "ecaresnetlight", cfg);
+    r.add<ResNet>("ecaresnetlight", cfg);
   }
 
-  add(r, "resnetblur50", aa(bottleneck(l34), AA::blur_pool));
-  add(r, "resnetaa50", aa(bottleneck(l34), AA::avg_pool));
+  r.add<ResNet>("resnetblur50", aa(bottleneck(l34), AA::blur_pool));
+  r.add<ResNet>("resnetaa50", aa(bottleneck(l34), AA::avg_pool));
 
-  add(r, "resnetrs50", rs(l34));
-  add(r, "resnetrs101", rs(l101));
-  add(r, "resnetrs152", rs(l152));
-  add(r, "resnetrs200", rs(l200));
-  add(r, "resnetrs270", rs({4, 29, 53, 4}));
+  r.add<ResNet>("resnetrs50", rs(l34));
+  r.add<ResNet>("resnetrs101", rs(l101));
+  r.add<ResNet>("resnetrs152", rs(l152));
+  r.add<ResNet>("resnetrs200", rs(l200));
+  r.add<ResNet>("resnetrs270", rs({4, 29, 53, 4}));
 }
 
 }  // namespace pepr::models

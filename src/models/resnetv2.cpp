@@ -141,18 +141,12 @@ class ResNetV2 : public Classifier {
   dpnvov::ConvClassifierHead head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, const ResNetV2Config& cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<ResNetV2>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_resnetv2_models(Registry& r) {
   ResNetV2Config resnetv2_50;
   resnetv2_50.layers = {3, 4, 6, 3};
-  add(r, "resnetv2_50", resnetv2_50);
+  r.add<ResNetV2>("resnetv2_50", resnetv2_50);
 }
 
 }  // namespace pepr::models

@@ -120,12 +120,6 @@ class SelecSls : public Classifier {
   torch::nn::Linear fc_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, const SelecSlsConfig& cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<SelecSls>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_selecsls_models(Registry& r) {
@@ -141,11 +135,14 @@ void register_selecsls_models(Registry& r) {
       {288, 288, 288, 288, false, 1}, {288, 288, 288, 288, false, 1},
       {288, 288, 288, 416, false, 1},
   };
-  add(r, "selecsls42b",
+  r.add<SelecSls, SelecSlsConfig>(
+      "selecsls42b",
       {f42, {{480, 960, 3, 2}, {960, 1024, 3, 1}, {1024, 1280, 3, 2}, {1280, 1024, 1, 1}}, 1024});
-  add(r, "selecsls60",
+  r.add<SelecSls, SelecSlsConfig>(
+      "selecsls60",
       {f60, {{416, 756, 3, 2}, {756, 1024, 3, 1}, {1024, 1024, 3, 2}, {1024, 1280, 1, 1}}, 1280});
-  add(r, "selecsls60b",
+  r.add<SelecSls, SelecSlsConfig>(
+      "selecsls60b",
       {f60, {{416, 756, 3, 2}, {756, 1024, 3, 1}, {1024, 1280, 3, 2}, {1280, 1024, 1, 1}}, 1024});
 }
 

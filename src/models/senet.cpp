@@ -178,12 +178,6 @@ class SENet : public Classifier {
   torch::nn::Linear last_linear_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, SENetConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<SENet>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_senet_models(Registry& r) {
@@ -191,7 +185,7 @@ void register_senet_models(Registry& r) {
     SENetConfig cfg;
     cfg.block = SENetBlock::se_resnet_bottleneck;
     cfg.layers = {3, 4, 6, 3};
-    add(r, "legacy_seresnet50", cfg);
+    r.add<SENet>("legacy_seresnet50", cfg);
   }
   {
     SENetConfig cfg;
@@ -202,7 +196,7 @@ void register_senet_models(Registry& r) {
     cfg.downsample_padding = 1;
     cfg.inplanes = 128;
     cfg.input_3x3 = true;
-    add(r, "legacy_senet154", cfg);
+    r.add<SENet>("legacy_senet154", cfg);
   }
 }
 

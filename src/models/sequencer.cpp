@@ -197,12 +197,6 @@ class Sequencer2d : public Classifier {
   ClassifierHead head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, SequencerConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<Sequencer2d>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_sequencer_models(Registry& r) {
@@ -212,7 +206,7 @@ void register_sequencer_models(Registry& r) {
   c.embed_dims = {192, 384, 384, 384};
   c.hidden_sizes = {48, 96, 96, 96};
   c.mlp_ratios = {3.0, 3.0, 3.0, 3.0};
-  add(r, "sequencer2d_l", c);
+  r.add<Sequencer2d>("sequencer2d_l", c);
 }
 
 }  // namespace pepr::models

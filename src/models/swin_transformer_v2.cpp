@@ -35,23 +35,6 @@ struct SwinV2Config {
   double mlp_ratio = 4.0;
 };
 
-// [B, H, W, C] -> [B * nW, ws, ws, C]
-torch::Tensor window_partition(const torch::Tensor& x, int64_t ws) {
-  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
-  return x.view({B, H / ws, ws, W / ws, ws, C})
-      .permute({0, 1, 3, 2, 4, 5})
-      .contiguous()
-      .view({-1, ws, ws, C});
-}
-
-torch::Tensor window_reverse(const torch::Tensor& windows, int64_t ws, int64_t H, int64_t W) {
-  const int64_t C = windows.size(-1);
-  return windows.view({-1, H / ws, W / ws, ws, ws, C})
-      .permute({0, 1, 3, 2, 4, 5})
-      .contiguous()
-      .view({-1, H, W, C});
-}
-
 class WindowAttentionImpl : public torch::nn::Module {
  public:
   WindowAttentionImpl(int64_t dim, int64_t window_size, int64_t num_heads)
@@ -318,12 +301,6 @@ class SwinTransformerV2 : public Classifier {
   ClassifierHead head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, SwinV2Config cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<SwinTransformerV2>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_swin_transformer_v2_models(Registry& r) {
@@ -333,7 +310,7 @@ void register_swin_transformer_v2_models(Registry& r) {
   c.embed_dim = 128;
   c.depths = {2, 2, 18, 2};
   c.num_heads = {4, 8, 16, 32};
-  add(r, "swinv2_base_window8_256", c);
+  r.add<SwinTransformerV2>("swinv2_base_window8_256", c);
 }
 
 }  // namespace pepr::models

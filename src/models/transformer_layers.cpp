@@ -60,6 +60,22 @@ torch::Tensor softmax_attention(const torch::Tensor& q, const torch::Tensor& k,
   return torch::matmul(attn, v);
 }
 
+torch::Tensor window_partition(const torch::Tensor& x, int64_t ws) {
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+  return x.view({B, H / ws, ws, W / ws, ws, C})
+      .permute({0, 1, 3, 2, 4, 5})
+      .contiguous()
+      .view({-1, ws, ws, C});
+}
+
+torch::Tensor window_reverse(const torch::Tensor& windows, int64_t ws, int64_t H, int64_t W) {
+  const int64_t C = windows.size(-1);
+  return windows.view({-1, H / ws, W / ws, ws, ws, C})
+      .permute({0, 1, 3, 2, 4, 5})
+      .contiguous()
+      .view({-1, H, W, C});
+}
+
 AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, double attn_drop,
                              double proj_drop)
     : num_heads_(num_heads),

@@ -135,6 +135,11 @@ TORCH_MODULE(TransformerBlock);
 torch::Tensor softmax_attention(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, double attn_drop, bool training);
 
+// Swin-style windows: [B, H, W, C] -> [B * H/ws * W/ws, ws, ws, C] (H and W multiples of ws), and
+// back to [B, H, W, C].
+torch::Tensor window_partition(const torch::Tensor& x, int64_t ws);
+torch::Tensor window_reverse(const torch::Tensor& windows, int64_t ws, int64_t H, int64_t W);
+
 // ---------------------------------------------------------------------------------------------
 // timm.layers.NormMlpClassifierHead (pool_type 'avg'): global average pool (keeping H, W = 1),
 // norm (LayerNorm2d), flatten, optional pre_logits (fc + act), dropout, fc.

@@ -138,19 +138,7 @@ class Twins : public Classifier {
     norm_ = register_module("norm", LayerNorm(num_features(), kEps));
     head_ = register_module("head", torch::nn::Linear(num_features(), options.num_classes));
 
-    // timm's _init_weights: Linear trunc_normal_(.02), zero bias; Conv2d N(0, sqrt(2 / fan_out)).
-    torch::NoGradGuard no_grad;
-    for (auto& m : modules(/*include_self=*/false)) {
-      if (auto* linear = m->as<torch::nn::LinearImpl>()) {
-        trunc_normal_(linear->weight, 0.02);
-        linear->bias.zero_();
-      } else if (auto* conv = m->as<Conv2dImpl>()) {
-        const auto& w = conv->weight;
-        const int64_t fan_out = w.size(0) * w.size(2) * w.size(3) / conv->groups();
-        conv->weight.normal_(0.0, std::sqrt(2.0 / static_cast<double>(fan_out)));
-        if (conv->bias.defined()) conv->bias.zero_();
-      }
-    }
+    init_trunc_linear_fan_out_conv(*this);  // timm's _init_weights
   }
 
   // Output: the normalised tokens of the last stage, [B, h * w, C].
@@ -200,12 +188,6 @@ class Twins : public Classifier {
   torch::nn::Linear head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, TwinsConfig cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<Twins>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_twins_models(Registry& r) {
@@ -216,7 +198,7 @@ void register_twins_models(Registry& r) {
   c.mlp_ratios = {8, 8, 4, 4};
   c.depths = {3, 4, 18, 3};
   c.sr_ratios = {8, 4, 2, 1};
-  add(r, "twins_pcpvt_base", c);
+  r.add<Twins>("twins_pcpvt_base", c);
 }
 
 }  // namespace pepr::models

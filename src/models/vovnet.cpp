@@ -188,12 +188,6 @@ class VovNet : public Classifier {
   int64_t min_size_ = 1;
 };
 
-void add(Registry& r, const std::string& name, const VovNetConfig& cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<VovNet>(arch, cfg, o);
-  });
-}
-
 }  // namespace
 
 void register_vovnet_models(Registry& r) {
@@ -206,7 +200,7 @@ void register_vovnet_models(Registry& r) {
   ese_vovnet19b_dw.residual = true;
   ese_vovnet19b_dw.depthwise = true;
   ese_vovnet19b_dw.ese = true;
-  add(r, "ese_vovnet19b_dw", ese_vovnet19b_dw);
+  r.add<VovNet>("ese_vovnet19b_dw", ese_vovnet19b_dw);
 }
 
 }  // namespace pepr::models

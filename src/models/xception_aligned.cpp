@@ -167,12 +167,6 @@ class XceptionAligned : public Classifier {
   ClassifierHead head_{nullptr};
 };
 
-void add(Registry& r, const std::string& name, const XceptionConfig& cfg) {
-  r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
-    return std::make_shared<XceptionAligned>(arch, cfg, o);
-  });
-}
-
 // Entry flow, `middle` middle-flow blocks, exit flow.
 std::vector<BlockCfg> xception_blocks(std::vector<BlockCfg> entry, int middle, bool exit_relu) {
   auto blocks = std::move(entry);
@@ -188,13 +182,18 @@ void register_xception_aligned_models(Registry& r) {
   const std::vector<BlockCfg> entry = {blk(64, 128, 2), blk(128, 256, 2), blk(256, 728, 2)};
   const std::vector<BlockCfg> entry71 = {blk(64, 128, 2), blk(128, 256, 1), blk(256, 256, 2),
                                          blk(256, 728, 1), blk(728, 728, 2)};
-  add(r, "xception41", {xception_blocks(entry, 8, false), false, 1e-3});
+  r.add<XceptionAligned, XceptionConfig>("xception41",
+                                         {xception_blocks(entry, 8, false), false, 1e-3});
   // timm renamed gluon_xception65 to xception65 (the same definition).
-  add(r, "gluon_xception65", {xception_blocks(entry, 16, false), false, 1e-3});
-  add(r, "xception71", {xception_blocks(entry71, 16, false), false, 1e-3});
+  r.add<XceptionAligned, XceptionConfig>("gluon_xception65",
+                                         {xception_blocks(entry, 16, false), false, 1e-3});
+  r.add<XceptionAligned, XceptionConfig>("xception71",
+                                         {xception_blocks(entry71, 16, false), false, 1e-3});
   // Pre-activation: xception41p uses nn.BatchNorm2d's eps 1e-5, xception65p eps 1e-3.
-  add(r, "xception41p", {xception_blocks(entry, 8, true), true, 1e-5});
-  add(r, "xception65p", {xception_blocks(entry, 16, true), true, 1e-3});
+  r.add<XceptionAligned, XceptionConfig>("xception41p",
+                                         {xception_blocks(entry, 8, true), true, 1e-5});
+  r.add<XceptionAligned, XceptionConfig>("xception65p",
+                                         {xception_blocks(entry, 16, true), true, 1e-3});
 }
 
 }  // namespace pepr::models
