@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +21,23 @@ namespace {
 using nlohmann::json;
 using pepr::test::EnvGuard;
 using pepr::test::run_pepr;
+
+// True once a process whose parent is `parent` exists (read from /proc/PID/stat: "pid (comm)
+// state ppid ...").
+bool has_child(pid_t parent) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!stat || !std::getline(stat, line)) continue;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) return true;
+  }
+  return false;
+}
 
 json load(const std::filesystem::path& p) {
   return json::parse(pepr::test::read_file(p));
@@ -95,7 +116,13 @@ TEST(TrackCli, ForwardsSigterm) {
     ::execl(bin.c_str(), bin.c_str(), "track", "-q", "--", "sleep", "30", (char*)nullptr);
     ::_exit(126);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Once pepr has started its child it has its handlers (before that, under load, pepr may
+  // still be loading its libraries and SIGTERM would simply end it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!has_child(pid)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "pepr track never started sleep";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   auto t0 = std::chrono::steady_clock::now();
   ::kill(pid, SIGTERM);
   int status = 0;
