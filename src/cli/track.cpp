@@ -275,6 +275,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   while ((n = ::read(errp[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
   }
   ::close(errp[0]);
+  if (n == 0) tracker.child_execed();  // the exec closed the pipe: the program runs
 
   int status = 0;
   struct rusage ru {};

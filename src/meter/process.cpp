@@ -148,6 +148,10 @@ void ProcessTree::set_exited(const struct rusage& ru) {
   exit_maxrss_gb_ = static_cast<double>(ru.ru_maxrss) * 1024.0 / 1e9;
 }
 
+void ProcessTree::note_exec(double pre_exec_peak_gb) {
+  fork_rss_gb_ = std::max(fork_rss_gb_, pre_exec_peak_gb);
+}
+
 double ProcessTree::kernel_peak_gb() const {
   if (!exited_) return read_hwm_gb(root_);
   if (last_hwm_gb_ > 0 && exit_maxrss_gb_ <= fork_rss_gb_ * 1.05) return last_hwm_gb_;

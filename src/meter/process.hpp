@@ -32,6 +32,9 @@ class ProcessTree {
   // peak in ru_maxrss, so a small program would inherit pepr's own size), in which case the
   // latest VmHWM read while it ran (VmHWM restarts at exec).
   double kernel_peak_gb() const;
+  // A child root has exec'd its program; `pre_exec_peak_gb` is the most it was seen to hold
+  // before (pepr's forked image), which its ru_maxrss will also include.
+  void note_exec(double pre_exec_peak_gb);
   // How the figures are obtained, for the record.
   std::string describe() const;
 
@@ -42,7 +45,7 @@ class ProcessTree {
   double last_refresh_ = -1e300;
   bool exited_ = false;
   double exit_cpu_s_ = 0, exit_maxrss_gb_ = 0;
-  double fork_rss_gb_ = 0;  // a child root: its RSS when the tree was made (before exec)
+  double fork_rss_gb_ = 0;  // a child root: its RSS before exec (when made, or as seen until exec)
   double last_hwm_gb_ = 0;  // a child root: the latest VmHWM read while it was alive
   double cpu_floor_ = 0;    // readings never go back (a reaped grandchild moves between fields)
 };

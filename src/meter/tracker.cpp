@@ -338,6 +338,14 @@ IntervalRecord Tracker::stop(const std::string& label) {
   return t;
 }
 
+void Tracker::child_execed() {
+  std::lock_guard lock(impl_->mu);
+  auto& m = *impl_;
+  m.tree.note_exec(m.tot_mem_peak);
+  const double rss = m.tree.read(now_s(), 0).rss_gb;
+  m.iv_mem_peak = m.tot_mem_peak = rss;
+}
+
 void Tracker::child_exited(const struct rusage& ru) {
   std::lock_guard lock(impl_->mu);
   impl_->tree.set_exited(ru);

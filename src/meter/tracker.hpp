@@ -67,6 +67,9 @@ class Tracker {
   IntervalRecord mark(const std::string& label);
   // Stops sampling; returns the total. Time since the last mark becomes an interval `label`.
   IntervalRecord stop(const std::string& label = "end");
+  // For a child target: it has exec'd its program. Memory peaks seen so far were pepr's own
+  // image it was forked from; they restart from the child's current RSS.
+  void child_execed();
   // For a child target: its accounting from wait4 (CPU time and peak RSS after it exits).
   void child_exited(const struct rusage& ru);
 

@@ -26,6 +26,23 @@ BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoc
   return {epoch1_energy_kwh * f, epoch1_time_s * f};
 }
 
+double steady_train_seconds(const std::vector<double>& step_s,
+                            const std::vector<int64_t>& step_images, int64_t batch_size) {
+  std::vector<double> full;
+  double images = 0, total = 0;
+  for (std::size_t i = 0; i < step_s.size() && i < step_images.size(); ++i) {
+    images += static_cast<double>(step_images[i]);
+    total += step_s[i];
+    if (i > 0 && step_images[i] == batch_size) full.push_back(step_s[i]);
+  }
+  if (full.empty() || batch_size <= 0) return total;
+  const auto mid = full.begin() + static_cast<std::ptrdiff_t>(full.size() / 2);
+  std::nth_element(full.begin(), mid, full.end());
+  double median = *mid;
+  if (full.size() % 2 == 0) median = (median + *std::max_element(full.begin(), mid)) / 2;
+  return median * images / static_cast<double>(batch_size);
+}
+
 std::optional<double> relative_error(double predicted, double actual) {
   if (!(actual > 0)) return std::nullopt;
   return (predicted - actual) / actual;

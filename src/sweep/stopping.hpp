@@ -2,6 +2,7 @@
 // paper simulation in bench/early_stopping_paper.cpp and the trainers.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,14 @@ struct BudgetPrediction {
 };
 BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoch1_time_s,
                                            int epochs, double steady_fraction = 1.0);
+
+// The time epoch 1's training steps would have taken at the steady rate: the median time of the
+// full batches after the first step (the first step, and a partial last batch whose new shape
+// costs kernel selection and allocation once, carry one-off costs) per image, times all the
+// images. `step_s[i]` is step i's time (data wait included), `step_images[i]` its images. With
+// no full batch after the first, the measured sum (nothing to separate).
+double steady_train_seconds(const std::vector<double>& step_s,
+                            const std::vector<int64_t>& step_images, int64_t batch_size);
 
 // The relative error of a prediction: (predicted - actual) / actual; nullopt when actual <= 0.
 std::optional<double> relative_error(double predicted, double actual);

@@ -336,10 +336,12 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       std::shuffle(order.begin(), order.end(), rng);
       prefetch.start_epoch(order);
       const auto t_epoch = Clock::now();
-      // Epoch 1's first steps carry one-off costs (kernel selection, allocator growth): the
-      // time after them gives the steady rate the budget prediction extrapolates.
-      const int64_t warm_steps = std::max<int64_t>(1, steps / 10);
-      double warm_s = 0;
+      // Epoch 1's step times: its first step and a partial last batch carry one-off costs
+      // (kernel selection, allocator growth); the others give the steady rate the budget
+      // prediction extrapolates (sweep::steady_train_seconds).
+      std::vector<double> step_s;
+      std::vector<int64_t> step_images;
+      double last_step_end = 0;
       double loss_sum = 0, correct = 0, seen = 0;
       int64_t step = 0;
       while (auto b = prefetch.next()) {
@@ -369,7 +371,12 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
         correct += logits.argmax(1).eq(y).sum().item<double>();
         seen += static_cast<double>(b->size);
         ++step;
-        if (step == warm_steps) warm_s = seconds_since(t_epoch);
+        if (epoch == 1) {
+          const double now = seconds_since(t_epoch);
+          step_s.push_back(now - last_step_end);
+          step_images.push_back(b->size);
+          last_step_end = now;
+        }
         if (progress) {
           Progress p;
           p.kind = Progress::Kind::Step;
@@ -425,12 +432,13 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       test_acc_hist.push_back(test.metrics.accuracy);
       cum_energy.push_back(energy_sum);
       if (epoch == 1) {
-        // The steady share of epoch 1: training at the rate after the warm-up steps, and
-        // evaluation at the rate of the test pass (the val pass before it warms evaluation up).
+        // The steady share of epoch 1: training at the steady step rate, and evaluation at the
+        // rate of the test pass (the val pass before it warms evaluation up).
         double steady = 1.0;
-        if (steps > warm_steps && train_s > 0 && iv.wall_s > 0) {
-          const double train_steady = (train_s - warm_s) * static_cast<double>(steps) /
-                                      static_cast<double>(steps - warm_steps);
+        if (train_s > 0 && iv.wall_s > 0) {
+          const double train_steady =
+              sweep::steady_train_seconds(step_s, step_images, cfg.batch_size) +
+              (train_s - last_step_end);  // after the last step (e.g. a device synchronisation)
           const double eval_steady = ds.test.n > 0
                                          ? test_s * static_cast<double>(ds.val.n + ds.test.n) /
                                                static_cast<double>(ds.test.n)

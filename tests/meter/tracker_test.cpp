@@ -1,10 +1,15 @@
 // The Tracker on the estimate path (no sensor), intervals, memory and the idle baseline.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -99,6 +104,50 @@ TEST(Tracker, PeakMemoryPerInterval) {
   EXPECT_GE(total.mem_peak_gb, b.mem_peak_gb);
   // DRAM estimate: 0.375 W/GB integrated over the resident memory.
   EXPECT_GT(total.energy_j[1], 0);
+}
+
+TEST(Tracker, ChildPeakMemoryStartsAtExec) {
+  // A child holds 200 MB of the image it was forked from, then execs sleep: its peak is sleep's.
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  int gate[2], execp[2];
+  ASSERT_EQ(::pipe(gate), 0);
+  ASSERT_EQ(::pipe2(execp, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(gate[1]);
+    ::close(execp[0]);
+    std::vector<char> big(200u << 20);
+    std::memset(big.data(), 1, big.size());
+    char c = 0;
+    (void)!::read(gate[0], &c, 1);
+    ::execlp("sleep", "sleep", "0.3", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(gate[0]);
+  ::close(execp[1]);
+  TrackerOptions o;
+  o.interval_s = 0.01;
+  Tracker t(o);
+  t.set_target(pid);
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // samples of the forked image
+  (void)!::write(gate[1], "g", 1);
+  ::close(gate[1]);
+  char c = 0;
+  ASSERT_EQ(::read(execp[0], &c, 1), 0);  // closed by the exec
+  ::close(execp[0]);
+  t.child_execed();
+  int status = 0;
+  struct rusage ru {};
+  ASSERT_EQ(::wait4(pid, &status, 0, &ru), pid);
+  t.child_exited(ru);
+  const auto total = t.stop();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // Linux keeps the pre-exec 200 MB in ru_maxrss; pepr reports sleep's few MB.
+  EXPECT_GT(static_cast<double>(ru.ru_maxrss) * 1024 / 1e9, 0.15);
+  EXPECT_LT(total.mem_peak_gb, 0.05);
+  EXPECT_GT(total.mem_peak_gb, 0.0);
 }
 
 TEST(Tracker, DramEstimateIntegratesRss) {

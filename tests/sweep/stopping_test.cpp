@@ -40,3 +40,19 @@ TEST(SweepStopping, BudgetPrediction) {
   EXPECT_DOUBLE_EQ(*sw::relative_error(110, 100), 0.1);
   EXPECT_FALSE(sw::relative_error(1, 0));
 }
+
+TEST(SweepStopping, SteadyTrainTimeLeavesOutOneOffSteps) {
+  // Batch 32, 80 images: a slow first step, one steady full batch, a slow partial last batch.
+  EXPECT_DOUBLE_EQ(sw::steady_train_seconds({0.09, 0.04, 0.07}, {32, 32, 16}, 32), 0.04 * 80 / 32);
+  // Many steps: the median of the full batches after the first, so one slow step changes nothing.
+  std::vector<double> t(10, 0.1);
+  std::vector<int64_t> n(10, 32);
+  t[0] = 0.5;
+  t[6] = 0.9;
+  EXPECT_DOUBLE_EQ(sw::steady_train_seconds(t, n, 32), 0.1 * 10);
+  // An even count of full batches: the mean of the middle two.
+  EXPECT_DOUBLE_EQ(sw::steady_train_seconds({1.0, 0.2, 0.4}, {32, 32, 32}, 32), 0.3 * 3);
+  // Nothing after the first full batch to learn the steady rate from: the measured sum.
+  EXPECT_DOUBLE_EQ(sw::steady_train_seconds({0.09, 0.05}, {32, 10}, 32), 0.14);
+  EXPECT_DOUBLE_EQ(sw::steady_train_seconds({}, {}, 32), 0);
+}
