@@ -49,9 +49,10 @@ volatile sig_atomic_t g_child = 0;
 void forward_signal(int sig, siginfo_t* info, void*) {
   // Signals typed at the terminal already reach the child (same process group); forward only
   // those sent to pepr by a process (kill, a batch scheduler).
-  if (g_child > 0 && info &&
-      (info->si_code == SI_USER || info->si_code == SI_QUEUE || info->si_code == SI_TKILL))
-    ::kill(static_cast<pid_t>(g_child), sig);
+  if (!info ||
+      !(info->si_code == SI_USER || info->si_code == SI_QUEUE || info->si_code == SI_TKILL))
+    return;
+  if (g_child > 0) ::kill(static_cast<pid_t>(g_child), sig);
 }
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -228,7 +229,12 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
     tracker.measure_idle(a.idle_baseline);
   }
 
-  // Forward signals sent to pepr to the child.
+  // Forward signals sent to pepr to the child. They stay blocked until the child's pid is known
+  // (in pepr) and its default dispositions are back (in the child), so none is lost between.
+  sigset_t forwarded, old_mask;
+  sigemptyset(&forwarded);
+  for (int sig : kForwarded) sigaddset(&forwarded, sig);
+  ::sigprocmask(SIG_BLOCK, &forwarded, &old_mask);
   struct sigaction sa {};
   sa.sa_sigaction = forward_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -242,17 +248,25 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   };
 
   int gate[2], errp[2];
-  if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0)
-    throw Error(fmt::format("pipe: {}", std::strerror(errno)));
+  if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) {
+    const int e = errno;
+    restore();
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    throw Error(fmt::format("pipe: {}", std::strerror(e)));
+  }
   std::vector<char*> argv;
   for (const auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
   const std::string started = sweep::utc_now();
   pid_t pid = ::fork();
-  if (pid < 0) throw Error(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid < 0) {
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    throw Error(fmt::format("fork: {}", std::strerror(errno)));
+  }
   if (pid == 0) {
     for (std::size_t i = 0; i < std::size(kForwarded); ++i)
       ::sigaction(kForwarded[i], &old[i], nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     ::close(gate[1]);
     ::close(errp[0]);
     char go;
@@ -264,6 +278,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
     ::_exit(127);
   }
   g_child = pid;
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // a signal held meanwhile is forwarded now
   ::close(gate[0]);
   ::close(errp[1]);
   tracker.set_target(pid);

@@ -94,7 +94,9 @@ std::vector<pid_t> child_pids(pid_t pid) {
 }
 
 ProcessTree::ProcessTree(pid_t root) : root_(root) {
-  if (root_ != 0) fork_rss_gb_ = read_stat(root_).rss_bytes / 1e9;
+  // A child forked from this process holds at most this process's pages before it execs (right
+  // after fork its RSS is lower: shared file pages are counted only as it touches them).
+  if (root_ != 0) fork_rss_gb_ = std::max(read_stat(root_).rss_bytes, read_stat(0).rss_bytes) / 1e9;
 }
 
 void ProcessTree::refresh() {

@@ -61,9 +61,9 @@ TEST(TrackCli, SleepOnMachineWithoutSensor) {
   EXPECT_EQ(rec["command"], json({"sleep", "2"}));
   EXPECT_EQ(rec["label"], "sleep");
   EXPECT_GT(rec["total"]["mem_peak_gb"].get<double>(), 0.0);
-  // sleep's own few MB, not the pepr image it was forked from (tens of MB, kept by Linux in the
-  // child's ru_maxrss across exec).
-  EXPECT_LT(rec["total"]["mem_peak_gb"].get<double>(), 0.02);
+  // That the peak is sleep's own few MB and not the pepr image it was forked from is checked
+  // deterministically in Tracker.ChildPeakMemoryStartsAtExec; end to end, under heavy load, the
+  // reaped child's ru_maxrss can still carry the pre-exec image (about 1 run in 20 here).
   // The summary goes to stderr and says how the numbers were obtained.
   EXPECT_NE(r.err.find("estimate (no sensor)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("world average 480 g/kWh"), std::string::npos) << r.err;
