@@ -177,9 +177,8 @@ void run_bench_cmd(BenchArgs& a) {
     }
     if (n > 0)
       fmt::print(
-          "Budget prediction after epoch 1 (epoch 1 x (1 + (epochs - 1) x steady fraction)), mean "
-          "|relative "
-          "error| over {} completed runs: energy {:.1f} %, time {:.1f} %\n\n",
+          "Budget prediction after epoch 1 (epoch 1 x (1 + (epochs - 1) x steady fraction)), "
+          "mean |relative error| over {} completed runs: energy {:.1f} %, time {:.1f} %\n\n",
           n, 100 * se / n, 100 * st / n);
     const std::string report_dir = (runs_dir / "report").string();
     if (wide.table.num_rows() > 0) {

@@ -244,6 +244,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   auto restore = [&] {
     for (std::size_t i = 0; i < std::size(kForwarded); ++i)
       ::sigaction(kForwarded[i], &old[i], nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     g_child = 0;
   };
 
@@ -251,7 +252,6 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) {
     const int e = errno;
     restore();
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     throw Error(fmt::format("pipe: {}", std::strerror(e)));
   }
   std::vector<char*> argv;
@@ -260,8 +260,9 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   const std::string started = sweep::utc_now();
   pid_t pid = ::fork();
   if (pid < 0) {
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    throw Error(fmt::format("fork: {}", std::strerror(errno)));
+    const int e = errno;
+    restore();
+    throw Error(fmt::format("fork: {}", std::strerror(e)));
   }
   if (pid == 0) {
     for (std::size_t i = 0; i < std::size(kForwarded); ++i)

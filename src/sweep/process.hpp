@@ -4,7 +4,6 @@
 
 #include <sys/types.h>
 
-#include <istream>
 #include <string>
 #include <vector>
 

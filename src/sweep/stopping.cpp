@@ -43,6 +43,19 @@ double steady_train_seconds(const std::vector<double>& step_s,
   return median * images / static_cast<double>(batch_size);
 }
 
+double epoch1_steady_fraction(const Epoch1Timing& t) {
+  if (!(t.train_s > 0) || !(t.wall_s > 0)) return 1.0;
+  double steps_s = 0;
+  for (double s : t.step_s) steps_s += s;
+  const double train_steady = steady_train_seconds(t.step_s, t.step_images, t.batch_size) +
+                              std::max(0.0, t.train_s - steps_s);  // after the last step
+  const double eval_steady = t.test_n > 0 ? t.test_s * static_cast<double>(t.val_n + t.test_n) /
+                                                static_cast<double>(t.test_n)
+                                          : t.val_s + t.test_s;
+  const double other = std::max(0.0, t.wall_s - t.train_s - t.val_s - t.test_s);
+  return std::clamp((train_steady + eval_steady + other) / t.wall_s, 0.05, 1.0);
+}
+
 std::optional<double> relative_error(double predicted, double actual) {
   if (!(actual > 0)) return std::nullopt;
   return (predicted - actual) / actual;

@@ -20,7 +20,7 @@ bool should_stop_pepr(const std::vector<double>& test_acc, const std::vector<dou
 
 // The prediction made after epoch 1. The first epoch carries one-off start-up costs; where the
 // trainer measured which share of epoch 1 ran at the steady rate (`steady_fraction`, in (0, 1];
-// e.g. the time after the first steps, extrapolated), the later epochs are predicted at that
+// epoch1_steady_fraction), the later epochs are predicted at that
 // rate: total = epoch1 x (1 + (epochs - 1) x steady_fraction). With 1 (nothing known) it is the
 // first epoch's value times the planned epochs, which over-predicts and so errs on the side of a
 // budget.
@@ -38,6 +38,21 @@ BudgetPrediction predict_after_first_epoch(double epoch1_energy_kwh, double epoc
 // no full batch after the first, the measured sum (nothing to separate).
 double steady_train_seconds(const std::vector<double>& step_s,
                             const std::vector<int64_t>& step_images, int64_t batch_size);
+
+// What the trainer measured in epoch 1, for the steady fraction.
+struct Epoch1Timing {
+  std::vector<double> step_s;        // each training step's time (data wait included)
+  std::vector<int64_t> step_images;  // each step's images
+  int64_t batch_size = 0;
+  double train_s = 0;  // the whole training pass (the steps and what follows the last one)
+  double val_s = 0, test_s = 0;
+  int64_t val_n = 0, test_n = 0;  // evaluation images
+  double wall_s = 0;              // the epoch's metered interval
+};
+// The share of epoch 1 that later epochs repeat: training at the steady step rate, evaluation at
+// the rate of the test pass (the val pass before it warms evaluation up), the rest as measured;
+// over the epoch's wall time, clamped to [0.05, 1]. 1 when nothing was measured.
+double epoch1_steady_fraction(const Epoch1Timing& t);
 
 // The relative error of a prediction: (predicted - actual) / actual; nullopt when actual <= 0.
 std::optional<double> relative_error(double predicted, double actual);

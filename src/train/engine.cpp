@@ -338,9 +338,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       const auto t_epoch = Clock::now();
       // Epoch 1's step times: its first step and a partial last batch carry one-off costs
       // (kernel selection, allocator growth); the others give the steady rate the budget
-      // prediction extrapolates (sweep::steady_train_seconds).
-      std::vector<double> step_s;
-      std::vector<int64_t> step_images;
+      // prediction extrapolates (sweep::epoch1_steady_fraction).
+      sweep::Epoch1Timing timing;
       double last_step_end = 0;
       double loss_sum = 0, correct = 0, seen = 0;
       int64_t step = 0;
@@ -373,8 +372,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
         ++step;
         if (epoch == 1) {
           const double now = seconds_since(t_epoch);
-          step_s.push_back(now - last_step_end);
-          step_images.push_back(b->size);
+          timing.step_s.push_back(now - last_step_end);
+          timing.step_images.push_back(b->size);
           last_step_end = now;
         }
         if (progress) {
@@ -432,20 +431,14 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       test_acc_hist.push_back(test.metrics.accuracy);
       cum_energy.push_back(energy_sum);
       if (epoch == 1) {
-        // The steady share of epoch 1: training at the steady step rate, and evaluation at the
-        // rate of the test pass (the val pass before it warms evaluation up).
-        double steady = 1.0;
-        if (train_s > 0 && iv.wall_s > 0) {
-          const double train_steady =
-              sweep::steady_train_seconds(step_s, step_images, cfg.batch_size) +
-              (train_s - last_step_end);  // after the last step (e.g. a device synchronisation)
-          const double eval_steady = ds.test.n > 0
-                                         ? test_s * static_cast<double>(ds.val.n + ds.test.n) /
-                                               static_cast<double>(ds.test.n)
-                                         : val_s + test_s;
-          const double other = std::max(0.0, iv.wall_s - train_s - val_s - test_s);
-          steady = std::clamp((train_steady + eval_steady + other) / iv.wall_s, 0.05, 1.0);
-        }
+        timing.batch_size = cfg.batch_size;
+        timing.train_s = train_s;
+        timing.val_s = val_s;
+        timing.test_s = test_s;
+        timing.val_n = ds.val.n;
+        timing.test_n = ds.test.n;
+        timing.wall_s = iv.wall_s;
+        const double steady = sweep::epoch1_steady_fraction(timing);
         prediction = sweep::predict_after_first_epoch(iv.energy_kwh, iv.wall_s, cfg.epochs, steady);
         rec["budget"] = {{"predicted_energy_kwh", prediction.energy_kwh},
                          {"predicted_time_s", prediction.time_s},
