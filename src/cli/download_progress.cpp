@@ -1,7 +1,5 @@
 #include "cli/download_progress.hpp"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 namespace pepr::cli {
@@ -14,18 +12,17 @@ std::string human_bytes(std::uint64_t b) {
 }
 
 DownloadProgress::DownloadProgress(std::string label, bool quiet)
-    : label_(std::move(label)), quiet_(quiet), tty_(::isatty(2) != 0) {}
+    : label_(std::move(label)), quiet_(quiet) {}
 
 void DownloadProgress::operator()(std::uint64_t done, std::uint64_t total) {
   if (quiet_) return;
   auto now = std::chrono::steady_clock::now();
   int pct = total > 0 ? static_cast<int>(100 * done / total) : -1;
-  if (tty_) {
+  if (line_.redraws()) {
     if (now - last_ < std::chrono::milliseconds(200) && done != total) return;
     last_ = now;
-    fmt::print(stderr, "\r{}: {}{}   ", label_, human_bytes(done),
-               total ? fmt::format(" / {} ({}%)", human_bytes(total), pct) : "");
-    drawn_ = true;
+    line_.draw(fmt::format("{}: {}{}", label_, human_bytes(done),
+                           total ? fmt::format(" / {} ({}%)", human_bytes(total), pct) : ""));
   } else if (pct >= 0 && pct / 10 > last_decile_) {
     last_decile_ = pct / 10;
     fmt::print(stderr, "{}: {} / {} ({}%)\n", label_, human_bytes(done), human_bytes(total), pct);
@@ -33,8 +30,7 @@ void DownloadProgress::operator()(std::uint64_t done, std::uint64_t total) {
 }
 
 void DownloadProgress::finish() {
-  if (drawn_) fmt::print(stderr, "\n");
-  drawn_ = false;
+  line_.finish();
 }
 
 }  // namespace pepr::cli

@@ -5,12 +5,15 @@
 #include <cstdint>
 #include <string>
 
+#include "core/progress.hpp"
+
 namespace pepr::cli {
 
 // "12.3 MiB"
 std::string human_bytes(std::uint64_t b);
 
-// Redrawn in place on a terminal, a line every 10 % otherwise; nothing when quiet.
+// Redrawn in place on a terminal (never wider than it), a line every 10 % otherwise (and with
+// TERM=dumb); nothing when quiet.
 class DownloadProgress {
  public:
   DownloadProgress(std::string label, bool quiet);
@@ -19,7 +22,8 @@ class DownloadProgress {
 
  private:
   std::string label_;
-  bool quiet_, tty_ = false, drawn_ = false;
+  bool quiet_;
+  ProgressLine line_;  // redrawn in place, fitted to the terminal's width
   int last_decile_ = -1;
   std::chrono::steady_clock::time_point last_{};
 };

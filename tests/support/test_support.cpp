@@ -1,5 +1,11 @@
 #include "support/test_support.hpp"
 
+#include <poll.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+
+#include <chrono>
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,6 +130,73 @@ RunResult run(const std::vector<std::string>& argv, const std::string& stdin_tex
   ::waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+RunResult run_in_pty(const std::vector<std::string>& argv, const PtyOptions& o) {
+  struct winsize ws {};
+  ws.ws_row = 24;
+  ws.ws_col = static_cast<unsigned short>(o.columns);
+  int master = -1;
+  pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
+  if (pid < 0) throw std::runtime_error("forkpty failed");
+  if (pid == 0) {
+    for (const auto& [k, v] : o.env) {
+      if (v)
+        ::setenv(k.c_str(), v->c_str(), 1);
+      else
+        ::unsetenv(k.c_str());
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  RunResult r;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  bool resized = false;
+  char buf[4096];
+  for (;;) {
+    struct pollfd p {};
+    p.fd = master;
+    p.events = POLLIN;
+    const int ready = ::poll(&p, 1, 100);
+    if (!resized && o.resize_after_s >= 0 && elapsed() >= o.resize_after_s) {
+      struct winsize w2 = ws;
+      w2.ws_col = static_cast<unsigned short>(o.resize_to);
+      ::ioctl(master, TIOCSWINSZ, &w2);  // the child gets SIGWINCH
+      resized = true;
+    }
+    if (elapsed() > o.timeout_s) {
+      ::kill(pid, SIGKILL);
+      r.err = "killed after the timeout";
+      break;
+    }
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready > 0) {
+      const ssize_t n = ::read(master, buf, sizeof buf);
+      if (n > 0) {
+        r.out.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;  // EIO: the child closed the terminal (exited)
+    }
+  }
+  ::close(master);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+RunResult run_pepr_in_pty(const std::vector<std::string>& args, const PtyOptions& options) {
+  std::vector<std::string> argv{pepr_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_in_pty(argv, options);
 }
 
 RunResult run_pepr(const std::vector<std::string>& args, const std::string& stdin_text) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pepr::test {
@@ -15,10 +16,11 @@ std::optional<std::filesystem::path> shared_data_dir();
 std::optional<std::filesystem::path> shared_data(const std::string& relative);
 
 // Skips the current test with a clear message when a shared data file is absent.
-#define PEPR_REQUIRE_SHARED(var, relative)                                                      \
-  auto var##_opt = ::pepr::test::shared_data(relative);                                         \
-  if (!var##_opt) GTEST_SKIP() << "needs ../shared/data/" << (relative)                         \
-                               << " (the PePR paper's published data); not found, skipping"; \
+#define PEPR_REQUIRE_SHARED(var, relative)                                     \
+  auto var##_opt = ::pepr::test::shared_data(relative);                        \
+  if (!var##_opt)                                                              \
+    GTEST_SKIP() << "needs ../shared/data/" << (relative)                      \
+                 << " (the PePR paper's published data); not found, skipping"; \
   const std::filesystem::path var = *var##_opt
 
 // A fresh empty folder, removed when the object goes out of scope.
@@ -52,5 +54,20 @@ RunResult run(const std::vector<std::string>& argv, const std::string& stdin_tex
 
 // Runs the pepr binary with the given arguments.
 RunResult run_pepr(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// Runs a command inside a pseudo-terminal (as a person at a terminal runs it: stdin, stdout and
+// stderr are the terminal) of `columns` x 24, with extra environment variables (a nullopt value
+// unsets one). After `resize_after_s` seconds (when >= 0) the terminal is resized to
+// `resize_to` columns, as a person dragging the window. `out` holds everything the terminal
+// showed, stdout and stderr together, with its '\r's. The child is killed after `timeout_s`.
+struct PtyOptions {
+  int columns = 80;
+  std::vector<std::pair<std::string, std::optional<std::string>>> env;
+  double resize_after_s = -1;
+  int resize_to = 80;
+  double timeout_s = 300;
+};
+RunResult run_in_pty(const std::vector<std::string>& argv, const PtyOptions& options = {});
+RunResult run_pepr_in_pty(const std::vector<std::string>& args, const PtyOptions& options = {});
 
 }  // namespace pepr::test
