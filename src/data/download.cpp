@@ -15,7 +15,9 @@
 #include <mutex>
 #include <thread>
 
+#ifdef PEPR_WITH_CURL
 #include <curl/curl.h>
+#endif
 #include <fmt/format.h>
 
 #include "core/error.hpp"
@@ -27,28 +29,33 @@ namespace fs = std::filesystem;
 
 namespace {
 
+#ifdef PEPR_WITH_CURL
 #ifdef CURL_WRITEFUNC_ERROR
 constexpr size_t kAbort = CURL_WRITEFUNC_ERROR;
 #else
 constexpr size_t kAbort = 0xFFFFFFFF;
 #endif
+#endif
 
+#ifdef PEPR_WITH_CURL
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
+#endif
 
-std::string lower(std::string s) {
+[[maybe_unused]] std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
-std::uint64_t file_size_or_zero(const std::string& p) {
+[[maybe_unused]] std::uint64_t file_size_or_zero(const std::string& p) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return 0;
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+#ifdef PEPR_WITH_CURL
 // State of one HTTP request.
 struct Transfer {
   CURL* curl = nullptr;
@@ -220,6 +227,8 @@ Outcome one_request(const DownloadOptions& opt, const std::string& part, std::ui
   throw Error(fmt::format("{}: download failed: {}", opt.url, why));
 }
 
+#endif  // PEPR_WITH_CURL
+
 }  // namespace
 
 std::string apply_base_override(const std::string& url, std::string_view default_base,
@@ -234,6 +243,12 @@ std::string apply_base_override(const std::string& url, std::string_view default
 }
 
 DownloadResult download_file(const DownloadOptions& opt) {
+#ifndef PEPR_WITH_CURL
+  throw Error(
+      fmt::format("{}: this pepr was built without downloads (PEPR_WITH_CURL=OFF); "
+                  "fetch the file by other means and pass its path",
+                  opt.url));
+#else
   global_init();
   if (opt.dest.empty()) throw Error("download: no destination given");
   fs::path dest(opt.dest);
@@ -297,6 +312,7 @@ DownloadResult download_file(const DownloadOptions& opt) {
     throw Error(fmt::format("{}: cannot rename from {}: {}", opt.dest, part, std::strerror(errno)));
   }
   return res;
+#endif
 }
 
 }  // namespace pepr::data

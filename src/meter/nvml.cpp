@@ -123,6 +123,20 @@ std::vector<unsigned> select_visible(const std::optional<std::string>& cuda_visi
   return out;
 }
 
+void restrict_to_cuda_device(NvmlScan& scan, int ordinal) {
+  std::string note;
+  const std::vector<unsigned> order = select_visible(env_raw_cuda_visible(), scan.gpus, note);
+  if (ordinal < 0 || static_cast<std::size_t>(ordinal) >= order.size()) {
+    for (auto& g : scan.gpus) g.visible = false;
+    scan.problem = fmt::format("cuda:{} names no visible GPU ({} visible)", ordinal, order.size());
+    return;
+  }
+  const unsigned chosen = order[static_cast<std::size_t>(ordinal)];
+  for (auto& g : scan.gpus) g.visible = g.index == chosen;
+  scan.visibility +=
+      fmt::format("; only cuda:{} (NVML GPU {}), the device in use, counted", ordinal, chosen);
+}
+
 NvmlScan scan_nvml(const std::string& libname) {
   NvmlScan s;
   s.lib = libname;

@@ -45,6 +45,11 @@ NvmlScan scan_nvml(const std::string& lib);
 std::vector<unsigned> select_visible(const std::optional<std::string>& cuda_visible,
                                      const std::vector<GpuInfo>& gpus, std::string& note);
 
+// Keeps only the visible GPU that CUDA numbers `ordinal` (cuda:ORDINAL) visible, so that a job
+// on one GPU of several meters that GPU alone; says so in scan.visibility. An ordinal that names
+// no visible GPU leaves none visible, with the reason in scan.problem.
+void restrict_to_cuda_device(NvmlScan& scan, int ordinal);
+
 // Energy of the visible GPUs: the total-energy counter where the GPU has one, else power
 // samples integrated over time (trapezoids) at the tracker's interval.
 class NvmlSource final : public EnergySource {

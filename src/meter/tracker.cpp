@@ -222,6 +222,7 @@ Tracker::Tracker(TrackerOptions options) : impl_(std::make_unique<Impl>()) {
   // GPUs through NVML.
   if (m.opt.use_nvml) {
     NvmlScan scan = scan_nvml(m.opt.nvml_lib.empty() ? nvml_library() : m.opt.nvml_lib);
+    if (m.opt.cuda_device) restrict_to_cuda_device(scan, *m.opt.cuda_device);
     auto ns = std::make_unique<NvmlSource>(scan);
     for (const auto& g : scan.gpus)
       if (g.visible && !g.problem.empty())

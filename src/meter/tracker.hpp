@@ -34,6 +34,9 @@ struct TrackerOptions {
   std::string powercap_root;  // empty: $PEPR_POWERCAP_ROOT or /sys/class/powercap
   std::string nvml_lib;       // empty: $PEPR_NVML_LIB or libnvidia-ml.so.1
   bool use_nvml = true;
+  // The CUDA device the work runs on (its ordinal among the visible GPUs, as `cuda:N`): only that
+  // GPU is metered. nullopt: every visible GPU.
+  std::optional<int> cuda_device;
   bool keep_samples = false;  // keep the time series (samples_jsonl)
 };
 

@@ -29,7 +29,14 @@ struct TrainConfig {
   int eval_batch_size = 256;
   double train_fraction = 1.0;
   uint64_t seed = 0;
-  std::string device = "cpu";
+  std::string device = "cpu";      // cpu, cuda or cuda:N
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
+  bool deterministic = false;      // deterministic algorithms (cuDNN, cuBLAS), no benchmark mode
+  // Where the dataset lives while training: "device" (uint8 on the training device, converted
+  // per batch there), "host" (batches prepared by a CPU thread, copied per step), or "auto":
+  // device on CUDA when the uint8 splits take at most `device_data_share` of free GPU memory.
+  std::string data_placement = "auto";
+  double device_data_share = 0.25;
   int threads = 0;     // 0: all cores
   int image_size = 0;  // 0: the data's own size
   int in_chans = 3;    // 1 or 3
@@ -59,8 +66,16 @@ using ProgressFn = std::function<void(const Progress&)>;
 nlohmann::json train_run(const TrainConfig& config, const ProgressFn& progress = {},
                          const std::atomic<bool>* interrupt = nullptr);
 
-// The LibTorch version pepr was built with, and whether it has CUDA.
+// The LibTorch version pepr was built with, and whether it has CUDA and sees a GPU.
 std::string libtorch_version();
 bool cuda_available();
+
+// "cpu", "cuda", "cuda:N": the device type and index (-1: none given); throws pepr::Error naming
+// what was wrong for anything else.
+struct DeviceSpec {
+  bool cuda = false;
+  int index = -1;
+};
+DeviceSpec parse_device(const std::string& device);
 
 }  // namespace pepr::train

@@ -98,6 +98,35 @@ TEST(Nvml, EnergyCounter) {
               energy_of(j["total"], "gpu.0") + energy_of(j["total"], "gpu.1"), 1e-9);
 }
 
+// A job on cuda:N meters that GPU only (not every GPU of the machine), in CUDA's numbering:
+// the order of CUDA_VISIBLE_DEVICES where it is set.
+TEST(Nvml, OnlyTheCudaDeviceInUseIsMetered) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("3")},
+               {"FAKE_NVML_POWER_W", std::string("100")},
+               {"CUDA_VISIBLE_DEVICES", std::string("2,0")}};
+  pepr::test::TempDir tmp;
+  TrackerOptions o = gpu_options(tmp.path());
+  o.cuda_device = 1;  // cuda:1 is NVML GPU 0 under CUDA_VISIBLE_DEVICES=2,0
+  Tracker t(o);
+  ASSERT_EQ(t.components().size(), 2u);  // the CPU package and one GPU
+  EXPECT_EQ(t.components()[1].name, "gpu.0");
+  auto j = t.to_json();
+  EXPECT_NE(j["sensors"]["nvml"].get<std::string>().find("only cuda:1 (NVML GPU 0)"),
+            std::string::npos)
+      << j["sensors"]["nvml"];
+  o.cuda_device = 0;
+  Tracker t0(o);
+  ASSERT_EQ(t0.components().size(), 2u);
+  EXPECT_EQ(t0.components()[1].name, "gpu.2");
+  o.cuda_device = 2;  // names no visible GPU: nothing of the GPUs is metered, and it says why
+  Tracker none(o);
+  EXPECT_EQ(none.components().size(), 1u);
+  EXPECT_NE(
+      none.to_json()["sensors"]["nvml"].get<std::string>().find("cuda:2 names no visible GPU"),
+      std::string::npos);
+}
+
 TEST(Nvml, PowerOnlyIsIntegrated) {
   EnvGuard env{{"FAKE_NVML_MODE", std::string("power")},
                {"FAKE_NVML_COUNT", std::string("1")},

@@ -45,17 +45,21 @@ TEST_P(TimmEquivalence, StateDictParamsAndLogitsMatchTimm) {
   EXPECT_EQ(model->first_conv_name(), ref.first_conv);
   EXPECT_EQ(model->classifier_name(), ref.classifier);
 
-  // 3. Logits under the fill rule.
+  // 3. Logits under the fill rule, on $PEPR_TEST_DEVICE (default cpu; `cuda` on a GPU machine,
+  // with TF32 off so that float32 means float32 there too).
   pepr::test::fill_by_rule(*model);
   model->eval();
   ASSERT_EQ(ref.input_size.size(), 3u);
+  const torch::Device device = pepr::test::test_device();
+  model->to(device);
   const auto input =
-      pepr::test::reference_input(ref.input_size[0], ref.input_size[1], ref.input_size[2]);
+      pepr::test::reference_input(ref.input_size[0], ref.input_size[1], ref.input_size[2])
+          .to(device);
   torch::Tensor logits;
   const auto start = std::chrono::steady_clock::now();
   {
     torch::NoGradGuard no_grad;
-    logits = model->forward(input);
+    logits = model->forward(input).to(torch::kCPU);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -63,9 +67,9 @@ TEST_P(TimmEquivalence, StateDictParamsAndLogitsMatchTimm) {
   const double max_diff = (logits - ref.logits).abs().max().item<double>();
   const double tolerance = pepr::test::logits_tolerance(ref.logits);
   std::cout << fmt::format(
-      "[ equiv ] {}: max|pepr - timm| = {:.3g}, tolerance {:.3g} ({:.1f}% of "
+      "[ equiv ] {} on {}: max|pepr - timm| = {:.3g}, tolerance {:.3g} ({:.1f}% of "
       "it), max|timm| = {:.4g}, forward {:.2f} s\n",
-      name, max_diff, tolerance, 100.0 * max_diff / tolerance,
+      name, device.str(), max_diff, tolerance, 100.0 * max_diff / tolerance,
       ref.logits.abs().max().item<double>(), seconds);
   EXPECT_LE(max_diff, tolerance) << name << ": logits differ from timm's";
 }

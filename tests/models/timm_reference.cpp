@@ -1,5 +1,7 @@
 #include "timm_reference.hpp"
 
+#include <cstdlib>
+
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -225,6 +227,17 @@ std::string StateDictDiff::describe(size_t max_items) const {
   list("unexpected (in pepr, not in timm)", unexpected);
   list("with another shape or dtype", mismatched);
   return out;
+}
+
+torch::Device test_device() {
+  const char* d = std::getenv("PEPR_TEST_DEVICE");
+  const std::string dev = d && *d ? d : "cpu";
+  torch::Device device(dev);
+  if (device.is_cuda()) {
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
+  return device;
 }
 
 double logits_tolerance(const torch::Tensor& timm_logits) {

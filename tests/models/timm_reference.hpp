@@ -28,6 +28,10 @@ torch::Tensor fill_rule_tensor(const std::string& name, at::IntArrayRef shape);
 // num_batches_tracked, are left alone).
 void fill_by_rule(torch::nn::Module& module);
 
+// The device the equivalence test computes on: $PEPR_TEST_DEVICE (cpu, cuda, cuda:N), default
+// cpu. On CUDA, TF32 is switched off (cuDNN and cuBLAS), so float32 is float32 there too.
+torch::Device test_device();
+
 // The reference input [2, c, h, w]: r = 2u - 1 with seed FNV-1a 64 of "input".
 torch::Tensor reference_input(int64_t c, int64_t h, int64_t w);
 

@@ -1,6 +1,7 @@
 // pepr train: train or fine-tune one model on one dataset, metering every epoch.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/progress.hpp"
 #include "meter/carbon.hpp"
 #include "sweep/process.hpp"
 #include "train/engine.hpp"
@@ -44,6 +46,21 @@ std::string hms(double s) {
                    : fmt::format("{}:{:02}", t / 60, t % 60);
 }
 
+// The redrawn line during an epoch: "  epoch 2/10 [####....]  812 img/s  0:41 ETA 3:02", fitted
+// to the terminal's width. Robust to what the engine may report (zero steps before the epoch
+// knows its size, a step past the planned count).
+std::string train_progress_text(const train::Progress& p, int columns) {
+  const double within =
+      p.steps > 0 ? std::clamp(static_cast<double>(p.step) / static_cast<double>(p.steps), 0.0, 1.0)
+                  : 0.0;
+  const double frac = p.epochs > 0 ? (std::max(p.epoch - 1, 0) + within) / p.epochs : 0.0;
+  const double eta = frac > 0 ? p.elapsed_s * (1 - frac) / frac : -1;
+  return fit_progress_line(
+      fmt::format("  epoch {}/{}", p.epoch, p.epochs), within,
+      fmt::format("  {:.0f} img/s  {} ETA {}", p.images_per_s, hms(p.elapsed_s), hms(eta)),
+      columns);
+}
+
 void run_train(TrainArgs& a) {
   auto& cfg = a.cfg;
   cfg.meter.pue = a.pue;
@@ -59,7 +76,7 @@ void run_train(TrainArgs& a) {
   }
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> progress_guard(
       progress_out, [](std::FILE* f) { return f ? std::fclose(f) : 0; });
-  const bool tty = ::isatty(2) && !a.quiet;
+  ProgressLine bar;  // redrawn in place on a terminal; milestones only elsewhere
   double last_draw = -1;
   auto progress = [&](const train::Progress& p) {
     using K = train::Progress::Kind;
@@ -78,27 +95,22 @@ void run_train(TrainArgs& a) {
       std::fflush(progress_out);
     }
     if (a.quiet) return;
-    if (p.kind == K::Step && tty) {
+    if (p.kind == K::Step && bar.redraws()) {
       if (p.elapsed_s - last_draw < 0.1 && p.step != p.steps) return;
       last_draw = p.elapsed_s;
-      const int width = 30;
-      int filled = static_cast<int>(width * p.step / std::max<int64_t>(1, p.steps));
-      double frac =
-          (p.epoch - 1 + static_cast<double>(p.step) / std::max<int64_t>(1, p.steps)) / p.epochs;
-      double eta = frac > 0 ? p.elapsed_s * (1 - frac) / frac : -1;
-      fmt::print(stderr, "\r  epoch {}/{} [{}{}] {:4.0f} img/s  elapsed {}  ETA {}   ", p.epoch,
-                 p.epochs, std::string(static_cast<std::size_t>(filled), '#'),
-                 std::string(static_cast<std::size_t>(width - filled), '.'), p.images_per_s,
-                 hms(p.elapsed_s), hms(eta));
+      bar.draw(train_progress_text(p, bar.columns()));
     } else if (p.kind == K::Epoch) {
+      bar.clear();
       const auto& e = *p.epoch_record;
       fmt::print(
           stderr,
-          "{}  epoch {}/{}  loss {:.4f}  val acc {:.4f}  test acc {:.4f}  {:.1f} s  {:.3g} Wh\n",
-          tty ? "\r" : "", p.epoch, p.epochs, e["train_loss"].get<double>(),
+          "  epoch {}/{}  loss {:.4f}  val acc {:.4f}  test acc {:.4f}  {:.1f} s  {:.3g} Wh\n",
+          p.epoch, p.epochs, e["train_loss"].get<double>(),
           e["val_acc"].is_null() ? 0.0 : e["val_acc"].get<double>(),
           e["test_acc"].is_null() ? 0.0 : e["test_acc"].get<double>(), e["time_s"].get<double>(),
           e["energy_kwh"].get<double>() * 1000);
+    } else if (p.kind == K::End) {
+      bar.clear();
     }
   };
 
@@ -169,12 +181,16 @@ void add_train(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", a->output, "the run record (JSON), written atomically");
   cmd->add_option("--dataset-name", c.dataset, "the dataset's name in the record");
-  cmd->add_option("--epochs,-e", c.epochs, "epochs")->capture_default_str();
+  cmd->add_option("--epochs,-e", c.epochs, "epochs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--optimizer", c.optimizer, "adam or sgd")->capture_default_str();
-  cmd->add_option("--lr", c.lr, "learning rate")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay, "weight decay")->capture_default_str();
-  cmd->add_option("--batch-size,-b", c.batch_size, "batch size")->capture_default_str();
+  cmd->add_option("--batch-size,-b", c.batch_size, "batch size")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
       ->capture_default_str();
   cmd->add_option("--train-fraction", c.train_fraction,
@@ -182,12 +198,24 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", c.seed, "seed for initialisation, order and subsets")
       ->capture_default_str();
-  cmd->add_option("--device", c.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--device", c.device, "cpu, cuda or cuda:N (the GPU to train on)")
+      ->capture_default_str();
+  cmd->add_option("--precision", c.precision,
+                  "fp32, bf16 (autocast; CPU or GPU) or fp16 (autocast with loss scaling; GPU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_flag("--deterministic", c.deterministic,
+                "deterministic algorithms (cuDNN, cuBLAS): reproducible, may be slower");
+  cmd->add_option("--data-placement", c.data_placement,
+                  "auto (on the GPU when it fits), device or host")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "device", "host"}));
   cmd->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->capture_default_str();
   cmd->add_option("--image-size", c.image_size, "resize images to this size (0: as stored)")
       ->capture_default_str();
   cmd->add_option("--in-chans", c.in_chans, "model input channels: 3 (gray replicated) or 1")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({1, 3}));
   cmd->add_flag("--imagenet-norm", c.imagenet_norm, "normalise with ImageNet mean and std");
   cmd->add_option("--memory-format", c.memory_format,
                   "auto (channels_last from 64 px), contiguous or channels_last")
