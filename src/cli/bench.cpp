@@ -105,7 +105,7 @@ void run_bench_cmd(BenchArgs& a) {
     probe.train_program = a.train_cmd;
     const std::string trainer = sweep::resolve_train_program(probe);
     const bool own_trainer = trainer == self || trainer == "pepr";
-    if (!own_trainer && !a.list && !a.print_plan && !sweep::find_program(trainer))
+    if (!own_trainer && !a.list && a.emit_slurm.empty() && !sweep::find_program(trainer))
       throw Error(fmt::format("{} '{}': no such program (or not executable)",
                               a.train_cmd.empty() ? "PEPR_TRAIN_CMD" : "--train-cmd", trainer));
     std::vector<std::string> known;

@@ -524,4 +524,8 @@ TEST_F(BenchTest, AMissingTrainerIsNamedBeforeAnyRun) {
   EXPECT_EQ(t.exit_code, 1);
   EXPECT_NE(t.err.find("--train-cmd 'no-such-trainer-x': no such program"), std::string::npos)
       << t.err;
+  // A Slurm script runs elsewhere: the trainer may exist only on the compute nodes.
+  auto s = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(),
+                                 "--train-cmd", "no-such-trainer-x", "--emit-slurm", "-"});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
 }
