@@ -166,7 +166,9 @@ class WrappingFormatter : public CLI::Formatter {
 
 }  // namespace
 
-std::shared_ptr<CLI::Formatter> make_formatter() { return std::make_shared<WrappingFormatter>(); }
+std::shared_ptr<CLI::Formatter> make_formatter() {
+  return std::make_shared<WrappingFormatter>();
+}
 
 std::string in_cli_terms(std::string m) {
   static const std::pair<const char*, const char*> kTerms[] = {

@@ -133,7 +133,6 @@ TEST(CliConventions, HelpLinesFitOneHundredColumns) {
   }
 }
 
-
 TEST(CliConventions, ComparisonErrorsNameTheOptions) {
   TempDir dir;
   write_file(dir / "t.csv", kTable);
