@@ -18,6 +18,7 @@
 #include "sweep/process.hpp"
 #include "sweep/runner.hpp"
 #include "sweep/slurm.hpp"
+#include "zoo/model_space.hpp"
 
 namespace pepr::cli {
 
@@ -54,12 +55,18 @@ std::string ranking(const Table& results, std::size_t top) {
   std::vector<std::size_t> seen(res.groups.names.size(), 0);
   for (std::size_t r : order) rank.push_back(std::to_string(++seen[res.groups.group_of[r]]));
   t.add_column("rank", rank);
+  // Human output: energy in Wh, the unit in the header (results.csv keeps kWh).
+  std::vector<std::string> wh;
+  const std::size_t ecol = t.require_column("energy");
+  for (std::size_t r = 0; r < t.num_rows(); ++r)
+    wh.push_back(fmt::format("{:.4g}", t.number(r, ecol) * 1000));
+  t.add_column("energy (Wh)", wh);
   std::vector<std::size_t> cols;
   for (const char* c :
-       {"dataset", "rank", "model", res.performance_column.c_str(), "energy", "E_n", "pepr_e"})
+       {"dataset", "rank", "model", res.performance_column.c_str(), "energy (Wh)", "E_n", "pepr_e"})
     cols.push_back(t.require_column(c));
   RenderOptions ro;
-  ro.notes = {"P = final test accuracy; energy in kWh; E_n min-max within each experiment",
+  ro.notes = {"P = final test accuracy; E_n: energy min-max within each experiment",
               "PePR-E = P / (1 + E_n)"};
   return render(t.select_columns(cols), Format::Table, ro);
 }
@@ -86,8 +93,28 @@ void run_bench_cmd(BenchArgs& a) {
     }
   }
   if (a.runs_dir.empty()) throw Error("give the runs folder with -o RUNS_DIR");
+  if (!a.list) check_output_folder(a.runs_dir, "-o");
+  check_output_path(a.emit_slurm, "--emit-slurm");
   const fs::path runs_dir = fs::absolute(a.runs_dir).lexically_normal();
   const std::string self = sweep::self_exe();
+
+  // Model names and dataset files are checked now, not by each run after it starts. Model names
+  // bind only pepr's own trainer: another (--train-cmd, $PEPR_TRAIN_CMD) may know others.
+  {
+    sweep::BenchOptions probe;
+    probe.train_program = a.train_cmd;
+    const std::string trainer = sweep::resolve_train_program(probe);
+    const bool own_trainer = trainer == self || trainer == "pepr";
+    if (!own_trainer && !a.list && a.emit_slurm.empty() && !sweep::find_program(trainer))
+      throw Error(fmt::format("{} '{}': no such program (or not executable)",
+                              a.train_cmd.empty() ? "PEPR_TRAIN_CMD" : "--train-cmd", trainer));
+    std::vector<std::string> known;
+    for (const auto& m : zoo::model_space()) {
+      known.emplace_back(m.name);
+      if (!m.timm_name_now.empty()) known.emplace_back(m.timm_name_now);
+    }
+    sweep::validate_plan(plan, own_trainer ? &known : nullptr);
+  }
 
   std::optional<std::vector<sweep::ModelInfo>> space;
   if (plan.filter.any()) space = sweep::load_model_space(self);
@@ -101,8 +128,8 @@ void run_bench_cmd(BenchArgs& a) {
     so.runs_dir = runs_dir.string();
     so.job_name = "pepr-" + plan.name;
     if (so.shards > static_cast<int>(runs.size()))
-      fmt::print(stderr, "pepr bench: note: {} shards for {} runs: some tasks will have none\n",
-                 so.shards, runs.size());
+      fmt::print(stderr, "pepr bench: note: {} for {}: some tasks will have none\n",
+                 plural(so.shards, "shard"), plural(static_cast<long long>(runs.size()), "run"));
     if (a.max_energy_wh >= 0)
       so.bench_args.insert(so.bench_args.end(),
                            {"--max-energy-wh", format_number(a.max_energy_wh)});
@@ -117,9 +144,9 @@ void run_bench_cmd(BenchArgs& a) {
     make_dirs(runs_dir.string());  // sbatch writes its logs there
     write_file_atomic(a.emit_slurm, sweep::slurm_script(so));
     if (a.emit_slurm != "-")
-      fmt::print(stderr,
-                 "pepr bench: wrote {} ({} runs in {} array tasks); submit with: sbatch {}\n",
-                 a.emit_slurm, runs.size(), so.shards, a.emit_slurm);
+      fmt::print(stderr, "pepr bench: wrote {} ({} in {}); submit with: sbatch {}\n", a.emit_slurm,
+                 plural(static_cast<long long>(runs.size()), "run"),
+                 plural(so.shards, "array task"), a.emit_slurm);
     return;
   }
 

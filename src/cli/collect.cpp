@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
@@ -22,6 +23,8 @@ struct CollectArgs {
 };
 
 void run_collect(const CollectArgs& a) {
+  check_output_path(a.output, "-o");
+  const Format f = output_format(a.format, a.output, Format::Csv);
   sweep::CollectOptions o;
   o.long_format = a.long_format;
   o.statuses.clear();
@@ -45,17 +48,25 @@ void run_collect(const CollectArgs& a) {
   for (const auto& w : res.warnings) fmt::print(stderr, "pepr collect: warning: {}\n", w);
   if (!res.left_out.empty()) {
     std::vector<std::string> parts;
-    for (const auto& [st, n] : res.left_out) parts.push_back(fmt::format("{} {}", n, st));
-    fmt::print(stderr, "pepr collect: note: left out {} run(s) (--status all to include them)\n",
+    for (const auto& [st, n] : res.left_out)
+      parts.push_back(fmt::format("{} {} run{}", n, st, n == 1 ? "" : "s"));
+    fmt::print(stderr, "pepr collect: note: left out {} (--status all to include them)\n",
                fmt::join(parts, ", "));
   }
+  // No row is an error, not a header-only table that a later step takes for results.
   if (res.records == 0)
-    fmt::print(stderr, "pepr collect: warning: {} holds no run records\n", a.runs_dir);
-  Format f = a.format.empty() ? format_for_path(a.output, Format::Csv) : parse_format(a.format);
+    throw Error(fmt::format("{}: no usable run record ({} .json file{} skipped)", a.runs_dir,
+                            res.warnings.size(), res.warnings.size() == 1 ? "" : "s"));
+  if (res.table.num_rows() == 0)
+    throw Error(
+        fmt::format("{}: none of the {} run record{} has status {} (--status all to "
+                    "include every status)",
+                    a.runs_dir, res.records, res.records == 1 ? "" : "s", a.status));
   write_file_atomic(a.output, render(res.table, f));
   if (a.output != "-")
-    fmt::print(stderr, "pepr collect: {} row(s) from {} record(s) -> {}\n", res.table.num_rows(),
-               res.records, a.output);
+    fmt::print(stderr, "pepr collect: {} row{} from {} record{} -> {}\n", res.table.num_rows(),
+               res.table.num_rows() == 1 ? "" : "s", res.records, res.records == 1 ? "" : "s",
+               a.output);
 }
 
 }  // namespace

@@ -1,9 +1,33 @@
 // Every subcommand lives in its own file under src/cli/ and registers itself here.
 #pragma once
 
+#include <cstddef>
+#include <memory>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace pepr::cli {
+
+// The exit status of a usage error (unknown command or option, missing or invalid value).
+inline constexpr int kUsageError = 2;
+
+// Before CLI11 parses: a word where a (sub)command is expected that names none is a usage
+// error naming the closest command ("pepr scroe" -> did you mean score?). Prints it and returns
+// kUsageError, or returns 0 when the words are fine.
+int check_command_words(const CLI::App& app, int argc, const char* const* argv);
+
+// Help text wrapped to 100 columns, continuation lines aligned with the descriptions. Set on
+// the application before any subcommand is added (subcommands inherit it).
+std::shared_ptr<CLI::Formatter> make_formatter();
+// The wrapping itself: lines longer than `width` broken at spaces; a continuation is indented
+// to `column` when the line is "  NAME   description" with the description there, else as the
+// line itself.
+std::string wrap_help(const std::string& text, std::size_t width, std::size_t column);
+
+// A library error in the CLI's terms: the libraries name their own parameters ("alpha must be
+// >= 1", "normalisation 'x'", "clip to clamp it"); the command line names its options.
+std::string in_cli_terms(std::string message);
 
 // Each adds one subcommand (with its options and callback) to the application.
 void add_score(CLI::App& app);

@@ -1,11 +1,26 @@
 #include "cli/common.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
+#include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/suggest.hpp"
 
 namespace pepr::cli {
+
+CLI::Validator at_least(double lo) {
+  return CLI::Validator(
+      [lo](std::string& text) -> std::string {
+        auto v = parse_number(text);
+        if (!v) return fmt::format("'{}' is not a number", text);
+        if (!(*v >= lo)) return fmt::format("must be >= {}, got {}", format_number(lo), text);
+        return "";
+      },
+      fmt::format(">= {}", format_number(lo)));
+}
 
 void add_table_options(CLI::App* cmd, TableArgs& a, bool with_resources,
                        const std::string& default_norm) {
@@ -27,9 +42,12 @@ void add_table_options(CLI::App* cmd, TableArgs& a, bool with_resources,
   cmd->add_option("--norm", a.norm, "normalisation of R: minmax, zero, fixed:LO,HI")
       ->capture_default_str();
   cmd->add_flag("--clip", a.clip, "with --norm fixed: clamp values outside the bounds");
+  cmd->add_flag("--allow-negative", a.allow_negative,
+                "score negative resource values (e.g. net energy below an idle baseline) instead "
+                "of refusing them");
   cmd->add_option("--alpha", a.alpha, "scaled PePR alpha*P/(alpha+R), alpha >= 1")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 1e300));
+      ->check(at_least(1.0));
 }
 
 PerformanceSpec resolve_performance(const TableArgs& a, const Table& table) {
@@ -64,6 +82,7 @@ ScoreOptions resolve_score_options(const TableArgs& a, const Table& table) {
   o.norm = Normalization::parse(a.norm);
   o.norm.clip = a.clip;
   o.alpha = a.alpha;
+  o.allow_negative = a.allow_negative;
   return o;
 }
 
@@ -74,9 +93,22 @@ void add_output_options(CLI::App* cmd, OutputArgs& a) {
   cmd->add_option("-o,--output", a.output, "write to this file (atomically) instead of stdout");
 }
 
+Format output_format(const std::string& format, const std::string& output, Format fallback) {
+  if (!format.empty()) return parse_format(format);
+  if (output != "-") {
+    const std::string ext = std::filesystem::path(output).extension().string();
+    if (ext == ".txt") return Format::Table;
+    if (!ext.empty() && ext != ".csv" && ext != ".json" && ext != ".md" && ext != ".tex")
+      throw Error(
+          fmt::format("-o {}: unknown extension '{}' (.csv, .json, .md, .tex or .txt, or "
+                      "give --format)",
+                      output, ext));
+  }
+  return format_for_path(output, fallback);
+}
+
 Format resolve_format(const OutputArgs& a) {
-  if (!a.format.empty()) return parse_format(a.format);
-  return format_for_path(a.output, Format::Table);
+  return output_format(a.format, a.output, Format::Table);
 }
 
 void emit(const OutputArgs& a, const std::string& text) { write_file_atomic(a.output, text); }
@@ -87,6 +119,111 @@ std::optional<std::size_t> id_column(const Table& table) {
   for (std::size_t c = 0; c < table.num_columns(); ++c)
     if (table.num_rows() > 0 && !parse_number(table.cell(0, c))) return c;
   return std::nullopt;
+}
+
+std::string wrap_help(const std::string& text, std::size_t width, std::size_t column) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(start, nl - start);
+    start = nl + 1;
+    const std::size_t lead = line.find_first_not_of(' ');
+    std::size_t indent = lead == std::string::npos ? 0 : lead;
+    if (indent == 2 && line.size() > column && line[column - 1] == ' ' && line[column] != ' ')
+      indent = column;
+    while (line.size() > width) {
+      std::size_t brk = line.rfind(' ', width);
+      if (brk == std::string::npos || brk <= indent) brk = line.find(' ', width);
+      if (brk == std::string::npos) break;
+      std::size_t end = brk;
+      while (end > 0 && line[end - 1] == ' ') --end;
+      out += line.substr(0, end) + "\n";
+      const std::size_t rest = line.find_first_not_of(' ', brk);
+      if (rest == std::string::npos) {
+        line.clear();
+        break;
+      }
+      line = std::string(indent, ' ') + line.substr(rest);
+    }
+    out += line;
+    if (nl < text.size()) out += "\n";
+  }
+  return out;
+}
+
+namespace {
+
+class WrappingFormatter : public CLI::Formatter {
+ public:
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
+    return wrap_help(CLI::Formatter::make_help(app, std::move(name), mode), 100,
+                     get_column_width());
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CLI::Formatter> make_formatter() {
+  return std::make_shared<WrappingFormatter>();
+}
+
+std::string in_cli_terms(std::string m) {
+  static const std::pair<const char*, const char*> kTerms[] = {
+      {"zero normalisation needs", "--norm zero needs"},
+      {"normalisation '", "--norm '"},
+      {"resource '", "--resource '"},
+      {"performance '", "--performance '"},
+      {"; for percentages scale it by 0.01", "; for percentages use --performance-scale 0.01"},
+      {"; clip to clamp it", "; use --clip to clamp it"},
+      {"no resource given", "no --resource given"},
+      {"alpha must be >= 1", "--alpha must be >= 1"},
+      {"shard '", "--shard '"},
+      {"; give a split or experiment pairs", "; give --split or --experiments"},
+      {"(or name the parameter column)", "(or --params-column)"},
+      {"experiment pairs need a grouping column", "--experiments needs --group-by"},
+      {"; allow_negative scores it anyway", "; --allow-negative scores it anyway"},
+  };
+  for (const auto& [lib, cli] : kTerms) {
+    const std::string from(lib), to(cli);
+    for (std::size_t at = m.find(from); at != std::string::npos;
+         at = m.find(from, at + to.size())) {
+      if (at > 0 && m[at - 1] == '-') continue;  // already in CLI terms
+      m.replace(at, from.size(), to);
+    }
+  }
+  return m;
+}
+
+int check_command_words(const CLI::App& app, int argc, const char* const* argv) {
+  const CLI::App* cur = &app;
+  std::string path = "pepr";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return 0;  // options: CLI11's business
+    auto subs = const_cast<CLI::App*>(cur)->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) return 0;
+    bool positional = false;
+    for (const CLI::Option* o : cur->get_options())
+      if (o->get_positional()) positional = true;
+    const CLI::App* next = nullptr;
+    std::vector<std::string> names;
+    for (const CLI::App* s : subs) {
+      names.push_back(s->get_name());
+      if (s->get_name() == word) next = s;
+    }
+    if (!next) {
+      if (positional) return 0;
+      fmt::print(stderr, "{}: error: unknown command '{}'{}\nRun {} --help for the commands.\n",
+                 path, word, did_you_mean(word, names), path);
+      return kUsageError;
+    }
+    cur = next;
+    path += " " + word;
+  }
+  return 0;
 }
 
 }  // namespace pepr::cli

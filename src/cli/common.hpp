@@ -22,7 +22,11 @@ struct TableArgs {
   std::string norm = "minmax";
   bool clip = false;
   double alpha = 1.0;
+  bool allow_negative = false;
 };
+
+// A CLI11 check that a number is >= lo, whose message says so in plain numbers.
+CLI::Validator at_least(double lo);
 
 // Adds INPUT and the column options. `with_resources` adds --resource (repeatable).
 void add_table_options(CLI::App* cmd, TableArgs& args, bool with_resources = true,
@@ -40,6 +44,9 @@ struct OutputArgs {
 };
 void add_output_options(CLI::App* cmd, OutputArgs& args);
 Format resolve_format(const OutputArgs& args);
+// --format when given, else from -o's extension (.csv, .json, .md, .tex; .txt and none: the
+// fallback); another extension (out.xlsx) is an error.
+Format output_format(const std::string& format, const std::string& output, Format fallback);
 // Writes the rendered text to -o (atomically) or stdout.
 void emit(const OutputArgs& args, const std::string& text);
 

@@ -74,6 +74,7 @@ void run_pull(const PullArgs& a) {
 struct InfoArgs {
   std::string path;
   std::string format = "table";
+  int num_classes = 0;
 };
 
 std::string dims(const std::vector<int64_t>& s) {
@@ -83,7 +84,9 @@ std::string dims(const std::vector<int64_t>& s) {
 }
 
 void run_info(const InfoArgs& a) {
-  data::DatasetInfo info = data::inspect_dataset(a.path);
+  data::LoadOptions lo;
+  lo.num_classes = a.num_classes;
+  data::DatasetInfo info = data::inspect_dataset(a.path, lo);
   if (a.format == "json") {
     json j;
     j["path"] = info.path;
@@ -216,11 +219,15 @@ void add_data(CLI::App& app) {
   CLI::App* i = data->add_subcommand(
       "info",
       "Splits, shapes, dtypes and class counts of a .npz file, an image folder or a "
-      "pulled catalogue dataset");
+      "pulled catalogue dataset; verifies every .npz member's CRC-32 and the labels");
   i->add_option("path", info->path, "FILE.npz, ROOT folder, or catalogue name")->required();
   i->add_option("--format", info->format, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->default_val("table");
+  i->add_option("--num-classes", info->num_classes,
+                "the dataset's classes when not every class has images (default: the labels "
+                "present, 0..K-1)")
+      ->check(CLI::PositiveNumber);
   i->callback([info] { run_info(*info); });
 
   auto synth = std::make_shared<SynthArgs>();

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       "pepr: choose deep-learning models by performance per unit of energy, carbon, memory, "
       "time or data (PePR = P / (1 + R))."};
   app.name("pepr");
+  app.formatter(pepr::cli::make_formatter());
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("pepr ") + pepr::kVersion);
   pepr::cli::add_score(app);
@@ -32,12 +33,17 @@ int main(int argc, char** argv) {
   pepr::cli::add_train(app);
 #endif
   try {
+    if (int code = pepr::cli::check_command_words(app, argc, argv); code != 0) return code;
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::RuntimeError& e) {  // a command's own exit status (track, bench)
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every other usage error exits 2, whatever CLI11's own code.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : pepr::cli::kUsageError;
   } catch (const pepr::Error& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "pepr: error: {}\n", e.what());
+    fmt::print(stderr, "pepr: error: {}\n", pepr::cli::in_cli_terms(e.what()));
     return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);

@@ -9,6 +9,7 @@
 #include "cli/common.hpp"
 #include "cli/report_command.hpp"
 #include "core/error.hpp"
+#include "core/file_io.hpp"
 #include "report/data.hpp"
 #include "report/report.hpp"
 #include "sweep/collect.hpp"
@@ -26,6 +27,7 @@ std::string command_line(const ReportArgs& a, const TableArgs& t) {
   for (const auto& r : t.resources) s += " -r " + r;
   if (t.norm != "minmax") s += " --norm " + t.norm;
   if (t.clip) s += " --clip";
+  if (t.allow_negative) s += " --allow-negative";
   if (t.alpha != 1.0) s += " --alpha " + format_number(t.alpha);
   if (a.top != 5) s += " --top " + std::to_string(a.top);
   if (!a.id.empty()) s += " --id " + a.id;
@@ -37,6 +39,7 @@ std::string command_line(const ReportArgs& a, const TableArgs& t) {
 }  // namespace
 
 void run_report(const ReportArgs& a) {
+  check_output_folder(a.output, "-o");
   Table input = Table::read_csv(a.table.input);
   TableArgs targs = a.table;
   if (targs.resources.empty()) targs.resources = report::default_resources(input);
@@ -63,7 +66,7 @@ void run_report(const ReportArgs& a) {
       if (auto rec = sweep::read_record(f)) o.runs.push_back(std::move(*rec));
   }
   report::Report rep = report::build_report(input, o);
-  report::write_report(rep, a.output);
+  report::write_report(rep, a.output, a.force);
   std::size_t figures = rep.figures.figures.size();
   std::string where = a.output;
   while (where.size() > 1 && where.back() == '/') where.pop_back();
@@ -79,7 +82,11 @@ void add_report(CLI::App& app) {
       "Tables (Markdown, LaTeX, CSV), SVG figures and a self-contained index.html of a results "
       "table: the paper's Table 1, group tests, PePR isoclines, curves, Pareto fronts, violins.");
   add_table_options(cmd, args->table);
-  cmd->add_option("-o,--output", args->output, "the report folder (made if absent)")->required();
+  cmd->add_option("-o,--output", args->output,
+                  "the report folder (made if absent; a previous report there is replaced whole)")
+      ->required();
+  cmd->add_flag("--force", args->force,
+                "write into a folder that holds other files than a report (they are kept)");
   cmd->add_option("--top,-k", args->top, "models per experiment in the ranking tables")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));

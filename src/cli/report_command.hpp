@@ -16,6 +16,7 @@ struct ReportArgs {
   std::string id;
   std::string params_column;
   std::string runs;  // folder of run records, or ""
+  bool force = false;  // write into a folder that holds other files than a report
 };
 
 // Reads the table, builds the report and writes it into `output`; prints where it is.

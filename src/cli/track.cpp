@@ -121,25 +121,25 @@ std::string summary(const nlohmann::json& rec) {
   std::string o;
   o += fmt::format("  time    {:.2f} s wall, {:.2f} s CPU\n", t["wall_s"].get<double>(),
                    t["cpu_s"].get<double>());
+  // Human output: energy in Wh throughout (the record and --append keep J and kWh).
   std::string parts;
   for (const auto& comp : rec["components"]) {
     if (!comp["in_total"].get<bool>()) continue;
     const std::string n = comp["name"].get<std::string>();
-    parts +=
-        fmt::format("{}{} {:.3g} J", parts.empty() ? "" : ", ", n, t["energy_j"].value(n, 0.0));
+    parts += fmt::format("{}{} {:.3g} Wh", parts.empty() ? "" : ", ", n,
+                         t["energy_j"].value(n, 0.0) / 3600);
   }
-  o += fmt::format("  energy  {:.3g} J = {:.3g} kWh raw  [{}]  {}\n",
-                   t["energy_raw_j"].get<double>(), t["energy_raw_kwh"].get<double>(),
+  o += fmt::format("  energy  {:.3g} Wh raw  [{}]  {}\n", t["energy_raw_j"].get<double>() / 3600,
                    rec["methods"]["energy"].get<std::string>(), parts);
   if (t.contains("idle_j"))
     o += fmt::format(
-        "          idle baseline {:.3g} W: {:.3g} J of it is idle draw; net x PUE "
-        "{:g} = {:.3g} kWh\n",
-        rec["idle_baseline"]["power_w"].get<double>(), t["idle_j"].get<double>(),
-        c["pue"].get<double>(), t["energy_kwh"].get<double>());
+        "          idle baseline {:.3g} W: {:.3g} Wh of it is idle draw; net x PUE "
+        "{:g} = {:.3g} Wh\n",
+        rec["idle_baseline"]["power_w"].get<double>(), t["idle_j"].get<double>() / 3600,
+        c["pue"].get<double>(), t["energy_kwh"].get<double>() * 1000);
   else
-    o += fmt::format("          x PUE {:g} = {:.3g} kWh\n", c["pue"].get<double>(),
-                     t["energy_kwh"].get<double>());
+    o += fmt::format("          x PUE {:g} = {:.3g} Wh\n", c["pue"].get<double>(),
+                     t["energy_kwh"].get<double>() * 1000);
   o += fmt::format("  CO2eq   {:.3g} g at {:g} g/kWh = {:.3g} km by an average new car\n",
                    t["co2_g"].get<double>(), c["intensity_g_per_kwh"].get<double>(),
                    t["car_km"].get<double>());
@@ -181,7 +181,15 @@ void write_outputs(const TrackArgs& a, nlohmann::json& rec, const std::string& l
   if (!a.append.empty()) append_row(a.append, rec, label, extra_columns(a, metrics));
 }
 
+// Every file pepr track writes, checked before anything runs: a bad path must not lose the run.
+void check_outputs(const TrackArgs& a) {
+  check_output_path(a.output, "-o");
+  check_output_path(a.append, "--append");
+  check_output_path(a.samples, "--samples");
+}
+
 void run_recompute(const TrackArgs& a) {
+  check_outputs(a);
   nlohmann::json rec;
   try {
     rec = nlohmann::json::parse(read_text_file(a.recompute));
@@ -211,6 +219,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   if (cmd.empty())
     throw Error("no command to run: pepr track [options] -- CMD ARGS... (or --recompute RUN.json)");
   if (a.idle_baseline < 0) throw Error("--idle-baseline: expected seconds >= 0");
+  check_outputs(a);
   meter::TrackerOptions opt;
   opt.interval_s = a.interval_s;
   if (a.cpu_tdp_opt->count()) opt.cpu_tdp_w = a.cpu_tdp;

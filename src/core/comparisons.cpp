@@ -30,7 +30,7 @@ std::vector<Comparison> run_comparisons(const Table& table, const Grouping& grou
     if (table.find_column("efficient")) splits.push_back("efficient");
     if (splits.empty())
       throw Error(fmt::format("{}: nothing to compare: no num_param/params, type or efficient "
-                              "column; give --split or --experiments",
+                              "column; give a split or experiment pairs",
                               table.source()));
   }
   std::vector<Comparison> out;
@@ -45,7 +45,7 @@ std::vector<Comparison> run_comparisons(const Table& table, const Grouping& grou
         std::string pc = params_column(table, o);
         if (pc.empty())
           throw Error(fmt::format("{}: the size split needs a num_param or params column (or "
-                                  "--params-column)",
+                                  "name the parameter column)",
                                   table.source()));
         std::size_t pcol = table.require_column(pc);
         std::vector<double> params;
@@ -81,7 +81,8 @@ std::vector<Comparison> run_comparisons(const Table& table, const Grouping& grou
   }
   for (const auto& [ea, eb] : o.experiments) {
     if (groups.column == static_cast<std::size_t>(-1))
-      throw Error("--experiments needs --group-by (the column holding the experiment names)");
+      throw Error(
+          "experiment pairs need a grouping column (the column holding the experiment names)");
     const std::size_t idcol = table.require_column(o.id);
     std::map<std::string, double> va, vb;
     for (std::size_t r = 0; r < table.num_rows(); ++r) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace pepr {
 
@@ -74,9 +75,9 @@ CurveResult pepr_curves(const Table& table, const CurveOptions& o) {
                           p, r});
       }
     }
-    out.notes.push_back(fmt::format(
-        "assumption: each row's total {} ('{}') is spread evenly over its {} epochs", res.kind,
-        res.column, cols.size()));
+    out.notes.push_back(
+        fmt::format("assumption: each row's total {} ('{}') is spread evenly over its {}", res.kind,
+                    res.column, plural(static_cast<long long>(cols.size()), "epoch")));
   } else {
     PerformanceSpec perf = o.performance;
     perf.mode = PerformanceSpec::Mode::Column;

@@ -103,6 +103,74 @@ void make_dirs(const std::string& path) {
   if (ec) throw Error(fmt::format("{}: cannot create folder: {}", path, ec.message()));
 }
 
+namespace {
+
+std::string prefix(const std::string& path, const std::string& what) {
+  return what.empty() ? path : fmt::format("{} {}", what, path);
+}
+
+// Whether a file can be created in `dir` (an existing folder): access() first, then a real
+// probe, since root passes access() on file systems that refuse new files.
+bool folder_writable(const std::filesystem::path& dir) {
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) return false;
+  std::random_device rd;
+  const std::string probe =
+      (dir / fmt::format(".pepr-write-check.{}.{:x}", ::getpid(), rd())).string();
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno == EEXIST;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return true;
+}
+
+void check_folder(const std::filesystem::path& dir, const std::string& path,
+                  const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string shown = dir.string();
+  if (!fs::exists(dir, ec))
+    throw Error(fmt::format("{}: folder '{}' does not exist", prefix(path, what), shown));
+  if (!fs::is_directory(dir, ec))
+    throw Error(fmt::format("{}: '{}' is not a folder", prefix(path, what), shown));
+  if (!folder_writable(dir))
+    throw Error(fmt::format("{}: folder '{}' is not writable", prefix(path, what), shown));
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  if (path.empty() || path == "-") return;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error(fmt::format("{}: is a folder, not a file", prefix(path, what)));
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  check_folder(dir, path, what);
+}
+
+void check_output_folder(const std::string& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return;
+  std::error_code ec;
+  fs::path p = fs::path(path);
+  if (fs::exists(p, ec)) {
+    if (!fs::is_directory(p, ec))
+      throw Error(fmt::format("{}: exists and is not a folder", prefix(path, what)));
+    if (!folder_writable(p))
+      throw Error(fmt::format("{}: folder '{}' is not writable", prefix(path, what), path));
+    return;
+  }
+  // The nearest existing parent: make_dirs will create the rest there.
+  fs::path dir = fs::absolute(p, ec).lexically_normal();
+  while (dir.has_parent_path() && dir != dir.parent_path() && !fs::exists(dir, ec))
+    dir = dir.parent_path();
+  if (!fs::is_directory(dir, ec))
+    throw Error(fmt::format("{}: '{}' is not a folder", prefix(path, what), dir.string()));
+  if (!folder_writable(dir))
+    throw Error(fmt::format("{}: folder '{}' is not writable", prefix(path, what), dir.string()));
+}
+
 void write_file_atomic(const std::string& path, std::string_view content) {
   if (path == "-") {
     std::fwrite(content.data(), 1, content.size(), stdout);

@@ -39,4 +39,14 @@ void write_file_atomic(const std::string& path, std::string_view content);
 // Creates a folder and its parents; no error if it exists.
 void make_dirs(const std::string& path);
 
+// Checks, before any work, that a file can later be written at `path`: its folder exists, is a
+// folder and is writable, and `path` is not itself a folder. "-" (stdout) and "" pass. Throws
+// pepr::Error "WHAT PATH: folder 'X' does not exist" / "... is not writable" (WHAT names the
+// option, e.g. "-o"; may be empty).
+void check_output_path(const std::string& path, const std::string& what);
+
+// The same for a folder that is made if absent (make_dirs): `path` is a writable folder, or
+// its nearest existing parent is.
+void check_output_folder(const std::string& path, const std::string& what);
+
 }  // namespace pepr

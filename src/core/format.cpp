@@ -10,6 +10,10 @@
 
 namespace pepr {
 
+std::string plural(long long n, const std::string& word, const std::string& plural_word) {
+  return fmt::format("{} {}", n, n == 1 ? word : (plural_word.empty() ? word + "s" : plural_word));
+}
+
 Format parse_format(const std::string& text) {
   if (text == "table") return Format::Table;
   if (text == "csv") return Format::Csv;

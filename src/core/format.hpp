@@ -9,6 +9,10 @@
 
 namespace pepr {
 
+// "1 epoch", "3 epochs": a count and the word, plural unless the count is 1 (`plural_word`
+// when the plural is not word + "s").
+std::string plural(long long n, const std::string& word, const std::string& plural_word = "");
+
 enum class Format { Table, Csv, Json, Markdown, Latex };
 
 // "table", "csv", "json", "markdown" (or "md"), "latex" (or "tex").

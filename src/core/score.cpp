@@ -39,7 +39,7 @@ std::string upper(std::string s) {
 
 double parse_bound(const std::string& text, const std::string& whole) {
   if (auto v = parse_number(text)) return *v;
-  throw Error(fmt::format("--norm '{}': '{}' is not a number", whole, text));
+  throw Error(fmt::format("normalisation '{}': '{}' is not a number", whole, text));
 }
 
 }  // namespace
@@ -61,15 +61,15 @@ Normalization Normalization::parse(const std::string& text) {
     std::string rest = text.substr(6);
     auto comma = rest.find(',');
     if (comma == std::string::npos)
-      throw Error(fmt::format("--norm '{}': expected fixed:LO,HI", text));
+      throw Error(fmt::format("normalisation '{}': expected fixed:LO,HI", text));
     n.kind = Kind::Fixed;
     n.lo = parse_bound(rest.substr(0, comma), text);
     n.hi = parse_bound(rest.substr(comma + 1), text);
     if (!(n.hi > n.lo))
-      throw Error(fmt::format("--norm '{}': HI must be greater than LO", text));
+      throw Error(fmt::format("normalisation '{}': HI must be greater than LO", text));
     return n;
   }
-  throw Error(fmt::format("--norm '{}': expected minmax, zero or fixed:LO,HI", text));
+  throw Error(fmt::format("normalisation '{}': expected minmax, zero or fixed:LO,HI", text));
 }
 
 std::string Normalization::describe() const {
@@ -105,7 +105,7 @@ std::vector<double> normalize(const std::vector<double>& values,
         r = hi[g] == lo[g] ? 0.0 : (v - lo[g]) / (hi[g] - lo[g]);
         break;
       case Normalization::Kind::Zero:
-        if (v < 0) throw Error("--norm zero needs non-negative resource values");
+        if (v < 0) throw Error("zero normalisation needs non-negative resource values");
         r = hi[g] == 0 ? 0.0 : v / hi[g];  // R_min is 0 by definition
         break;
       case Normalization::Kind::Fixed:
@@ -131,7 +131,7 @@ ResourceSpec ResourceSpec::parse(const std::string& text, const Table& table) {
     s.kind = text.substr(0, eq);
     s.column = text.substr(eq + 1);
     if (s.kind.empty() || s.column.empty())
-      throw Error(fmt::format("--resource '{}': expected KIND=COLUMN", text));
+      throw Error(fmt::format("resource '{}': expected KIND=COLUMN", text));
     table.require_column(s.column);
   } else {
     s.kind = text;
@@ -139,9 +139,10 @@ ResourceSpec ResourceSpec::parse(const std::string& text, const Table& table) {
       s.column = text;
     } else if (const KindInfo* info = find_kind(text)) {
       if (!table.find_column(info->own_column))
-        throw Error(fmt::format("{}: --resource {}: no column '{}' or '{}'; name the column with "
-                                "{}=COLUMN",
-                                table.source(), text, text, info->own_column, text));
+        throw Error(
+            fmt::format("{}: resource '{}': no column '{}' or '{}'; name the column as "
+                        "{}=COLUMN",
+                        table.source(), text, text, info->own_column, text));
       s.column = info->own_column;
     } else {
       table.require_column(text);  // throws, listing the columns
@@ -169,7 +170,7 @@ PerformanceSpec PerformanceSpec::parse(const std::string& text) {
   } else {
     p.column = text;
   }
-  if (p.column.empty()) throw Error(fmt::format("--performance '{}': empty column name", text));
+  if (p.column.empty()) throw Error(fmt::format("performance '{}': empty column name", text));
   return p;
 }
 
@@ -228,9 +229,7 @@ std::vector<double> performance_values(const Table& table, const PerformanceSpec
     if (v < 0 || v > 1)
       throw ParseError(table.source(), table.line_of(r), table.column_name(at),
                        fmt::format("performance {} is outside [0, 1]{}", format_number(v),
-                                   spec.scale == 1.0 ? "; for percentages use "
-                                                       "--performance-scale 0.01"
-                                                     : ""));
+                                   spec.scale == 1.0 ? "; for percentages scale it by 0.01" : ""));
     p[r] = v;
   }
   return p;
@@ -255,9 +254,9 @@ Grouping group_rows(const Table& table, const std::string& column) {
 }
 
 ScoreResult score_table(Table table, const ScoreOptions& options) {
-  if (options.resources.empty()) throw Error("no --resource given: nothing to score by");
+  if (options.resources.empty()) throw Error("no resource given: nothing to score by");
   if (!(options.alpha >= 1.0))
-    throw Error(fmt::format("--alpha {} must be at least 1", format_number(options.alpha)));
+    throw Error(fmt::format("alpha must be >= 1, got {}", format_number(options.alpha)));
   if (table.num_rows() == 0) throw Error(fmt::format("{}: no data rows", table.source()));
   ScoreResult res;
   res.groups = group_rows(table, options.group_by);
@@ -268,16 +267,23 @@ ScoreResult score_table(Table table, const ScoreOptions& options) {
     if (options.norm.kind == Normalization::Kind::Fixed && !options.norm.clip)
       for (std::size_t r = 0; r < raw.size(); ++r)
         if (raw[r] < options.norm.lo || raw[r] > options.norm.hi)
+          throw ParseError(
+              table.source(), table.line_of(r), spec.column,
+              fmt::format("{} lies outside the fixed bounds [{}, {}]; clip to clamp it",
+                          format_number(raw[r]), format_number(options.norm.lo),
+                          format_number(options.norm.hi)));
+    if (!options.allow_negative)
+      for (std::size_t r = 0; r < raw.size(); ++r)
+        if (raw[r] < 0)
           throw ParseError(table.source(), table.line_of(r), spec.column,
-                           fmt::format("{} lies outside the fixed bounds [{}, {}]; use --clip to "
-                                       "clamp it",
-                                       format_number(raw[r]), format_number(options.norm.lo),
-                                       format_number(options.norm.hi)));
+                           fmt::format("negative resource value {} (a cost is >= 0; "
+                                       "allow_negative scores it anyway)",
+                                       format_number(raw[r])));
     if (options.norm.kind == Normalization::Kind::Zero)
       for (std::size_t r = 0; r < raw.size(); ++r)
         if (raw[r] < 0)
           throw ParseError(table.source(), table.line_of(r), spec.column,
-                           "negative resource value; --norm zero needs values >= 0");
+                           "negative resource value; zero normalisation needs values >= 0");
     std::vector<double> norm =
         normalize(raw, res.groups.group_of, res.groups.names.size(), options.norm);
     std::vector<double> score(raw.size());

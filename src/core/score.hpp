@@ -81,6 +81,9 @@ struct ScoreOptions {
   std::string group_by;
   Normalization norm;
   double alpha = 1.0;
+  // Resource values are costs, >= 0: a negative one is an error naming its cell (FILE:LINE:
+  // COLUMN) unless this is set (e.g. net energy below an idle baseline).
+  bool allow_negative = false;
 };
 
 // The table with, for every resource, the normalised value and the score appended.

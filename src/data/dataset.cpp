@@ -72,7 +72,12 @@ void check_labels(const ImageSet& s, bool multi, const std::string& what) {
   }
 }
 
-void finish_dataset(Dataset& ds) {
+// Classes: `num_classes` when given (> 0), else the catalogue's count for a catalogue dataset,
+// else the class folders, else the labels present, which must then be 0..K-1 without a gap: a
+// label past a gap (200 among 0 and 1) is a stray value, an error naming its split and index.
+// Every split with images must hold more than one class (accuracy 1.0 or an AUC of 0 on one
+// class is no result).
+void finish_dataset(Dataset& ds, int num_classes) {
   const ImageSet* first = nullptr;
   for (const char* sp : kSplits) {
     const ImageSet& s = ds.split(sp);
@@ -87,24 +92,58 @@ void finish_dataset(Dataset& ds) {
     }
   }
   ds.multi_label = first && first->label_dim > 1;
-  int64_t classes = 0;
+  std::set<int64_t> present;
   for (const char* sp : kSplits) {
     const ImageSet& s = ds.split(sp);
     check_labels(s, ds.multi_label, fmt::format("{}: {}_labels", ds.source, sp));
-    for (int64_t v : s.labels) classes = std::max(classes, v + 1);
+    if (!ds.multi_label) present.insert(s.labels.begin(), s.labels.end());
   }
   if (ds.multi_label) {
     ds.num_classes = static_cast<int>(first->label_dim);
+    return;
+  }
+  if (num_classes < 0) throw Error(fmt::format("num_classes must be >= 1, got {}", num_classes));
+  int64_t classes = 0;
+  std::string why;  // where `classes` comes from, for the error message
+  const CatalogueEntry* entry = find_catalogue_entry(ds.name);
+  if (num_classes > 0) {
+    classes = num_classes;
+    why = fmt::format("num_classes is {}", num_classes);
+  } else if (!ds.class_names.empty()) {
+    classes = static_cast<int64_t>(ds.class_names.size());
+    why = fmt::format("{} class folders", classes);
+  } else if (entry) {
+    classes = entry->classes;
+    why = fmt::format("{} has {} classes", ds.name, classes);
   } else {
-    if (const CatalogueEntry* e = find_catalogue_entry(ds.name); e && e->classes > classes) {
-      classes = e->classes;
-    }
-    if (!ds.class_names.empty()) {
-      classes = std::max<int64_t>(classes, static_cast<int64_t>(ds.class_names.size()));
-    }
-    if (classes > 1000000)
-      throw Error(fmt::format("{}: label value {} is implausible", ds.source, classes - 1));
-    ds.num_classes = static_cast<int>(classes);
+    while (present.count(classes)) ++classes;  // 0..K-1 without a gap
+    auto next = present.upper_bound(classes);
+    if (classes == 0)
+      why = "no image has label 0";
+    else if (next != present.end())
+      why = fmt::format("the labels present are 0..{}, then {}", classes - 1, *next);
+  }
+  for (const char* sp : kSplits) {
+    const ImageSet& s = ds.split(sp);
+    for (std::size_t i = 0; i < s.labels.size(); ++i)
+      if (s.labels[i] >= classes)
+        throw Error(
+            fmt::format("{}: {}_labels[{}] = {} is not a class ({}); a stray label? If "
+                        "the dataset really has {} classes, give num_classes (pepr train "
+                        "--num-classes {})",
+                        ds.source, sp, i, s.labels[i], why, s.labels[i] + 1, s.labels[i] + 1));
+  }
+  if (classes > 1000000)
+    throw Error(fmt::format("{}: {} classes is implausible", ds.source, classes));
+  ds.num_classes = static_cast<int>(classes);
+  for (const char* sp : kSplits) {
+    const ImageSet& s = ds.split(sp);
+    if (s.empty()) continue;
+    if (std::all_of(s.labels.begin(), s.labels.end(), [&](int64_t v) { return v == s.labels[0]; }))
+      throw Error(
+          fmt::format("{}: split {} holds one class only (all {} image{} are class {}): "
+                      "accuracy and AUC on it are no result",
+                      ds.source, sp, s.n, s.n == 1 ? "" : "s", s.labels[0]));
   }
 }
 
@@ -117,11 +156,11 @@ const ImageSet& Dataset::split(std::string_view name) const {
   throw Error(fmt::format("unknown split '{}' (train, val or test)", name));
 }
 
-Dataset load_npz_dataset(const std::string& path) {
-  return load_npz_dataset(NpzFile::open(path));
+Dataset load_npz_dataset(const std::string& path, const LoadOptions& opt) {
+  return load_npz_dataset(NpzFile::open(path), opt);
 }
 
-Dataset load_npz_dataset(const NpzFile& f) {
+Dataset load_npz_dataset(const NpzFile& f, const LoadOptions& opt) {
   const std::string& path = f.path();
   Dataset ds;
   ds.source = path;
@@ -144,7 +183,7 @@ Dataset load_npz_dataset(const NpzFile& f) {
     s.c = c;
     s.pixels = std::move(img.data);
   }
-  finish_dataset(ds);
+  finish_dataset(ds, opt.num_classes);
   return ds;
 }
 
@@ -252,7 +291,7 @@ Dataset load_image_folder(const std::string& root, const FolderOptions& opt) {
       s.labels[i] = list[i].label;
     }
   }
-  finish_dataset(ds);
+  finish_dataset(ds, opt.num_classes);
   return ds;
 }
 
@@ -272,7 +311,7 @@ std::string resolve_dataset_path(const std::string& spec) {
 Dataset load_dataset(const std::string& spec, const FolderOptions& opt) {
   std::string path = resolve_dataset_path(spec);
   if (fs::is_directory(path)) return load_image_folder(path, opt);
-  return load_npz_dataset(path);
+  return load_npz_dataset(path, opt);
 }
 
 void save_npz_dataset(const Dataset& ds, const std::string& path, bool compress) {
@@ -362,12 +401,12 @@ std::vector<int64_t> stratified_subset(const ImageSet& s, double fraction, std::
   return out;
 }
 
-DatasetInfo inspect_dataset(const std::string& spec) {
+DatasetInfo inspect_dataset(const std::string& spec, const LoadOptions& opt) {
   std::string path = resolve_dataset_path(spec);
   DatasetInfo info;
   info.path = path;
   if (fs::is_directory(path)) {
-    Dataset ds = load_image_folder(path);
+    Dataset ds = load_image_folder(path, opt);
     info.format = "image-folder";
     info.num_classes = ds.num_classes;
     info.multi_label = ds.multi_label;
@@ -382,6 +421,7 @@ DatasetInfo inspect_dataset(const std::string& spec) {
   }
   info.format = "npz";
   NpzFile f = NpzFile::open(path);
+  f.verify();           // a damaged file fails here, not in the middle of pepr train
   Dataset labels_only;  // labels of every split, to compute classes and counts
   labels_only.source = path;
   labels_only.name = stem_of(path);
@@ -411,7 +451,7 @@ DatasetInfo inspect_dataset(const std::string& spec) {
     si.c = c;
     info.splits.push_back(std::move(si));
   }
-  finish_dataset(labels_only);
+  finish_dataset(labels_only, opt.num_classes);
   info.num_classes = labels_only.num_classes;
   info.multi_label = labels_only.multi_label;
   for (auto& si : info.splits) {

@@ -31,16 +31,24 @@ struct Dataset {
   const ImageSet& split(std::string_view name) const;  // "train", "val" or "test"
 };
 
+struct LoadOptions {
+  int64_t size = 0;     // image folders: > 0 resizes every image to size x size (bilinear); 0:
+                        // sizes must agree
+  int num_classes = 0;  // > 0: the dataset's classes (labels must be below it); 0: the
+                        // catalogue's count, the class folders, or the labels present
+};
+using FolderOptions = LoadOptions;
+
+// Single-label classes (see LoadOptions::num_classes): the labels present must be 0..K-1
+// without a gap, else the first label past the gap (200 among 0 and 1) is an error naming its
+// split and index; a split holding one class only is an error too.
+
 // Reads a MedMNIST-style `.npz`: train_images, train_labels, val_*, test_* (all six required);
 // images uint8 N,H,W or N,H,W,1 or N,H,W,3; labels any integer dtype, shape N, N,1 or N,L.
-Dataset load_npz_dataset(const std::string& path);
+Dataset load_npz_dataset(const std::string& path, const LoadOptions& opt = {});
 class NpzFile;
 // The same from an opened archive (e.g. NpzFile::from_memory).
-Dataset load_npz_dataset(const NpzFile& f);
-
-struct FolderOptions {
-  int64_t size = 0;  // > 0: resize every image to size x size (bilinear); 0: sizes must agree
-};
+Dataset load_npz_dataset(const NpzFile& f, const LoadOptions& opt = {});
 // Reads ROOT/{train,val,test}/CLASS/*.png|*.jpg|*.jpeg (train and test required, val optional).
 // Classes are the sorted class folder names; grayscale images are promoted to RGB when any
 // image of the dataset is RGB.
@@ -85,6 +93,7 @@ struct DatasetInfo {
   std::vector<std::string> class_names;
   std::vector<SplitInfo> splits;
 };
-DatasetInfo inspect_dataset(const std::string& path_or_name);
+// The CRC-32 of every member of a `.npz` is verified (decompressing each in pieces).
+DatasetInfo inspect_dataset(const std::string& path_or_name, const LoadOptions& opt = {});
 
 }  // namespace pepr::data

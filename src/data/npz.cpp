@@ -77,6 +77,10 @@ NpyHeader NpzFile::header(std::string_view key) const {
   return h;
 }
 
+void NpzFile::verify() const {
+  for (const auto& e : zip_->entries()) zip_->verify(e);
+}
+
 NpyArray NpzFile::read(std::string_view key) const {
   header(key);  // validates the shape against the declared size before allocating
   const ZipEntry& e = entry(key);

@@ -32,6 +32,8 @@ class NpzFile {
   // The header of a member; only its first bytes are decompressed. Checks that the shape
   // matches the member's size.
   NpyHeader header(std::string_view key) const;
+  // Checks every member's size and CRC-32 (decompressing each in pieces, holding none).
+  void verify() const;
   // The whole array (C order).
   NpyArray read(std::string_view key) const;
 

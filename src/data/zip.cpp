@@ -263,6 +263,51 @@ std::vector<std::uint8_t> ZipReader::extract(const ZipEntry& e) const {
   return out;
 }
 
+void ZipReader::verify(const ZipEntry& e) const {
+  auto fail = [&](const std::string& msg) {
+    throw Error(fmt::format("{}: member {}: {} (the file is damaged)", path_, e.name, msg));
+  };
+  std::string_view in = member_data(e);
+  std::uint32_t crc = 0;
+  if (e.method == 0) {
+    crc = crc32_of(in);
+  } else {
+    std::vector<std::uint8_t> buf(1u << 20);
+    z_stream zs{};
+    if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail("zlib initialisation failed");
+    uLong c = ::crc32(0L, Z_NULL, 0);
+    std::uint64_t total = 0;
+    std::size_t in_pos = 0;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+      const std::size_t in_chunk = std::min<std::size_t>(in.size() - in_pos, 1u << 30);
+      zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + in_pos));
+      zs.avail_in = static_cast<uInt>(in_chunk);
+      zs.next_out = buf.data();
+      zs.avail_out = static_cast<uInt>(buf.size());
+      rc = ::inflate(&zs, Z_NO_FLUSH);
+      in_pos += in_chunk - zs.avail_in;
+      const std::size_t got = buf.size() - zs.avail_out;
+      c = ::crc32(c, buf.data(), static_cast<uInt>(got));
+      total += got;
+      if (rc == Z_STREAM_END) break;
+      if ((rc != Z_OK && rc != Z_BUF_ERROR) || (got == 0 && in_pos == in.size())) {
+        std::string m = zs.msg ? zs.msg : "ends early (truncated?)";
+        inflateEnd(&zs);
+        fail(fmt::format("deflate data is corrupt ({})", m));
+      }
+      if (total > e.uncompressed_size) break;
+    }
+    inflateEnd(&zs);
+    if (total != e.uncompressed_size)
+      fail(fmt::format("uncompressed {} bytes but the archive declares {}", total,
+                       e.uncompressed_size));
+    crc = static_cast<std::uint32_t>(c);
+  }
+  if (crc != e.crc32)
+    fail(fmt::format("CRC-32 mismatch (archive says {:08x}, data is {:08x})", e.crc32, crc));
+}
+
 std::vector<std::uint8_t> ZipReader::extract_prefix(const ZipEntry& e, std::size_t n) const {
   std::string_view in = member_data(e);
   n = static_cast<std::size_t>(std::min<std::uint64_t>(n, e.uncompressed_size));

@@ -32,6 +32,9 @@ class ZipReader {
 
   // The member's uncompressed bytes, CRC-checked.
   std::vector<std::uint8_t> extract(const ZipEntry& e) const;
+  // Decompresses the member in pieces and checks its size and CRC-32 without holding it;
+  // throws pepr::Error naming the member when either is wrong.
+  void verify(const ZipEntry& e) const;
   // At most the first `n` uncompressed bytes (no CRC check): to read a header cheaply.
   std::vector<std::uint8_t> extract_prefix(const ZipEntry& e, std::size_t n) const;
 

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "core/format.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -100,9 +102,17 @@ std::vector<unsigned> select_visible(const std::optional<std::string>& cuda_visi
     start = comma + 1;
     std::optional<unsigned> hit;
     if (!tok.empty() && std::all_of(tok.begin(), tok.end(), ::isdigit)) {
-      unsigned i = static_cast<unsigned>(std::stoul(tok));
-      for (const auto& g : gpus)
-        if (g.index == i) hit = i;
+      // An index too large for any GPU (even for an unsigned long) names none, as 7 does on a
+      // machine with one GPU: CUDA ignores it and every entry after it.
+      const auto digits = tok.find_first_not_of('0');
+      const std::string_view num = digits == std::string::npos
+                                       ? std::string_view("0")
+                                       : std::string_view(tok).substr(digits);
+      if (num.size() <= 9) {
+        const unsigned i = static_cast<unsigned>(std::stoul(std::string(num)));
+        for (const auto& g : gpus)
+          if (g.index == i) hit = i;
+      }
     } else if (tok.rfind("GPU-", 0) == 0 || tok.rfind("MIG-", 0) == 0) {
       for (const auto& g : gpus)
         if (g.uuid.rfind(tok, 0) == 0) hit = g.index;
@@ -114,7 +124,8 @@ std::vector<unsigned> select_visible(const std::optional<std::string>& cuda_visi
     if (std::find(out.begin(), out.end(), *hit) == out.end()) out.push_back(*hit);
     if (comma >= v.size()) break;
   }
-  note = fmt::format("CUDA_VISIBLE_DEVICES='{}': {} GPU(s) counted", v, out.size());
+  note = fmt::format("CUDA_VISIBLE_DEVICES='{}': {} counted", v,
+                     plural(static_cast<long long>(out.size()), "GPU"));
   if (!stopped.empty())
     note += fmt::format(" (entry '{}' names no GPU: it and later entries ignored, as CUDA does)",
                         stopped);

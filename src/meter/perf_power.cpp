@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -73,7 +74,13 @@ std::string paranoid_text() {
 PerfScan scan_perf() {
   PerfScan s;
   s.root = env("PEPR_PERF_ROOT").value_or("/sys/bus/event_source/devices/power");
-  if (auto v = env("PEPR_PERF"); v && (*v == "0" || *v == "off" || *v == "no")) {
+  auto v = env("PEPR_PERF");
+  if (v && *v != "0" && *v != "off" && *v != "no" && *v != "1" && *v != "on" && *v != "yes")
+    throw Error(
+        fmt::format("PEPR_PERF='{}': expected 0, off or no (disable the perf PMU) or 1, "
+                    "on or yes",
+                    *v));
+  if (v && (*v == "0" || *v == "off" || *v == "no")) {
     s.disabled = true;
     s.problem = "perf PMU disabled by PEPR_PERF=0";
     return s;

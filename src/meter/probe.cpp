@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/format.hpp"
 #include "meter/estimate.hpp"
 #include "meter/nvml.hpp"
 #include "meter/perf_power.hpp"
@@ -120,7 +121,7 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
   for (const auto& g : nv.gpus) visible += g.visible;
   out["selected"] = {
       {"cpu_dram", cpu_method},
-      {"gpu", visible ? fmt::format("nvml ({} GPU(s))", visible) : std::string("none")}};
+      {"gpu", visible ? fmt::format("nvml ({})", plural(visible, "GPU")) : std::string("none")}};
   if (cpu_method == "estimate")
     out["estimate_reason"] = fmt::format(
         "no readable RAPL powercap ({}) and no perf power PMU ({})", rapl.problem(), perf.problem);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/curve.hpp"
+#include "core/format.hpp"
 #include "core/pareto.hpp"
 #include "core/stats.hpp"
 #include "report/svg.hpp"
@@ -517,10 +518,11 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
       "Per experiment, the learning curve of the model with the best {} (blue) and of the model "
       "with the best final performance (orange, when another): test performance P after each "
       "epoch ({}<N>, solid) and its PePR = P / (1 + R) (dashed) over the cumulative {} R. Each "
-      "run's total {} is spread evenly over its {} epochs and R is normalised by the largest "
+      "run's total {} is spread evenly over its {} and R is normalised by the largest "
       "total of the experiment (R = 0 means nothing spent), as pepr curve --norm zero does. The "
       "star marks P*, the highest PePR along the curve (the paper's eq. 2).",
-      s.name, d.epoch_prefix, s.resource, s.resource, d.epoch_cols.size());
+      s.name, d.epoch_prefix, s.resource, s.resource,
+      plural(static_cast<long long>(d.epoch_cols.size()), "epoch"));
   return finish(svg, "pepr_curve", "PePR curves and P*", caption, std::move(counts));
 }
 

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -233,9 +234,10 @@ Report build_report(const Table& input, const ReportOptions& o) {
   const ScoreSeries& ps = d.primary_score();
   std::string b;
   b += fmt::format(
-      "<header>\n<h1>{}</h1>\n<p class=\"sub\">{} · {} rows · {} experiment{} · "
+      "<header>\n<h1>{}</h1>\n<p class=\"sub\">{} · {} · {} experiment{} · "
       "P = {} · PePR = {}</p>\n</header>\n",
-      html_escape(o.title), html_escape(input_name), d.ids.size(), d.experiments.size(),
+      html_escape(o.title), html_escape(input_name),
+      plural(static_cast<long long>(d.ids.size()), "row"), d.experiments.size(),
       d.experiments.size() == 1 ? "" : "s", html_escape(d.performance_label),
       d.alpha == 1.0 ? "P / (1 + R)"
                      : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d.alpha))));
@@ -361,7 +363,61 @@ void write_all(const Report& rep, const fs::path& dir) {
 
 }  // namespace
 
-void write_report(const Report& rep, const std::string& dir_text) {
+namespace {
+
+// The top-level entries of a report folder.
+bool is_report_entry(const std::string& name) {
+  return name == "index.html" || name == "manifest.json" || name == "tables" || name == "figures";
+}
+
+// Whether `dir` holds a report pepr wrote: its manifest says so.
+bool holds_report(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "manifest.json", ec)) return false;
+  try {
+    auto m = json::parse(read_text_file((dir / "manifest.json").string()));
+    return m.is_object() && m.value("schema", std::string()) == "pepr.report/1";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Entries of `dir` that are not a report's (hidden files left out).
+std::vector<std::string> foreign_entries(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (!n.empty() && n[0] != '.' && !is_report_entry(n)) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Writes the report into a fresh temporary sibling of `dir`; returns its path.
+fs::path write_sibling(const Report& rep, const fs::path& dir, const std::string& text) {
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw Error(fmt::format("{}: cannot create the report folder: {}", text, ec.message()));
+  std::random_device rd;
+  fs::path tmp = parent / fmt::format(".{}.tmp.{}.{:x}", dir.filename().string(), ::getpid(), rd());
+  if (!fs::create_directory(tmp, ec) || ec)
+    throw Error(fmt::format("{}: cannot create the report folder: {}", text,
+                            ec ? ec.message() : "it exists"));
+  try {
+    write_all(rep, tmp);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  return tmp;
+}
+
+}  // namespace
+
+void write_report(const Report& rep, const std::string& dir_text, bool force) {
   std::string text = dir_text;
   while (text.size() > 1 && text.back() == '/') text.pop_back();
   if (text.empty() || text == "-") throw Error("the report needs an output folder (-o DIR)");
@@ -373,28 +429,46 @@ void write_report(const Report& rep, const std::string& dir_text) {
     throw Error(fmt::format("{}: exists and is not a folder", text));
   const bool empty = exists && fs::is_empty(dir, ec) && !ec;
   if (exists && !empty) {
-    // Into an existing folder: file by file, each atomic, index.html last.
     if (::access(text.c_str(), W_OK | X_OK) != 0)
       throw Error(fmt::format("{}: cannot write into the folder: {}", text, errno_text()));
+    const bool report = holds_report(dir);
+    const std::vector<std::string> foreign = foreign_entries(dir);
+    if (report && foreign.empty()) {
+      // A previous report, nothing else: replaced whole, so none of its files outlives it. The
+      // new one is made aside, then swapped in.
+      fs::path tmp = write_sibling(rep, dir, text);
+      fs::path old = tmp;
+      old += ".old";
+      if (std::rename(dir.c_str(), old.c_str()) != 0 ||
+          std::rename(tmp.c_str(), dir.c_str()) != 0) {
+        const std::string e = errno_text();
+        if (!fs::exists(dir, ec)) std::rename(old.c_str(), dir.c_str());
+        fs::remove_all(tmp, ec);
+        throw Error(fmt::format("{}: cannot replace the previous report: {}", text, e));
+      }
+      fs::remove_all(old, ec);
+      return;
+    }
+    if (!force) {
+      std::vector<std::string> shown(foreign.begin(),
+                                     foreign.begin() + std::min<std::ptrdiff_t>(3, foreign.size()));
+      throw Error(fmt::format(
+          "{}: the folder holds files that are not a pepr report ({}{}); give --force to write "
+          "the report into it (those files are kept), or choose another folder",
+          text, fmt::join(shown, ", "), foreign.size() > shown.size() ? ", ..." : ""));
+    }
+    // --force: the user's files stay; a previous report's files go, so none is left stale.
+    if (report)
+      for (const char* n : {"tables", "figures", "manifest.json", "index.html"})
+        fs::remove_all(dir / n, ec);
     write_all(rep, dir);
     return;
   }
-  fs::path parent = dir.parent_path();
-  if (parent.empty()) parent = ".";
-  fs::create_directories(parent, ec);
-  if (ec) throw Error(fmt::format("{}: cannot create the report folder: {}", text, ec.message()));
-  std::random_device rd;
-  fs::path tmp = parent / fmt::format(".{}.tmp.{}.{:x}", dir.filename().string(), ::getpid(), rd());
-  if (!fs::create_directory(tmp, ec) || ec)
-    throw Error(fmt::format("{}: cannot create the report folder: {}", text,
-                            ec ? ec.message() : "it exists"));
-  try {
-    write_all(rep, tmp);
-    if (std::rename(tmp.c_str(), dir.c_str()) != 0)
-      throw Error(fmt::format("{}: cannot move the report into place: {}", text, errno_text()));
-  } catch (...) {
+  fs::path tmp = write_sibling(rep, dir, text);
+  if (std::rename(tmp.c_str(), dir.c_str()) != 0) {
+    const std::string e = errno_text();
     fs::remove_all(tmp, ec);
-    throw;
+    throw Error(fmt::format("{}: cannot move the report into place: {}", text, e));
   }
 }
 

@@ -25,10 +25,12 @@ struct Report {
 Report build_report(const Table& table, const ReportOptions& options);
 
 // Writes the report's files under `dir`. A folder that does not exist (or is empty) is filled in
-// a temporary sibling folder and renamed into place, so it appears complete or not at all. Into
-// a folder that already holds files, each file is written atomically (pepr::write_file_atomic)
-// and index.html last; other files there are left alone. Throws pepr::Error when `dir` cannot
-// be written (nothing is left behind then).
-void write_report(const Report& report, const std::string& dir);
+// a temporary sibling folder and renamed into place, so it appears complete or not at all. A
+// folder holding a previous report and nothing else is replaced whole the same way (no figure of
+// the old report survives). A folder holding anything else is refused (pepr::Error naming what it
+// holds) unless `force`: then the user's files are kept, a previous report's files removed, and
+// each new file written atomically (pepr::write_file_atomic), index.html last. Throws
+// pepr::Error when `dir` cannot be written (nothing is left behind then).
+void write_report(const Report& report, const std::string& dir, bool force = false);
 
 }  // namespace pepr::report

@@ -29,7 +29,11 @@ std::optional<json> read_record(const fs::path& path, std::string* why) {
   if (j.is_discarded()) return set("not valid JSON (a partial or foreign file?)");
   if (!j.is_object()) return set("not a JSON object");
   if (!j.contains("schema") || j["schema"] != "pepr.run/1") return set("not a pepr.run/1 record");
-  if (!j.contains("run_id") || !j["run_id"].is_string()) return set("record without a run_id");
+  // `pepr train` without --run-id writes "run_id": null: the file's name is the run's id, stable
+  // as long as the file keeps its name.
+  if (!j.contains("run_id") || j["run_id"].is_null()) j["run_id"] = path.stem().string();
+  if (!j["run_id"].is_string() || j["run_id"].get<std::string>().empty())
+    return set("record whose run_id is not a string");
   if (!j.contains("status") || !j["status"].is_string()) return set("record without a status");
   return j;
 }

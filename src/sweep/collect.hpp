@@ -14,7 +14,8 @@
 namespace pepr::sweep {
 
 // Reads a run record; nullopt (and *why) when the file cannot be read, is not JSON, or is not
-// a pepr.run/1 object with a run_id and a status.
+// a pepr.run/1 object with a status. A record without a run_id (`pepr train` without --run-id
+// writes null) gets the file's name without .json as its run_id.
 std::optional<nlohmann::json> read_record(const std::filesystem::path& path,
                                           std::string* why = nullptr);
 

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/suggest.hpp"
 #include "core/table.hpp"
 #include "sweep/process.hpp"
 
@@ -231,6 +232,8 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
       const std::string key(k.str());
       if (key == "names") {
         p.model_names = rd.strings(v, key);
+        for (const auto& e : *v.as_array())
+          p.model_places.push_back({e.source().begin.line, e.source().begin.column});
         std::set<std::string> seen;
         for (const auto& n : p.model_names) {
           if (n.empty()) rd.fail(v, "model names must not be empty");
@@ -263,6 +266,7 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
       const auto& t = *e.as_table();
       rd.check_keys(t, "[[datasets]]", {"name", "file", "pull", "synth", "synth_args"});
       DatasetSpec d;
+      d.place = {t.source().begin.line, t.source().begin.column};
       int sources = 0;
       for (auto&& [k, v] : t) {
         const std::string key(k.str());
@@ -297,6 +301,44 @@ Plan load_plan(const std::string& path) {
   std::string text = read_text_file(path);
   fs::path dir = fs::absolute(fs::path(path)).parent_path();
   return parse_plan(text, path, dir);
+}
+
+namespace {
+
+bool is_model_file(const std::string& name) {
+  auto ends = [&](std::string_view ext) {
+    return name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0;
+  };
+  return name.find('/') != std::string::npos || ends(".pt") || ends(".pth");
+}
+
+}  // namespace
+
+void validate_plan(const Plan& plan, const std::vector<std::string>* known_models) {
+  auto at = [&](const PlanPlace& pl, const std::string& what) {
+    return ParseError(plan.source, pl.line, std::to_string(pl.column), what);
+  };
+  for (const auto& d : plan.datasets) {
+    if (d.file.empty()) continue;
+    const fs::path f = fs::path(d.file).is_absolute() ? fs::path(d.file) : plan.base_dir / d.file;
+    std::error_code ec;
+    if (!fs::exists(f, ec))
+      throw at(d.place, fmt::format("dataset '{}': file {} does not exist", d.name,
+                                    f.lexically_normal().string()));
+  }
+  for (std::size_t i = 0; i < plan.model_names.size(); ++i) {
+    const std::string& n = plan.model_names[i];
+    const PlanPlace pl = i < plan.model_places.size() ? plan.model_places[i] : PlanPlace{};
+    if (is_model_file(n)) {
+      std::error_code ec;  // the trainer opens it as written, from the current folder
+      if (!fs::exists(n, ec)) throw at(pl, fmt::format("model file {} does not exist", n));
+      continue;
+    }
+    if (!known_models) continue;
+    if (std::find(known_models->begin(), known_models->end(), n) != known_models->end()) continue;
+    throw at(pl, fmt::format("unknown model '{}'{}; the known models: pepr zoo list", n,
+                             did_you_mean(n, *known_models)));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,7 +480,7 @@ std::vector<RunSpec> expand_plan(const Plan& plan, const fs::path& runs_dir,
 Shard Shard::parse(const std::string& text) {
   auto slash = text.find('/');
   auto bad = [&] {
-    return Error(fmt::format("--shard '{}': expected I/N with 0 <= I < N (e.g. 0/4)", text));
+    return Error(fmt::format("shard '{}': expected I/N with 0 <= I < N (e.g. 0/4)", text));
   };
   if (slash == std::string::npos) throw bad();
   auto i = parse_number(text.substr(0, slash));

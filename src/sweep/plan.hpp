@@ -30,7 +30,13 @@ std::optional<std::vector<ModelInfo>> load_model_space(const std::string& pepr_e
 // Parses the CSV of a model space (as above); throws pepr::Error on a malformed table.
 std::vector<ModelInfo> parse_model_space(std::string_view csv, const std::string& source);
 
+// Where something was written in the plan file (1-based), for messages.
+struct PlanPlace {
+  std::size_t line = 1, column = 1;
+};
+
 struct DatasetSpec {
+  PlanPlace place;                      // the [[datasets]] table in the plan
   std::string name;                     // the dataset's name in records and run IDs
   std::string file;                     // as written in the plan (relative to the plan file)
   std::string pull;                     // a MedMNIST catalogue name, passed to train as --data
@@ -63,6 +69,7 @@ struct Plan {
   std::vector<double> train_fractions{1.0};
   std::vector<std::string> regimes{"pretrained"};
   std::vector<std::string> model_names;
+  std::vector<PlanPlace> model_places;  // where each of model_names is written
   ModelFilter filter;
   std::vector<DatasetSpec> datasets;
   std::vector<std::string> train_args;  // extra options passed to every `pepr train`
@@ -73,6 +80,13 @@ struct Plan {
 Plan parse_plan(std::string_view text, const std::string& source,
                 const std::filesystem::path& base_dir);
 Plan load_plan(const std::string& path);
+
+// Checks what can be checked before any run starts, so that a typo fails the sweep at once and
+// not each run after its start: every dataset `file` exists, and every model name is one of
+// `known_models` (when given: the trainer's model space) or, written as a path (with a '/' or
+// ending in .pt/.pth), an existing TorchScript file. Throws pepr::ParseError at the place in
+// the plan, with the closest known name ("did you mean resnet18?").
+void validate_plan(const Plan& plan, const std::vector<std::string>* known_models);
 
 // One run of a sweep.
 struct RunSpec {

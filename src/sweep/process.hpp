@@ -18,6 +18,10 @@ struct CaptureResult {
 // stdout and stderr.
 CaptureResult run_capture(const std::vector<std::string>& argv);
 
+// Whether `program` can be run: a path (with a '/') to an executable file, or a name found as
+// one on PATH.
+bool find_program(const std::string& program);
+
 // The running executable (/proc/self/exe), or "" when unknown.
 std::string self_exe();
 

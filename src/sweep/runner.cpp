@@ -25,6 +25,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/format.hpp"
 #include "core/table.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/process.hpp"
@@ -538,9 +539,9 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
   }
   if (!o.resume && !existing.empty())
     throw Error(fmt::format(
-        "{}: already holds records of {} run(s) of this plan (e.g. {}); give --resume to skip "
+        "{}: already holds records of {} of this plan (e.g. {}); give --resume to skip "
         "completed runs and redo the others, or choose another folder",
-        dir.string(), existing.size(), existing.front()));
+        dir.string(), plural(static_cast<long long>(existing.size()), "run"), existing.front()));
 
   SweepState s;
   s.opt = &o;
@@ -550,8 +551,8 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
     if (!done_before.count(r.id)) s.units_total += run_units(r);
   if (!o.quiet)
     fmt::print(
-        stderr, "pepr bench: {} '{}': {} runs{}, {} done before, {} to run -> {}\n", o.plan_file,
-        o.plan_name, runs.size(),
+        stderr, "pepr bench: {} '{}': {}{}, {} done before, {} to run -> {}\n", o.plan_file,
+        o.plan_name, plural(static_cast<long long>(runs.size()), "run"),
         o.shard.count > 1 ? fmt::format(" in shard {}/{}", o.shard.index, o.shard.count) : "",
         done_before.size(), runs.size() - done_before.size(), dir.string());
 
@@ -709,10 +710,11 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
   sum.signalled = g_signal != 0;
   if (!o.quiet) {
     fmt::print(stderr,
-               "pepr bench: {} runs: {} done before, {} completed, {} stopped, {} failed, {} "
+               "pepr bench: {}: {} done before, {} completed, {} stopped, {} failed, {} "
                "interrupted, {} running elsewhere; {:.3g} Wh in {}\n",
-               sum.total, sum.already_done, sum.completed, sum.stopped, sum.failed, sum.interrupted,
-               sum.busy, sum.energy_kwh * 1000, format_duration(sum.time_s));
+               plural(static_cast<long long>(sum.total), "run"), sum.already_done, sum.completed,
+               sum.stopped, sum.failed, sum.interrupted, sum.busy, sum.energy_kwh * 1000,
+               format_duration(sum.time_s));
     for (const auto& id : sum.failed_ids)
       fmt::print(stderr, "  failed: {} (see {}/{}.log)\n", id, dir.string(), id);
     if (sum.signalled) fmt::print(stderr, "pepr bench: interrupted; continue with --resume\n");

@@ -73,8 +73,7 @@ TEST(Score, NormalisationsWithinGroups) {
     FAIL();
   } catch (const ParseError& e) {
     EXPECT_STREQ(e.what(),
-                 "t.csv:5:energy_kwh: 10 lies outside the fixed bounds [0, 5]; use --clip to "
-                 "clamp it");
+                 "t.csv:5:energy_kwh: 10 lies outside the fixed bounds [0, 5]; clip to clamp it");
   }
   auto o = options(t, {"energy"}, "fixed:0,5");
   o.norm.clip = true;
@@ -192,4 +191,49 @@ TEST(Score, ReproducesThePapersPeprColumns) {
   }
   EXPECT_EQ(compared, 4u * 1048u);
   RecordProperty("max_abs_difference", std::to_string(worst));
+}
+
+TEST(Score, NegativeResourceValuesAreRefusedUnlessAllowed) {
+  Table t = Table::parse_csv(
+      "model,acc,energy_kwh\n"
+      "a,0.9,2\n"
+      "b,0.8,-0.5\n"
+      "c,0.6,3\n",
+      "neg.csv");
+  auto o = options(t, {"energy"});
+  o.group_by.clear();
+  try {
+    score_table(t, o);
+    FAIL() << "a negative energy was scored";
+  } catch (const ParseError& e) {
+    EXPECT_STREQ(e.what(),
+                 "neg.csv:3:energy_kwh: negative resource value -0.5 (a cost is >= 0; "
+                 "allow_negative scores it anyway)");
+  }
+  o.allow_negative = true;
+  auto res = score_table(t, o);
+  EXPECT_EQ(res.normalized[0][1], 0.0);  // the smallest value
+  EXPECT_DOUBLE_EQ(res.normalized[0][0], 2.5 / 3.5);
+}
+
+TEST(Score, ErrorsInTheLibrarysOwnTerms) {
+  Table t = small_table();
+  auto message = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(message([] { Normalization::parse("maxmin"); }),
+            "normalisation 'maxmin': expected minmax, zero or fixed:LO,HI");
+  EXPECT_EQ(message([&] { ResourceSpec::parse("energy=", t); }),
+            "resource 'energy=': expected KIND=COLUMN");
+  auto o = options(t, {"energy"});
+  o.alpha = 0.5;
+  EXPECT_EQ(message([&] { score_table(t, o); }), "alpha must be >= 1, got 0.5");
+  o.alpha = 1;
+  o.resources.clear();
+  EXPECT_EQ(message([&] { score_table(t, o); }), "no resource given: nothing to score by");
 }

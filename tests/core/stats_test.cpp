@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/comparisons.hpp"
+#include "core/error.hpp"
 #include "core/stats.hpp"
 #include "core/table.hpp"
 #include "support/test_support.hpp"
@@ -87,4 +88,24 @@ TEST(Stats, SizeSplitAtTheMedianOfTheParameterCounts) {
     // The median of the 131 parameter counts: the paper's "24.6M" (24,671,464).
     EXPECT_EQ(c.label_a, "small (<= 2.467e+07)");
   }
+}
+
+TEST(Stats, ComparisonErrorsInTheLibrarysOwnTerms) {
+  pepr::Table t = pepr::Table::parse_csv("model,acc\na,0.5\nb,0.6\n", "t.csv");
+  auto message = [&](const pepr::ComparisonOptions& o) -> std::string {
+    try {
+      pepr::run_comparisons(t, pepr::group_rows(t, ""), o);
+    } catch (const pepr::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  pepr::ComparisonOptions o;
+  o.value = "acc";
+  EXPECT_EQ(message(o),
+            "t.csv: nothing to compare: no num_param/params, type or efficient column; give a "
+            "split or experiment pairs");
+  o.experiments.emplace_back("x", "y");
+  EXPECT_EQ(message(o),
+            "experiment pairs need a grouping column (the column holding the experiment names)");
 }

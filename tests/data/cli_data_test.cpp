@@ -75,3 +75,22 @@ TEST(DataCli, ListShowsTheCatalogue) {
             "https://zenodo.org/records/10519652/files/pathmnist_224.npz?download=1");
   ::unsetenv("PEPR_HOME");
 }
+
+TEST(DataCli, InfoVerifiesTheCrcOfEveryMember) {
+  pepr::test::TempDir d;
+  std::string p = (d / "s.npz").string();
+  ASSERT_EQ(run_pepr({"data", "synth", "-o", p, "--stored", "--train", "40", "--val", "10",
+                      "--test", "10"})
+                .exit_code,
+            0);
+  ASSERT_EQ(run_pepr({"data", "info", p}).exit_code, 0);
+  // Damage one byte in the middle of the stored train images (past their header).
+  std::string bytes = pepr::test::read_file(p);
+  const std::size_t at = bytes.find("train_images.npy") + 16 + 128 + 1000;
+  ASSERT_LT(at, bytes.size());
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x5a);
+  pepr::test::write_file(p, bytes);
+  auto r = run_pepr({"data", "info", p});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("member train_images.npy: CRC-32 mismatch"), std::string::npos) << r.err;
+}

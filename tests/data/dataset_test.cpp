@@ -157,6 +157,7 @@ TEST(ImageFolder, ReadsSplitsClassesAndMixedFormats) {
   write_png(root / "train/cat/b.png", 6, 5, 1, 20);
   write_jpg(root / "train/dog/c.jpg", 6, 5, 3, 200);
   write_png(root / "val/dog/d.PNG", 6, 5, 1, 30);
+  write_png(root / "val/cat/g.png", 6, 5, 1, 35);  // a split needs two classes
   write_png(root / "test/cat/e.png", 6, 5, 1, 40);
   write_jpg(root / "test/dog/f.jpeg", 6, 5, 1, 50);
   pepr::test::write_file(root / "train/cat/notes.txt", "ignored");
@@ -164,7 +165,7 @@ TEST(ImageFolder, ReadsSplitsClassesAndMixedFormats) {
   EXPECT_EQ(ds.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(ds.num_classes, 2);
   EXPECT_EQ(ds.train.n, 3);
-  EXPECT_EQ(ds.val.n, 1);
+  EXPECT_EQ(ds.val.n, 2);
   EXPECT_EQ(ds.test.n, 2);
   EXPECT_EQ(ds.train.c, 3);  // one RGB image promotes all to RGB
   EXPECT_EQ(ds.train.h, 5);
@@ -186,7 +187,9 @@ TEST(ImageFolder, SizeMismatchNamesTheFileUnlessResized) {
   fs::path root = d / "ds";
   write_png(root / "train/a/1.png", 8, 8, 1, 0);
   write_png(root / "train/a/2.png", 9, 8, 1, 0);
+  write_png(root / "train/b/4.png", 8, 8, 1, 0);
   write_png(root / "test/a/3.png", 8, 8, 1, 0);
+  write_png(root / "test/b/5.png", 8, 8, 1, 0);
   try {
     load_image_folder(root.string());
     FAIL();

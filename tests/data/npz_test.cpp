@@ -300,13 +300,15 @@ TEST(Npz, WriteThenReadRoundTrips) {
   TempDir d;
   Dataset ds;
   ds.train = {5, 3, 2, 3, std::vector<uint8_t>(90), 1, {0, 1, 2, 0, 1}};
-  ds.val = {1, 3, 2, 3, std::vector<uint8_t>(18, 7), 1, {2}};
+  ds.val = {2, 3, 2, 3, std::vector<uint8_t>(36, 7), 1, {2, 0}};
   ds.test = {2, 3, 2, 3, std::vector<uint8_t>(36, 9), 1, {300, 1}};  // needs int64 labels
   for (std::size_t i = 0; i < 90; ++i) ds.train.pixels[i] = static_cast<uint8_t>(i);
   for (bool compress : {false, true}) {
     std::string p = (d / (compress ? "c.npz" : "s.npz")).string();
     save_npz_dataset(ds, p, compress);
-    Dataset back = load_npz_dataset(p);
+    LoadOptions o;
+    o.num_classes = 301;  // label 300 with classes 3..299 empty: declared, not taken as stray
+    Dataset back = load_npz_dataset(p, o);
     EXPECT_EQ(back.train.pixels, ds.train.pixels);
     EXPECT_EQ(back.test.labels, ds.test.labels);
     EXPECT_EQ(back.train.c, 3);
@@ -363,4 +365,108 @@ TEST(NpzFuzz, GarbageAndBitFlipsNeverCrash) {
     }
   }
   EXPECT_GT(errors, 150);  // most corruptions are detected (CRC, headers)
+}
+
+namespace {
+
+// A MedMNIST-like archive with the given labels per split (2x2 gray images, labels N,1 <i8).
+std::string labelled_npz(const std::vector<std::vector<int64_t>>& labels, bool compress = true) {
+  ZipWriter w;
+  const char* splits[3] = {"train", "val", "test"};
+  for (int s = 0; s < 3; ++s) {
+    const auto n = static_cast<int64_t>(labels[static_cast<std::size_t>(s)].size());
+    std::string pix(static_cast<std::size_t>(n * 4), '\x40');
+    std::string lab;
+    for (int64_t v : labels[static_cast<std::size_t>(s)])
+      lab.append(reinterpret_cast<const char*>(&v), 8);
+    w.add(std::string(splits[s]) + "_images.npy", npy_bytes("|u1", {n, 2, 2}, pix), compress);
+    w.add(std::string(splits[s]) + "_labels.npy", npy_bytes("<i8", {n, 1}, lab), compress);
+  }
+  return w.finish();
+}
+
+std::string load_error(const std::string& path, int num_classes = 0) {
+  try {
+    LoadOptions o;
+    o.num_classes = num_classes;
+    load_npz_dataset(path, o);
+  } catch (const pepr::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Labels, AStrayLabelIsAnErrorNamingSplitAndIndex) {
+  TempDir d;
+  std::string p = write_tmp(d, "stray.npz", labelled_npz({{0, 1, 0, 1, 200, 1}, {0, 1}, {1, 0}}));
+  EXPECT_EQ(load_error(p), p + ": train_labels[4] = 200 is not a class (the labels present are "
+                               "0..1, then 200); a stray label? If the dataset really has 201 "
+                               "classes, give num_classes (pepr train --num-classes 201)");
+  // inspect_dataset (pepr data info) says the same.
+  EXPECT_THROW(inspect_dataset(p), pepr::Error);
+  // Declared: 201 classes, most without images.
+  LoadOptions o;
+  o.num_classes = 201;
+  Dataset ds = load_npz_dataset(p, o);
+  EXPECT_EQ(ds.num_classes, 201);
+  // A declared count below a label present is an error naming it.
+  std::string low = load_error(p, 2);
+  EXPECT_NE(low.find("train_labels[4] = 200 is not a class (num_classes is 2)"), std::string::npos)
+      << low;
+}
+
+TEST(Labels, AGapInTheLabelsIsAnError) {
+  TempDir d;
+  std::string p = write_tmp(d, "gap.npz", labelled_npz({{0, 1, 3, 0}, {0, 1}, {1, 0, 3}}));
+  std::string e = load_error(p);
+  EXPECT_NE(e.find("train_labels[2] = 3 is not a class (the labels present are 0..1, then 3)"),
+            std::string::npos)
+      << e;
+  // Labels 0..K-1 without a gap: K classes, whatever split holds which.
+  std::string ok = write_tmp(d, "ok.npz", labelled_npz({{0, 1, 2, 0}, {0, 1}, {2, 1, 0}}));
+  EXPECT_EQ(load_npz_dataset(ok).num_classes, 3);
+}
+
+TEST(Labels, OneClassInASplitIsAnError) {
+  TempDir d;
+  std::string p = write_tmp(d, "one.npz", labelled_npz({{0, 1, 0, 1}, {0, 1}, {1, 1, 1}}));
+  EXPECT_EQ(load_error(p), p + ": split test holds one class only (all 3 images are class 1): "
+                               "accuracy and AUC on it are no result");
+  std::string q = write_tmp(d, "one-train.npz", labelled_npz({{0, 0}, {0, 1}, {1, 0}}));
+  EXPECT_NE(load_error(q).find("split train holds one class only"), std::string::npos);
+}
+
+TEST(Npz, VerifyFindsADamagedMemberWithoutReadingIt) {
+  TempDir d;
+  std::string z = labelled_npz({{0, 1}, {0, 1}, {0, 1}}, /*compress=*/false);
+  NpzFile good = NpzFile::from_memory(z, "good.npz");
+  EXPECT_NO_THROW(good.verify());
+  // Flip a pixel of test_images (stored): its header still reads, its CRC no longer matches.
+  std::size_t at = z.find("test_images.npy");
+  ASSERT_NE(at, std::string::npos);
+  at = z.find(std::string(8, '\x40'), at);
+  ASSERT_NE(at, std::string::npos);
+  z[at] ^= 0x01;
+  NpzFile bad = NpzFile::from_memory(z, "bad.npz");
+  EXPECT_NO_THROW(bad.header("test_images"));
+  try {
+    bad.verify();
+    FAIL() << "a damaged member passed";
+  } catch (const pepr::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.npz: member test_images.npy: CRC-32 mismatch"),
+              std::string::npos)
+        << e.what();
+  }
+  // The same through inspect_dataset, as pepr data info runs it; deflated members too.
+  std::string p = write_tmp(d, "bad.npz", z);
+  EXPECT_THROW(inspect_dataset(p), pepr::Error);
+  std::string zc = labelled_npz({{0, 1, 0, 1, 0, 1, 0, 1}, {0, 1}, {0, 1}}, /*compress=*/true);
+  NpzFile ok = NpzFile::from_memory(zc, "ok.npz");
+  EXPECT_NO_THROW(ok.verify());
+  ZipReader r(zc, "ok.npz");
+  ZipEntry wrong = r.entries()[0];
+  wrong.crc32 ^= 1;
+  EXPECT_THROW(r.verify(wrong), pepr::Error);
 }

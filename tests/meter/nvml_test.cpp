@@ -168,6 +168,11 @@ TEST(Nvml, CudaVisibleDevicesSelection) {
   EXPECT_EQ(select_visible("0,7,1", gpus, note), (std::vector<unsigned>{0}));
   EXPECT_NE(note.find("entry '7' names no GPU"), std::string::npos) << note;
   EXPECT_EQ(select_visible("-1", gpus, note), (std::vector<unsigned>{}));
+  // Indices too large for any integer type name no GPU; they are not an internal error.
+  EXPECT_EQ(select_visible("1,99999999999999999999", gpus, note), (std::vector<unsigned>{1}));
+  EXPECT_NE(note.find("entry '99999999999999999999' names no GPU"), std::string::npos) << note;
+  EXPECT_EQ(select_visible("4294967296", gpus, note), (std::vector<unsigned>{}));  // 2^32, not 0
+  EXPECT_EQ(select_visible("0002", gpus, note), (std::vector<unsigned>{2}));
 }
 
 TEST(Nvml, TrackerCountsOnlyVisibleGpus) {

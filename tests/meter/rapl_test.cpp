@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
+#include "meter/perf_power.hpp"
 #include "meter/rapl.hpp"
 #include "meter/tracker.hpp"
 #include "meter_test_util.hpp"
@@ -251,3 +253,15 @@ TEST(Rapl, PermissionDeniedNamesFileAndFix) {
 
 }  // namespace
 }  // namespace pepr::meter
+
+TEST(PerfPower, AnUnknownPeprPerfValueIsAnError) {
+  pepr::test::EnvGuard env{{"PEPR_PERF", std::string("maybe")}};
+  try {
+    pepr::meter::scan_perf();
+    FAIL() << "PEPR_PERF=maybe was accepted";
+  } catch (const pepr::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("PEPR_PERF='maybe'"), std::string::npos) << e.what();
+  }
+  pepr::test::EnvGuard off{{"PEPR_PERF", std::string("off")}};
+  EXPECT_TRUE(pepr::meter::scan_perf().disabled);
+}

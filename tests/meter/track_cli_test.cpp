@@ -255,10 +255,50 @@ TEST(MetersCli, FakeSensors) {
   EXPECT_FALSE(p["nvml"]["gpus"][1]["energy_counter"].get<bool>());
   EXPECT_NEAR(p["nvml"]["gpus"][1]["power_w"].get<double>(), 200.0, 1e-6);
   EXPECT_EQ(p["selected"]["cpu_dram"], "rapl-powercap");
-  EXPECT_EQ(p["selected"]["gpu"], "nvml (1 GPU(s))");
+  EXPECT_EQ(p["selected"]["gpu"], "nvml (1 GPU)");
   auto t = run_pepr({"meters", "--window", "0.05"});
   EXPECT_NE(t.out.find("Fake GPU 1"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("(not counted)"), std::string::npos) << t.out;
 }
 
 }  // namespace
+
+TEST(TrackCli, BadOutputPathsAreRefusedBeforeTheCommandRuns) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  const auto marker = tmp / "ran";
+  for (const char* opt : {"-o", "--append", "--samples"}) {
+    const std::string out = (tmp / "missing" / "out").string();
+    auto r = run_pepr({"track", opt, out, "--", "touch", marker.string()});
+    EXPECT_EQ(r.exit_code, 1) << opt;
+    EXPECT_NE(r.err.find(std::string(opt) + " " + out + ": folder '" + (tmp / "missing").string() +
+                         "' does not exist"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(marker)) << opt << ": the command ran";
+  }
+  // --recompute checks before it reads anything.
+  auto r = run_pepr({"track", "--recompute", (tmp / "none.json").string(), "-o",
+                     (tmp / "missing" / "x.json").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("cannot open"), std::string::npos) << r.err;
+}
+
+TEST(TrackCli, SummaryStatesEnergyInWhOnly) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  auto r = run_pepr({"track", "--", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.err);
+  std::string line;
+  int energy_lines = 0;
+  while (std::getline(in, line)) {
+    const bool energy = line.find("  energy  ") == 0 || line.find("x PUE") != std::string::npos;
+    if (!energy) continue;
+    ++energy_lines;
+    EXPECT_NE(line.find(" Wh"), std::string::npos) << line;
+    EXPECT_EQ(line.find("kWh"), std::string::npos) << "one unit per quantity: " << line;
+    EXPECT_EQ(line.find(" J"), std::string::npos) << "one unit per quantity: " << line;
+  }
+  EXPECT_EQ(energy_lines, 2) << r.err;
+}

@@ -434,11 +434,19 @@ TEST(ReportCli, ANewFolderAppearsWholeAndAnExistingOneKeepsOtherFiles) {
                                                             "report/tables/top_pepr_t.csv",
                                                             "report/tables/top_pepr_t.md",
                                                             "report/tables/top_pepr_t.tex"}));
-  // An existing folder with a file of the user's: kept; the report is updated in place.
+  // An existing folder with a file of the user's: refused without --force; with it the user's
+  // file is kept and the report written in place.
   fs::create_directories(dir / "mine");
   write_file(dir / "mine/notes.txt", "keep me");
   write_file(dir / "mine/index.html", "old");
   r = run_pepr({"report", in, "-g", "dataset", "--top", "2", "-o", (dir / "mine").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("holds files that are not a pepr report (notes.txt); give --force"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_file(dir / "mine/index.html"), "old");
+  r = run_pepr(
+      {"report", in, "-g", "dataset", "--top", "2", "-o", (dir / "mine").string(), "--force"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_file(dir / "mine/notes.txt"), "keep me");
   EXPECT_NE(read_file(dir / "mine/index.html"), "old");
@@ -448,4 +456,44 @@ TEST(ReportCli, ANewFolderAppearsWholeAndAnExistingOneKeepsOtherFiles) {
     EXPECT_NE(e.path().filename().string()[0], '.') << "left behind: " << e.path();
   for (const auto& e : fs::directory_iterator(dir / "mine"))
     EXPECT_NE(e.path().filename().string()[0], '.') << "left behind: " << e.path();
+}
+
+TEST(ReportCli, APreviousReportIsReplacedWhole) {
+  TempDir dir;
+  write_file(dir / "in.csv", pepr::test::synthetic_results({"synth", "synth_scratch"}, 5));
+  const std::string in = (dir / "in.csv").string(), out = (dir / "report").string();
+  auto r = run_pepr({"report", in, "-g", "dataset", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A figure and a table of an older report (e.g. of a table with more resources).
+  write_file(dir / "report/figures/stale.svg", "<svg/>");
+  write_file(dir / "report/tables/stale.csv", "a\n1\n");
+  r = run_pepr({"report", in, "-g", "dataset", "--top", "2", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "report/figures/stale.svg"));
+  EXPECT_FALSE(fs::exists(dir / "report/tables/stale.csv"));
+  EXPECT_TRUE(fs::exists(dir / "report/index.html"));
+  auto top = pepr::Table::read_csv((dir / "report/tables/top_pepr_e.csv").string());
+  EXPECT_EQ(top.num_rows(), 2u * (2u + 1u)) << "the new report, not the old one";
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_NE(e.path().filename().string()[0], '.') << "left behind: " << e.path();
+  // --force into a folder with the user's files: an older report's files do not survive either.
+  write_file(dir / "report/notes.txt", "mine");
+  r = run_pepr({"report", in, "-g", "dataset", "-o", out, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  write_file(dir / "report/figures/stale.svg", "<svg/>");
+  r = run_pepr({"report", in, "-g", "dataset", "-o", out, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "report/figures/stale.svg"));
+  EXPECT_EQ(read_file(dir / "report/notes.txt"), "mine");
+}
+
+TEST(ReportCli, AnUnusableOutputFolderIsRefusedBeforeReading) {
+  TempDir dir;
+  write_file(dir / "plain", "x");
+  // The input does not exist: the output folder is checked first.
+  auto r = run_pepr({"report", (dir / "missing.csv").string(), "-o",
+                     (dir / "plain" / "sub" / "report").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'" + (dir / "plain").string() + "' is not a folder"), std::string::npos)
+      << r.err;
 }

@@ -46,6 +46,7 @@ class BenchTest : public ::testing::Test {
     ::unsetenv("FAKE_TRAIN_FAIL_MODEL");
     ::unsetenv("FAKE_TRAIN_CRASH_MODEL");
     ::setenv("FAKE_TRAIN_INVOCATIONS", (tmp / "invocations.txt").c_str(), 1);
+    pepr::test::write_file(tmp / "toy.npz", "");  // the plans' dataset file (fake_train ignores it)
   }
   fs::path write_plan(const std::string& text) {
     fs::path p = tmp / "plan.toml";
@@ -418,4 +419,113 @@ TEST_F(BenchTest, SigintMarksTheRunInterrupted) {
   ASSERT_EQ(recs.size(), 1u);  // the second run never started
   EXPECT_EQ(recs.begin()->second["status"], "interrupted");
   EXPECT_FALSE(fs::exists(runs / (recs.begin()->first + ".lock")));
+}
+
+TEST_F(BenchTest, PlanModelsAndFilesAreCheckedBeforeAnyRun) {
+  // A missing dataset file fails the whole sweep at once, whatever the trainer, --list included.
+  fs::path plan = write_plan(plan_text({"m1", "m2"}, 2, "[1.0]"));
+  fs::remove(tmp / "toy.npz");
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--list"}}) {
+    std::vector<std::string> args{"bench", plan.string(), "-o", (tmp / "runs").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = pepr::test::run_pepr(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("plan.toml:10:1: dataset 'toy': file " + (tmp / "toy.npz").string() +
+                         " does not exist"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_TRUE(invocations().empty());
+  // pepr's own trainer: model names are the zoo's, a typo is named with the closest one.
+  pepr::test::write_file(tmp / "toy.npz", "");
+  ::unsetenv("PEPR_TRAIN_CMD");
+  plan = write_plan(plan_text({"resnet18", "mobilenetv2_05"}, 2, "[1.0]"));
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(), "--list"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("plan.toml:9:22: unknown model 'mobilenetv2_05' (did you mean "
+                       "mobilenetv2_050?)"),
+            std::string::npos)
+      << r.err;
+  plan = write_plan(plan_text({"resnet18", "mobilenetv2_050"}, 2, "[1.0]"));
+  r = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(), "--list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("mobilenetv2_050"), std::string::npos) << r.out;
+}
+
+TEST_F(BenchTest, ABadRunsFolderIsRefusedBeforeAnyRun) {
+  fs::path plan = write_plan(plan_text({"m1"}, 2, "[1.0]"));
+  pepr::test::write_file(tmp / "plain", "x");
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "plain" / "runs").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("-o " + (tmp / "plain" / "runs").string() + ": '" +
+                       (tmp / "plain").string() + "' is not a folder"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(invocations().empty());
+  auto s = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(),
+                                 "--emit-slurm", (tmp / "no" / "x.sbatch").string()});
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_NE(s.err.find("--emit-slurm " + (tmp / "no" / "x.sbatch").string() + ": folder '" +
+                       (tmp / "no").string() + "' does not exist"),
+            std::string::npos)
+      << s.err;
+}
+
+TEST_F(BenchTest, CollectReadsRecordsWithoutRunIdAndRefusesEmptyFolders) {
+  fs::path runs = tmp / "runs";
+  fs::path plan = write_plan(plan_text({"m1"}, 2, "[1.0]"));
+  ASSERT_EQ(pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string()}).exit_code, 0);
+  auto recs = records(runs);
+  ASSERT_EQ(recs.size(), 1u);
+  // As `pepr train -o mine.json` writes it without --run-id.
+  json rec = recs.begin()->second;
+  rec["run_id"] = nullptr;
+  fs::path own = tmp / "own";
+  fs::create_directories(own);
+  pepr::test::write_file(own / "mine.json", rec.dump(2));
+  for (int pass = 0; pass < 2; ++pass) {  // the same id every time
+    auto c = pepr::test::run_pepr({"collect", own.string()});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    pepr::Table t = pepr::Table::parse_csv(c.out, "collect");
+    ASSERT_EQ(t.num_rows(), 1u);
+    EXPECT_EQ(t.cell(0, t.require_column("run_id")), "mine");
+    EXPECT_EQ(t.cell(0, t.require_column("model")), "m1");
+  }
+  // A folder with no usable record: an error, not a header-only table.
+  fs::path empty = tmp / "empty";
+  fs::create_directories(empty);
+  auto e = pepr::test::run_pepr({"collect", empty.string(), "-o", (tmp / "r.csv").string()});
+  EXPECT_EQ(e.exit_code, 1);
+  EXPECT_NE(e.err.find("no usable run record"), std::string::npos) << e.err;
+  EXPECT_FALSE(fs::exists(tmp / "r.csv"));
+  pepr::test::write_file(empty / "junk.json", "{");
+  e = pepr::test::run_pepr({"collect", empty.string()});
+  EXPECT_EQ(e.exit_code, 1);
+  EXPECT_NE(e.err.find("no usable run record (1 .json file skipped)"), std::string::npos) << e.err;
+  // Records, but none with the statuses asked for.
+  auto f = pepr::test::run_pepr({"collect", own.string(), "--status", "failed"});
+  EXPECT_EQ(f.exit_code, 1);
+  EXPECT_NE(f.err.find("none of the 1 run record has status failed"), std::string::npos) << f.err;
+}
+
+TEST_F(BenchTest, AMissingTrainerIsNamedBeforeAnyRun) {
+  ::setenv("PEPR_TRAIN_CMD", (tmp / "no-such-trainer").c_str(), 1);
+  fs::path plan = write_plan(plan_text({"m1"}, 2, "[1.0]"));
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(
+      r.err.find("PEPR_TRAIN_CMD '" + (tmp / "no-such-trainer").string() + "': no such program"),
+      std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "runs"));
+  auto t = pepr::test::run_pepr(
+      {"bench", plan.string(), "-o", (tmp / "runs").string(), "--train-cmd", "no-such-trainer-x"});
+  EXPECT_EQ(t.exit_code, 1);
+  EXPECT_NE(t.err.find("--train-cmd 'no-such-trainer-x': no such program"), std::string::npos)
+      << t.err;
+  // A Slurm script runs elsewhere: the trainer may exist only on the compute nodes.
+  auto s = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(),
+                                 "--train-cmd", "no-such-trainer-x", "--emit-slurm", "-"});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
 }

@@ -1,10 +1,12 @@
 // Plans: parsing, errors with positions, expansion into runs with stable IDs, shards.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
 #include "core/error.hpp"
+#include "support/test_support.hpp"
 #include "sweep/default_plan.hpp"
 #include "sweep/plan.hpp"
 
@@ -170,4 +172,64 @@ TEST(SweepPlan, DefaultPlanParses) {
   EXPECT_EQ(runs.size(), sw::kDefaultModels.size() * 2);
   EXPECT_EQ(runs[0].data, "/runs/synth.npz");
   EXPECT_TRUE(runs[0].dataset.synth);
+}
+
+namespace {
+
+std::string validate_error(const std::string& text, const std::string& dir,
+                           const std::vector<std::string>* known) {
+  try {
+    sw::validate_plan(sw::parse_plan(text, "plan.toml", dir), known);
+  } catch (const pepr::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(SweepPlan, ValidateNamesTheMistypedModelAndSuggests) {
+  pepr::test::TempDir dir;
+  pepr::test::write_file(dir / "toy.npz", "");
+  const std::vector<std::string> known{"resnet18", "resnet50", "mobilenetv2_050"};
+  const std::string plan =
+      "[models]\nnames = [\"resnet18\",\n  \"mobilenetv2_05\"]\n[[datasets]]\nfile = "
+      "\"toy.npz\"\n";
+  EXPECT_EQ(validate_error(plan, dir.path().string(), &known),
+            "plan.toml:3:3: unknown model 'mobilenetv2_05' (did you mean mobilenetv2_050?); the "
+            "known models: pepr zoo list");
+  // Far from every name: no suggestion, still an error.
+  std::string far =
+      validate_error("[models]\nnames = [\"zzzzzzzzzzzz\"]\n[[datasets]]\nfile = \"toy.npz\"\n",
+                     dir.path().string(), &known);
+  EXPECT_EQ(far.rfind("plan.toml:2:10: unknown model 'zzzzzzzzzzzz'", 0), 0u) << far;
+  EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
+  // Known names, or no model space to check against (another trainer): fine.
+  EXPECT_EQ(validate_error("[models]\nnames = [\"resnet50\"]\n[[datasets]]\nfile = \"toy.npz\"\n",
+                           dir.path().string(), &known),
+            "");
+  EXPECT_EQ(validate_error(plan, dir.path().string(), nullptr), "");
+}
+
+TEST(SweepPlan, ValidateNamesAMissingDatasetFile) {
+  pepr::test::TempDir dir;
+  pepr::test::write_file(dir / "toy.npz", "");
+  const std::string plan =
+      "[models]\nnames = [\"m\"]\n\n[[datasets]]\nfile = \"toy.npz\"\n\n[[datasets]]\nname = "
+      "\"gone\"\nfile = \"data/gone.npz\"\n[[datasets]]\npull = \"pneumoniamnist\"\n";
+  std::string e = validate_error(plan, dir.path().string(), nullptr);
+  EXPECT_EQ(e.rfind("plan.toml:7:", 0), 0u) << e;
+  EXPECT_NE(
+      e.find("dataset 'gone': file " + (dir / "data" / "gone.npz").string() + " does not exist"),
+      std::string::npos)
+      << e;
+  std::filesystem::create_directories(dir / "data");
+  pepr::test::write_file(dir / "data" / "gone.npz", "");
+  EXPECT_EQ(validate_error(plan, dir.path().string(), nullptr), "");
+  // A TorchScript model file must exist too.
+  EXPECT_NE(validate_error("[models]\nnames = [\"/no/such/model.pt\"]\n[[datasets]]\nfile = "
+                           "\"toy.npz\"\n",
+                           dir.path().string(), nullptr)
+                .find("model file /no/such/model.pt does not exist"),
+            std::string::npos);
 }

@@ -1,0 +1,144 @@
+// CLI conventions: usage errors exit 2 and name the closest command, error texts name the
+// options in plain numbers, help fits 100 columns, output formats come from known extensions.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "support/test_support.hpp"
+
+using pepr::test::run_pepr;
+using pepr::test::TempDir;
+using pepr::test::write_file;
+
+namespace {
+
+const char* kTable =
+    "model,dataset,acc,energy_kwh,time_s\n"
+    "a,x,0.9,2,10\n"
+    "b,x,0.8,1,20\n"
+    "c,x,0.6,3,30\n";
+
+}  // namespace
+
+TEST(CliConventions, UsageErrorsExitTwo) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const std::string t = (dir / "t.csv").string();
+  const std::vector<std::vector<std::string>> cases{
+      {"score"},                         // missing INPUT
+      {"score", t, "--no-such-option"},  // unknown option
+      {"score", t, "--alpha", "0.5"},    // a value out of range
+      {"score", t, "--alpha", "abc"},    // not a number
+      {},                                // no command
+      {"data", "synth"},                 // missing -o
+      {"report", t},                     // missing -o
+  };
+  for (const auto& args : cases) {
+    auto r = run_pepr(args);
+    std::string shown;
+    for (const auto& a : args) shown += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << shown << "\n" << r.err;
+  }
+  // Help and version are no errors; a command's own failure is 1.
+  EXPECT_EQ(run_pepr({"--help"}).exit_code, 0);
+  EXPECT_EQ(run_pepr({"score", "--help"}).exit_code, 0);
+  EXPECT_EQ(run_pepr({"--version"}).exit_code, 0);
+  EXPECT_EQ(run_pepr({"score", (dir / "missing.csv").string()}).exit_code, 1);
+}
+
+TEST(CliConventions, AMistypedCommandNamesTheClosest) {
+  auto r = run_pepr({"scroe", "x.csv"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'scroe' (did you mean score?)"), std::string::npos)
+      << r.err;
+  auto d = run_pepr({"data", "inof", "x.npz"});
+  EXPECT_EQ(d.exit_code, 2);
+  EXPECT_NE(d.err.find("pepr data: error: unknown command 'inof' (did you mean info?)"),
+            std::string::npos)
+      << d.err;
+  auto far = run_pepr({"frobnicate"});
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_NE(far.err.find("unknown command 'frobnicate'"), std::string::npos) << far.err;
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+TEST(CliConventions, ErrorsNameOptionsInPlainNumbers) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const std::string t = (dir / "t.csv").string();
+  auto a = run_pepr({"score", t, "-p", "acc", "--alpha", "0.5"});
+  EXPECT_NE(a.err.find("--alpha: must be >= 1, got 0.5"), std::string::npos) << a.err;
+  EXPECT_LT(a.err.size(), 200u) << "no 300-digit bound: " << a.err;
+  // Library errors reach the user in the CLI's terms.
+  auto n = run_pepr({"score", t, "-p", "acc", "--norm", "maxmin"});
+  EXPECT_EQ(n.exit_code, 1);
+  EXPECT_NE(n.err.find("pepr: error: --norm 'maxmin': expected minmax, zero or fixed:LO,HI"),
+            std::string::npos)
+      << n.err;
+  auto f = run_pepr({"score", t, "-p", "acc", "--norm", "fixed:0,2"});
+  EXPECT_NE(f.err.find("t.csv:4:energy_kwh: 3 lies outside the fixed bounds [0, 2]; use --clip "
+                       "to clamp it"),
+            std::string::npos)
+      << f.err;
+}
+
+TEST(CliConventions, NegativeResourceValuesNeedAllowNegative) {
+  TempDir dir;
+  write_file(dir / "t.csv", "model,acc,energy_kwh\na,0.9,0.002\nb,0.8,-0.001\nc,0.7,0.003\n");
+  const std::string t = (dir / "t.csv").string();
+  auto r = run_pepr({"score", t, "-p", "acc", "-f", "csv"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("t.csv:3:energy_kwh: negative resource value -0.001 (a cost is >= 0; "
+                       "--allow-negative scores it anyway)"),
+            std::string::npos)
+      << r.err;
+  auto ok = run_pepr({"score", t, "-p", "acc", "-f", "csv", "--allow-negative"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("pepr_e"), std::string::npos);
+}
+
+TEST(CliConventions, UnknownOutputExtensionIsAnError) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const std::string t = (dir / "t.csv").string();
+  auto r = run_pepr({"score", t, "-p", "acc", "-o", (dir / "out.xlsx").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("out.xlsx: unknown extension '.xlsx'"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.xlsx"));
+  // Known extensions, no extension, or --format: fine.
+  EXPECT_EQ(run_pepr({"score", t, "-p", "acc", "-o", (dir / "out.md").string()}).exit_code, 0);
+  EXPECT_EQ(run_pepr({"score", t, "-p", "acc", "-o", (dir / "out.txt").string()}).exit_code, 0);
+  EXPECT_EQ(run_pepr({"score", t, "-p", "acc", "-o", (dir / "out").string()}).exit_code, 0);
+  EXPECT_EQ(
+      run_pepr({"score", t, "-p", "acc", "-f", "csv", "-o", (dir / "o.xlsx").string()}).exit_code,
+      0);
+  auto c = run_pepr({"collect", dir.path().string(), "-o", (dir / "r.xlsx").string()});
+  EXPECT_NE(c.err.find("unknown extension '.xlsx'"), std::string::npos) << c.err;
+}
+
+TEST(CliConventions, HelpLinesFitOneHundredColumns) {
+  std::vector<std::vector<std::string>> helps{{"--help"}};
+  for (const char* c : {"score", "curve", "pareto", "stats", "track", "meters", "bench", "collect",
+                        "report", "zoo", "weights", "data"})
+    helps.push_back({c, "--help"});
+  for (const char* c : {"info", "synth", "list", "pull"}) helps.push_back({"data", c, "--help"});
+  for (const auto& args : helps) {
+    auto r = run_pepr(args);
+    ASSERT_EQ(r.exit_code, 0) << args[0];
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line))
+      EXPECT_LE(line.size(), 100u) << "pepr " << args[0] << " --help:\n" << line;
+  }
+}
+
+TEST(CliConventions, ComparisonErrorsNameTheOptions) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  auto r = run_pepr({"stats", (dir / "t.csv").string(), "-v", "acc"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("; give --split or --experiments"), std::string::npos) << r.err;
+  auto e = run_pepr({"stats", (dir / "t.csv").string(), "-v", "acc", "--experiments", "x,y"});
+  EXPECT_NE(e.err.find("--experiments needs --group-by"), std::string::npos) << e.err;
+}
