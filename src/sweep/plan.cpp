@@ -173,8 +173,8 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
     auto* t = node->as_table();
     if (!t) rd.fail(*node, "[sweep] must be a table");
     rd.check_keys(*t, "[sweep]",
-                  {"name", "epochs", "lr", "batch_size", "optimizer", "device", "threads",
-                   "image_size", "seeds", "train_fractions", "regimes", "train_args"});
+                  {"name", "epochs", "lr", "batch_size", "optimizer", "device", "precision",
+                   "threads", "image_size", "seeds", "train_fractions", "regimes", "train_args"});
     for (auto&& [k, v] : *t) {
       const std::string key(k.str());
       if (key == "name") {
@@ -193,6 +193,14 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
           rd.fail(v, "'optimizer' must be \"adam\" or \"sgd\"");
       } else if (key == "device") {
         p.device = rd.str(v, key);
+        if (p.device != "cpu" && p.device != "cuda" &&
+            !(p.device.rfind("cuda:", 0) == 0 && p.device.size() > 5 &&
+              p.device.find_first_not_of("0123456789", 5) == std::string::npos))
+          rd.fail(v, "'device' must be \"cpu\", \"cuda\" or \"cuda:N\"");
+      } else if (key == "precision") {
+        p.precision = rd.str(v, key);
+        if (p.precision != "fp32" && p.precision != "bf16" && p.precision != "fp16")
+          rd.fail(v, "'precision' must be \"fp32\", \"bf16\" or \"fp16\"");
       } else if (key == "threads") {
         p.threads = rd.positive_int(v, key, 0);
       } else if (key == "image_size") {
@@ -367,29 +375,39 @@ nlohmann::json RunSpec::identity() const {
   if (!dataset.file.empty()) data["file"] = dataset.file;
   if (!dataset.pull.empty()) data["pull"] = dataset.pull;
   if (dataset.synth) data["synth"] = dataset.synth_args;
-  return {{"model", model},
-          {"data", data},
-          {"pretrained", pretrained},
-          {"train_fraction", train_fraction},
-          {"seed", seed},
-          {"epochs", epochs},
-          {"lr", lr},
-          {"batch_size", batch_size},
-          {"optimizer", optimizer},
-          {"device", device},
-          {"threads", threads},
-          {"image_size", image_size},
-          {"train_args", train_args}};
+  nlohmann::json id = {{"model", model},
+                       {"data", data},
+                       {"pretrained", pretrained},
+                       {"train_fraction", train_fraction},
+                       {"seed", seed},
+                       {"epochs", epochs},
+                       {"lr", lr},
+                       {"batch_size", batch_size},
+                       {"optimizer", optimizer},
+                       {"device", device},
+                       {"threads", threads},
+                       {"image_size", image_size},
+                       {"train_args", train_args}};
+  if (precision != "fp32") id["precision"] = precision;  // fp32 plans keep their IDs
+  return id;
 }
 
 nlohmann::json RunSpec::config_json() const {
-  return {{"model", model},     {"dataset", dataset.name},
-          {"data_file", data},  {"pretrained", pretrained},
-          {"weights", nullptr}, {"train_fraction", train_fraction},
-          {"epochs", epochs},   {"optimizer", optimizer},
-          {"lr", lr},           {"batch_size", batch_size},
-          {"seed", seed},       {"device", device},
-          {"threads", threads}, {"image_size", image_size}};
+  return {{"model", model},
+          {"dataset", dataset.name},
+          {"data_file", data},
+          {"pretrained", pretrained},
+          {"weights", nullptr},
+          {"train_fraction", train_fraction},
+          {"epochs", epochs},
+          {"optimizer", optimizer},
+          {"lr", lr},
+          {"batch_size", batch_size},
+          {"seed", seed},
+          {"device", device},
+          {"precision", precision},
+          {"threads", threads},
+          {"image_size", image_size}};
 }
 
 std::uint64_t fnv1a64(std::string_view text) {
@@ -466,6 +484,7 @@ std::vector<RunSpec> expand_plan(const Plan& plan, const fs::path& runs_dir,
             r.batch_size = plan.batch_size;
             r.optimizer = plan.optimizer;
             r.device = plan.device;
+            r.precision = plan.precision;
             r.threads = plan.threads;
             r.image_size = plan.image_size;
             r.train_args = plan.train_args;

@@ -62,7 +62,8 @@ struct Plan {
   double lr = 5e-4;
   int batch_size = 32;
   std::string optimizer = "adam";
-  std::string device = "cpu";
+  std::string device = "cpu";      // cpu, cuda, cuda:N
+  std::string precision = "fp32";  // fp32 | bf16 | fp16
   int threads = 0;
   int image_size = 0;  // 0: as stored
   std::vector<int> seeds{0};
@@ -102,7 +103,8 @@ struct RunSpec {
   double lr = 5e-4;
   int batch_size = 32;
   std::string optimizer = "adam";
-  std::string device = "cpu";
+  std::string device = "cpu";      // cpu, cuda, cuda:N
+  std::string precision = "fp32";  // fp32 | bf16 | fp16
   int threads = 0;
   int image_size = 0;
   std::vector<std::string> train_args;

@@ -492,6 +492,7 @@ std::vector<std::string> train_argv(const RunSpec& r, const BenchOptions& o) {
                              "--threads",
                              std::to_string(r.threads)};
   if (r.image_size > 0) a.insert(a.end(), {"--image-size", std::to_string(r.image_size)});
+  if (r.precision != "fp32") a.insert(a.end(), {"--precision", r.precision});
   if (r.pretrained) a.push_back("--pretrained");
   a.insert(a.end(), {"-o", (dir / (r.id + ".json")).string(), "--progress",
                      (dir / (r.id + ".progress.jsonl")).string()});

@@ -371,7 +371,9 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   torch::manual_seed(cfg.seed);
   if (device.is_cuda()) torch::cuda::manual_seed_all(cfg.seed);
 
-  data::Dataset ds = data::load_dataset(cfg.data);
+  data::LoadOptions load_opts;
+  load_opts.num_classes = cfg.num_classes;
+  data::Dataset ds = data::load_dataset(cfg.data, load_opts);
   if (ds.multi_label)
     throw Error(
         fmt::format("{}: multi-label datasets are not supported by pepr train yet", ds.source));

@@ -18,6 +18,7 @@ struct TrainConfig {
   std::string model;    // a native timm name, or a TorchScript file (*.pt)
   std::string data;     // .npz file, image folder, or a cached catalogue name
   std::string dataset;  // the dataset's name in the record (default: from the data)
+  int num_classes = 0;  // the task's classes when the data does not show them all (0: from it)
   std::string weights;  // .safetensors of pretrained weights (empty: from scratch)
   bool pretrained = false;
   int epochs = 10;

@@ -81,6 +81,29 @@ TEST(SweepPlan, IdsAreStableAndFollowTheConfig) {
   }
 }
 
+// A GPU sweep: device and precision reach every run; fp32 (the default) keeps the IDs plans had
+// before precision existed, another precision is another run.
+TEST(SweepPlan, DeviceAndPrecision) {
+  auto fp32 = expand(kPlan);
+  std::string gpu = kPlan;
+  gpu.replace(gpu.find("lr = 5e-4"), 9, "lr = 5e-4\ndevice = \"cuda:1\"\nprecision = \"fp32\"");
+  auto g = expand(gpu);
+  EXPECT_EQ(g[0].device, "cuda:1");
+  EXPECT_EQ(g[0].precision, "fp32");
+  std::string bf16 = kPlan;
+  bf16.replace(bf16.find("lr = 5e-4"), 9, "lr = 5e-4\nprecision = \"bf16\"");
+  auto b = expand(bf16);
+  EXPECT_EQ(b[0].precision, "bf16");
+  EXPECT_EQ(b[0].config_json()["precision"], "bf16");
+  for (std::size_t i = 0; i < fp32.size(); ++i) EXPECT_NE(fp32[i].id, b[i].id);
+  std::string base = "[models]\nnames = [\"a\"]\n[[datasets]]\nfile = \"x.npz\"\n";
+  std::string e = error_of("[sweep]\nprecision = \"fp8\"\n" + base);
+  EXPECT_EQ(e.rfind("plan.toml:2:", 0), 0u) << e;
+  EXPECT_NE(e.find("'precision' must be"), std::string::npos) << e;
+  e = error_of("[sweep]\ndevice = \"gpu\"\n" + base);
+  EXPECT_NE(e.find("'device' must be"), std::string::npos) << e;
+}
+
 TEST(SweepPlan, ExperimentNames) {
   EXPECT_EQ(sw::experiment_name("derma", true, 1.0), "derma");
   EXPECT_EQ(sw::experiment_name("derma", true, 0.1), "derma_small");

@@ -62,6 +62,9 @@ std::string train_progress_text(const train::Progress& p, int columns) {
 }
 
 void run_train(TrainArgs& a) {
+  // A bad -o loses nothing: it is refused before any training.
+  check_output_path(a.output, "-o");
+  check_output_path(a.progress_file, "--progress");
   auto& cfg = a.cfg;
   cfg.meter.pue = a.pue;
   cfg.meter.cpu_tdp_w = a.cpu_tdp;
@@ -181,6 +184,10 @@ void add_train(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", a->output, "the run record (JSON), written atomically");
   cmd->add_option("--dataset-name", c.dataset, "the dataset's name in the record");
+  cmd->add_option("--num-classes", c.num_classes,
+                  "classes of the task when not all appear in the data (0: from the data)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--epochs,-e", c.epochs, "epochs")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
