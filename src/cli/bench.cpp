@@ -12,6 +12,7 @@
 #include "core/file_io.hpp"
 #include "core/format.hpp"
 #include "core/score.hpp"
+#include "data/digest.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/default_plan.hpp"
 #include "sweep/plan.hpp"
@@ -62,12 +63,17 @@ std::string ranking(const Table& results, std::size_t top) {
     wh.push_back(fmt::format("{:.4g}", t.number(r, ecol) * 1000));
   t.add_column("energy (Wh)", wh);
   std::vector<std::size_t> cols;
-  for (const char* c :
-       {"dataset", "rank", "model", res.performance_column.c_str(), "energy (Wh)", "E_n", "pepr_e"})
+  for (const char* c : {"dataset", "rank", "model", res.performance_column.c_str()})
     cols.push_back(t.require_column(c));
+  // Balanced accuracy and AUC show a model that learned nothing, which accuracy alone hides on
+  // an unbalanced test set (one class for every image scores that class's share).
+  for (const char* c : {"test_balanced_acc", "test_auc"})
+    if (auto i = t.find_column(c)) cols.push_back(*i);
+  for (const char* c : {"energy (Wh)", "E_n", "pepr_e"}) cols.push_back(t.require_column(c));
   RenderOptions ro;
   ro.notes = {"P = final test accuracy; E_n: energy min-max within each experiment",
-              "PePR-E = P / (1 + E_n)"};
+              "PePR-E = P / (1 + E_n); test_balanced_acc 0.5 and test_auc 0.5 are chance for "
+              "two classes"};
   return render(t.select_columns(cols), Format::Table, ro);
 }
 
@@ -77,11 +83,22 @@ void run_bench_cmd(BenchArgs& a) {
   sweep::Plan plan;
   std::string plan_label;
   if (a.use_default) {
+    // The shipped dataset (data/pneumoniamnist.npz), refused unless it is the published file.
+    const fs::path data_dir = sweep::find_default_data_dir(sweep::self_exe());
     if (a.print_plan) {
-      fmt::print("{}", sweep::default_plan_toml());
+      fmt::print("# `file` is relative to {}\n{}", data_dir.string(), sweep::default_plan_toml());
       return;
     }
-    plan = sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", fs::current_path());
+    const std::string data_file = (data_dir / sweep::kDefaultDataFile).string();
+    const std::string md5 = data::digest_file(data_file, data::DigestAlgo::md5);
+    if (md5 != sweep::kDefaultDataMd5)
+      throw Error(fmt::format(
+          "{}: MD5 {} is not the published PneumoniaMNIST 28 px file's ({}); restore it (git "
+          "checkout -- data/{}), or pull the file (pepr data pull pneumoniamnist) and name its "
+          "folder in ${}",
+          data_file, md5, sweep::kDefaultDataMd5, sweep::kDefaultDataFile,
+          sweep::kDefaultDataDirEnv));
+    plan = sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", data_dir);
     plan_label = "<default plan>";
     a.resume = true;  // running --default again continues it
   } else {
@@ -249,8 +266,9 @@ void add_bench(CLI::App& app) {
       "and PePR-aware early stopping.");
   cmd->add_option("PLAN", a->plan, "the plan (TOML); see docs/sweep.md");
   cmd->add_flag("--default", a->use_default,
-                "run the embedded default sweep (small models, synthetic data, 3 epochs), then "
-                "collect and print its PePR-E ranking; implies --resume");
+                "run the embedded default sweep (native models from scratch on the shipped "
+                "PneumoniaMNIST file, all and 10 % of its training set), then collect and print "
+                "its PePR-E ranking and write a report; implies --resume");
   cmd->add_flag("--print-plan", a->print_plan, "print the plan (e.g. --default's) and exit");
   cmd->add_flag("--list", a->list, "list the runs (of this shard) and exit");
   cmd->add_option("-o,--output", a->runs_dir, "RUNS_DIR: where run records go");

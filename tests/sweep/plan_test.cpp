@@ -189,14 +189,6 @@ TEST(SweepPlan, ShardParsing) {
     EXPECT_THROW(sw::Shard::parse(bad), pepr::Error) << bad;
 }
 
-TEST(SweepPlan, DefaultPlanParses) {
-  sw::Plan p = sw::parse_plan(sw::default_plan_toml(), "<default>", "/");
-  auto runs = sw::expand_plan(p, "/runs", nullptr);
-  EXPECT_EQ(runs.size(), sw::kDefaultModels.size() * 2);
-  EXPECT_EQ(runs[0].data, "/runs/synth.npz");
-  EXPECT_TRUE(runs[0].dataset.synth);
-}
-
 namespace {
 
 std::string validate_error(const std::string& text, const std::string& dir,
