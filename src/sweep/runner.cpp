@@ -26,6 +26,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
+#include "core/progress.hpp"
 #include "core/table.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/process.hpp"
@@ -224,7 +225,8 @@ class ProgressTail {
 
 struct SweepState {
   const BenchOptions* opt = nullptr;
-  bool tty = false;
+  bool tty = false;              // a terminal that redraws (not TERM=dumb)
+  ProgressLine* live = nullptr;  // the redrawn line, fitted to the terminal's width
   std::size_t total = 0;
   double units_total = 0;  // work of the runs to do now: epochs x train fraction
   double units_done = 0;
@@ -239,8 +241,13 @@ double run_units(const RunSpec& r) {
 
 void status_line(SweepState& s, const std::string& line, bool final_line) {
   if (s.opt->quiet) return;
-  if (s.tty) {
-    fmt::print(stderr, "\r{}\033[K{}", line, final_line ? "\n" : "");
+  if (s.tty && s.live) {
+    if (final_line) {
+      s.live->clear();  // a finished run's line stays whole (it may wrap), the live one is cut
+      fmt::print(stderr, "{}\n", line);
+    } else {
+      s.live->draw(line);
+    }
   } else {
     fmt::print(stderr, "{}\n", line);
   }
@@ -546,7 +553,9 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
 
   SweepState s;
   s.opt = &o;
-  s.tty = ::isatty(2) != 0;
+  ProgressLine live;
+  s.live = &live;
+  s.tty = live.redraws();
   s.total = runs.size();
   for (const auto& r : runs)
     if (!done_before.count(r.id)) s.units_total += run_units(r);

@@ -18,17 +18,18 @@
 namespace pepr::train::compat {
 
 // Autocast (mixed precision) for one device type: 2.4 made the API device-generic and
-// deprecated the CPU/CUDA-specific calls of 1.x.
+// deprecated the CPU/CUDA-specific calls of 1.x. `dtype` is set only when enabling (1.13's CPU
+// autocast accepts bf16 alone).
 inline void set_autocast(c10::DeviceType type, bool enabled, c10::ScalarType dtype) {
 #if PEPR_TORCH_AT_LEAST(2, 4)
-  at::autocast::set_autocast_dtype(type, dtype);
+  if (enabled) at::autocast::set_autocast_dtype(type, dtype);
   at::autocast::set_autocast_enabled(type, enabled);
 #else
   if (type == c10::DeviceType::CUDA) {
-    at::autocast::set_autocast_gpu_dtype(dtype);
+    if (enabled) at::autocast::set_autocast_gpu_dtype(dtype);
     at::autocast::set_enabled(enabled);
   } else {
-    at::autocast::set_autocast_cpu_dtype(dtype);
+    if (enabled) at::autocast::set_autocast_cpu_dtype(dtype);
     at::autocast::set_cpu_enabled(enabled);
   }
 #endif

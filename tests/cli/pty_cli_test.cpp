@@ -163,6 +163,7 @@ name = "pty"
 epochs = 1
 threads = 1
 train_fractions = [1.0]
+regimes = ["scratch"]
 [models]
 names = ["mobilenetv2_050"]
 [[datasets]]
@@ -183,6 +184,10 @@ synth_args = ["--train", "96", "--val", "32", "--test", "32"]
       if (!j.is_discarded() && j.contains("status") && j["status"] == "completed") ++records;
     }
   EXPECT_GE(records, 1) << r.out;
+  // The live line is redrawn within the terminal, without escape sequences.
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+  for (const auto& s : segments(r.out))
+    if (s.find("ETA") != std::string::npos) EXPECT_LT(s.size(), 80u) << s;
 }
 
 // `pepr data pull` on a terminal against a local server (the real file, its MD5 checked).

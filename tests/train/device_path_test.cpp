@@ -64,7 +64,8 @@ TEST(DeviceImages, SameFloatsAsTheHostPreprocessing) {
     for (bool cl : {false, true}) {
       auto got = dev.images(t_idx, cl);
       ASSERT_EQ(got.sizes(), expected.sizes());
-      EXPECT_EQ(got.is_contiguous(at::MemoryFormat::ChannelsLast), cl);
+      EXPECT_TRUE(
+          got.is_contiguous(cl ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
       const double diff = (got - expected).abs().max().item<double>();
       EXPECT_LT(diff, 2e-5) << "channels " << k.c << " -> " << k.in_chans << ", size " << k.out
                             << ", normalize " << k.normalize;
@@ -133,8 +134,8 @@ TEST(TrainPlacement, DeviceResidentDataTrainsLikeTheHostPath) {
   json host = pepr::train::train_run(c);
   c.data_placement = "device";
   json dev = pepr::train::train_run(c);
-  ASSERT_EQ(host["status"], "completed") << host["error"];
-  ASSERT_EQ(dev["status"], "completed") << dev["error"];
+  ASSERT_EQ(host["status"], "completed") << host["error"].dump();
+  ASSERT_EQ(dev["status"], "completed") << dev["error"].dump();
   EXPECT_EQ(host["data"]["placement"], "host");
   EXPECT_EQ(dev["data"]["placement"], "device");
   for (std::size_t e = 0; e < 2; ++e) {
@@ -155,9 +156,11 @@ TEST(TrainPlacement, DeviceResidentDataTrainsLikeTheHostPath) {
 TEST(TrainPrecision, Bf16AutocastTrainsOnCpuAndIsRecorded) {
   pepr::test::TempDir dir;
   TrainConfig c = config(synth_file(dir, 160));
+  // ghostnet: LibTorch 1.13's CPU lacks some bf16 backward kernels (ReLU6 of MobileNetV2).
+  c.model = "ghostnet_100";
   c.precision = "bf16";
   json rec = pepr::train::train_run(c);
-  ASSERT_EQ(rec["status"], "completed") << rec["error"];
+  ASSERT_EQ(rec["status"], "completed") << rec["error"].dump();
   EXPECT_EQ(rec["config"]["precision"], "bf16");
   for (const auto& e : rec["epochs"]) EXPECT_TRUE(std::isfinite(e["train_loss"].get<double>()));
   // bf16 rounds the matrix products: not the fp32 run's losses.

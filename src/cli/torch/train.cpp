@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/format.hpp"
 #include "core/progress.hpp"
 #include "meter/carbon.hpp"
 #include "sweep/process.hpp"
@@ -134,18 +135,19 @@ void run_train(TrainArgs& a) {
   if (!a.quiet) {
     const auto& t = rec["totals"];
     const auto& epochs = rec["epochs"];
-    fmt::print(stderr, "\n{} on {} ({} train images, {} classes): {}\n", cfg.model,
+    fmt::print(stderr, "\n{} on {} ({}, {}): {}\n", cfg.model,
                rec["config"]["dataset"].get<std::string>(),
-               rec["data"]["train_samples"].get<int64_t>(),
-               rec["data"]["num_classes"].get<int64_t>(), status);
+               plural(rec["data"]["train_samples"].get<int64_t>(), "train image"),
+               plural(rec["data"]["num_classes"].get<int64_t>(), "class", "classes"), status);
     fmt::print(stderr, "  parameters     {:.3f} M\n", rec["model"]["params"].get<double>() / 1e6);
     if (!epochs.empty()) {
       const auto& last = epochs.back();
       fmt::print(
-          stderr, "  test accuracy  {:.4f} (balanced {:.4f}, AUC {:.4f}) after {} epochs\n",
+          stderr, "  test accuracy  {:.4f} (balanced {:.4f}, AUC {:.4f}) after {}\n",
           last["test_acc"].is_null() ? 0.0 : last["test_acc"].get<double>(),
           last["test_balanced_acc"].is_null() ? 0.0 : last["test_balanced_acc"].get<double>(),
-          last["test_auc"].is_null() ? 0.0 : last["test_auc"].get<double>(), epochs.size());
+          last["test_auc"].is_null() ? 0.0 : last["test_auc"].get<double>(),
+          plural(static_cast<long long>(epochs.size()), "epoch"));
     }
     fmt::print(stderr, "  time           {:.1f} s\n", t["time_s"].get<double>());
     fmt::print(stderr, "  energy         {:.4g} Wh ({})\n", t["energy_kwh"].get<double>() * 1000,
