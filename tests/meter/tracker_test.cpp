@@ -1,9 +1,11 @@
 // The Tracker on the estimate path (no sensor), intervals, memory and the idle baseline.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <ctime>
 
 #include <atomic>
 #include <chrono>
@@ -25,10 +27,17 @@ namespace {
 
 using pepr::test::EnvGuard;
 
+// Spends `seconds` of this thread's CPU time (not wall time: on a loaded machine a wall-clock
+// burn gets less CPU than it asks for, and a test of CPU-time accounting would flake).
 void burn(double seconds) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  auto cpu_now = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  const double end = cpu_now() + seconds;
   volatile double x = 0;
-  while (std::chrono::steady_clock::now() < end)
+  while (cpu_now() < end)
     for (int i = 0; i < 1000; ++i) x = x + i * 0.5;
 }
 
