@@ -1,6 +1,7 @@
 // Real MedMNIST files, image folders, subsets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>

@@ -71,7 +71,32 @@ TEST_P(TimmEquivalence, StateDictParamsAndLogitsMatchTimm) {
       "it), max|timm| = {:.4g}, forward {:.2f} s\n",
       name, device.str(), max_diff, tolerance, 100.0 * max_diff / tolerance,
       ref.logits.abs().max().item<double>(), seconds);
-  EXPECT_LE(max_diff, tolerance) << name << ": logits differ from timm's";
+  if (max_diff <= tolerance) return;
+
+  // Beyond the tolerance: is it float32 rounding? Some deep models under the fill rule lose more
+  // than 1e-3 of their logits' scale to float32 rounding alone (halonet50ts: |f32 - f64| = 4.3 at
+  // max|timm| = 1029), so timm's float32 reference is itself only that exact, and which side of
+  // the tolerance float32 lands on depends on LibTorch's summation order (halonet50ts: 0.56 on
+  // LibTorch 1.13, 1.76 on 2.6). Such a model passes when it is within twice its own float32
+  // error of timm, and that bound is still far below the input's effect on the logits (a wrong
+  // architecture differs by about sample_diff).
+  torch::Tensor logits64;
+  {
+    torch::NoGradGuard no_grad;
+    model->to(torch::kFloat64);
+    logits64 = model->forward(input.to(torch::kFloat64));
+  }
+  const double f32_error = (logits.to(torch::kFloat64) - logits64).abs().max().item<double>();
+  const double widened = 2 * f32_error;
+  std::cout << fmt::format(
+      "[ equiv ] {}: float32 rounding |f32 - f64| = {:.3g}, sample_diff {:.3g}\n", name,
+      f32_error, ref.sample_diff);
+  ASSERT_GT(ref.sample_diff, 0) << name << ": the reference has no sample_diff";
+  EXPECT_LE(widened, 0.1 * ref.sample_diff)
+      << name << ": float32 rounding is too large a share of the input's effect to check it";
+  EXPECT_LE(max_diff, widened) << name << ": logits differ from timm's by " << max_diff
+                               << ", more than twice float32's own error " << f32_error
+                               << " (and more than the tolerance " << tolerance << ")";
 }
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {

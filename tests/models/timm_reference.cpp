@@ -134,6 +134,7 @@ TimmReference load_timm_reference(const std::filesystem::path& json_file) {
   }
   ref.timm_params = j.at("timm_params").get<int64_t>();
   ref.input_size = j.at("input_size").get<std::vector<int64_t>>();
+  if (j.contains("sample_diff")) ref.sample_diff = j.at("sample_diff").get<double>();
   // timm gives a list for models with several stems or classifiers (crossvit: head.0, head.1;
   // repvgg: two stem convolutions); the native model names the first.
   const auto first_name = [&j](const char* key) -> std::string {

@@ -49,6 +49,7 @@ struct TimmReference {
   std::string classifier;
   std::vector<StateEntry> state_dict;  // timm's order
   torch::Tensor logits;                // [2, 1000] float32
+  double sample_diff = 0;              // max |logits[0] - logits[1]|: the input sensitivity
   std::string error;                   // set where timm could not build the model
 };
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pepr::test {
@@ -94,6 +95,16 @@ inline void XMLCALL on_end(void* data, const XML_Char*) {
 
 }  // namespace svg_check_detail
 
+// Where the parser stopped (line, column). Expat 2.9 (Debian 13) deprecates the XML_Size getters
+// for 64-bit twins that Expat 2.5 (Debian 12) does not have.
+inline std::pair<unsigned long long, unsigned long long> parser_position(XML_Parser p) {
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 9)
+  return {XML_GetCurrentLineNumber64(p), XML_GetCurrentColumnNumber64(p)};
+#else
+  return {XML_GetCurrentLineNumber(p), XML_GetCurrentColumnNumber(p)};
+#endif
+}
+
 inline SvgInfo check_svg(const std::string& text) {
   svg_check_detail::State state;
   XML_Parser p = XML_ParserCreate("UTF-8");
@@ -101,8 +112,8 @@ inline SvgInfo check_svg(const std::string& text) {
   XML_SetElementHandler(p, svg_check_detail::on_start, svg_check_detail::on_end);
   if (XML_Parse(p, text.data(), static_cast<int>(text.size()), 1) == XML_STATUS_ERROR) {
     std::ostringstream e;
-    e << "line " << XML_GetCurrentLineNumber(p) << ", column " << XML_GetCurrentColumnNumber(p)
-      << ": " << XML_ErrorString(XML_GetErrorCode(p));
+    const auto [line, column] = parser_position(p);
+    e << "line " << line << ", column " << column << ": " << XML_ErrorString(XML_GetErrorCode(p));
     state.info.error = e.str();
   } else {
     state.info.well_formed = true;
