@@ -187,7 +187,9 @@ synth_args = ["--train", "96", "--val", "32", "--test", "32"]
   // The live line is redrawn within the terminal, without escape sequences.
   EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
   for (const auto& s : segments(r.out))
-    if (s.find("ETA") != std::string::npos) EXPECT_LT(s.size(), 80u) << s;
+    if (s.find("ETA") != std::string::npos) {
+      EXPECT_LT(s.size(), 80u) << s;
+    }
 }
 
 // `pepr data pull` on a terminal against a local server (the real file, its MD5 checked).
