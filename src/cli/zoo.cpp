@@ -28,7 +28,7 @@ bool native(std::string_view name) {
 #endif
 }
 
-std::string torchscript_hint(std::string_view name) {
+[[maybe_unused]] std::string torchscript_hint(std::string_view name) {
   return fmt::format(
       "not native: export it with timm as TorchScript and train the file, e.g.\n"
       "  /usr/bin/python3 scripts/export_torchscript.py {0} -o {0}.pt   (needs timm)\n"
