@@ -69,6 +69,20 @@ ImageSet resize_images(const ImageSet& s, int64_t out_h, int64_t out_w) {
   return o;
 }
 
+ChannelAffine channel_affine(const Preprocess& p) {
+  ChannelAffine a;
+  for (std::size_t k = 0; k < 3; ++k) {
+    float m = 0.f, sd = 1.f;
+    if (p.normalize) {
+      m = p.in_chans == 1 ? (p.mean[0] + p.mean[1] + p.mean[2]) / 3.f : p.mean[k];
+      sd = p.in_chans == 1 ? (p.std[0] + p.std[1] + p.std[2]) / 3.f : p.std[k];
+    }
+    a.scale[k] = 1.f / (255.f * sd);
+    a.shift[k] = -m / sd;
+  }
+  return a;
+}
+
 void fill_batch(const ImageSet& s, const int64_t* indices, int64_t count, const Preprocess& p,
                 float* out, int64_t* labels_out) {
   if (p.in_chans != 1 && p.in_chans != 3) {
@@ -85,17 +99,7 @@ void fill_batch(const ImageSet& s, const int64_t* indices, int64_t count, const 
     plane_buf.resize(static_cast<std::size_t>(s.h * s.w));
     rows_buf.resize(static_cast<std::size_t>(s.h * W));
   }
-  // Per output channel: value = (pixel / 255 - mean) / std = pixel * scale + shift.
-  float scale[3], shift[3];
-  for (int k = 0; k < 3; ++k) {
-    float m = 0.f, sd = 1.f;
-    if (p.normalize) {
-      m = C == 1 ? (p.mean[0] + p.mean[1] + p.mean[2]) / 3.f : p.mean[k];
-      sd = C == 1 ? (p.std[0] + p.std[1] + p.std[2]) / 3.f : p.std[k];
-    }
-    scale[k] = 1.f / (255.f * sd);
-    shift[k] = -m / sd;
-  }
+  const auto [scale, shift] = channel_affine(p);
   for (int64_t b = 0; b < count; ++b) {
     const int64_t i = indices[b];
     if (i < 0 || i >= s.n) {

@@ -34,6 +34,14 @@ struct Preprocess {
   int64_t sample_floats(const ImageSet& s) const { return in_chans * height(s) * width(s); }
 };
 
+// Per output channel k < in_chans: value = pixel * scale[k] + shift[k], i.e. x / 255 and then
+// (x - mean) / std when normalising (for 1 channel, the means of the three). One definition for
+// the host path (fill_batch) and the device path (train/device_data).
+struct ChannelAffine {
+  std::array<float, 3> scale{}, shift{};
+};
+ChannelAffine channel_affine(const Preprocess& p);
+
 // Fills `out` ([count, in_chans, H, W] floats, contiguous) with the images at indices[0..count)
 // scaled to [0,1] (x / 255, as the MedMNIST paper), resized, channel-converted and optionally
 // normalised; and `labels_out` (count * label_dim int64, may be null) with their labels.

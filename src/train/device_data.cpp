@@ -30,18 +30,11 @@ DeviceImages::DeviceImages(const data::ImageSet& s, const data::Preprocess& pre,
     labels_ =
         torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.n}, torch::kInt64).to(device);
   }
-  // x / 255, then (x - mean) / std: as fill_batch, per output channel.
+  // x / 255, then (x - mean) / std: fill_batch's per-channel affine.
   const int64_t C = pre.in_chans;
-  std::vector<float> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
-  for (int64_t k = 0; k < C; ++k) {
-    float m = 0.f, sd = 1.f;
-    if (pre.normalize) {
-      m = C == 1 ? (pre.mean[0] + pre.mean[1] + pre.mean[2]) / 3.f : pre.mean[k];
-      sd = C == 1 ? (pre.std[0] + pre.std[1] + pre.std[2]) / 3.f : pre.std[k];
-    }
-    scale[static_cast<std::size_t>(k)] = 1.f / (255.f * sd);
-    shift[static_cast<std::size_t>(k)] = -m / sd;
-  }
+  const data::ChannelAffine a = data::channel_affine(pre);
+  const std::vector<float> scale(a.scale.begin(), a.scale.begin() + C),
+      shift(a.shift.begin(), a.shift.begin() + C);
   scale_ = torch::tensor(scale).view({1, C, 1, 1}).to(device);
   shift_ = torch::tensor(shift).view({1, C, 1, 1}).to(device);
 }
