@@ -205,7 +205,9 @@ class SplitFeed {
     size = b->size;
     x = torch::from_blob(const_cast<float*>(b->images), {b->size, b->channels, b->height, b->width},
                          torch::kFloat32);
-    y = torch::from_blob(const_cast<int64_t*>(b->labels), {b->size}, torch::kInt64);
+    // The labels are copied: evaluation keeps every batch's labels until the split is done,
+    // and the prefetcher refills this buffer two batches later.
+    y = torch::from_blob(const_cast<int64_t*>(b->labels), {b->size}, torch::kInt64).clone();
     if (cl_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     if (device_.is_cuda()) {
       // The prefetcher reuses its buffer: copy into pinned memory (the caching host allocator's),

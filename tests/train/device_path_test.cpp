@@ -121,6 +121,7 @@ TrainConfig config(const std::string& data) {
   c.data = data;
   c.threads = 1;
   c.epochs = 2;
+  c.eval_batch_size = 8;  // several evaluation batches: each keeps its own labels
   c.meter.interval_s = 0.05;
   return c;
 }
