@@ -21,10 +21,12 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/table.hpp"
 #include "core/version.hpp"
 #include "meter/carbon.hpp"
 #include "meter/estimate.hpp"
 #include "meter/tracker.hpp"
+#include "meter/tracker_record.hpp"
 #include "meter/util.hpp"
 #include "sweep/process.hpp"
 
@@ -57,18 +59,19 @@ void forward_signal(int sig, siginfo_t* info, void*) {
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string num(const nlohmann::json& v) {
   if (v.is_null()) return "";
   if (v.is_number()) return fmt::format("{:.10g}", v.get<double>());
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
+}
+
+// The member `key` of a checked record, or null when it is absent (operator[] on a const JSON
+// object must not be used for a key that may be missing).
+const nlohmann::json& member_or_null(const nlohmann::json& obj, const char* key) {
+  static const nlohmann::json kNull;
+  auto it = obj.find(key);
+  return it == obj.end() ? kNull : *it;
 }
 
 // Appends one row to a results table that `pepr score` reads (rewritten atomically).
@@ -85,7 +88,7 @@ void append_row(const std::string& path, const nlohmann::json& rec, const std::s
       {"energy_idle_kwh", t.contains("idle_j") ? num(t["idle_j"].get<double>() / 3.6e6) : "0"},
       {"co2_g", num(t["co2_g"])},
       {"mem_peak_gb", num(t["mem_peak_gb"])},
-      {"gpu_mem_peak_gb", num(t["gpu_mem_peak_gb"])},
+      {"gpu_mem_peak_gb", num(member_or_null(t, "gpu_mem_peak_gb"))},
       {"energy_method", rec["methods"]["energy"].get<std::string>()},
       {"intensity_g_per_kwh", num(carbon["intensity_g_per_kwh"])},
       {"pue", num(carbon["pue"])},
@@ -94,9 +97,10 @@ void append_row(const std::string& path, const nlohmann::json& rec, const std::s
   };
   for (const auto& e : extra) cols.push_back(e);
   std::string header, row;
-  for (const auto& [k, v] : cols) {
-    header += (header.empty() ? "" : ",") + csv_field(k);
-    row += (row.empty() && &k == &cols.front().first ? "" : ",") + csv_field(v);
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    if (i) header += ',', row += ',';
+    append_csv_field(header, cols[i].first, ',', false, i == 0);
+    append_csv_field(row, cols[i].second);
   }
   std::string old;
   std::error_code ec;
@@ -145,11 +149,11 @@ std::string summary(const nlohmann::json& rec) {
                    t["car_km"].get<double>());
   o += fmt::format("          intensity: {}\n", c["why"].get<std::string>());
   o += fmt::format("  memory  peak RSS {:.3f} GB", t["mem_peak_gb"].get<double>());
-  if (t["gpu_mem_peak_gb"].is_number())
-    o += fmt::format(", peak GPU memory {:.3f} GB", t["gpu_mem_peak_gb"].get<double>());
+  if (const auto& g = member_or_null(t, "gpu_mem_peak_gb"); g.is_number())
+    o += fmt::format(", peak GPU memory {:.3f} GB", g.get<double>());
   o += "\n";
-  if (rec["estimate_reason"].is_string())
-    o += fmt::format("  estimate (no sensor): {}\n", rec["estimate_reason"].get<std::string>());
+  if (const auto& e = member_or_null(rec, "estimate_reason"); e.is_string())
+    o += fmt::format("  estimate (no sensor): {}\n", e.get<std::string>());
   return o;
 }
 
@@ -196,9 +200,15 @@ void run_recompute(const TrackArgs& a) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: not JSON: {}", a.recompute, e.what()));
   }
+  try {
+    meter::check_tracker_record(rec);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: not a pepr track record: {}", a.recompute, e.what()));
+  }
   // What is not given again is kept from the record.
   meter::Intensity in;
-  if (a.country_opt->count() || a.intensity_opt->count() || !rec.contains("carbon")) {
+  if (a.country_opt->count() || a.intensity_opt->count() || !rec.contains("carbon") ||
+      !rec["carbon"].is_object()) {
     in = intensity_of(a);
   } else {
     const auto& c = rec["carbon"];
@@ -208,8 +218,13 @@ void run_recompute(const TrackArgs& a) {
     in.why = c.value("why", std::string("kept from the record"));
   }
   double pue = a.pue;
-  if (!a.pue_opt->count() && rec.contains("carbon")) pue = rec["carbon"].value("pue", 1.0);
-  meter::recompute_carbon(rec, in, pue);
+  if (!a.pue_opt->count() && rec.contains("carbon") && rec["carbon"].is_object())
+    pue = rec["carbon"].value("pue", 1.0);
+  try {
+    meter::recompute_carbon(rec, in, pue);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", a.recompute, e.what()));
+  }
   std::string label = !a.label.empty() ? a.label : rec.value("label", std::string("run"));
   write_outputs(a, rec, label);
   if (!a.quiet) fmt::print(stderr, "pepr track: {} recomputed\n{}", a.recompute, summary(rec));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_check.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -103,13 +104,20 @@ double co2_grams(double energy_kwh, double g_per_kwh, double pue) {
 
 namespace {
 
-void apply(nlohmann::json& iv, const Intensity& in, double pue) {
+// Recomputes one interval's kWh and CO2eq from its raw joules; `path` names it in errors.
+void apply(nlohmann::json& iv, const Intensity& in, double pue, const std::string& path) {
   if (!iv.is_object() || !iv.contains("energy_raw_j")) return;
+  if (!iv["energy_raw_j"].is_number())
+    throw Error(fmt::format("{}.energy_raw_j: expected a number, found {}", path,
+                            json_type_name(iv["energy_raw_j"])));
   const double raw_kwh = iv["energy_raw_j"].get<double>() / 3.6e6;
   iv["energy_raw_kwh"] = raw_kwh;
   iv["energy_gross_kwh"] = raw_kwh * pue;
   double scored = raw_kwh;
-  if (iv.contains("idle_j") && iv["idle_j"].is_number()) {
+  if (iv.contains("idle_j") && !iv["idle_j"].is_null()) {
+    if (!iv["idle_j"].is_number())
+      throw Error(fmt::format("{}.idle_j: expected a number, found {}", path,
+                              json_type_name(iv["idle_j"])));
     const double net_kwh = std::max(0.0, raw_kwh - iv["idle_j"].get<double>() / 3.6e6);
     iv["energy_net_kwh"] = net_kwh * pue;
     scored = net_kwh;
@@ -125,8 +133,11 @@ void apply(nlohmann::json& iv, const Intensity& in, double pue) {
 void recompute_carbon(nlohmann::json& record, const Intensity& in, double pue) {
   if (!(pue >= 1.0) || pue > 5)
     throw Error(fmt::format("PUE {:g}: expected a number between 1 and 5", pue));
-  if (!record.is_object() || !record.contains("total"))
-    throw Error("not a pepr run record (no \"total\")");
+  if (!record.is_object() || !record.contains("total") || !record["total"].is_object())
+    throw Error("not a pepr run record (no \"total\" object)");
+  if (record.contains("intervals") && !record["intervals"].is_array())
+    throw Error(
+        fmt::format("intervals: expected an array, found {}", json_type_name(record["intervals"])));
   nlohmann::json carbon;
   carbon["intensity_g_per_kwh"] = in.g_per_kwh;
   carbon["country"] = in.country.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.country);
@@ -138,9 +149,10 @@ void recompute_carbon(nlohmann::json& record, const Intensity& in, double pue) {
   carbon["car_g_per_km"] = kCarGramsPerKm;
   carbon["car_source"] = "EEA, average CO2 emissions of new passenger cars in the EU, 2020";
   record["carbon"] = carbon;
-  apply(record["total"], in, pue);
+  apply(record["total"], in, pue, "total");
   if (record.contains("intervals"))
-    for (auto& iv : record["intervals"]) apply(iv, in, pue);
+    for (std::size_t i = 0; i < record["intervals"].size(); ++i)
+      apply(record["intervals"][i], in, pue, json_path("intervals", i));
 }
 
 }  // namespace pepr::meter

@@ -302,3 +302,76 @@ TEST(TrackCli, SummaryStatesEnergyInWhOnly) {
   }
   EXPECT_EQ(energy_lines, 2) << r.err;
 }
+
+// Damaged or foreign records given to --recompute are located errors (exit 1), never a crash or an
+// internal error (exit 70). The first read a missing key through operator[] on a const object
+// (AddressSanitizer: heap-use-after-free) and exited 70 or 0 depending on the options.
+TEST(TrackCli, RecomputeRefusesMalformedRecordsWithTheKeyThatIsWrong) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  auto r = run_pepr({"track", "-q", "-o", (tmp / "good.json").string(), "--", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json good = load(tmp / "good.json");
+  struct Case {
+    std::string name;
+    json record;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {"empty-total", json::parse(R"({"total":{}})"), "total.energy_raw_j: missing"},
+      {"not-object", json::parse("[1,2]"), "expected a JSON object"},
+  };
+  json raw_text = good;
+  raw_text["total"]["energy_raw_j"] = "12 J";
+  cases.push_back(
+      {"raw-not-number", raw_text, "total.energy_raw_j: expected a number, found a string"});
+  json carbon_array = good;
+  carbon_array["carbon"] = json::array({1, 2});
+  cases.push_back(
+      {"carbon-array", carbon_array, "carbon: expected an object or null, found an array"});
+  json interval_raw = good;
+  interval_raw["intervals"] = json::array({json::object({{"energy_raw_j", json::array()}})});
+  cases.push_back({"interval-raw", interval_raw, "intervals[0].energy_raw_j: expected a number"});
+  json comp = good;
+  comp["components"] = json::array({json::object({{"name", "cpu"}})});
+  cases.push_back({"component", comp, "components[0].in_total: missing"});
+  json label = good;
+  label["label"] = 7;
+  cases.push_back({"label", label, "label: expected a string, found a number"});
+  json no_gpu = good;  // optional keys may be absent: this one is fine
+  no_gpu["total"].erase("gpu_mem_peak_gb");
+  no_gpu.erase("estimate_reason");
+  for (const auto& c : cases) {
+    const auto in = (tmp / (c.name + ".json")).string();
+    pepr::test::write_file(in, c.record.dump());
+    for (const std::vector<std::string>& extra : {std::vector<std::string>{},
+                                                  {"--append", (tmp / (c.name + ".csv")).string()},
+                                                  {"--country", "FR"}}) {
+      std::vector<std::string> args{"track", "--recompute", in};
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto q = run_pepr(args);
+      EXPECT_EQ(q.exit_code, 1) << c.name << ": " << q.err;
+      EXPECT_NE(q.err.find(in + ": "), std::string::npos) << c.name << ": " << q.err;
+      EXPECT_NE(q.err.find(c.expect), std::string::npos) << c.name << ": " << q.err;
+      EXPECT_EQ(q.err.find("internal error"), std::string::npos) << c.name << ": " << q.err;
+    }
+  }
+  const auto ok = (tmp / "no_gpu.json").string();
+  pepr::test::write_file(ok, no_gpu.dump());
+  auto q = run_pepr({"track", "--recompute", ok, "--append", (tmp / "ok.csv").string()});
+  EXPECT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_NE(q.err.find("recomputed"), std::string::npos) << q.err;
+}
+
+// --append quotes what the CSV reader would refuse unquoted (a control byte in a label), so
+// `pepr score` reads the table it wrote.
+TEST(TrackCli, AppendedRowsWithControlBytesReadBack) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  const auto csv = (tmp / "t.csv").string();
+  auto a = run_pepr({"track", "-q", "--append", csv, "--label", std::string("tab\vbed"), "--column",
+                     "accuracy=0.8", "--", "true"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto s = run_pepr({"score", csv});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+}
