@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_check.hpp"
 
 namespace pepr {
 
@@ -205,7 +206,30 @@ std::string render_latex(const Table& t, const RenderOptions& o) {
   return out;
 }
 
+// JSON text is UTF-8: a name or cell that is not (e.g. a Latin-1 file) is the input's error,
+// located, not the JSON library's.
+void check_utf8(const Table& t) {
+  auto fail = [&](std::size_t line, const std::string& column, std::string_view text,
+                  std::size_t at) {
+    throw ParseError(t.source(), line, column,
+                     fmt::format("not valid UTF-8 (byte 0x{:02x} at byte {}); JSON output needs "
+                                 "UTF-8: convert the file first, e.g. iconv -f latin1 -t utf-8",
+                                 static_cast<unsigned char>(text[at]), at + 1));
+  };
+  for (std::size_t c = 0; c < t.num_columns(); ++c) {
+    const std::string& name = t.column_name(c);
+    if (auto at = utf8_error_offset(name); at != std::string_view::npos)
+      fail(1, fmt::format("column {}", c + 1), name, at);
+    for (std::size_t r = 0; r < t.num_rows(); ++r) {
+      std::string_view cell = t.cell(r, c);
+      if (auto at = utf8_error_offset(cell); at != std::string_view::npos)
+        fail(t.line_of(r), name, cell, at);
+    }
+  }
+}
+
 std::string render_json(const Table& t, const RenderOptions& o) {
+  check_utf8(t);
   auto numeric = numeric_columns(t);
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (std::size_t r = 0; r < t.num_rows(); ++r) {
@@ -227,7 +251,8 @@ std::string render_json(const Table& t, const RenderOptions& o) {
   for (const auto& [k, v] : o.json_meta) meta[k] = nlohmann::ordered_json::parse(v);
   doc["meta"] = meta;
   doc["rows"] = std::move(rows);
-  return doc.dump(2) + "\n";
+  // Titles and notes come from the command line: bytes that are not UTF-8 are replaced (U+FFFD).
+  return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace

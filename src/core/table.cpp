@@ -73,11 +73,13 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
 
   std::size_t line = 1;
   std::vector<std::string_view> fields;
+  std::vector<bool> quoted;  // per field of the record: was it quoted (header names keep spaces)
   std::string unescaped;
 
   // Reads one record into `fields`; returns false at end of input. Blank lines are skipped.
   auto read_record = [&](std::size_t& record_line) -> bool {
     fields.clear();
+    quoted.clear();
     while (p < end && (*p == '\n' || *p == '\r')) {  // blank lines
       if (*p == '\r' && p + 1 < end && p[1] == '\n') ++p;
       ++p;
@@ -113,9 +115,7 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
             break;
           }
           if (ch == '\n') ++line;
-          if (ch == '\0')
-            throw ParseError(source, line, "NUL byte in the data: this is not a text CSV file");
-          ++p;
+          ++p;  // any byte may be quoted: to_csv quotes every control byte it writes
         }
         std::string_view raw(start, static_cast<std::size_t>(p - start));
         ++p;  // closing quote
@@ -129,6 +129,7 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
         } else {
           fields.push_back(raw);
         }
+        quoted.push_back(true);
         if (p < end && classes[static_cast<unsigned char>(*p)] == 0) {
           // Text after a closing quote, e.g. "a"b: tolerated only for trailing spaces.
           const char* q = p;
@@ -153,6 +154,7 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
           break;
         }
         fields.emplace_back(start, static_cast<std::size_t>(p - start));
+        quoted.push_back(false);
         if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
           throw ParseError(source, record_line,
                            fmt::format("record longer than {} bytes; is this really a CSV file?",
@@ -164,6 +166,7 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
         ++p;
         if (p >= end || *p == '\n' || *p == '\r') {
           fields.emplace_back();  // trailing delimiter: an empty last field
+          quoted.push_back(false);
           if (p >= end) return true;
         } else {
           continue;
@@ -184,10 +187,13 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
   std::size_t record_line = 0;
   if (!read_record(record_line))
     throw Error(fmt::format("{}: empty file: expected a CSV header line", source));
-  for (std::string_view f : fields) {
-    std::string name(f);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
-    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    // Spaces around an unquoted name are dropped; a quoted name is kept as written.
+    std::string name(fields[i]);
+    if (!quoted[i]) {
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+      while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
+    }
     t.names_.push_back(std::move(name));
   }
   for (std::size_t i = 0; i < t.names_.size(); ++i)
@@ -205,9 +211,9 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
 
   while (read_record(record_line)) {
     if (fields.size() != ncols)
-      throw ParseError(source, record_line,
-                       fmt::format("expected {} fields as in the header, found {}", ncols,
-                                   fields.size()));
+      throw ParseError(
+          source, record_line,
+          fmt::format("expected {} fields as in the header, found {}", ncols, fields.size()));
     for (std::size_t c = 0; c < ncols; ++c) t.cols_[c].push_back(fields[c]);
     t.line_.push_back(static_cast<std::uint32_t>(record_line));
   }
@@ -294,8 +300,8 @@ void Table::add_row(const std::vector<std::string>& cells) {
 
 std::size_t Table::add_column(const std::string& name, const std::vector<std::string>& cells) {
   if (cells.size() != num_rows())
-    throw Error(fmt::format("column '{}' has {} cells, table has {} rows", name, cells.size(),
-                            num_rows()));
+    throw Error(
+        fmt::format("column '{}' has {} cells, table has {} rows", name, cells.size(), num_rows()));
   if (find_column(name)) throw Error(fmt::format("{}: column '{}' already exists", source_, name));
   std::vector<std::string_view> col;
   col.reserve(cells.size());
@@ -363,19 +369,34 @@ Table Table::select_columns(const std::vector<std::size_t>& cols) const {
 }
 
 namespace {
-// Characters that force quoting of a CSV field (besides the delimiter).
+// Characters that force quoting of a CSV field (besides the delimiter): the quote, line ends and
+// every other control byte but the tab (the reader refuses them unquoted).
 constexpr std::array<bool, 256> make_quote_table() {
   std::array<bool, 256> t{};
+  for (int i = 0; i < 32; ++i) t[static_cast<std::size_t>(i)] = i != '\t';
+  t[0x7f] = true;
   t[static_cast<unsigned char>('"')] = true;
-  t[static_cast<unsigned char>('\n')] = true;
-  t[static_cast<unsigned char>('\r')] = true;
   return t;
 }
 constexpr auto kQuoteTable = make_quote_table();
+
+bool is_blank(char ch) {
+  return ch == ' ' || ch == '\t';
+}
+
+// Quoting the content alone does not decide: spaces or tabs at either end (kept only when quoted,
+// for header names), an empty field that is a whole line (a blank line is skipped by readers),
+// and a UTF-8 byte-order mark at the very start of the file.
+bool must_quote(std::string_view field, bool whole_line, bool file_start) {
+  if (field.empty()) return whole_line;
+  if (is_blank(field.front()) || is_blank(field.back())) return true;
+  return file_start && field.size() >= 3 && field.substr(0, 3) == "\xEF\xBB\xBF";
+}
 }  // namespace
 
-void append_csv_field(std::string& out, std::string_view field, char delimiter) {
-  bool quote = !field.empty() && (field.front() == ' ' || field.back() == ' ');
+void append_csv_field(std::string& out, std::string_view field, char delimiter, bool whole_line,
+                      bool file_start) {
+  bool quote = must_quote(field, whole_line, file_start);
   if (!quote)
     for (char ch : field)
       if (kQuoteTable[static_cast<unsigned char>(ch)] || ch == delimiter) {
@@ -397,8 +418,8 @@ void append_csv_field(std::string& out, std::string_view field, char delimiter) 
 namespace {
 
 // Bytes a field takes in CSV, quotes included.
-std::size_t csv_field_size(std::string_view field, char delimiter, bool* quote) {
-  bool q = !field.empty() && (field.front() == ' ' || field.back() == ' ');
+std::size_t csv_field_size(std::string_view field, char delimiter, bool whole_line, bool* quote) {
+  bool q = must_quote(field, whole_line, false);
   std::size_t quotes = 0;
   for (char ch : field) {
     if (kQuoteTable[static_cast<unsigned char>(ch)] || ch == delimiter) {
@@ -412,7 +433,7 @@ std::size_t csv_field_size(std::string_view field, char delimiter, bool* quote) 
 
 char* write_csv_field(char* out, std::string_view field, bool quote) {
   if (!quote) {
-    std::memcpy(out, field.data(), field.size());
+    if (!field.empty()) std::memcpy(out, field.data(), field.size());  // data() may be null
     return out + field.size();
   }
   *out++ = '"';
@@ -430,15 +451,14 @@ std::string Table::to_csv(char delimiter) const {
   std::string header;
   for (std::size_t c = 0; c < names_.size(); ++c) {
     if (c) header.push_back(delimiter);
-    append_csv_field(header, names_[c], delimiter);
+    append_csv_field(header, names_[c], delimiter, names_.size() == 1, c == 0);
   }
   header.push_back('\n');
   // Two passes over row chunks in parallel: exact sizes, then formatting straight into one
   // buffer, so a large table is never held twice.
   const std::size_t n = num_rows(), ncols = names_.size();
   const std::size_t threads =
-      n >= 100000 ? std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()))
-                  : 1;
+      n >= 100000 ? std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency())) : 1;
   std::vector<std::size_t> begin(threads + 1), bytes(threads, 0);
   for (std::size_t t = 0; t <= threads; ++t) begin[t] = n * t / threads;
   auto parallel = [&](auto&& work) {
@@ -451,7 +471,8 @@ std::string Table::to_csv(char delimiter) const {
     std::size_t b = 0;
     bool q = false;
     for (std::size_t r = begin[t]; r < begin[t + 1]; ++r) {
-      for (std::size_t c = 0; c < ncols; ++c) b += csv_field_size(cols_[c][r], delimiter, &q);
+      for (std::size_t c = 0; c < ncols; ++c)
+        b += csv_field_size(cols_[c][r], delimiter, ncols == 1, &q);
       b += ncols;  // delimiters and the line end
     }
     bytes[t] = b;
@@ -467,7 +488,7 @@ std::string Table::to_csv(char delimiter) const {
     for (std::size_t r = begin[t]; r < begin[t + 1]; ++r) {
       for (std::size_t c = 0; c < ncols; ++c) {
         if (c) *p++ = delimiter;
-        csv_field_size(cols_[c][r], delimiter, &q);
+        csv_field_size(cols_[c][r], delimiter, ncols == 1, &q);
         p = write_csv_field(p, cols_[c][r], q);
       }
       *p++ = '\n';

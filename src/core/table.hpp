@@ -88,8 +88,11 @@ std::optional<double> parse_number(std::string_view text, bool* not_finite = nul
 // The shortest decimal text that reads back as exactly `value`.
 std::string format_number(double value);
 
-// Appends `field` to `out`, quoted when it holds the delimiter, quotes, line breaks or
-// surrounding spaces.
-void append_csv_field(std::string& out, std::string_view field, char delimiter = ',');
+// Appends `field` to `out`, quoted when it holds the delimiter, a quote, a line break or another
+// control byte (tab excepted), or begins or ends with a space or tab; also when it is empty and
+// `whole_line` (the only column: an empty line would be skipped), or begins with a UTF-8
+// byte-order mark at `file_start`. Table::parse_csv reads back exactly what this writes.
+void append_csv_field(std::string& out, std::string_view field, char delimiter = ',',
+                      bool whole_line = false, bool file_start = false);
 
 }  // namespace pepr
