@@ -16,7 +16,11 @@ namespace pepr::data {
 
 namespace {
 
-constexpr int64_t kMaxPixels = int64_t(64) << 20;
+// Decoded images are bounded before anything is allocated for them: 32 megapixels (96 MB as
+// RGB), and libjpeg's own working memory (progressive JPEGs keep all coefficients) to 96 MB, so
+// that no image file, however small, makes pepr use more than about 200 MB to decode it.
+constexpr int64_t kMaxPixels = int64_t(32) << 20;
+constexpr long kJpegWorkingMemory = 96L << 20;
 
 DecodedImage decode_png(std::string_view bytes, const std::string& what) {
   png_image img;
@@ -35,7 +39,8 @@ DecodedImage decode_png(std::string_view bytes, const std::string& what) {
   out.c = color ? 3 : 1;
   if (out.w * out.h > kMaxPixels) {
     png_image_free(&img);
-    throw Error(fmt::format("{}: PNG of {}x{} pixels is too large", what, out.w, out.h));
+    throw Error(fmt::format("{}: PNG of {}x{} pixels is too large (at most {} pixels)", what, out.w,
+                            out.h, kMaxPixels));
   }
   out.pixels.assign(PNG_IMAGE_SIZE(img), 0);  // transparent pixels composite onto black
   if (!png_image_finish_read(&img, nullptr, out.pixels.data(), 0, nullptr)) {
@@ -59,64 +64,60 @@ void jpeg_fail(j_common_ptr cinfo) {
 }
 void jpeg_quiet(j_common_ptr) {}
 
-// C-style so that longjmp crosses no C++ object with a destructor. Returns a malloc'd buffer.
-unsigned char* jpeg_decode_raw(const unsigned char* data, std::size_t size, int* w, int* h, int* c,
-                               char* msg) {
+// C-style so that longjmp crosses no C++ object with a destructor: the pixel buffer is the
+// caller's, sized here once the header is known. Returns false with `msg` set on failure.
+bool jpeg_decode_raw(const unsigned char* data, std::size_t size, DecodedImage* out, char* msg) {
   jpeg_decompress_struct cinfo;
   JpegError err;
-  unsigned char* volatile buf = nullptr;
   cinfo.err = jpeg_std_error(&err.pub);
   err.pub.error_exit = jpeg_fail;
   err.pub.output_message = jpeg_quiet;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    std::free(buf);
     std::snprintf(msg, JMSG_LENGTH_MAX, "%s", err.message);
-    return nullptr;
+    return false;
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  // The header's size is checked before jpeg_start_decompress, which allocates for the whole
+  // image (a 129-byte file can claim 65500x65500 pixels).
+  if (static_cast<int64_t>(cinfo.image_width) * cinfo.image_height > kMaxPixels) {
+    std::snprintf(msg, JMSG_LENGTH_MAX, "JPEG of %ux%u pixels is too large (at most %lld pixels)",
+                  cinfo.image_width, cinfo.image_height, static_cast<long long>(kMaxPixels));
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  cinfo.mem->max_memory_to_use = kJpegWorkingMemory;
   cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   const std::size_t stride = static_cast<std::size_t>(cinfo.output_width) *
                              static_cast<std::size_t>(cinfo.output_components);
-  if (static_cast<int64_t>(cinfo.output_width) * cinfo.output_height > kMaxPixels) {
-    std::snprintf(msg, JMSG_LENGTH_MAX, "JPEG of %ux%u pixels is too large", cinfo.output_width,
-                  cinfo.output_height);
-    jpeg_destroy_decompress(&cinfo);
-    return nullptr;
-  }
-  buf = static_cast<unsigned char*>(std::malloc(stride * cinfo.output_height + 1));
-  if (!buf) {
+  try {
+    out->pixels.resize(stride * cinfo.output_height);
+  } catch (const std::bad_alloc&) {
     std::snprintf(msg, JMSG_LENGTH_MAX, "out of memory");
     jpeg_destroy_decompress(&cinfo);
-    return nullptr;
+    return false;
   }
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = buf + stride * cinfo.output_scanline;
+    JSAMPROW row = out->pixels.data() + stride * cinfo.output_scanline;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
-  *w = static_cast<int>(cinfo.output_width);
-  *h = static_cast<int>(cinfo.output_height);
-  *c = cinfo.output_components;
+  out->w = cinfo.output_width;
+  out->h = cinfo.output_height;
+  out->c = cinfo.output_components;
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  return buf;
+  return true;
 }
 
 DecodedImage decode_jpeg(std::string_view bytes, const std::string& what) {
-  int w = 0, h = 0, c = 0;
-  char msg[JMSG_LENGTH_MAX] = {0};
-  unsigned char* buf = jpeg_decode_raw(reinterpret_cast<const unsigned char*>(bytes.data()),
-                                       bytes.size(), &w, &h, &c, msg);
-  if (!buf) throw Error(fmt::format("{}: cannot decode JPEG: {}", what, msg));
   DecodedImage out;
-  out.w = w;
-  out.h = h;
-  out.c = c;
-  out.pixels.assign(buf, buf + static_cast<std::size_t>(w) * h * c);
-  std::free(buf);
+  char msg[JMSG_LENGTH_MAX] = {0};
+  if (!jpeg_decode_raw(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &out,
+                       msg))
+    throw Error(fmt::format("{}: cannot decode JPEG: {}", what, msg));
   return out;
 }
 

@@ -14,7 +14,7 @@ struct DecodedImage {
 };
 
 // Decodes a PNG or JPEG held in memory (format sniffed from the magic bytes). `what` names the
-// source in errors. Images over 64 megapixels are refused.
+// source in errors. Images over 32 megapixels are refused, before anything is allocated for them.
 DecodedImage decode_image(std::string_view bytes, const std::string& what);
 DecodedImage read_image(const std::string& path);
 
