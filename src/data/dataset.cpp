@@ -39,10 +39,20 @@ std::array<int64_t, 4> image_geometry(const NpyHeader& h, const std::string& wha
     throw Error(fmt::format("{}: unsupported dtype '{}' (expected |u1)", what, h.dtype.descr));
   }
   const auto& s = h.shape;
-  if (s.size() == 3) return {s[0], s[1], s[2], 1};
-  if (s.size() == 4 && (s[3] == 1 || s[3] == 3)) return {s[0], s[1], s[2], s[3]};
-  throw Error(fmt::format("{}: unsupported image shape {} (expected N,H,W or N,H,W,3)", what,
-                          shape_string(s)));
+  std::array<int64_t, 4> g{};
+  if (s.size() == 3)
+    g = {s[0], s[1], s[2], 1};
+  else if (s.size() == 4 && (s[3] == 1 || s[3] == 3))
+    g = {s[0], s[1], s[2], s[3]};
+  else
+    throw Error(fmt::format("{}: unsupported image shape {} (expected N,H,W or N,H,W,3)", what,
+                            shape_string(s)));
+  // Height and width are bounded even for an empty split (N = 0 holds no bytes whatever H x W
+  // claims), so that H x W x C never overflows.
+  if (g[1] < 1 || g[2] < 1 || g[1] > kMaxImageSide || g[2] > kMaxImageSide)
+    throw Error(fmt::format("{}: image shape {}: height and width must be 1 to {} pixels", what,
+                            shape_string(s), kMaxImageSide));
+  return g;
 }
 
 // Label shape N, N,1 or N,L; returns label_dim.

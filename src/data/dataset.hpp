@@ -8,6 +8,9 @@
 
 namespace pepr::data {
 
+// The largest height or width of a stored image that pepr accepts.
+inline constexpr int64_t kMaxImageSide = int64_t(1) << 16;
+
 // One split: N images of H x W x C uint8 pixels (row-major N,H,W,C) and their labels.
 struct ImageSet {
   int64_t n = 0, h = 0, w = 0, c = 1;

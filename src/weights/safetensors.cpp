@@ -38,6 +38,8 @@ const DtypeInfo& info(Dtype d) {
 
 // elements x bytes per element, or nullopt on overflow / negative dimensions.
 std::optional<std::uint64_t> byte_count(const std::vector<std::int64_t>& shape, std::size_t esize) {
+  for (std::int64_t d : shape)
+    if (d == 0) return 0;  // empty, however large the other dimensions
   std::uint64_t n = esize;
   for (std::int64_t d : shape) {
     if (d < 0) return std::nullopt;
@@ -64,8 +66,14 @@ std::size_t dtype_size(Dtype d) {
 }
 
 std::int64_t TensorInfo::numel() const {
+  // A zero dimension anywhere makes the tensor empty, however large the others; otherwise the
+  // byte count was checked to fit in 64 bits unsigned, which the signed count may still exceed.
+  for (auto d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(fmt::format("tensor '{}': its shape's element count overflows", name));
   return n;
 }
 

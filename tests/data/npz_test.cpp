@@ -470,3 +470,22 @@ TEST(Npz, VerifyFindsADamagedMemberWithoutReadingIt) {
   wrong.crc32 ^= 1;
   EXPECT_THROW(r.verify(wrong), pepr::Error);
 }
+
+// An empty split holds no bytes whatever height and width it claims; they are bounded all the
+// same, so that H x W x C cannot overflow (it did, and `pepr data info` printed the result).
+TEST(Npz, EmptySplitWithHugeImageSidesIsRefused) {
+  TempDir d;
+  ZipWriter w;
+  const std::string pix(6 * 16, 'a'), lab(6, '\0');
+  w.add("train_images.npy", npy_bytes("|u1", {6, 4, 4}, pix), false);
+  w.add("train_labels.npy", npy_bytes("|u1", {6, 1}, lab), false);
+  w.add("val_images.npy", npy_bytes("|u1", {0, int64_t(1) << 40, int64_t(1) << 40}, ""), false);
+  w.add("val_labels.npy", npy_bytes("|u1", {0, 1}, ""), false);
+  w.add("test_images.npy", npy_bytes("|u1", {6, 4, 4}, pix), false);
+  w.add("test_labels.npy", npy_bytes("|u1", {6, 1}, lab), false);
+  std::string e = error_of(write_tmp(d, "wide.npz", w.finish()));
+  EXPECT_NE(e.find("member val_images.npy: image shape (0, 1099511627776, 1099511627776): "
+                   "height and width must be 1 to 65536 pixels"),
+            std::string::npos)
+      << e;
+}

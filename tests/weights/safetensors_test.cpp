@@ -161,3 +161,20 @@ TEST(Safetensors, WriterRefusesInconsistentTensors) {
 }
 
 }  // namespace
+
+// A shape with a zero dimension holds no bytes however large its other dimensions: valid, and
+// its element count is 0, computed without overflow (for U8 [2^32, 2^31, 0] it multiplied
+// 2^32 * 2^31 in int64 first: undefined behaviour that UBSan reports).
+TEST(Safetensors, EmptyTensorWithHugeDimensionsHasZeroElements) {
+  pepr::test::TempDir dir;
+  const std::string header =
+      R"({"e":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904,0],)"
+      R"("data_offsets":[0,0]},"u":{"dtype":"U8","shape":[4294967296,2147483648,0],)"
+      R"("data_offsets":[0,0]},"f":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  pepr::test::write_file(dir / "e.safetensors", raw_file(header, f32_bytes({1.0f})));
+  auto f = SafetensorsFile::open((dir / "e.safetensors").string());
+  ASSERT_NE(f.find("e"), nullptr);
+  EXPECT_EQ(f.find("e")->numel(), 0);
+  EXPECT_EQ(f.find("u")->numel(), 0);
+  EXPECT_EQ(f.find("f")->numel(), 1);
+}
