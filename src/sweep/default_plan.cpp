@@ -23,7 +23,7 @@ std::string default_plan_toml() {
 # 10 % of the training set. `file` lies in the repository's data/ folder; its MD5 is checked.
 [sweep]
 name = "default"
-epochs = 3
+epochs = 5
 lr = 1e-3
 batch_size = 32
 optimizer = "adam"
