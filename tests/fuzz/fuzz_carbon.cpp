@@ -1,6 +1,7 @@
 // Carbon: recompute_carbon on a run record (the input as JSON, as `pepr track --recompute`
-// reads it) for three grids and PUEs, and the invariants of what it writes; an input that is
-// not JSON is tried as a country code for resolve_intensity (the intensity table).
+// reads it) for three grids and PUEs, and the invariants of what it writes; a record that
+// check_tracker_record accepts must be recomputed without error. An input that is not JSON is
+// tried as a country code for resolve_intensity (the intensity table).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "core/error.hpp"
 #include "fuzz_check.hpp"
 #include "meter/carbon.hpp"
+#include "meter/tracker_record.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace pepr::meter;
@@ -28,13 +30,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
   }
+  bool shaped = true;
+  try {
+    check_tracker_record(parsed);
+  } catch (const pepr::Error&) {
+    shaped = false;
+  }
   const Intensity grids[] = {{kWorldIntensity, "", "world"}, {56.0, "FR", "FR"}, {0.0, "", "0"}};
   const double pues[] = {1.0, kPaperPue, 5.0};
   for (int k = 0; k < 3; ++k) {
     nlohmann::json record = parsed;
     try {
       recompute_carbon(record, grids[k], pues[k]);
-    } catch (const pepr::Error&) {
+    } catch (const pepr::Error& e) {
+      PEPR_FUZZ_CHECK(!shaped, "a record check_tracker_record accepts was refused: %s", e.what());
       continue;
     }
     PEPR_FUZZ_CHECK(record.is_object() && record.contains("carbon") && record.contains("total"),
