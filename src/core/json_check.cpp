@@ -49,6 +49,11 @@ std::string expected(unsigned types) {
 
 }  // namespace
 
+void check_type(const nlohmann::json& v, std::string_view path, unsigned types) {
+  if (!has_type(v, types))
+    throw Error(fmt::format("{}: expected {}, found {}", path, expected(types), json_type_name(v)));
+}
+
 const nlohmann::json* check_member(const nlohmann::json& obj, std::string_view path,
                                    std::string_view key, unsigned types, bool required) {
   const std::string where = json_path(path, key);
@@ -60,9 +65,7 @@ const nlohmann::json* check_member(const nlohmann::json& obj, std::string_view p
     if (required) throw Error(fmt::format("{}: missing (expected {})", where, expected(types)));
     return nullptr;
   }
-  if (!has_type(*it, types))
-    throw Error(
-        fmt::format("{}: expected {}, found {}", where, expected(types), json_type_name(*it)));
+  check_type(*it, where, types);
   return &*it;
 }
 

@@ -28,6 +28,10 @@ std::string json_type_name(const nlohmann::json& v);
 const nlohmann::json* check_member(const nlohmann::json& obj, std::string_view path,
                                    std::string_view key, unsigned types, bool required = true);
 
+// Checks that `v`, which lies at `path`, has one of `types`; else an Error "PATH: expected an
+// object, found an array".
+void check_type(const nlohmann::json& v, std::string_view path, unsigned types);
+
 // `path` + "." + `key` (or `key` alone at the top), and `path` + "[i]".
 std::string json_path(std::string_view path, std::string_view key);
 std::string json_path(std::string_view path, std::size_t index);

@@ -106,18 +106,13 @@ namespace {
 
 // Recomputes one interval's kWh and CO2eq from its raw joules; `path` names it in errors.
 void apply(nlohmann::json& iv, const Intensity& in, double pue, const std::string& path) {
-  if (!iv.is_object() || !iv.contains("energy_raw_j")) return;
-  if (!iv["energy_raw_j"].is_number())
-    throw Error(fmt::format("{}.energy_raw_j: expected a number, found {}", path,
-                            json_type_name(iv["energy_raw_j"])));
+  if (!iv.is_object() || !check_member(iv, path, "energy_raw_j", kJsonNumber, false)) return;
   const double raw_kwh = iv["energy_raw_j"].get<double>() / 3.6e6;
   iv["energy_raw_kwh"] = raw_kwh;
   iv["energy_gross_kwh"] = raw_kwh * pue;
   double scored = raw_kwh;
-  if (iv.contains("idle_j") && !iv["idle_j"].is_null()) {
-    if (!iv["idle_j"].is_number())
-      throw Error(fmt::format("{}.idle_j: expected a number, found {}", path,
-                              json_type_name(iv["idle_j"])));
+  if (const auto* idle = check_member(iv, path, "idle_j", kJsonNumber | kJsonNull, false);
+      idle && idle->is_number()) {
     const double net_kwh = std::max(0.0, raw_kwh - iv["idle_j"].get<double>() / 3.6e6);
     iv["energy_net_kwh"] = net_kwh * pue;
     scored = net_kwh;
@@ -135,9 +130,7 @@ void recompute_carbon(nlohmann::json& record, const Intensity& in, double pue) {
     throw Error(fmt::format("PUE {:g}: expected a number between 1 and 5", pue));
   if (!record.is_object() || !record.contains("total") || !record["total"].is_object())
     throw Error("not a pepr run record (no \"total\" object)");
-  if (record.contains("intervals") && !record["intervals"].is_array())
-    throw Error(
-        fmt::format("intervals: expected an array, found {}", json_type_name(record["intervals"])));
+  check_member(record, "", "intervals", kJsonArray, false);
   nlohmann::json carbon;
   carbon["intensity_g_per_kwh"] = in.g_per_kwh;
   carbon["country"] = in.country.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.country);

@@ -36,16 +36,14 @@ void check_tracker_record(const json& record) {
   if (const json* ivs = check_member(record, "", "intervals", kJsonArray, false))
     for (std::size_t i = 0; i < ivs->size(); ++i) {
       const std::string p = json_path("intervals", i);
-      if (!(*ivs)[i].is_object())
-        throw Error(p + ": expected an object, found " + json_type_name((*ivs)[i]));
+      check_type((*ivs)[i], p, kJsonObject);
       check_interval((*ivs)[i], p, false);
     }
   check_member(*check_member(record, "", "methods", kJsonObject), "methods", "energy", kJsonString);
   const json& comps = *check_member(record, "", "components", kJsonArray);
   for (std::size_t i = 0; i < comps.size(); ++i) {
     const std::string p = json_path("components", i);
-    if (!comps[i].is_object())
-      throw Error(p + ": expected an object, found " + json_type_name(comps[i]));
+    check_type(comps[i], p, kJsonObject);
     check_member(comps[i], p, "name", kJsonString);
     check_member(comps[i], p, "in_total", kJsonBool);
   }
