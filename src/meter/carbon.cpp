@@ -12,34 +12,6 @@
 
 namespace pepr::meter {
 
-const std::vector<CountryIntensity>& intensity_table() {
-  // g CO2eq / kWh, rounded; Our World in Data "Carbon intensity of electricity generation"
-  // (Ember Yearly Electricity Data; Energy Institute Statistical Review of World Energy).
-  static const std::vector<CountryIntensity> table = {
-      {"US", "United States", 369, 2023},  {"CA", "Canada", 170, 2023},
-      {"MX", "Mexico", 507, 2023},         {"BR", "Brazil", 98, 2023},
-      {"AR", "Argentina", 354, 2023},      {"CL", "Chile", 291, 2023},
-      {"GB", "United Kingdom", 238, 2023}, {"IE", "Ireland", 291, 2023},
-      {"FR", "France", 56, 2023},          {"DE", "Germany", 381, 2023},
-      {"NL", "Netherlands", 268, 2023},    {"BE", "Belgium", 138, 2023},
-      {"CH", "Switzerland", 35, 2023},     {"AT", "Austria", 111, 2023},
-      {"IT", "Italy", 331, 2023},          {"ES", "Spain", 174, 2023},
-      {"PT", "Portugal", 166, 2023},       {"PL", "Poland", 662, 2023},
-      {"CZ", "Czechia", 450, 2023},        {"SE", "Sweden", 41, 2023},
-      {"NO", "Norway", 30, 2023},          {"FI", "Finland", 79, 2023},
-      {"DK", "Denmark", 152, 2023},        {"IS", "Iceland", 28, 2022},
-      {"RU", "Russia", 441, 2023},         {"TR", "Turkey", 465, 2023},
-      {"ZA", "South Africa", 708, 2023},   {"EG", "Egypt", 570, 2023},
-      {"SA", "Saudi Arabia", 707, 2022},   {"AE", "United Arab Emirates", 561, 2022},
-      {"IN", "India", 713, 2023},          {"CN", "China", 582, 2023},
-      {"JP", "Japan", 485, 2023},          {"KR", "South Korea", 431, 2023},
-      {"TW", "Taiwan", 642, 2023},         {"SG", "Singapore", 471, 2023},
-      {"ID", "Indonesia", 676, 2022},      {"AU", "Australia", 549, 2023},
-      {"NZ", "New Zealand", 113, 2023},
-  };
-  return table;
-}
-
 namespace {
 
 std::string upper(std::string s) {
@@ -55,18 +27,19 @@ Intensity from_country(const std::string& code, const std::string& via) {
                         "year 2023)",
                         via, kWorldIntensity)};
   }
+  // ISO 3166-1 alpha-2 or alpha-3, as CodeCarbon takes it; the record keeps the alpha-2 code.
   for (const auto& e : intensity_table()) {
-    if (c == e.code) {
+    if (c == e.code || c == e.alpha3) {
       return {e.g_per_kwh, e.code,
-              fmt::format("{} {} ({}): {:g} g/kWh, {} {}", via, e.code, e.name, e.g_per_kwh,
-                          kIntensitySource, e.year)};
+              fmt::format("{} {} ({}): {:g} g/kWh, {}, data year {}", via, e.code, e.name,
+                          e.g_per_kwh, kIntensitySource, e.year)};
     }
   }
   std::string known;
   for (const auto& e : intensity_table()) known += std::string(known.empty() ? "" : " ") + e.code;
   throw Error(
-      fmt::format("{} '{}': no built-in carbon intensity for this country (known: {}, or "
-                  "WORLD); give --intensity G_PER_KWH instead",
+      fmt::format("{} '{}': no built-in carbon intensity for this country (known: {}, their "
+                  "ISO 3166-1 alpha-3 codes, or WORLD); give --intensity G_PER_KWH instead",
                   via, code, known));
 }
 

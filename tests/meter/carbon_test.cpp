@@ -1,6 +1,7 @@
 // Carbon intensity, PUE, the car equivalent and recomputing a saved record.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -54,17 +55,68 @@ TEST(Carbon, ChoiceOrderAndDefault) {
   EXPECT_THROW(resolve_intensity(std::nullopt, -1.0), pepr::Error);
 }
 
+bool upper_letters(const std::string& s, std::size_t n) {
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
 TEST(Carbon, TableIsWellFormed) {
   const auto& t = intensity_table();
   EXPECT_GE(t.size(), 30u);
   std::set<std::string> codes;
   for (const auto& e : t) {
-    EXPECT_EQ(std::string(e.code).size(), 2u);
+    EXPECT_TRUE(upper_letters(e.code, 2)) << e.code;
+    EXPECT_TRUE(upper_letters(e.alpha3, 3)) << e.code << " " << e.alpha3;
     EXPECT_TRUE(codes.insert(e.code).second) << e.code;
-    EXPECT_GT(e.g_per_kwh, 0);
-    EXPECT_LT(e.g_per_kwh, 1200);
-    EXPECT_GE(e.year, 2022);
+    EXPECT_TRUE(codes.insert(e.alpha3).second) << e.alpha3;
+    EXPECT_GT(std::string(e.name).size(), 0u) << e.code;
+    EXPECT_GT(e.g_per_kwh, 0) << e.code;
+    EXPECT_LT(e.g_per_kwh, 1500) << e.code;
+    EXPECT_GE(e.year, 2015) << e.code;
   }
+  EXPECT_NE(std::string(kIntensitySource).find("Our World in Data"), std::string::npos);
+}
+
+TEST(Carbon, Alpha3CodesAreAccepted) {
+  EnvGuard env{{"PEPR_COUNTRY", std::nullopt}, {"PEPR_CARBON_INTENSITY", std::nullopt}};
+  const Intensity fr = resolve_intensity(std::string("FR"), std::nullopt);
+  for (const char* c : {"FRA", "fra", "Fra", "fr"}) {
+    const Intensity i = resolve_intensity(std::string(c), std::nullopt);
+    EXPECT_EQ(i.country, "FR") << c;  // the record keeps the alpha-2 code
+    EXPECT_DOUBLE_EQ(i.g_per_kwh, fr.g_per_kwh) << c;
+    EXPECT_EQ(i.why, fr.why) << c;
+  }
+  const Intensity de = resolve_intensity(std::string("deu"), std::nullopt);
+  EXPECT_EQ(de.country, "DE");
+  EXPECT_DOUBLE_EQ(de.g_per_kwh, resolve_intensity(std::string("DE"), std::nullopt).g_per_kwh);
+  {
+    EnvGuard via_env{{"PEPR_COUNTRY", std::string("gbr")}};
+    EXPECT_EQ(resolve_intensity(std::nullopt, std::nullopt).country, "GB");
+  }
+  // Every row answers to both of its codes.
+  for (const auto& e : intensity_table()) {
+    EXPECT_EQ(resolve_intensity(std::string(e.alpha3), std::nullopt).country, e.code);
+    EXPECT_EQ(resolve_intensity(std::string(e.code), std::nullopt).country, e.code);
+  }
+}
+
+TEST(Carbon, UnknownCountryErrorListsTheKnownCodes) {
+  EnvGuard env{{"PEPR_COUNTRY", std::nullopt}, {"PEPR_CARBON_INTENSITY", std::nullopt}};
+  for (const char* bad : {"FRAN", "XX", "XXX", "", "F", "FR ", "FRA1"}) {
+    try {
+      resolve_intensity(std::string(bad), std::nullopt);
+      ADD_FAILURE() << "'" << bad << "' accepted";
+    } catch (const pepr::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(std::string("--country '") + bad + "'"), std::string::npos) << m;
+      EXPECT_NE(m.find("no built-in carbon intensity"), std::string::npos) << m;
+      EXPECT_NE(m.find("known: US CA"), std::string::npos) << m;
+      EXPECT_NE(m.find("alpha-3"), std::string::npos) << m;
+      EXPECT_NE(m.find("--intensity"), std::string::npos) << m;
+    }
+  }
+  EnvGuard via_env{{"PEPR_COUNTRY", std::string("XXX")}};
+  EXPECT_THROW(resolve_intensity(std::nullopt, std::nullopt), pepr::Error);
 }
 
 TEST(Carbon, CarEquivalent) {

@@ -240,7 +240,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--pepr-patience", c.pepr_patience,
                   "stop once PePR over cumulative energy has not improved for K epochs (0: off)")
       ->capture_default_str();
-  cmd->add_option("--country", a->country, "ISO 3166 code for the grid carbon intensity");
+  cmd->add_option("--country", a->country,
+                  "ISO 3166 alpha-2 or alpha-3 code for the grid carbon intensity (DE, DEU)");
   cmd->add_option("--intensity", a->intensity, "grid carbon intensity in gCO2eq/kWh");
   cmd->add_option("--pue", a->pue, "power usage effectiveness applied to energy")
       ->capture_default_str();
