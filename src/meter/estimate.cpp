@@ -25,14 +25,7 @@ const std::vector<TdpEntry>& tdp_table() {
 
 std::string cpu_model_name() {
   if (auto m = env("PEPR_CPU_MODEL")) return *m;
-  auto r = read_small_file("/proc/cpuinfo");
-  if (!r.text) return "";
-  auto pos = r.text->find("model name");
-  if (pos == std::string::npos) return "";
-  auto colon = r.text->find(':', pos);
-  auto eol = r.text->find('\n', pos);
-  if (colon == std::string::npos || colon > eol) return "";
-  return trim(r.text->substr(colon + 1, eol - colon - 1));
+  return cpuinfo_field("model name");
 }
 
 namespace {

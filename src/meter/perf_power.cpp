@@ -71,9 +71,37 @@ std::string paranoid_text() {
 
 }  // namespace
 
+std::string cpu_vendor() {
+  if (auto v = env("PEPR_CPU_VENDOR")) return *v;
+  return cpuinfo_field("vendor_id");
+}
+
+std::vector<int> perf_package_cpus(const std::vector<int>& cpus, const std::vector<int>& package_of,
+                                   const std::string& vendor, std::vector<std::string>& notes) {
+  if (vendor != "AuthenticAMD" && vendor != "HygonGenuine") return cpus;
+  std::vector<int> out;
+  std::vector<std::pair<int, int>> seen;  // socket, the CPU kept for it
+  for (std::size_t i = 0; i < cpus.size(); ++i) {
+    const int pkg = i < package_of.size() ? package_of[i] : -1;
+    auto hit =
+        std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == pkg; });
+    if (pkg >= 0 && hit != seen.end()) {
+      notes.push_back(fmt::format(
+          "perf power PMU: CPU {} is on socket {} like CPU {}; on {} CPUs the package energy "
+          "counter is per socket, so it is read once (cpumask lists a CPU per die)",
+          cpus[i], pkg, hit->second, vendor));
+      continue;
+    }
+    if (pkg >= 0) seen.emplace_back(pkg, cpus[i]);
+    out.push_back(cpus[i]);
+  }
+  return out;
+}
+
 PerfScan scan_perf() {
   PerfScan s;
   s.root = env("PEPR_PERF_ROOT").value_or("/sys/bus/event_source/devices/power");
+  s.cpu_root = env("PEPR_CPU_SYSFS_ROOT").value_or("/sys/devices/system/cpu");
   auto v = env("PEPR_PERF");
   if (v && *v != "0" && *v != "off" && *v != "no" && *v != "1" && *v != "on" && *v != "yes")
     throw Error(
@@ -105,7 +133,17 @@ PerfScan scan_perf() {
   std::sort(s.events.begin(), s.events.end(),
             [](const auto& a, const auto& b) { return a.event < b.event; });
   auto mask = read_small_file(s.root + "/cpumask");
-  if (mask.text) s.cpus = parse_cpu_list(*mask.text);
+  if (mask.text) {
+    std::vector<int> listed = parse_cpu_list(*mask.text);
+    std::vector<int> package_of;
+    for (int cpu : listed) {
+      auto id =
+          read_small_file(fmt::format("{}/cpu{}/topology/physical_package_id", s.cpu_root, cpu));
+      auto v = id.text ? parse_u64(*id.text) : std::nullopt;
+      package_of.push_back(v && *v < 1000000 ? static_cast<int>(*v) : -1);
+    }
+    s.cpus = perf_package_cpus(listed, package_of, cpu_vendor(), s.notes);
+  }
   bool has_pkg = false;
   for (const auto& e : s.events) has_pkg |= e.event == "energy-pkg";
   if (!has_pkg) {
@@ -128,6 +166,7 @@ std::unique_ptr<PerfSource> PerfSource::open(PerfScan& scan) {
     return nullptr;
   }
   std::unique_ptr<PerfSource> src(new PerfSource());
+  src->notes_ = scan.notes;
   for (const char* ev : {"energy-pkg", "energy-ram"}) {
     const PerfEventInfo* info = nullptr;
     for (const auto& e : scan.events)

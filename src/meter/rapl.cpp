@@ -1,8 +1,14 @@
 #include "meter/rapl.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <regex>
+#include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -105,10 +111,11 @@ RaplScan scan_rapl(const std::string& root) {
       if (e.error == EACCES || e.error == EPERM) {
         d.permission_denied = true;
         d.problem = fmt::format(
-            "permission denied reading {} (RAPL counters are root-only since the 2020 security "
-            "fix for CVE-2020-8694); to allow it until reboot: sudo chmod a+r {}/*/energy_uj "
-            "(or run as root, or add a udev rule)",
-            efile, root);
+            "permission denied reading {} (RAPL counters are root-only since the 2020 fix for "
+            "CVE-2020-8694: power readings let any user infer secrets); let a trusted group "
+            "read them with a udev rule, not chmod a+r: see 'RAPL permissions' in "
+            "docs/meters.md (or run as root)",
+            efile);
       } else {
         d.problem = fmt::format("cannot read {}: {}", efile, e.message());
       }
@@ -141,9 +148,67 @@ RaplScan scan_rapl(const std::string& root) {
   return scan;
 }
 
-RaplSource::RaplSource(const RaplScan& scan) {
-  for (const auto& d : scan.domains) {
-    if (!d.readable) continue;
+int rapl_package_number(const std::string& name) {
+  static const std::regex re(R"(package-(\d{1,6})(-die-\d{1,6})?)");
+  std::smatch m;
+  if (!std::regex_match(name, m, re)) return -1;
+  return std::stoi(m[1].str());
+}
+
+namespace {
+
+std::optional<std::uint64_t> read_uj(const std::string& path) {
+  auto r = read_small_file(path);
+  return r.text ? parse_u64(*r.text) : std::nullopt;
+}
+
+// For each readable domain, the index of the domain whose counter it mirrors, or -1. Candidates
+// are zones of one package number and one kind (the packages themselves, or their dram/core/...
+// sub-zones); a candidate mirrors the first of its group when every one of `rounds` readings is
+// within kRaplMirrorToleranceJ of that zone's.
+std::vector<int> find_mirrors(const std::vector<const RaplDomain*>& ds, int rounds) {
+  std::vector<int> mirror(ds.size(), -1);
+  std::map<std::pair<int, std::string>, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    const RaplDomain& d = *ds[i];
+    if (d.kind == "psys" || d.kind == "other") continue;
+    const int pkg = rapl_package_number(d.package);
+    if (pkg < 0) continue;
+    groups[{pkg, d.kind == "package" ? std::string("package") : d.name}].push_back(i);
+  }
+  for (const auto& [key, members] : groups) {
+    if (members.size() < 2) continue;
+    std::vector<bool> same(members.size(), true);
+    for (int r = 0; r < rounds; ++r) {
+      if (r > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::vector<std::optional<std::uint64_t>> v;
+      for (std::size_t m : members) v.push_back(read_uj(ds[m]->dir + "/energy_uj"));
+      for (std::size_t k = 1; k < members.size(); ++k) {
+        if (!v[0] || !v[k]) {
+          same[k] = false;
+          continue;
+        }
+        const double diff_j =
+            std::abs(static_cast<double>(*v[k]) - static_cast<double>(*v[0])) * 1e-6;
+        if (diff_j > kRaplMirrorToleranceJ) same[k] = false;
+      }
+    }
+    for (std::size_t k = 1; k < members.size(); ++k)
+      if (same[k]) mirror[members[k]] = static_cast<int>(members[0]);
+  }
+  return mirror;
+}
+
+}  // namespace
+
+RaplSource::RaplSource(const RaplScan& scan, int mirror_rounds) {
+  std::vector<const RaplDomain*> ds;
+  for (const auto& d : scan.domains)
+    if (d.readable) ds.push_back(&d);
+  const std::vector<int> mirror = find_mirrors(ds, std::max(1, mirror_rounds));
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    const RaplDomain& d = *ds[i];
     Component c;
     c.method = "rapl-powercap";
     c.source = d.dir + "/energy_uj";
@@ -162,44 +227,102 @@ RaplSource::RaplSource(const RaplScan& scan) {
       c.kind = "cpu-part";
       c.in_total = false;
     }
-    components_.push_back(c);
+    // One name listed by two zones (AMD lists some sockets twice): the zone tells them apart.
+    if (!names.insert(c.name).second) {
+      c.name += "@" + d.zone;
+      names.insert(c.name);
+    }
     Counter k;
     k.path = c.source;
+    k.zone = d.zone;
+    k.name = d.name;
     k.max_range_uj = d.max_range_uj;
+    if (mirror[i] >= 0) {
+      const RaplDomain& p = *ds[static_cast<std::size_t>(mirror[i])];
+      c.in_total = false;
+      c.source += fmt::format(" (mirror of {}: the same counter, counted once)", p.zone);
+      mirror_notes_.push_back(fmt::format(
+          "RAPL zone {} ({}) reads the same counter as {} ({}) (readings within {:g} J): the "
+          "socket is counted once, {} is reported but not added to the total",
+          d.zone, d.name, p.zone, p.name, kRaplMirrorToleranceJ, d.zone));
+      // Index among the counters: the mirrored domain comes earlier, so it is already there.
+      for (std::size_t j = 0; j < counters_.size(); ++j)
+        if (counters_[j].zone == p.zone) k.mirror_of = static_cast<int>(j);
+    }
+    components_.push_back(c);
     counters_.push_back(k);
   }
 }
 
-void RaplSource::read_into(Counter& c, bool reset) {
+void RaplSource::read_into(Counter& c, bool reset, double t) {
   auto r = read_small_file(c.path);
   if (!r.text) return;  // a transient failure: the next reading covers the gap
   auto v = parse_u64(*r.text);
   if (!v || *v > c.max_range_uj) return;
   if (reset || !c.have_last) {
     c.last_uj = *v;
+    c.last_t = t;
     c.have_last = true;
     if (reset) c.joules = 0;
     return;
   }
-  c.joules += static_cast<double>(rapl_delta(c.last_uj, *v, c.max_range_uj)) * 1e-6;
+  const double dt = std::max(0.0, t - c.last_t);
+  const double bound_j = kRaplResetWatts * dt + kRaplResetSlackJ;
+  const double delta_j = static_cast<double>(rapl_delta(c.last_uj, *v, c.max_range_uj)) * 1e-6;
+  if (delta_j <= bound_j) {
+    c.joules += delta_j;
+  } else {
+    // Not a wrap: the counter was reset (suspend/resume, driver reload) or misread. A counter
+    // that restarted from 0 holds the energy since the reset, which is kept when plausible.
+    const double since_j = *v < c.last_uj ? static_cast<double>(*v) * 1e-6 : 0.0;
+    const double kept_j = since_j <= bound_j ? since_j : 0.0;
+    c.joules += kept_j;
+    c.dropped_j += delta_j - kept_j;
+    if (c.resets++ == 0)
+      c.first_reset = fmt::format("{} J in {:.3g} s (from {} to {} uJ), more than {:g} W could use",
+                                  delta_j, dt, c.last_uj, *v, kRaplResetWatts);
+  }
   c.last_uj = *v;
+  c.last_t = t;
 }
 
-void RaplSource::begin(const SampleContext&) {
+void RaplSource::begin(const SampleContext& ctx) {
   for (auto& c : counters_) {
     c.have_last = false;
     c.joules = 0;
-    read_into(c, true);
+    c.resets = 0;
+    c.dropped_j = 0;
+    read_into(c, true, ctx.t_s);
   }
 }
 
-void RaplSource::sample(const SampleContext&) {
-  for (auto& c : counters_) read_into(c, false);
+void RaplSource::sample(const SampleContext& ctx) {
+  for (auto& c : counters_) read_into(c, false, ctx.t_s);
 }
 
 std::vector<double> RaplSource::joules() const {
   std::vector<double> out;
   for (const auto& c : counters_) out.push_back(c.joules);
+  return out;
+}
+
+std::vector<std::string> RaplSource::notes() const {
+  std::vector<std::string> out = mirror_notes_;
+  for (const auto& c : counters_) {
+    if (c.resets > 0)
+      out.push_back(fmt::format(
+          "RAPL zone {} ({}): {} counter reset{} dropped, not counted as wraps ({:.1f} J in "
+          "all; the first: {})",
+          c.zone, c.name, c.resets, c.resets == 1 ? "" : "s", c.dropped_j, c.first_reset));
+    if (c.mirror_of >= 0) {
+      const Counter& p = counters_[static_cast<std::size_t>(c.mirror_of)];
+      if (std::abs(c.joules - p.joules) > std::max(kRaplMirrorToleranceJ, 0.02 * p.joules))
+        out.push_back(fmt::format(
+            "RAPL zones {} and {} looked like one counter at the start but measured {:.1f} J and "
+            "{:.1f} J: {} is not in the total, which may therefore be low",
+            p.zone, c.zone, p.joules, c.joules, c.zone));
+    }
+  }
   return out;
 }
 

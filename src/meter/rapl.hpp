@@ -44,30 +44,52 @@ std::uint64_t rapl_delta(std::uint64_t prev, std::uint64_t cur, std::uint64_t ma
 
 // Highest power assumed when choosing how often to read the counters so none wraps unseen.
 inline constexpr double kRaplMaxPlausibleWatts = 500.0;
+// A counter that gained more than this power x the time since its last reading (plus
+// kRaplResetSlackJ: a reset shows as a wrap of up to max_energy_range_uj, hundreds of kJ, so the
+// slack only hides resets within 100 J of the top) was reset (suspend/resume, driver reload) or
+// misread: the jump is dropped and noted, never counted as a wrap.
+inline constexpr double kRaplResetWatts = 2 * kRaplMaxPlausibleWatts;
+inline constexpr double kRaplResetSlackJ = 100.0;
+// Two zones of one package (package-X-die-Y, or one name listed twice) whose readings stay within
+// this many joules of each other read the same socket counter (multi-die AMD CPUs): counted once.
+inline constexpr double kRaplMirrorToleranceJ = 1.0;
+
+// The package number in a zone name: "package-3" and "package-3-die-1" give 3; else -1.
+int rapl_package_number(const std::string& name);
 
 // Components: each package (cpu.package-N, in the total), its DRAM (dram.package-N, in the
 // total), core/uncore (cpu.package-N.core, contained in the package: not in the total) and psys
-// (platform, contains the packages: not in the total).
+// (platform, contains the packages: not in the total). Zones that mirror another zone's counter
+// (see kRaplMirrorToleranceJ) are reported but not in the total.
 class RaplSource final : public EnergySource {
  public:
-  explicit RaplSource(const RaplScan& scan);  // uses the readable domains
+  // Uses the readable domains. Zones of one package are read `mirror_rounds` times, 1 ms apart,
+  // to find mirrors (only when a package has more than one zone of a kind).
+  explicit RaplSource(const RaplScan& scan, int mirror_rounds = 3);
   const std::vector<Component>& components() const override { return components_; }
   void begin(const SampleContext& ctx) override;
   void sample(const SampleContext& ctx) override;
   std::vector<double> joules() const override;
   double max_interval_s() const override;
+  std::vector<std::string> notes() const override;
 
  private:
   struct Counter {
-    std::string path;
+    std::string path, zone, name;
     std::uint64_t max_range_uj = 0;
     std::uint64_t last_uj = 0;
+    double last_t = 0;
     double joules = 0;
     bool have_last = false;
+    int mirror_of = -1;  // index of the counter this one mirrors
+    int resets = 0;      // implausible jumps dropped
+    double dropped_j = 0;
+    std::string first_reset;  // the first one, described
   };
-  void read_into(Counter& c, bool reset);
+  void read_into(Counter& c, bool reset, double t);
   std::vector<Component> components_;
   std::vector<Counter> counters_;
+  std::vector<std::string> mirror_notes_;
 };
 
 }  // namespace pepr::meter

@@ -38,6 +38,9 @@ class EnergySource {
   virtual double max_interval_s() const { return std::numeric_limits<double>::infinity(); }
   // True when the figures are only right if sample() runs at the tracker's interval.
   virtual bool needs_periodic() const { return false; }
+  // What went wrong or was decided while measuring (a counter reset dropped, mirrored zones
+  // counted once, a GPU that stopped answering), for the record and stderr.
+  virtual std::vector<std::string> notes() const { return {}; }
 };
 
 }  // namespace pepr::meter

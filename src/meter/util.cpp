@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -81,6 +82,21 @@ std::optional<std::string> env(const char* name) {
 double now_s() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string cpuinfo_field(const std::string& key) {
+  auto r = read_small_file("/proc/cpuinfo");
+  if (!r.text) return "";
+  for (std::size_t pos = r.text->find(key); pos != std::string::npos;
+       pos = r.text->find(key, pos + 1)) {
+    if (pos != 0 && (*r.text)[pos - 1] != '\n') continue;
+    const auto colon = r.text->find(':', pos);
+    const auto eol = std::min(r.text->find('\n', pos), r.text->size());
+    if (colon == std::string::npos || colon > eol) continue;
+    if (trim(r.text->substr(pos, colon - pos)) != key) continue;
+    return trim(r.text->substr(colon + 1, eol - colon - 1));
+  }
+  return "";
 }
 
 int online_cpus() {

@@ -26,6 +26,9 @@ std::optional<std::string> env(const char* name);
 // Seconds on the steady clock (monotonic), from an arbitrary origin.
 double now_s();
 
+// The first value of `key` in /proc/cpuinfo ("model name", "vendor_id"); empty when absent.
+std::string cpuinfo_field(const std::string& key);
+
 // Online logical CPUs.
 int online_cpus();
 // Installed memory in GB (MemTotal), 0 when unknown.
