@@ -227,3 +227,186 @@ TEST(Nvml, GpuMemoryAbsentWhenNotListed) {
 
 }  // namespace
 }  // namespace pepr::meter
+
+namespace pepr::meter {
+namespace {
+
+using pepr::test::EnvGuard;
+
+bool has_note(const std::vector<std::string>& notes, const std::string& part) {
+  for (const auto& n : notes)
+    if (n.find(part) != std::string::npos) return true;
+  return false;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
+// Peak GPU memory of this process measured by a tracker on the fake library `lib`.
+std::optional<double> gpu_memory_with(const std::string& lib) {
+  pepr::test::TempDir tmp;
+  TrackerOptions o = gpu_options(tmp.path());
+  o.nvml_lib = lib;
+  o.interval_s = 0.02;
+  Tracker t(o);
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  return t.stop().gpu_mem_peak_gb;
+}
+
+// Issue: drivers 535.43-535.86 write 32-byte entries from _v3; read as 24-byte entries they were
+// misread, and more than 48 processes overflowed the 64 x 24-byte buffer.
+TEST(NvmlProcesses, Driver535WithSixtyProcessesIsReadRight) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_DRIVER", std::string("535.54.03")},
+               {"FAKE_NVML_PROCS", std::string("60")},
+               {"FAKE_NVML_PROC_MB", std::string("1500")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  auto gb = gpu_memory_with(kFake);  // _v2 is used: its layout never changed
+  ASSERT_TRUE(gb.has_value());
+  EXPECT_NEAR(*gb, 1.5, 1e-9);
+  // Only _v3 (and v1): the entry size comes from the driver version.
+  gb = gpu_memory_with(PEPR_FAKE_NVML_NO_V2_PATH);
+  ASSERT_TRUE(gb.has_value());
+  EXPECT_NEAR(*gb, 1.5, 1e-9);
+}
+
+TEST(NvmlProcesses, V3OnOtherDriversHasTheDocumentedLayout) {
+  EXPECT_EQ(nvml_v3_entry_size("535.43.02"), 32u);
+  EXPECT_EQ(nvml_v3_entry_size("535.86.10"), 32u);
+  EXPECT_EQ(nvml_v3_entry_size("535.104.05"), 24u);
+  EXPECT_EQ(nvml_v3_entry_size("550.54.15"), 24u);
+  EXPECT_EQ(nvml_v3_entry_size("garbage"), 24u);
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_DRIVER", std::string("550.54.15")},
+               {"FAKE_NVML_PROCS", std::string("70")},
+               {"FAKE_NVML_PROC_MB", std::string("900")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  auto gb = gpu_memory_with(PEPR_FAKE_NVML_NO_V2_PATH);
+  ASSERT_TRUE(gb.has_value());
+  EXPECT_NEAR(*gb, 0.9, 1e-9);
+}
+
+TEST(NvmlProcesses, TheListIsQueriedAtMostOnceASecond) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_PROC_MB", std::string("1500")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  NvmlScan scan = scan_nvml(kFake);
+  NvmlSource src(scan);
+  const std::vector<pid_t> me{::getpid()};
+  for (int i = 0; i < 10; ++i) {
+    auto gb = src.process_memory_gb(me, 100.0 + 0.1 * i);  // ten samples in 0.9 s
+    ASSERT_TRUE(gb.has_value());
+    EXPECT_NEAR(*gb, 1.5, 1e-9);
+  }
+  EXPECT_EQ(src.process_queries(), 1u);
+  src.process_memory_gb(me, 101.0);
+  EXPECT_EQ(src.process_queries(), 2u);
+}
+
+// Issue: the GPU order warning was given only with more than one GPU selected.
+TEST(NvmlSelection, DifferentModelsWarnAboutCudaOrderEvenForOneGpu) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("2")},
+               {"FAKE_NVML_NAMES", std::string("NVIDIA A100-SXM4-40GB,Tesla V100-PCIE-16GB")},
+               {"CUDA_VISIBLE_DEVICES", std::string("1")},
+               {"CUDA_DEVICE_ORDER", std::nullopt}};
+  NvmlScan s = scan_nvml(kFake);
+  EXPECT_TRUE(has_note(s.notes,
+                       "GPUs of different models (NVIDIA A100-SXM4-40GB, Tesla "
+                       "V100-PCIE-16GB) and CUDA_DEVICE_ORDER is not PCI_BUS_ID"))
+      << joined(s.notes);
+  {
+    EnvGuard pci{{"CUDA_DEVICE_ORDER", std::string("PCI_BUS_ID")}};
+    EXPECT_TRUE(scan_nvml(kFake).notes.empty());
+  }
+  {
+    EnvGuard by_uuid{{"CUDA_VISIBLE_DEVICES", std::string("GPU-fake-0001")}};
+    EXPECT_TRUE(scan_nvml(kFake).notes.empty());  // a UUID is unambiguous
+  }
+  {
+    // cuda:1 with every GPU visible: the ordinal is CUDA's.
+    EnvGuard all{{"CUDA_VISIBLE_DEVICES", std::nullopt}};
+    NvmlScan a = scan_nvml(kFake);
+    EXPECT_TRUE(a.notes.empty());
+    restrict_to_cuda_device(a, 1);
+    EXPECT_TRUE(has_note(a.notes, "CUDA_DEVICE_ORDER is not PCI_BUS_ID")) << joined(a.notes);
+  }
+  EnvGuard same{{"FAKE_NVML_NAMES", std::string("NVIDIA H200,NVIDIA H200")}};
+  EXPECT_TRUE(scan_nvml(kFake).notes.empty());
+}
+
+// Issue: a MIG instance got "names no GPU" instead of the documented MIG message.
+TEST(NvmlSelection, MigInstanceMetersItsWholeGpuMarkedShared) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("2")},
+               {"FAKE_NVML_MIG", std::string("2")},
+               {"CUDA_VISIBLE_DEVICES", std::string("MIG-fake-0000-1")}};
+  NvmlScan s = scan_nvml(kFake);
+  ASSERT_EQ(s.gpus.size(), 2u);
+  EXPECT_EQ(s.gpus[0].mig_uuids.size(), 2u);
+  EXPECT_TRUE(s.gpus[0].visible);
+  EXPECT_TRUE(s.gpus[0].shared);
+  EXPECT_FALSE(s.gpus[1].visible);
+  EXPECT_TRUE(has_note(s.notes,
+                       "'MIG-fake-0000-1' is a MIG instance of GPU 0 (Fake GPU 0): "
+                       "NVML cannot meter a MIG instance, so the whole GPU 0 is metered"))
+      << joined(s.notes);
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  ASSERT_EQ(t.components().size(), 2u);
+  EXPECT_NE(t.components()[1].source.find("[shared: whole GPU metered for a MIG instance]"),
+            std::string::npos)
+      << t.components()[1].source;
+
+  EnvGuard unknown{{"CUDA_VISIBLE_DEVICES", std::string("MIG-0c9fa1b2-aaaa")}};
+  NvmlScan u = scan_nvml(kFake);
+  EXPECT_NE(u.visibility.find("names no MIG instance that NVML lists"), std::string::npos)
+      << u.visibility;
+}
+
+// Issue: a selected GPU that could not be read was silently missing from the total.
+TEST(NvmlSelection, AnUnreadableSelectedGpuIsANote) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("2")},
+               {"FAKE_NVML_BROKEN", std::string("1")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  pepr::test::TempDir tmp;
+  Tracker t(gpu_options(tmp.path()));
+  EXPECT_EQ(t.components().size(), 2u);  // package-0 and gpu.0
+  EXPECT_TRUE(has_note(t.notes(), "GPU 1 (Fake GPU 1) is used by this job but cannot be read"))
+      << joined(t.notes());
+  EXPECT_TRUE(has_note(t.notes(), "its energy is missing from the total"));
+  // Not selected: no note.
+  EnvGuard only0{{"CUDA_VISIBLE_DEVICES", std::string("0")}};
+  Tracker t0(gpu_options(tmp.path()));
+  EXPECT_FALSE(has_note(t0.notes(), "cannot be read")) << joined(t0.notes());
+}
+
+// Issue: a counter that restarts (driver reload, GPU reset) must be noted, not silently skipped
+// or counted.
+TEST(NvmlResets, ACounterRestartIsDroppedAndNoted) {
+  EnvGuard env{{"FAKE_NVML_MODE", std::string("energy")},
+               {"FAKE_NVML_COUNT", std::string("1")},
+               {"FAKE_NVML_POWER_W", std::string("100")},
+               {"FAKE_NVML_RESET_S", std::string("0.15")},
+               {"CUDA_VISIBLE_DEVICES", std::nullopt}};
+  pepr::test::TempDir tmp;
+  TrackerOptions o = gpu_options(tmp.path());
+  o.interval_s = 0.02;
+  Tracker t(o);
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto total = t.stop();
+  // 100 W for about 0.4 s, less the one interval around the restart.
+  EXPECT_GT(total.energy_j[1], 100 * 0.25);
+  EXPECT_LT(total.energy_j[1], 100 * 0.5);
+  EXPECT_TRUE(has_note(t.notes(), "GPU 0: the energy counter was reset or jumped 1 time"))
+      << joined(t.notes());
+}
+
+}  // namespace
+}  // namespace pepr::meter
