@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "meter/util.hpp"
@@ -60,6 +61,20 @@ StatFields read_stat(pid_t pid) {
   return f;
 }
 
+// Proportional set size (bytes) from /proc/PID/smaps_rollup: each page shared by n processes
+// counts 1/n in each. nullopt when the kernel has no smaps_rollup (before 4.14) or it is gone.
+std::optional<double> read_pss_bytes(pid_t pid) {
+  auto r = read_small_file(pid == 0 ? std::string("/proc/self/smaps_rollup")
+                                    : "/proc/" + std::to_string(pid) + "/smaps_rollup");
+  if (!r.text) return std::nullopt;
+  auto pos = r.text->find("\nPss:");
+  if (pos == std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  const double kb = std::strtod(r.text->c_str() + pos + 5, &end);
+  if (end == r.text->c_str() + pos + 5) return std::nullopt;
+  return kb * 1024.0;
+}
+
 double read_hwm_gb(pid_t pid) {
   auto r = read_small_file(pid == 0 ? std::string("/proc/self/status")
                                     : "/proc/" + std::to_string(pid) + "/status");
@@ -93,6 +108,21 @@ std::vector<pid_t> child_pids(pid_t pid) {
   return out;
 }
 
+std::vector<pid_t> ancestor_pids() {
+  std::vector<pid_t> out;
+  pid_t p = ::getppid();
+  while (p > 1 && out.size() < 4096) {
+    out.push_back(p);
+    auto r = read_small_file("/proc/" + std::to_string(p) + "/stat");
+    if (!r.text) break;
+    auto close = r.text->rfind(')');
+    if (close == std::string::npos || close + 4 >= r.text->size()) break;
+    // After ") ": the state, then the parent's pid.
+    p = static_cast<pid_t>(std::strtol(r.text->c_str() + close + 4, nullptr, 10));
+  }
+  return out;
+}
+
 ProcessTree::ProcessTree(pid_t root) : root_(root) {
   // A child forked from this process holds at most this process's pages before it execs (right
   // after fork its RSS is lower: shared file pages are counted only as it touches them).
@@ -120,23 +150,35 @@ ProcReading ProcessTree::read(double now, double refresh_s) {
     refresh();
     last_refresh_ = now;
   }
+  // One process: its RSS. Several: pages shared between them after fork would be counted once
+  // per process by RSS, so each counts its PSS instead (RSS where the kernel has no PSS).
+  const bool several = pids_.size() > 1;
+  bool used_pss = false;
   double cpu = 0, rss = 0;
   for (std::size_t i = 0; i < pids_.size(); ++i) {
     const bool is_root = i == 0;
+    double mem = 0;
     if (is_root && root_ == 0) {
       rusage self{}, kids{};
       ::getrusage(RUSAGE_SELF, &self);
       ::getrusage(RUSAGE_CHILDREN, &kids);
       cpu += tv(self.ru_utime) + tv(self.ru_stime) + tv(kids.ru_utime) + tv(kids.ru_stime);
-      rss += read_stat(0).rss_bytes;
-      continue;
+      mem = read_stat(0).rss_bytes;
+    } else {
+      StatFields f = read_stat(pids_[i]);
+      if (!f.ok) continue;                             // exited since the refresh
+      if (is_root) last_hwm_gb_ = read_hwm_gb(root_);  // resets at exec: keep the latest
+      cpu += f.cpu_s + f.children_s;
+      mem = f.rss_bytes;
     }
-    StatFields f = read_stat(pids_[i]);
-    if (!f.ok) continue;                             // exited since the refresh
-    if (is_root) last_hwm_gb_ = read_hwm_gb(root_);  // resets at exec: keep the latest
-    cpu += f.cpu_s + f.children_s;
-    rss += f.rss_bytes;
+    if (several)
+      if (auto pss = read_pss_bytes(is_root && root_ == 0 ? 0 : pids_[i])) {
+        mem = *pss;
+        used_pss = true;
+      }
+    rss += mem;
   }
+  if (used_pss) pss_seen_ = true;
   cpu_floor_ = std::max(cpu_floor_, cpu);
   r.cpu_s = cpu_floor_;
   r.rss_gb = rss / 1e9;
@@ -165,6 +207,10 @@ std::string ProcessTree::describe() const {
                       "/proc/PID/stat of live descendants"
                     : "the child and its descendants: /proc/PID/stat of the live tree while it "
                       "runs, wait4's rusage once it exits";
+}
+
+std::string ProcessTree::memory_method() const {
+  return pss_seen_ ? "pss" : "rss";
 }
 
 }  // namespace pepr::meter

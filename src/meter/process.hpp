@@ -11,8 +11,10 @@ struct rusage;
 namespace pepr::meter {
 
 struct ProcReading {
-  double cpu_s = 0;   // user + system CPU time of the tree (live processes and reaped children)
-  double rss_gb = 0;  // resident memory of the live processes of the tree
+  double cpu_s = 0;  // user + system CPU time of the tree (live processes and reaped children)
+  // Resident memory of the live processes of the tree: the RSS of a lone process; with several,
+  // the sum of their PSS (/proc/PID/smaps_rollup), so pages shared after fork count once.
+  double rss_gb = 0;
 };
 
 // A process tree: the current process (root 0) or a child of it.
@@ -37,6 +39,8 @@ class ProcessTree {
   void note_exec(double pre_exec_peak_gb);
   // How the figures are obtained, for the record.
   std::string describe() const;
+  // "pss" once a reading of several processes used PSS, else "rss".
+  std::string memory_method() const;
 
  private:
   void refresh();
@@ -48,9 +52,12 @@ class ProcessTree {
   double fork_rss_gb_ = 0;  // a child root: its RSS before exec (when made, or as seen until exec)
   double last_hwm_gb_ = 0;  // a child root: the latest VmHWM read while it was alive
   double cpu_floor_ = 0;    // readings never go back (a reaped grandchild moves between fields)
+  bool pss_seen_ = false;
 };
 
 // Children of a process (every thread's /proc/PID/task/TID/children).
 std::vector<pid_t> child_pids(pid_t pid);
+// This process's parent, grandparent, ... up to (not including) pid 1.
+std::vector<pid_t> ancestor_pids();
 
 }  // namespace pepr::meter
