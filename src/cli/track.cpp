@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -244,8 +245,9 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   meter::Tracker tracker(opt);
   const std::string label =
       !a.label.empty() ? a.label : std::filesystem::path(cmd[0]).filename().string();
+  const std::vector<std::string> first_notes = tracker.notes();
   if (!a.quiet)
-    for (const auto& n : tracker.notes()) fmt::print(stderr, "pepr track: note: {}\n", n);
+    for (const auto& n : first_notes) fmt::print(stderr, "pepr track: note: {}\n", n);
 
   if (a.idle_baseline > 0) {
     if (!a.quiet)
@@ -363,6 +365,10 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   write_outputs(a, rec, label);
   if (!a.samples.empty()) write_file_atomic(a.samples, tracker.samples_jsonl());
   if (!a.quiet) {
+    // What was learnt while measuring (counter resets, other meters on the machine).
+    for (const auto& n : tracker.notes())
+      if (std::find(first_notes.begin(), first_notes.end(), n) == first_notes.end())
+        fmt::print(stderr, "pepr track: note: {}\n", n);
     fmt::print(stderr, "pepr track: {} exited with {}{}\n{}", label, code,
                WIFSIGNALED(status) ? fmt::format(" (signal {})", WTERMSIG(status)) : "",
                summary(rec));
@@ -400,8 +406,9 @@ void add_track(CLI::App& app) {
       "for the estimate: CPU power in W with all this machine's CPUs busy (default: the "
       "built-in TDP table, else 5 W per CPU)");
   a->country_opt = cmd->add_option("--country", a->country,
-                                   "grid carbon intensity of this country (ISO 3166 alpha-2, "
-                                   "e.g. DE; default $PEPR_COUNTRY, else the world average)");
+                                   "grid carbon intensity of this country (ISO 3166 alpha-2 or "
+                                   "alpha-3, e.g. DE or DEU; default $PEPR_COUNTRY, else the "
+                                   "world average)");
   a->intensity_opt = cmd->add_option("--intensity", a->intensity,
                                      "grid carbon intensity in g CO2eq/kWh (default "
                                      "$PEPR_CARBON_INTENSITY)");

@@ -11,6 +11,7 @@
 #include "meter/nvml.hpp"
 #include "meter/perf_power.hpp"
 #include "meter/rapl.hpp"
+#include "meter/sharing.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -100,12 +101,18 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
                     {"name", g.name},
                     {"uuid", g.uuid},
                     {"visible", g.visible},
+                    {"selected", g.selected},
+                    {"shared", g.shared},
+                    {"mig_instances", g.mig_uuids},
                     {"energy_counter", g.has_energy_counter},
                     {"power_w", opt_num(g.power_w)},
                     {"energy_j", opt_num(g.energy_j)},
                     {"mem_used_gb", opt_num(g.mem_used_gb)},
                     {"problem", g.problem}});
   nj["gpus"] = gpus;
+  std::vector<std::string> gpu_notes = nv.notes;
+  for (auto& n : unreadable_gpu_notes(nv)) gpu_notes.push_back(std::move(n));
+  nj["notes"] = gpu_notes;
   out["nvml"] = nj;
 
   // The estimate.
@@ -116,6 +123,20 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
                      {"cpu_why", cpu.why},
                      {"dram_w_per_gb", kDramWattsPerGb},
                      {"mem_total_gb", mem_total_gb()}};
+  // Sharing: other pepr meters running now, a Slurm job with part of the node.
+  const std::string registry = meter_registry_dir();
+  nlohmann::json sj;
+  sj["registry"] = registry;
+  sj["other_meters"] = registry == "off" ? std::vector<pid_t>() : running_meters(registry);
+  if (auto sl = slurm_partial_node(online_cpus()))
+    sj["slurm"] = {
+        {"job_id", sl->job_id}, {"job_cpus", sl->job_cpus}, {"node_cpus", sl->node_cpus}};
+  else
+    sj["slurm"] = nullptr;
+  sj["attribution"] =
+      !sj["other_meters"].empty() || !sj["slurm"].is_null() ? "whole-machine" : "job";
+  out["sharing"] = sj;
+
   std::string cpu_method = rapl.usable() ? "rapl-powercap" : psrc ? "perf-pmu" : "estimate";
   std::size_t visible = 0;
   for (const auto& g : nv.gpus) visible += g.visible;
@@ -179,6 +200,8 @@ std::string format_probe(const nlohmann::json& p) {
         g["problem"].get<std::string>().empty() ? std::string()
                                                 : "\n      " + g["problem"].get<std::string>());
   }
+  if (nv.contains("notes"))
+    for (const auto& n : nv["notes"]) o += fmt::format("  note: {}\n", n.get<std::string>());
   const auto& e = p["estimate"];
   o += fmt::format("estimate       CPU '{}', {} CPUs: {:.1f} W at full load ({})\n",
                    e["cpu_model"].get<std::string>(), e["cpus"].get<int>(),
@@ -190,6 +213,23 @@ std::string format_probe(const nlohmann::json& p) {
                    p["selected"]["gpu"].get<std::string>());
   if (p.contains("estimate_reason"))
     o += fmt::format("  estimate because {}\n", p["estimate_reason"].get<std::string>());
+  if (p.contains("sharing")) {
+    const auto& sh = p["sharing"];
+    std::string others;
+    for (const auto& pid : sh["other_meters"])
+      others += (others.empty() ? "" : ", ") + std::to_string(pid.get<long>());
+    o += fmt::format("sharing        other pepr meters running now: {} (registry {})\n",
+                     others.empty() ? "none" : "pid " + others, sh["registry"].get<std::string>());
+    if (!sh["slurm"].is_null())
+      o += fmt::format("               Slurm job {} has {} of this node's {} CPUs\n",
+                       sh["slurm"]["job_id"].get<std::string>(), sh["slurm"]["job_cpus"].get<int>(),
+                       sh["slurm"]["node_cpus"].get<int>());
+    o += fmt::format(
+        "               energy attribution now: {}\n",
+        sh["attribution"].get<std::string>() == "job"
+            ? std::string("job (sensor figures belong to the job and the machine's own draw)")
+            : std::string("whole-machine (sensor figures include others' work)"));
+  }
   return o;
 }
 

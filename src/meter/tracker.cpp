@@ -20,6 +20,7 @@
 #include "meter/perf_power.hpp"
 #include "meter/process.hpp"
 #include "meter/rapl.hpp"
+#include "meter/sharing.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -55,6 +56,14 @@ struct Tracker::Impl {
   std::optional<std::vector<double>> idle_w;  // per component
   double idle_s = 0;
 
+  // Other pepr meters on the machine (not this job's own: ancestors and the tracked tree).
+  std::unique_ptr<MeterRegistration> registration;
+  std::vector<pid_t> ancestors;
+  SharingState sharing;
+  double last_sharing_check = -1e300;
+  std::optional<double> busy0;
+  static constexpr double kSharingCheckS = 2.0;
+
   // State guarded by mu.
   std::mutex mu;
   bool running = false, started = false, stopped = false;
@@ -80,17 +89,32 @@ struct Tracker::Impl {
     return out;
   }
 
+  // Looks for other meters now (mu held).
+  void check_sharing_locked(double t) {
+    last_sharing_check = t;
+    if (!registration) return;
+    for (pid_t p : registration->others()) {
+      const auto own = [p](const std::vector<pid_t>& v) {
+        return std::find(v.begin(), v.end(), p) != v.end();
+      };
+      if (p == ::getpid() || own(ancestors) || own(tree.pids()) || own(sharing.other_meters))
+        continue;
+      sharing.other_meters.push_back(p);
+    }
+  }
+
   // Reads everything now (mu held).
   ProcReading tick_locked(bool keep) {
     const double t = now_s();
     ProcReading pr = tree.read(t);
+    if (t - last_sharing_check >= kSharingCheckS) check_sharing_locked(t);
     SampleContext ctx{t, pr.cpu_s, pr.rss_gb};
     for (auto& s : sources) s->sample(ctx);
     iv_mem_peak = std::max(iv_mem_peak, pr.rss_gb);
     tot_mem_peak = std::max(tot_mem_peak, pr.rss_gb);
     std::optional<double> gmem;
     if (nvml && !tree.exited()) {
-      gmem = nvml->process_memory_gb(tree.pids());
+      gmem = nvml->process_memory_gb(tree.pids(), t);
       if (gmem) {
         iv_gpu_peak = std::max(iv_gpu_peak.value_or(0), *gmem);
         tot_gpu_peak = std::max(tot_gpu_peak.value_or(0), *gmem);
@@ -227,6 +251,8 @@ Tracker::Tracker(TrackerOptions options) : impl_(std::make_unique<Impl>()) {
     for (const auto& g : scan.gpus)
       if (g.visible && !g.problem.empty())
         m.notes.push_back(fmt::format("GPU {}: {}", g.index, g.problem));
+    for (auto& n : unreadable_gpu_notes(scan)) m.notes.push_back(std::move(n));
+    for (const auto& n : scan.notes) m.notes.push_back("GPUs: " + n);
     if (!ns->empty()) {
       m.nvml_status = "used: " + scan.lib + "; " + scan.visibility;
       m.nvml = ns.get();
@@ -282,6 +308,13 @@ void Tracker::start() {
   {
     std::lock_guard lock(m.mu);
     m.begin_locked();
+    m.registration = std::make_unique<MeterRegistration>(meter_registry_dir());
+    m.sharing.registry =
+        m.registration->problem().empty() ? m.registration->dir() : m.registration->problem();
+    m.ancestors = ancestor_pids();
+    m.sharing.slurm = slurm_partial_node(online_cpus());
+    m.busy0 = machine_busy_cpu_s();
+    m.check_sharing_locked(now_s());
     m.started = true;
   }
   m.start_thread();
@@ -329,6 +362,10 @@ IntervalRecord Tracker::stop(const std::string& label) {
   t.mem_peak_gb = std::max(m.tot_mem_peak, m.tree.kernel_peak_gb());
   t.gpu_mem_peak_gb = m.tot_gpu_peak;
   m.finish(t);
+  m.check_sharing_locked(now_s());
+  if (auto busy = machine_busy_cpu_s(); busy && m.busy0 && *busy - *m.busy0 > 0)
+    m.sharing.cpu_time_share = std::min(1.0, t.cpu_s / (*busy - *m.busy0));
+  m.registration.reset();
   if (!had_marks) {
     // Without marks there is one interval: the whole run.
     last.cpu_s = t.cpu_s;
@@ -365,7 +402,14 @@ std::string Tracker::estimate_reason() const {
   return impl_->estimate_reason;
 }
 std::vector<std::string> Tracker::notes() const {
-  return impl_->notes;
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  std::vector<std::string> out = m.notes;
+  for (const auto& s : m.sources)
+    for (auto& n : s->notes())
+      if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+  for (auto& n : m.sharing.notes()) out.push_back(std::move(n));
+  return out;
 }
 double Tracker::interval_s() const {
   return impl_->interval;
@@ -455,18 +499,22 @@ nlohmann::json Tracker::to_json() const {
   methods["time"] = "steady clock (CLOCK_MONOTONIC)";
   methods["cpu_time"] = m.tree.describe();
   methods["memory"] = fmt::format(
-      "RSS of the tracked process tree sampled every {:g} s; the total also takes the kernel's "
-      "peak of the root process (VmHWM / wait4 ru_maxrss)",
+      "resident memory of the tracked process tree sampled every {:g} s: the RSS of a lone "
+      "process; while the tree has several processes, the sum of their PSS "
+      "(/proc/PID/smaps_rollup: pages shared after fork counted once in all); the total also "
+      "takes the kernel's peak of the root process (VmHWM / wait4 ru_maxrss)",
       m.interval);
+  methods["memory_kind"] = m.tree.memory_method();
   methods["gpu_memory"] =
       m.nvml ? "NVML per-process used GPU memory of the tracked tree, sampled (null when NVML "
                "lists none of its processes, e.g. pids hidden by a container)"
              : "not measured: " + m.nvml_status;
   j["methods"] = methods;
   j["sensors"] = {{"rapl", m.rapl_status}, {"perf", m.perf_status}, {"nvml", m.nvml_status}};
+  j["sharing"] = m.sharing.to_json();
   j["estimate_reason"] =
       m.estimate_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.estimate_reason);
-  j["notes"] = m.notes;
+  j["notes"] = notes();
   j["sampling"] = {{"interval_s", m.interval},
                    {"requested_interval_s", m.opt.interval_s},
                    {"samples", m.ticks.load()},

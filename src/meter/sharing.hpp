@@ -1,0 +1,69 @@
+// Whether the machine's sensors see other people's work: other pepr meters running at the same
+// time (found through a registry of lock files) and Slurm jobs given part of a node. RAPL and NVML
+// measure whole packages and GPUs, so such figures are the whole machine's, and records say so.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace pepr::meter {
+
+// $PEPR_METER_REGISTRY, else /tmp/pepr-meters ("off" disables the registry).
+std::string meter_registry_dir();
+
+// This meter's entry in the registry: a file `<pid>-<n>.meter` holding an exclusive flock while
+// the meter runs. A file whose lock can be taken belongs to a meter that is gone and is removed.
+class MeterRegistration {
+ public:
+  // Registers in `dir` (created with mode 1777 like /tmp when missing); never throws: on failure
+  // problem() says why, and other meters cannot be seen.
+  explicit MeterRegistration(const std::string& dir);
+  ~MeterRegistration();
+  MeterRegistration(const MeterRegistration&) = delete;
+  MeterRegistration& operator=(const MeterRegistration&) = delete;
+
+  // The pids of the other meters registered now.
+  std::vector<pid_t> others() const;
+  const std::string& problem() const { return problem_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_, path_, problem_;
+  int fd_ = -1;
+};
+
+// The pids of the pepr meters registered in `dir` now, except the entry named `except`; removes
+// the entries of meters that are gone.
+std::vector<pid_t> running_meters(const std::string& dir, const std::string& except = "");
+
+// A Slurm job with part of this node: SLURM_JOB_ID set and SLURM_CPUS_ON_NODE below the node's
+// online CPUs. nullopt otherwise.
+struct SlurmShare {
+  std::string job_id;
+  int job_cpus = 0, node_cpus = 0;
+};
+std::optional<SlurmShare> slurm_partial_node(int node_cpus);
+
+// Busy CPU seconds of the whole machine so far (/proc/stat: user, nice, system, irq, softirq,
+// steal); nullopt when unreadable. The job's CPU time over the difference of two readings is its
+// share of the machine's CPU work.
+std::optional<double> machine_busy_cpu_s();
+
+// What the tracker learns about sharing during a run.
+struct SharingState {
+  std::string registry;             // the registry folder, or why none
+  std::vector<pid_t> other_meters;  // every other meter seen while this one ran
+  std::optional<SlurmShare> slurm;
+  std::optional<double> cpu_time_share;  // job CPU s / machine busy CPU s over the run
+  bool whole_machine() const { return !other_meters.empty() || slurm.has_value(); }
+  // The notes for the record and stderr (empty when the machine was not shared).
+  std::vector<std::string> notes() const;
+  nlohmann::json to_json() const;
+};
+
+}  // namespace pepr::meter
