@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -53,6 +54,8 @@ struct Config {
   std::string nvml;           // empty: this machine's
   bool perf = true;
   bool child = false;
+  int workers = 0;  // the child touches `child_mb` MB and forks this many workers sharing it
+  std::size_t child_mb = 0;
 };
 
 bool g_target_met = true;
@@ -68,10 +71,24 @@ void run(const Config& c, double interval, double seconds) {
   if (c.child) {
     child = fork();
     if (child == 0) {
+      setpgid(0, 0);
+      if (c.workers > 0) {
+        // A parent with forked workers (a data loader): the tree's memory is read as PSS.
+        std::vector<char> block(c.child_mb << 20);
+        std::memset(block.data(), 1, block.size());
+        for (int i = 0; i < c.workers; ++i)
+          if (fork() == 0) {
+            pause();
+            _exit(0);
+          }
+        pause();
+        _exit(0);
+      }
       execlp("sleep", "sleep", "3600", static_cast<char*>(nullptr));
       _exit(127);
     }
     t.set_target(child);
+    if (c.workers > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   const double p0 = process_cpu_s();
   t.start();
@@ -81,6 +98,7 @@ void run(const Config& c, double interval, double seconds) {
   const double p1 = process_cpu_s();
   t.stop();
   if (child > 0) {
+    kill(-child, SIGKILL);  // its process group: the child and its workers
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
   }
@@ -108,6 +126,7 @@ int main(int argc, char** argv) {
   std::vector<Config> configs = {
       {"this machine, this process", "", "", true, false},
       {"this machine, child process", "", "", true, true},
+      {"child + 4 workers, 512 MB shared", "", "", true, true, 4, 512},
       {"fake RAPL 2 pkg + DRAM (5 files)", tree.string(), "", false, false},
   };
 #ifdef PEPR_FAKE_NVML_PATH

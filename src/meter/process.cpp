@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,6 +74,12 @@ std::optional<double> read_pss_bytes(pid_t pid) {
   const double kb = std::strtod(r.text->c_str() + pos + 5, &end);
   if (end == r.text->c_str() + pos + 5) return std::nullopt;
   return kb * 1024.0;
+}
+
+double thread_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 double read_hwm_gb(pid_t pid) {
@@ -151,10 +158,14 @@ ProcReading ProcessTree::read(double now, double refresh_s) {
     last_refresh_ = now;
   }
   // One process: its RSS. Several: pages shared between them after fork would be counted once
-  // per process by RSS, so each counts its PSS instead (RSS where the kernel has no PSS).
+  // per process by RSS, so the tree counts PSS instead. Reading PSS walks every page table (about
+  // 5 ms per process holding 512 MB), so it is read only as often as keeps its cost below
+  // kPssCpuShare of a core (and at most once a second); in between, the RSS sum is scaled by the
+  // PSS / RSS ratio of the last reading.
   const bool several = pids_.size() > 1;
-  bool used_pss = false;
-  double cpu = 0, rss = 0;
+  const bool pss_due = several && now - last_pss_t_ >= pss_gap_s_;
+  const double pss_cpu0 = pss_due ? thread_cpu_s() : 0;
+  double cpu = 0, rss = 0, pss = 0;
   for (std::size_t i = 0; i < pids_.size(); ++i) {
     const bool is_root = i == 0;
     double mem = 0;
@@ -171,14 +182,16 @@ ProcReading ProcessTree::read(double now, double refresh_s) {
       cpu += f.cpu_s + f.children_s;
       mem = f.rss_bytes;
     }
-    if (several)
-      if (auto pss = read_pss_bytes(is_root && root_ == 0 ? 0 : pids_[i])) {
-        mem = *pss;
-        used_pss = true;
-      }
     rss += mem;
+    if (pss_due) pss += read_pss_bytes(is_root && root_ == 0 ? 0 : pids_[i]).value_or(mem);
   }
-  if (used_pss) pss_seen_ = true;
+  if (pss_due && rss > 0) {
+    pss_ratio_ = std::min(1.0, pss / rss);
+    last_pss_t_ = now;
+    pss_gap_s_ = std::max(1.0, (thread_cpu_s() - pss_cpu0) / kPssCpuShare);
+    pss_seen_ = true;
+  }
+  if (several && pss_seen_) rss *= pss_ratio_;
   cpu_floor_ = std::max(cpu_floor_, cpu);
   r.cpu_s = cpu_floor_;
   r.rss_gb = rss / 1e9;

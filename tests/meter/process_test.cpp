@@ -83,7 +83,9 @@ TEST(ProcessMemory, ForkedChildrenSharingPagesAreCountedOnce) {
 TEST(ProcessMemory, ALoneProcessIsItsRss) {
   ProcessTree tree(0);
   const ProcReading r = tree.read(0.0, 0);
-  if (tree.pids().size() == 1) EXPECT_EQ(tree.memory_method(), "rss");
+  if (tree.pids().size() == 1) {
+    EXPECT_EQ(tree.memory_method(), "rss");
+  }
   EXPECT_GT(r.rss_gb, 0.0);
 }
 
