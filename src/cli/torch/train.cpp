@@ -154,12 +154,21 @@ void run_train(TrainArgs& a) {
                rec["environment"]["meter_methods"]["energy"].get<std::string>());
     fmt::print(stderr, "  CO2eq          {:.4g} g at {} g/kWh, PUE {}\n", t["co2_g"].get<double>(),
                cfg.meter.intensity.g_per_kwh, cfg.meter.pue);
-    fmt::print(stderr, "  peak memory    {:.3f} GB (RSS)\n", t["mem_peak_gb"].get<double>());
+    const nlohmann::json meter = rec.value("meter", nlohmann::json::object());
+    fmt::print(
+        stderr, "  peak memory    {:.3f} GB ({})\n", t["mem_peak_gb"].get<double>(),
+        meter.value("methods", nlohmann::json::object()).value("memory_kind", std::string()) ==
+                "pss"
+            ? "PSS of the process tree"
+            : "RSS");
     if (!rec["stop_reason"].is_null())
       fmt::print(stderr, "  stopped        {}\n", rec["stop_reason"].get<std::string>());
     if (!rec["error"].is_null())
       fmt::print(stderr, "  error          {}\n", rec["error"].get<std::string>());
     if (!a.output.empty()) fmt::print(stderr, "  record         {}\n", a.output);
+    // The meter's notes: shared machine, GPUs that cannot be read, counter resets, ...
+    for (const auto& n : meter.value("notes", nlohmann::json::array()))
+      if (n.is_string()) fmt::print(stderr, "  note: {}\n", n.get<std::string>());
     const std::string blas = rec["environment"]["blas"].get<std::string>();
     if (sweep::is_reference_blas(blas))
       fmt::print(stderr,
