@@ -15,12 +15,14 @@
 #   1. the build (pepr and the model tests) against torch.utils.cmake_prefix_path, CUDA on;
 #   2. the timm equivalence test on CUDA for 10 native models (fp32, TF32 off; tolerance
 #      max|pepr - timm| <= 1e-3 * max(1, max|timm|), the same as on CPU);
-#   3. `pepr meters` (a real NVML reading) and one short `pepr train --device cuda` run;
+#   3. `pepr meters` (a real NVML reading), one short `pepr train --device cuda` run and the
+#      meter's sampling cost with the real NVML (bench_meter_overhead, 2 s per case);
 #   4. bench/train_vs_timm_gpu.py: 2 epochs of resnet18, mobilenetv2_050 and mobilevitv2_050
 #      at 28 and 224 px, pepr and timm + DataLoader alternating on the same GPU, same precision.
 # Output: $OUT (or out/device-check) gets summary.json (also printed), build.log,
 # equivalence.log, train.json (bf16, deterministic), train-fp16.json (fp16, host batches),
-# bench.json, bench.log and misc.log (nvidia-smi, Python versions, pepr meters, train logs).
+# bench.json, bench.log, meter-overhead.log (bench_meter_overhead with the real NVML) and misc.log
+# (nvidia-smi, Python versions, pepr meters, train logs).
 # Exit 0 when every step passed. summary.json: {"exit": {step: code}, "seconds", "python":
 # {torch, cuda, cudnn, timm, gpu}, "equivalence": [{model, device, max_diff, tolerance}],
 # "train": {environment, data, config, totals, meter}, "bench": [{model, size, ratio, pepr: [..],
@@ -95,7 +97,7 @@ jobs=$(nproc)
     -DPEPR_TORCH_FROM_PYTHON=ON -DPython3_EXECUTABLE="$PY" -DPEPR_WITH_CURL=OFF \
     -DPEPR_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix/usr" \
     ${nvcc:+-DCMAKE_CUDA_COMPILER="$nvcc"} -DPEPR_SHARED_DATA_DIR="$deps/shared" &&
-    cmake --build "$build" -j "$jobs" --target pepr test_models
+    cmake --build "$build" -j "$jobs" --target pepr test_models bench_meter_overhead
 } >"$OUT/build.log" 2>&1
 status[build]=$?
 if [ "${status[build]}" -ne 0 ] && grep -q "torch_cuda.cpp" "$OUT/build.log"; then
@@ -104,7 +106,7 @@ if [ "${status[build]}" -ne 0 ] && grep -q "torch_cuda.cpp" "$OUT/build.log"; th
   log "torch_cuda.cpp failed: rebuilding with -DPEPR_CUDA_EXTRAS=OFF"
   { echo "== first build (CUDA extras on)"; cat "$OUT/build.log"; } >>"$misc"
   { cmake -DPEPR_CUDA_EXTRAS=OFF "$build" &&
-    cmake --build "$build" -j "$jobs" --target pepr test_models; } >"$OUT/build.log" 2>&1
+    cmake --build "$build" -j "$jobs" --target pepr test_models bench_meter_overhead; } >"$OUT/build.log" 2>&1
   status[build]=$?
 fi
 log "build: exit ${status[build]} after $(($(date +%s) - t0)) s (log: build.log)"
@@ -140,6 +142,10 @@ echo "== pepr train fp16, host batches" >>"$misc"
   --precision fp16 --data-placement host -o "$OUT/train-fp16.json" >>"$misc" 2>&1
 status[train_fp16]=$?
 log "pepr train --device cuda: bf16 exit ${status[train]}, fp16 exit ${status[train_fp16]}"
+# The sampler's cost with the real NVML (process list at most once a second): 2 s per case.
+timeout 90 "$build/bench/bench_meter_overhead" 2 >"$OUT/meter-overhead.log" 2>&1
+status[meter_overhead]=$?
+grep -E "100 ms|target" "$OUT/meter-overhead.log" >&2
 
 # 4. pepr vs timm on the same GPU.
 t2=$(date +%s)
