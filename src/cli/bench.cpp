@@ -144,6 +144,18 @@ void run_bench_cmd(BenchArgs& a) {
     so.plan_file = plan_label;
     so.runs_dir = runs_dir.string();
     so.job_name = "pepr-" + plan.name;
+    so.device = plan.device;
+    const bool cpu_plan = plan.device == "cpu";
+    if (so.gpus > 0 && cpu_plan)
+      fmt::print(stderr,
+                 "pepr bench: warning: --gpus {} but the plan trains on cpu (device = \"cpu\"): "
+                 "the GPUs would sit idle; set device = \"cuda\" in the plan's [sweep]\n",
+                 so.gpus);
+    else if (so.gpus == 0 && !cpu_plan)
+      fmt::print(stderr,
+                 "pepr bench: warning: the plan trains on {} but --gpus is 0: Slurm gives the "
+                 "tasks no GPU; add --gpus 1\n",
+                 plan.device);
     if (so.shards > static_cast<int>(runs.size()))
       fmt::print(stderr, "pepr bench: note: {} for {}: some tasks will have none\n",
                  plural(so.shards, "shard"), plural(static_cast<long long>(runs.size()), "run"));

@@ -35,6 +35,9 @@ std::string slurm_script(const SlurmOptions& o) {
   s += "#SBATCH --ntasks=1\n";
   s += fmt::format("#SBATCH --output={}/slurm-%A_%a.out\n", o.runs_dir);
   s += "#SBATCH --signal=B:TERM@120\n";  // time to mark the current run interrupted
+  if (!o.device.empty())
+    s += fmt::format("# device: {} (the plan's){}\n", o.device,
+                     o.gpus > 0 ? fmt::format(", {} GPU(s) per task", o.gpus) : "");
   s += "set -euo pipefail\n";
   std::string extra;
   for (const auto& a : o.bench_args) extra += " " + shell_quote(a);

@@ -14,6 +14,7 @@ struct SlurmOptions {
   int shards = 1;
   std::string partition;  // empty: the cluster's default
   int gpus = 0;           // GPUs per task (--gres=gpu:G)
+  std::string device;     // the plan's device (cpu, cuda, cuda:N), named in the script
   int cpus = 0;           // CPUs per task (0: not set)
   std::string mem;        // e.g. 32G (empty: not set)
   std::string time = "24:00:00";
