@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,16 @@ TrackerOptions gpu_options(const std::filesystem::path& root) {
   o.powercap_root = root.string();
   o.nvml_lib = kFake;
   return o;
+}
+
+// A tracker with options `o`, sampling every 20 ms, run for `ms` milliseconds and stopped.
+std::unique_ptr<Tracker> tracked_for(TrackerOptions o, int ms) {
+  o.interval_s = 0.02;
+  auto t = std::make_unique<Tracker>(o);
+  t->start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  t->stop();
+  return t;
 }
 
 double energy_of(const nlohmann::json& iv, const std::string& name) {
@@ -203,12 +214,7 @@ TEST(Nvml, ProcessGpuMemory) {
                {"FAKE_NVML_PROC_MB", std::string("1500")},
                {"CUDA_VISIBLE_DEVICES", std::nullopt}};
   pepr::test::TempDir tmp;
-  TrackerOptions o = gpu_options(tmp.path());
-  o.interval_s = 0.02;
-  Tracker t(o);
-  t.start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  auto total = t.stop();
+  auto total = tracked_for(gpu_options(tmp.path()), 100)->total();
   ASSERT_TRUE(total.gpu_mem_peak_gb.has_value());
   EXPECT_NEAR(*total.gpu_mem_peak_gb, 1.5, 1e-9);
 }
@@ -231,8 +237,6 @@ TEST(Nvml, GpuMemoryAbsentWhenNotListed) {
 namespace pepr::meter {
 namespace {
 
-using pepr::test::EnvGuard;
-
 bool has_note(const std::vector<std::string>& notes, const std::string& part) {
   for (const auto& n : notes)
     if (n.find(part) != std::string::npos) return true;
@@ -250,11 +254,7 @@ std::optional<double> gpu_memory_with(const std::string& lib) {
   pepr::test::TempDir tmp;
   TrackerOptions o = gpu_options(tmp.path());
   o.nvml_lib = lib;
-  o.interval_s = 0.02;
-  Tracker t(o);
-  t.start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
-  return t.stop().gpu_mem_peak_gb;
+  return tracked_for(o, 60)->total().gpu_mem_peak_gb;
 }
 
 // Issue: drivers 535.43-535.86 write 32-byte entries from _v3; read as 24-byte entries they were
@@ -395,17 +395,12 @@ TEST(NvmlResets, ACounterRestartIsDroppedAndNoted) {
                {"FAKE_NVML_RESET_S", std::string("0.15")},
                {"CUDA_VISIBLE_DEVICES", std::nullopt}};
   pepr::test::TempDir tmp;
-  TrackerOptions o = gpu_options(tmp.path());
-  o.interval_s = 0.02;
-  Tracker t(o);
-  t.start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  auto total = t.stop();
+  auto t = tracked_for(gpu_options(tmp.path()), 400);
   // 100 W for about 0.4 s, less the one interval around the restart.
-  EXPECT_GT(total.energy_j[1], 100 * 0.25);
-  EXPECT_LT(total.energy_j[1], 100 * 0.5);
-  EXPECT_TRUE(has_note(t.notes(), "GPU 0: the energy counter was reset or jumped 1 time"))
-      << joined(t.notes());
+  EXPECT_GT(t->total().energy_j[1], 100 * 0.25);
+  EXPECT_LT(t->total().energy_j[1], 100 * 0.5);
+  EXPECT_TRUE(has_note(t->notes(), "GPU 0: the energy counter was reset or jumped 1 time"))
+      << joined(t->notes());
 }
 
 }  // namespace

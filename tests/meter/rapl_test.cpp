@@ -264,10 +264,6 @@ TEST(PerfPower, AnUnknownPeprPerfValueIsAnError) {
 namespace pepr::meter {
 namespace {
 
-using pepr::test::EnvGuard;
-using pepr::test::make_zone;
-using pepr::test::set_energy;
-
 TrackerOptions rapl_only(const std::filesystem::path& root) {
   TrackerOptions o;
   o.powercap_root = root.string();
