@@ -23,15 +23,12 @@
 #include "core/error.hpp"
 #include "core/score.hpp"
 #include "core/table.hpp"
+#include "paper_runs.hpp"
 #include "sweep/stopping.hpp"
 
 namespace {
 
-struct Run {
-  std::string model;
-  std::vector<double> test;  // per epoch
-  double energy = 0;         // kWh, all epochs
-};
+using Run = pepr::bench::PaperRun;
 
 struct Outcome {
   double p = 0, energy = 0;
@@ -77,25 +74,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    pepr::Table t = pepr::Table::read_csv(path);
-    auto cols = pepr::epoch_columns(t, "test_");
-    const std::size_t model = t.require_column("model"), energy = t.require_column("energy"),
-                      dataset = t.require_column("dataset");
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<Run>> experiments;
-    for (std::size_t r = 0; r < t.num_rows(); ++r) {
-      Run run;
-      run.model = std::string(t.cell(r, model));
-      run.energy = t.number(r, energy);
-      for (std::size_t c : cols) run.test.push_back(t.number(r, c));
-      std::string d(t.cell(r, dataset));
-      if (!experiments.count(d)) order.push_back(d);
-      experiments[d].push_back(std::move(run));
-    }
+    pepr::bench::PaperRuns paper = pepr::bench::read_paper_runs(path);
+    const std::vector<std::string>& order = paper.order;
+    auto& experiments = paper.experiments;
     fmt::print(
         "PePR-aware early stopping on {} ({} runs, {} epochs each; energy spread evenly "
         "over epochs)\n",
-        path, t.num_rows(), cols.size());
+        path, paper.rows, paper.epochs);
     fmt::print(
         "rule: stop once PePR_k = test_k / (1 + E_cum,k / E_pred) has not reached a new "
         "maximum for K epochs; E_pred = epoch-1 energy x 10\n\n");

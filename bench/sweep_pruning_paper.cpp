@@ -45,6 +45,7 @@
 #include "core/error.hpp"
 #include "core/score.hpp"
 #include "core/table.hpp"
+#include "paper_runs.hpp"
 #include "sweep/pruning.hpp"
 #include "sweep/stopping.hpp"
 
@@ -54,12 +55,7 @@ namespace sw = pepr::sweep;
 
 constexpr std::size_t kTop = 5;
 
-struct Run {
-  std::string model;
-  std::vector<double> test;  // after each epoch
-  double energy = 0;         // kWh, all epochs
-  double factor = 1;         // prediction / true total in the perturbed variant
-};
+using Run = pepr::bench::PaperRun;
 
 // A deterministic factor in [0.8, 1.25] per run, log-uniform: FNV-1a of "model/experiment".
 double perturbation(const std::string& key) {
@@ -263,25 +259,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    pepr::Table t = pepr::Table::read_csv(path);
-    auto cols = pepr::epoch_columns(t, "test_");
-    const std::size_t model = t.require_column("model"), energy = t.require_column("energy"),
-                      dataset = t.require_column("dataset");
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<Run>> experiments;
-    for (std::size_t r = 0; r < t.num_rows(); ++r) {
-      Run run;
-      run.model = std::string(t.cell(r, model));
-      run.energy = t.number(r, energy);
-      for (std::size_t c : cols) run.test.push_back(t.number(r, c));
-      std::string d(t.cell(r, dataset));
-      run.factor = perturbation(run.model + "/" + d);
-      if (!experiments.count(d)) order.push_back(d);
-      experiments[d].push_back(std::move(run));
-    }
+    pepr::bench::PaperRuns paper = pepr::bench::read_paper_runs(path);
+    const std::vector<std::string>& order = paper.order;
+    auto& experiments = paper.experiments;
+    for (auto& [d, runs] : experiments)
+      for (auto& run : runs) run.factor = perturbation(run.model + "/" + d);
     fmt::print(
         "Sweep-level pruning on {} ({} runs, {} epochs each; energy spread evenly over epochs)\n",
-        path, t.num_rows(), cols.size());
+        path, paper.rows, paper.epochs);
     fmt::print(
         "schedule: epoch 1 of every run, then each run to the end, cheapest predicted total "
         "first,\nunless 5 finished runs provably beat it (src/sweep/pruning.hpp); answer: top 5 "

@@ -1,0 +1,47 @@
+// The PePR paper's per-epoch results (all_results.csv) grouped by experiment, for the replays in
+// bench/ (early_stopping_paper.cpp, sweep_pruning_paper.cpp).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/table.hpp"
+
+namespace pepr::bench {
+
+struct PaperRun {
+  std::string model;
+  std::vector<double> test;  // test accuracy after each epoch (test_00 .. test_09)
+  double energy = 0;         // kWh, all epochs
+  double factor = 1;         // sweep_pruning_paper: prediction / true total when perturbed
+};
+
+struct PaperRuns {
+  std::size_t rows = 0, epochs = 0;
+  std::vector<std::string> order;  // the experiments (column `dataset`) in file order
+  std::map<std::string, std::vector<PaperRun>> experiments;
+};
+
+// Reads all_results.csv; throws pepr::Error for a malformed table.
+inline PaperRuns read_paper_runs(const std::string& path) {
+  const Table t = Table::read_csv(path);
+  const auto cols = epoch_columns(t, "test_");
+  const std::size_t model = t.require_column("model"), energy = t.require_column("energy"),
+                    dataset = t.require_column("dataset");
+  PaperRuns out;
+  out.rows = t.num_rows();
+  out.epochs = cols.size();
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    PaperRun run;
+    run.model = std::string(t.cell(r, model));
+    run.energy = t.number(r, energy);
+    for (std::size_t c : cols) run.test.push_back(t.number(r, c));
+    const std::string d(t.cell(r, dataset));
+    if (!out.experiments.count(d)) out.order.push_back(d);
+    out.experiments[d].push_back(std::move(run));
+  }
+  return out;
+}
+
+}  // namespace pepr::bench
