@@ -2,9 +2,13 @@
 // bench/ (early_stopping_paper.cpp, sweep_pruning_paper.cpp).
 #pragma once
 
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "core/table.hpp"
 
@@ -22,6 +26,16 @@ struct PaperRuns {
   std::vector<std::string> order;  // the experiments (column `dataset`) in file order
   std::map<std::string, std::vector<PaperRun>> experiments;
 };
+
+// The data file: the first argument, else ../shared/data/pepr-paper/all_results.csv (from the
+// repository's root); nullopt, with a message on stderr, when it does not exist.
+inline std::optional<std::string> paper_results_path(int argc, char** argv) {
+  std::string path = argc > 1 ? argv[1] : "../shared/data/pepr-paper/all_results.csv";
+  if (std::filesystem::exists(path)) return path;
+  fmt::print(stderr, "{}: not found (the PePR paper's data; give its path as the argument)\n",
+             path);
+  return std::nullopt;
+}
 
 // Reads all_results.csv; throws pepr::Error for a malformed table.
 inline PaperRuns read_paper_runs(const std::string& path) {

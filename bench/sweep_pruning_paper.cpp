@@ -252,12 +252,9 @@ Summary report(const std::string& title, const std::vector<std::string>& order,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string path = argc > 1 ? argv[1] : "../shared/data/pepr-paper/all_results.csv";
-  if (!std::filesystem::exists(path)) {
-    fmt::print(stderr, "{}: not found (the PePR paper's data; give its path as the argument)\n",
-               path);
-    return 1;
-  }
+  const auto found = pepr::bench::paper_results_path(argc, argv);
+  if (!found) return 1;
+  const std::string& path = *found;
   try {
     pepr::bench::PaperRuns paper = pepr::bench::read_paper_runs(path);
     const std::vector<std::string>& order = paper.order;
