@@ -67,67 +67,61 @@ std::vector<std::string> top5(const std::vector<Run>& runs, const std::vector<Ou
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto found = pepr::bench::paper_results_path(argc, argv);
-  if (!found) return 1;
-  const std::string& path = *found;
-  try {
-    pepr::bench::PaperRuns paper = pepr::bench::read_paper_runs(path);
-    const std::vector<std::string>& order = paper.order;
-    auto& experiments = paper.experiments;
-    fmt::print(
-        "PePR-aware early stopping on {} ({} runs, {} epochs each; energy spread evenly "
-        "over epochs)\n",
-        path, paper.rows, paper.epochs);
-    fmt::print(
-        "rule: stop once PePR_k = test_k / (1 + E_cum,k / E_pred) has not reached a new "
-        "maximum for K epochs; E_pred = epoch-1 energy x 10\n\n");
-    fmt::print("{:<16} {:>2} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}  {}\n", "experiment", "K",
-               "runs", "stopped", "mean ep.", "saved", "P full", "P stop", "top5 set",
-               "top-5 order");
-    for (int patience : {1, 2, 3}) {
-      double all_spent = 0, all_total = 0;
-      int changed_sets = 0, changed_orders = 0;
-      for (const auto& d : order) {
-        const auto& runs = experiments[d];
-        std::vector<Outcome> full, stop;
-        double spent = 0, total = 0, p_full = 0, p_stop = 0, ep = 0;
-        int stopped = 0;
-        for (const auto& r : runs) {
-          full.push_back({r.test.back(), r.energy, r.test.size()});
-          stop.push_back(simulate(r, patience));
-          spent += stop.back().energy;
-          total += r.energy;
-          p_full += full.back().p;
-          p_stop += stop.back().p;
-          ep += static_cast<double>(stop.back().epochs);
-          stopped += stop.back().epochs < r.test.size();
-        }
-        all_spent += spent, all_total += total;
-        const double n = static_cast<double>(runs.size());
-        auto a = top5(runs, full), b = top5(runs, stop);
-        auto sa = a, sb = b;
-        std::sort(sa.begin(), sa.end());
-        std::sort(sb.begin(), sb.end());
-        std::size_t common = 0;
-        for (const auto& m : a) common += std::count(b.begin(), b.end(), m);
-        bool set_changed = sa != sb, order_changed = a != b;
-        changed_sets += set_changed;
-        changed_orders += order_changed;
+  return pepr::bench::run_paper_replay(
+      argc, argv, [](const std::string& path, pepr::bench::PaperRuns& paper) {
+        const std::vector<std::string>& order = paper.order;
+        auto& experiments = paper.experiments;
         fmt::print(
-            "{:<16} {:>2} {:>8} {:>8} {:>9.2f} {:>7.1f}% {:>8.4f} {:>8.4f} {:>9}  {}\n", d,
-            patience, runs.size(), stopped, ep / n, 100 * (1 - spent / total), p_full / n,
-            p_stop / n, set_changed ? fmt::format("{}/5 kept", common) : "same",
-            order_changed ? fmt::format("{} -> {}", fmt::join(a, ","), fmt::join(b, ",")) : "same");
-      }
-      fmt::print(
-          "{:<16} {:>2} all experiments: {:.1f}% of the energy saved; top-5 set changed "
-          "in {}/{}, top-5 order in {}/{}\n\n",
-          "total", patience, 100 * (1 - all_spent / all_total), changed_sets, order.size(),
-          changed_orders, order.size());
-    }
-  } catch (const pepr::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+            "PePR-aware early stopping on {} ({} runs, {} epochs each; energy spread evenly "
+            "over epochs)\n",
+            path, paper.rows, paper.epochs);
+        fmt::print(
+            "rule: stop once PePR_k = test_k / (1 + E_cum,k / E_pred) has not reached a new "
+            "maximum for K epochs; E_pred = epoch-1 energy x 10\n\n");
+        fmt::print("{:<16} {:>2} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}  {}\n", "experiment",
+                   "K", "runs", "stopped", "mean ep.", "saved", "P full", "P stop", "top5 set",
+                   "top-5 order");
+        for (int patience : {1, 2, 3}) {
+          double all_spent = 0, all_total = 0;
+          int changed_sets = 0, changed_orders = 0;
+          for (const auto& d : order) {
+            const auto& runs = experiments[d];
+            std::vector<Outcome> full, stop;
+            double spent = 0, total = 0, p_full = 0, p_stop = 0, ep = 0;
+            int stopped = 0;
+            for (const auto& r : runs) {
+              full.push_back({r.test.back(), r.energy, r.test.size()});
+              stop.push_back(simulate(r, patience));
+              spent += stop.back().energy;
+              total += r.energy;
+              p_full += full.back().p;
+              p_stop += stop.back().p;
+              ep += static_cast<double>(stop.back().epochs);
+              stopped += stop.back().epochs < r.test.size();
+            }
+            all_spent += spent, all_total += total;
+            const double n = static_cast<double>(runs.size());
+            auto a = top5(runs, full), b = top5(runs, stop);
+            auto sa = a, sb = b;
+            std::sort(sa.begin(), sa.end());
+            std::sort(sb.begin(), sb.end());
+            std::size_t common = 0;
+            for (const auto& m : a) common += std::count(b.begin(), b.end(), m);
+            bool set_changed = sa != sb, order_changed = a != b;
+            changed_sets += set_changed;
+            changed_orders += order_changed;
+            fmt::print("{:<16} {:>2} {:>8} {:>8} {:>9.2f} {:>7.1f}% {:>8.4f} {:>8.4f} {:>9}  {}\n",
+                       d, patience, runs.size(), stopped, ep / n, 100 * (1 - spent / total),
+                       p_full / n, p_stop / n,
+                       set_changed ? fmt::format("{}/5 kept", common) : "same",
+                       order_changed ? fmt::format("{} -> {}", fmt::join(a, ","), fmt::join(b, ","))
+                                     : "same");
+          }
+          fmt::print(
+              "{:<16} {:>2} all experiments: {:.1f}% of the energy saved; top-5 set changed "
+              "in {}/{}, top-5 order in {}/{}\n\n",
+              "total", patience, 100 * (1 - all_spent / all_total), changed_sets, order.size(),
+              changed_orders, order.size());
+        }
+      });
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
 #include "core/table.hpp"
 
 namespace pepr::bench {
@@ -26,16 +28,6 @@ struct PaperRuns {
   std::vector<std::string> order;  // the experiments (column `dataset`) in file order
   std::map<std::string, std::vector<PaperRun>> experiments;
 };
-
-// The data file: the first argument, else ../shared/data/pepr-paper/all_results.csv (from the
-// repository's root); nullopt, with a message on stderr, when it does not exist.
-inline std::optional<std::string> paper_results_path(int argc, char** argv) {
-  std::string path = argc > 1 ? argv[1] : "../shared/data/pepr-paper/all_results.csv";
-  if (std::filesystem::exists(path)) return path;
-  fmt::print(stderr, "{}: not found (the PePR paper's data; give its path as the argument)\n",
-             path);
-  return std::nullopt;
-}
 
 // Reads all_results.csv; throws pepr::Error for a malformed table.
 inline PaperRuns read_paper_runs(const std::string& path) {
@@ -56,6 +48,28 @@ inline PaperRuns read_paper_runs(const std::string& path) {
     out.experiments[d].push_back(std::move(run));
   }
   return out;
+}
+
+// A replay's main: reads the data file (the first argument, else
+// ../shared/data/pepr-paper/all_results.csv from the repository's root) and runs `body` on it.
+// Exit code 1, with a message, when the file is missing or malformed.
+inline int run_paper_replay(
+    int argc, char** argv,
+    const std::function<void(const std::string& path, PaperRuns& paper)>& body) {
+  const std::string path = argc > 1 ? argv[1] : "../shared/data/pepr-paper/all_results.csv";
+  if (!std::filesystem::exists(path)) {
+    fmt::print(stderr, "{}: not found (the PePR paper's data; give its path as the argument)\n",
+               path);
+    return 1;
+  }
+  try {
+    PaperRuns paper = read_paper_runs(path);
+    body(path, paper);
+  } catch (const Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace pepr::bench

@@ -252,76 +252,75 @@ Summary report(const std::string& title, const std::vector<std::string>& order,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto found = pepr::bench::paper_results_path(argc, argv);
-  if (!found) return 1;
-  const std::string& path = *found;
-  try {
-    pepr::bench::PaperRuns paper = pepr::bench::read_paper_runs(path);
-    const std::vector<std::string>& order = paper.order;
-    auto& experiments = paper.experiments;
-    for (auto& [d, runs] : experiments)
-      for (auto& run : runs) run.factor = perturbation(run.model + "/" + d);
-    fmt::print(
-        "Sweep-level pruning on {} ({} runs, {} epochs each; energy spread evenly over epochs)\n",
-        path, paper.rows, paper.epochs);
-    fmt::print(
-        "schedule: epoch 1 of every run, then each run to the end, cheapest predicted total "
-        "first,\nunless 5 finished runs provably beat it (src/sweep/pruning.hpp); answer: top 5 "
-        "by PePR-E of the finished runs\n\n");
+  return pepr::bench::run_paper_replay(
+      argc, argv, [](const std::string& path, pepr::bench::PaperRuns& paper) {
+        const std::vector<std::string>& order = paper.order;
+        auto& experiments = paper.experiments;
+        for (auto& [d, runs] : experiments)
+          for (auto& run : runs) run.factor = perturbation(run.model + "/" + d);
+        fmt::print(
+            "Sweep-level pruning on {} ({} runs, {} epochs each; energy spread evenly over "
+            "epochs)\n",
+            path, paper.rows, paper.epochs);
+        fmt::print(
+            "schedule: epoch 1 of every run, then each run to the end, cheapest predicted total "
+            "first,\nunless 5 finished runs provably beat it (src/sweep/pruning.hpp); answer: top "
+            "5 "
+            "by PePR-E of the finished runs\n\n");
 
-    auto pruning = [&](Setting set) {
-      return [set](const std::vector<Run>& runs) { return prune_sweep(runs, set); };
-    };
-    using OP = sw::OptimisticP;
-    const Setting recommended{OP::Peers, 0.05, 1.0, false};
-    report(
-        "recommended: optimistic P = max(best so far, best final P of >= 3 finished runs no better "
-        "at that epoch) + 0.05, exact predictions (mu = 1)",
-        order, experiments, pruning(recommended), true, false);
-    report("provable: optimistic P = 1 (P <= 1 only), exact predictions", order, experiments,
-           pruning({OP::One, 0, 1.0, false}), true, false);
-    report("the issue's heuristic: optimistic P = best so far + 0.05, exact predictions", order,
-           experiments, pruning({OP::BestSoFar, 0.05, 1.0, false}), true, false);
-    report("perturbed predictions (x [0.8, 1.25] per run), mu = 1.25, optimistic P as recommended",
-           order, experiments, pruning({OP::Peers, 0.05, 1.25, true}), true, true);
-    report("perturbed predictions, mu = 1.25, optimistic P = 1", order, experiments,
-           pruning({OP::One, 0, 1.25, true}), true, true);
-    for (int k : {1, 2, 3})
-      report(
-          fmt::format("peer: --pepr-patience {} (per-run PePR-aware early stopping)", k), order,
-          experiments, [k](const std::vector<Run>& runs) { return patience_sweep(runs, k); }, true,
-          false);
+        auto pruning = [&](Setting set) {
+          return [set](const std::vector<Run>& runs) { return prune_sweep(runs, set); };
+        };
+        using OP = sw::OptimisticP;
+        const Setting recommended{OP::Peers, 0.05, 1.0, false};
+        report(
+            "recommended: optimistic P = max(best so far, best final P of >= 3 finished runs no "
+            "better "
+            "at that epoch) + 0.05, exact predictions (mu = 1)",
+            order, experiments, pruning(recommended), true, false);
+        report("provable: optimistic P = 1 (P <= 1 only), exact predictions", order, experiments,
+               pruning({OP::One, 0, 1.0, false}), true, false);
+        report("the issue's heuristic: optimistic P = best so far + 0.05, exact predictions", order,
+               experiments, pruning({OP::BestSoFar, 0.05, 1.0, false}), true, false);
+        report(
+            "perturbed predictions (x [0.8, 1.25] per run), mu = 1.25, optimistic P as recommended",
+            order, experiments, pruning({OP::Peers, 0.05, 1.25, true}), true, true);
+        report("perturbed predictions, mu = 1.25, optimistic P = 1", order, experiments,
+               pruning({OP::One, 0, 1.25, true}), true, true);
+        for (int k : {1, 2, 3})
+          report(
+              fmt::format("peer: --pepr-patience {} (per-run PePR-aware early stopping)", k), order,
+              experiments, [k](const std::vector<Run>& runs) { return patience_sweep(runs, k); },
+              true, false);
 
-    fmt::print("sensitivity (all experiments): saved % / top-5 set kept / top 1 kept\n");
-    fmt::print("{:<26} {:>24} {:>24}\n", "optimistic P", "exact predictions",
-               "perturbed, mu = 1.25");
-    struct Row {
-      std::string name;
-      Setting set;
-    };
-    std::vector<Row> rows;
-    for (double d : {0.0, 0.02, 0.05, 0.1})
-      rows.push_back({fmt::format("best so far + {:.2f}", d), {OP::BestSoFar, d, 1.0, false}});
-    for (std::size_t m : {1, 3, 5})
-      for (double d : {0.02, 0.03, 0.04, 0.05, 0.07, 0.1})
-        rows.push_back(
-            {fmt::format("peers (>= {}) + {:.2f}", m, d), {OP::Peers, d, 1.0, false, m}});
-    rows.push_back({"P <= 1", {OP::One, 0, 1.0, false}});
-    for (const auto& row : rows) {
-      Setting exact = row.set, perturbed = row.set;
-      perturbed.mu = 1.25, perturbed.perturbed = true;
-      auto a = report("", order, experiments, pruning(exact), false, false);
-      auto b = report("", order, experiments, pruning(perturbed), false, false);
-      fmt::print("{:<26} {:>12.1f}% {:>3}/8 {:>3}/8 {:>12.1f}% {:>3}/8 {:>3}/8\n", row.name,
-                 a.saved, a.set_kept, a.top1_kept, b.saved, b.set_kept, b.top1_kept);
-    }
+        fmt::print("sensitivity (all experiments): saved % / top-5 set kept / top 1 kept\n");
+        fmt::print("{:<26} {:>24} {:>24}\n", "optimistic P", "exact predictions",
+                   "perturbed, mu = 1.25");
+        struct Row {
+          std::string name;
+          Setting set;
+        };
+        std::vector<Row> rows;
+        for (double d : {0.0, 0.02, 0.05, 0.1})
+          rows.push_back({fmt::format("best so far + {:.2f}", d), {OP::BestSoFar, d, 1.0, false}});
+        for (std::size_t m : {1, 3, 5})
+          for (double d : {0.02, 0.03, 0.04, 0.05, 0.07, 0.1})
+            rows.push_back(
+                {fmt::format("peers (>= {}) + {:.2f}", m, d), {OP::Peers, d, 1.0, false, m}});
+        rows.push_back({"P <= 1", {OP::One, 0, 1.0, false}});
+        for (const auto& row : rows) {
+          Setting exact = row.set, perturbed = row.set;
+          perturbed.mu = 1.25, perturbed.perturbed = true;
+          auto a = report("", order, experiments, pruning(exact), false, false);
+          auto b = report("", order, experiments, pruning(perturbed), false, false);
+          fmt::print("{:<26} {:>12.1f}% {:>3}/8 {:>3}/8 {:>12.1f}% {:>3}/8 {:>3}/8\n", row.name,
+                     a.saved, a.set_kept, a.top1_kept, b.saved, b.set_kept, b.top1_kept);
+        }
 
-    fmt::print("\nfirst pruning reasons (recommended setting, experiment {}):\n", order.front());
-    const Answer a = prune_sweep(experiments[order.front()], recommended);
-    for (std::size_t i = 0; i < a.reasons.size() && i < 3; ++i) fmt::print("  {}\n", a.reasons[i]);
-  } catch (const pepr::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+        fmt::print("\nfirst pruning reasons (recommended setting, experiment {}):\n",
+                   order.front());
+        const Answer a = prune_sweep(experiments[order.front()], recommended);
+        for (std::size_t i = 0; i < a.reasons.size() && i < 3; ++i)
+          fmt::print("  {}\n", a.reasons[i]);
+      });
 }

@@ -124,18 +124,11 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
                      {"dram_w_per_gb", kDramWattsPerGb},
                      {"mem_total_gb", mem_total_gb()}};
   // Sharing: other pepr meters running now, a Slurm job with part of the node.
-  const std::string registry = meter_registry_dir();
-  nlohmann::json sj;
-  sj["registry"] = registry;
-  sj["other_meters"] = registry == "off" ? std::vector<pid_t>() : running_meters(registry);
-  if (auto sl = slurm_partial_node(online_cpus()))
-    sj["slurm"] = {
-        {"job_id", sl->job_id}, {"job_cpus", sl->job_cpus}, {"node_cpus", sl->node_cpus}};
-  else
-    sj["slurm"] = nullptr;
-  sj["attribution"] =
-      !sj["other_meters"].empty() || !sj["slurm"].is_null() ? "whole-machine" : "job";
-  out["sharing"] = sj;
+  SharingState sharing;
+  sharing.registry = meter_registry_dir();
+  sharing.other_meters = running_meters(sharing.registry);
+  sharing.slurm = slurm_partial_node(online_cpus());
+  out["sharing"] = sharing.to_json();
 
   std::string cpu_method = rapl.usable() ? "rapl-powercap" : psrc ? "perf-pmu" : "estimate";
   std::size_t visible = 0;

@@ -28,6 +28,7 @@ struct StatFields {
   double cpu_s = 0;       // utime + stime
   double children_s = 0;  // cutime + cstime (reaped children)
   double rss_bytes = 0;
+  pid_t ppid = 0;
 };
 
 StatFields read_stat(pid_t pid) {
@@ -59,6 +60,7 @@ StatFields read_stat(pid_t pid) {
   f.cpu_s = (v[14 - 3] + v[15 - 3]) / kTick;
   f.children_s = (v[16 - 3] + v[17 - 3]) / kTick;
   f.rss_bytes = v[24 - 3] * kPage;
+  f.ppid = static_cast<pid_t>(v[4 - 3]);
   return f;
 }
 
@@ -74,12 +76,6 @@ std::optional<double> read_pss_bytes(pid_t pid) {
   const double kb = std::strtod(r.text->c_str() + pos + 5, &end);
   if (end == r.text->c_str() + pos + 5) return std::nullopt;
   return kb * 1024.0;
-}
-
-double thread_cpu_s() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 double read_hwm_gb(pid_t pid) {
@@ -117,15 +113,11 @@ std::vector<pid_t> child_pids(pid_t pid) {
 
 std::vector<pid_t> ancestor_pids() {
   std::vector<pid_t> out;
-  pid_t p = ::getppid();
-  while (p > 1 && out.size() < 4096) {
+  for (pid_t p = ::getppid(); p > 1 && out.size() < 4096;) {
     out.push_back(p);
-    auto r = read_small_file("/proc/" + std::to_string(p) + "/stat");
-    if (!r.text) break;
-    auto close = r.text->rfind(')');
-    if (close == std::string::npos || close + 4 >= r.text->size()) break;
-    // After ") ": the state, then the parent's pid.
-    p = static_cast<pid_t>(std::strtol(r.text->c_str() + close + 4, nullptr, 10));
+    const StatFields f = read_stat(p);
+    if (!f.ok) break;
+    p = f.ppid;
   }
   return out;
 }

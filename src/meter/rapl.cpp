@@ -245,9 +245,7 @@ RaplSource::RaplSource(const RaplScan& scan, int mirror_rounds) {
           "RAPL zone {} ({}) reads the same counter as {} ({}) (readings within {:g} J): the "
           "socket is counted once, {} is reported but not added to the total",
           d.zone, d.name, p.zone, p.name, kRaplMirrorToleranceJ, d.zone));
-      // Index among the counters: the mirrored domain comes earlier, so it is already there.
-      for (std::size_t j = 0; j < counters_.size(); ++j)
-        if (counters_[j].zone == p.zone) k.mirror_of = static_cast<int>(j);
+      k.mirror_of = mirror[i];  // one counter per readable domain, in the same order
     }
     components_.push_back(c);
     counters_.push_back(k);

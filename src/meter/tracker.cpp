@@ -27,12 +27,6 @@ namespace pepr::meter {
 
 namespace {
 
-double thread_cpu_s() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
-}
-
 struct SampleRow {
   double t_s;
   std::vector<double> joules;

@@ -25,6 +25,8 @@ std::optional<std::string> env(const char* name);
 
 // Seconds on the steady clock (monotonic), from an arbitrary origin.
 double now_s();
+// CPU time of the calling thread, seconds.
+double thread_cpu_s();
 
 // The first value of `key` in /proc/cpuinfo ("model name", "vendor_id"); empty when absent.
 std::string cpuinfo_field(const std::string& key);

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/table.hpp"
+#include "run_records.hpp"
 #include "support/test_support.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/stopping.hpp"
@@ -53,25 +54,8 @@ class BenchTest : public ::testing::Test {
     pepr::test::write_file(p, text);
     return p;
   }
-  std::map<std::string, json> records(const fs::path& dir) {
-    std::map<std::string, json> out;
-    if (!fs::is_directory(dir)) return out;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".json")
-        if (auto r = sw::read_record(e.path())) out[(*r)["run_id"]] = *r;
-    return out;
-  }
-  std::vector<std::string> invocations() {
-    std::vector<std::string> out;
-    if (!fs::exists(tmp / "invocations.txt")) return out;
-    std::string text = pepr::test::read_file(tmp / "invocations.txt");
-    std::size_t start = 0, nl;
-    while ((nl = text.find('\n', start)) != std::string::npos) {
-      out.push_back(text.substr(start, nl - start));
-      start = nl + 1;
-    }
-    return out;
-  }
+  std::map<std::string, json> records(const fs::path& dir) { return pepr::test::run_records(dir); }
+  std::vector<std::string> invocations() { return pepr::test::file_lines(tmp / "invocations.txt"); }
   TempDir tmp;
 };
 

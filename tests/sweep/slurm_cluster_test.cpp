@@ -21,8 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "run_records.hpp"
 #include "support/test_support.hpp"
-#include "sweep/collect.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -81,8 +81,7 @@ class SlurmCluster : public ::testing::Test {
         GTEST_SKIP() << "Slurm is not installed (" << p
                      << " missing): apt install slurmctld slurmd slurm-client to run this test";
     }
-    const passwd* pw = ::getpwuid(::geteuid());
-    ASSERT_NE(pw, nullptr);
+    const std::string me = user();
     for (const char* d : {"state", "spool", "log"}) fs::create_directories(tmp_.path() / d);
     const auto t = tmp_.path();
     const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -100,7 +99,7 @@ class SlurmCluster : public ::testing::Test {
             std::to_string(free_port()) +
             "\n"
             "SlurmUser=" +
-            pw->pw_name + "\nSlurmdUser=" + pw->pw_name +
+            me + "\nSlurmdUser=" + me +
             "\n"
             "AuthType=auth/none\nCredType=cred/none\n"
             "StateSaveLocation=" +
@@ -220,28 +219,10 @@ class SlurmCluster : public ::testing::Test {
     return false;
   }
 
-  std::map<std::string, json> records() {
-    std::map<std::string, json> out;
-    if (!fs::is_directory(runs())) return out;
-    for (const auto& e : fs::directory_iterator(runs()))
-      if (e.path().extension() == ".json")
-        if (auto r = pepr::sweep::read_record(e.path())) out[(*r)["run_id"]] = *r;
-    return out;
-  }
+  std::map<std::string, json> records() { return pepr::test::run_records(runs()); }
 
   std::vector<std::string> invocations() {
-    std::vector<std::string> out;
-    const fs::path f = tmp_.path() / "invocations.txt";
-    if (!fs::exists(f)) return out;
-    std::string text = pepr::test::read_file(f), line;
-    for (char c : text)
-      if (c == '\n') {
-        out.push_back(line);
-        line.clear();
-      } else {
-        line += c;
-      }
-    return out;
+    return pepr::test::file_lines(tmp_.path() / "invocations.txt");
   }
 
   // Every one of `expected` runs has a completed record, and each was trained exactly once
