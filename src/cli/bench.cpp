@@ -37,6 +37,9 @@ struct BenchArgs {
   std::string shard = "0/1";
   double max_energy_wh = -1, max_time_s = -1;
   int pepr_patience = 0;
+  std::size_t prune_top = 0;
+  std::string prune_bound = "peers";
+  double prune_margin = 0.05, prune_energy_margin = 1.25;
   std::string train_cmd;
   bool quiet = false;
   std::string emit_slurm;
@@ -167,6 +170,11 @@ void run_bench_cmd(BenchArgs& a) {
     if (a.pepr_patience > 0)
       so.bench_args.insert(so.bench_args.end(),
                            {"--pepr-patience", std::to_string(a.pepr_patience)});
+    if (a.prune_top > 0)
+      so.bench_args.insert(so.bench_args.end(),
+                           {"--prune-top", std::to_string(a.prune_top), "--prune-bound",
+                            a.prune_bound, "--prune-margin", format_number(a.prune_margin),
+                            "--prune-energy-margin", format_number(a.prune_energy_margin)});
     if (!a.train_cmd.empty())
       so.bench_args.insert(so.bench_args.end(), {"--train-cmd", a.train_cmd});
     so.bench_args.push_back("--quiet");
@@ -186,6 +194,15 @@ void run_bench_cmd(BenchArgs& a) {
   o.max_energy_wh = a.max_energy_wh;
   o.max_time_s = a.max_time_s;
   o.pepr_patience = a.pepr_patience;
+  if (a.prune_top > 0) {
+    o.prune.top_k = a.prune_top;
+    o.prune.bound = a.prune_bound == "one"    ? sweep::OptimisticP::One
+                    : a.prune_bound == "best" ? sweep::OptimisticP::BestSoFar
+                                              : sweep::OptimisticP::Peers;
+    o.prune.p_margin = a.prune_margin;
+    o.prune.energy_margin = a.prune_energy_margin;
+    o.prune.plan_runs = runs;
+  }
   o.train_program = a.train_cmd;
   o.pepr_exe = self;
   o.plan_file = plan_label;
@@ -296,6 +313,26 @@ void add_bench(CLI::App& app) {
                   "stop a run once its PePR curve over cumulative energy has not improved for K "
                   "epochs (0: off)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--prune-top", a->prune_top,
+                  "prune the sweep: run every run's epoch 1 first, then the runs cheapest "
+                  "first, stopping each once it cannot enter its experiment's top K by PePR-E "
+                  "(keeps the top K; 0: off; see docs/sweep.md)")
+      ->capture_default_str();
+  cmd->add_option("--prune-bound", a->prune_bound,
+                  "--prune-top: the optimistic final accuracy of an unfinished run: one (P <= 1, "
+                  "exact), best (its best so far + margin), peers (the best final accuracy of "
+                  "finished runs that were no better at the same epoch + margin)")
+      ->check(CLI::IsMember({"one", "best", "peers"}))
+      ->capture_default_str();
+  cmd->add_option("--prune-margin", a->prune_margin,
+                  "--prune-top: the accuracy margin added to best / peers")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--prune-energy-margin", a->prune_energy_margin,
+                  "--prune-top: the epoch-1 prediction of a run's total energy is trusted to "
+                  "within this factor (>= 1)")
+      ->check(CLI::Range(1.0, 100.0))
+      ->capture_default_str();
   cmd->add_option("--train-cmd", a->train_cmd,
                   "the trainer program, run as PROGRAM train ... (default: $PEPR_TRAIN_CMD, else "
                   "this pepr)");

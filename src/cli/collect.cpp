@@ -18,7 +18,7 @@ struct CollectArgs {
   std::string runs_dir;
   std::string output = "-";
   std::string format;
-  std::string status = "completed,stopped";
+  std::string status = "completed,stopped,pruned";
   bool long_format = false;
 };
 
@@ -37,11 +37,11 @@ void run_collect(const CollectArgs& a) {
       start = comma + 1;
     }
     for (const auto& s : o.statuses)
-      if (s != "completed" && s != "stopped" && s != "failed" && s != "interrupted" &&
-          s != "running")
+      if (s != "completed" && s != "stopped" && s != "pruned" && s != "probed" && s != "failed" &&
+          s != "interrupted" && s != "running")
         throw Error(
-            fmt::format("--status: unknown status '{}' (completed, stopped, failed, "
-                        "interrupted, running, or all)",
+            fmt::format("--status: unknown status '{}' (completed, stopped, pruned, probed, "
+                        "failed, interrupted, running, or all)",
                         s));
   }
   sweep::CollectResult res = sweep::collect_runs(a.runs_dir, o);

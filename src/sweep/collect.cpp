@@ -39,7 +39,7 @@ std::optional<json> read_record(const fs::path& path, std::string* why) {
 }
 
 bool is_done_status(const std::string& s) {
-  return s == "completed" || s == "stopped";
+  return s == "completed" || s == "stopped" || s == "pruned";
 }
 
 namespace {
@@ -128,7 +128,7 @@ std::vector<std::string> measured_columns() {
           "time_s",        "mem_peak_gb",
           "energy_method", "predicted_energy_kwh",
           "energy_error",  "predicted_time_s",
-          "time_error"};
+          "time_error",    "probe_energy_kwh"};
 }
 
 CollectResult collect_runs(const fs::path& runs_dir, const CollectOptions& o) {
@@ -249,7 +249,8 @@ CollectResult collect_runs(const fs::path& runs_dir, const CollectOptions& o) {
                         "predicted_energy_kwh",
                         "energy_error",
                         "predicted_time_s",
-                        "time_error"})
+                        "time_error",
+                        "probe_energy_kwh"})
     cols.push_back(c);
   Table t(cols, runs_dir.string());
   for (const auto& v : runs) {
@@ -261,9 +262,23 @@ CollectResult collect_runs(const fs::path& runs_dir, const CollectOptions& o) {
     auto time = num(r, {"totals", "time_s"});
     auto mem = num(r, {"totals", "mem_peak_gb"});
     auto gpu_mem = num(r, {"totals", "gpu_mem_peak_gb"});
-    std::vector<std::string> row{v.model,      cell(params_1000 ? params_1000 : params),
-                                 cell(energy), cell(co2),
-                                 cell(time),   cell(gpu_mem ? gpu_mem : mem)};
+    // A pruned run takes its place in the experiment's normalisation with its projected totals
+    // (the epoch-1 prediction the pruning rule bounded), not with what it spent before it was
+    // stopped (energy_kwh, co2_g, time_s and probe_energy_kwh say that).
+    std::optional<double> paper_energy = energy, paper_co2 = co2, paper_time = time;
+    if (v.status == "pruned")
+      if (auto projected = num(r, {"pruned", "projected_energy_kwh"})) {
+        paper_energy = *projected;
+        paper_co2 = (co2 && energy && *energy > 0) ? std::optional(*co2 / *energy * *projected)
+                                                   : std::nullopt;
+        paper_time = num(r, {"budget", "predicted_time_s"});
+      }
+    std::vector<std::string> row{v.model,
+                                 cell(params_1000 ? params_1000 : params),
+                                 cell(paper_energy),
+                                 cell(paper_co2),
+                                 cell(paper_time),
+                                 cell(gpu_mem ? gpu_mem : mem)};
     std::optional<double> last_test, last_val, last_bal, last_auc;
     for (std::size_t k = 0; k < max_epochs; ++k) {
       std::optional<double> acc;
@@ -307,7 +322,8 @@ CollectResult collect_runs(const fs::path& runs_dir, const CollectOptions& o) {
                                   cell(num(r, {"budget", "predicted_energy_kwh"})),
                                   cell(num(r, {"budget", "energy_error"})),
                                   cell(num(r, {"budget", "predicted_time_s"})),
-                                  cell(num(r, {"budget", "time_error"}))};
+                                  cell(num(r, {"budget", "time_error"})),
+                                  cell(num(r, {"probe", "energy_kwh"}))};
     row.insert(row.end(), tail.begin(), tail.end());
     t.add_row(row);
   }

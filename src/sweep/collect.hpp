@@ -19,12 +19,17 @@ namespace pepr::sweep {
 std::optional<nlohmann::json> read_record(const std::filesystem::path& path,
                                           std::string* why = nullptr);
 
-// The "done" statuses: a run with one of these is not run again by --resume.
+// The "done" statuses: a run with one of these is not run again by --resume: completed, stopped
+// (by the trainer, a budget or PePR patience: its record is a result) and pruned (by
+// `pepr bench --prune-top`: it cannot enter its experiment's top K). "probed" (epoch 1 only,
+// before pruning) is not done.
 bool is_done_status(const std::string& status);
 
 struct CollectOptions {
-  std::vector<std::string> statuses{"completed", "stopped"};  // empty: every status
-  bool long_format = false;                                   // one row per run x epoch
+  // Empty: every status. Pruned runs are rows (status "pruned", energy / co2 / train_time their
+  // projected totals) so that the experiment's min-max normalisation is the full sweep's.
+  std::vector<std::string> statuses{"completed", "stopped", "pruned"};
+  bool long_format = false;  // one row per run x epoch
 };
 
 struct CollectResult {

@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -268,6 +270,7 @@ struct ChildOutcome {
   std::vector<EpochSeen> epochs;
   std::string budget_reason;  // set when the parent stopped the child for a budget
   bool budget_killed = false;
+  std::string sweep_stop;  // set when the sweep stopped the child after an epoch (stop_check)
   bool signal_forwarded = false;
 };
 
@@ -292,9 +295,12 @@ struct ChildOutcome {
   _exit(127);
 }
 
+// Asked after each epoch event of a running child: a reason to stop it now, or "".
+using StopCheck = std::function<std::string(const std::vector<EpochSeen>&)>;
+
 ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
                        const fs::path& progress_path, const fs::path& log_path, SweepState& s,
-                       std::size_t position) {
+                       std::size_t position, const StopCheck& stop_check) {
   ChildOutcome oc;
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
@@ -369,6 +375,11 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
         oc.budget_reason = budget_stop_reason(pred, o.max_energy_wh, o.max_time_s);
         // The trainer should stop by itself; give it a few seconds before stopping it.
         if (!oc.budget_reason.empty()) budget_deadline = Clock::now() + std::chrono::seconds(5);
+      }
+      if (running && stop_check && oc.sweep_stop.empty() && !g_signal &&
+          oc.epochs.size() < static_cast<std::size_t>(run.epochs)) {
+        oc.sweep_stop = stop_check(oc.epochs);
+        if (!oc.sweep_stop.empty()) ::kill(pid, SIGTERM);
       }
       if (!s.tty) draw(true);
     }
@@ -528,6 +539,328 @@ void prepare_datasets(const std::vector<RunSpec>& runs, const BenchOptions& o) {
   }
 }
 
+namespace {
+
+// The test accuracies of a record's epochs (a missing one counts as 0).
+std::vector<double> record_accs(const json& rec) {
+  std::vector<double> acc;
+  if (rec.contains("epochs") && rec["epochs"].is_array())
+    for (const auto& e : rec["epochs"]) acc.push_back(jnum(e, "test_acc").value_or(0));
+  return acc;
+}
+
+// A record's energy: its totals, else the sum over its epochs.
+double record_energy(const json& rec) {
+  if (rec.contains("totals"))
+    if (auto e = jnum(rec["totals"], "energy_kwh")) return *e;
+  double e = 0;
+  if (rec.contains("epochs") && rec["epochs"].is_array())
+    for (const auto& ep : rec["epochs"]) e += jnum(ep, "energy_kwh").value_or(0);
+  return e;
+}
+
+// The probe of a run: {predicted_energy_kwh, predicted_time_s, energy_kwh, test_acc}, carried
+// from record to record once made; null when the run has none.
+json record_probe(const json& rec) {
+  if (rec.contains("probe") && rec["probe"].is_object()) return rec["probe"];
+  return nullptr;
+}
+
+struct PruneContext {
+  const PruneOptions* opt = nullptr;
+  fs::path dir;
+  std::map<std::string, std::vector<const RunSpec*>> experiments;  // every run of the plan
+};
+
+// What the sweep knows of `self`'s experiment now, from the records on disk (of every shard);
+// `live` the epochs `self` has run in this attempt. *self_index: self's index in the state.
+PruneState prune_state(const PruneContext& c, const RunSpec& self,
+                       const std::vector<EpochSeen>* live, std::size_t* self_index) {
+  PruneState st;
+  st.top_k = c.opt->top_k;
+  st.bound = c.opt->bound;
+  st.p_margin = c.opt->p_margin;
+  st.min_peers = c.opt->min_peers;
+  st.energy_margin = c.opt->energy_margin;
+  for (const RunSpec* r : c.experiments.at(self.experiment())) {
+    PruneRun pr;
+    if (auto rec = read_record(c.dir / (r->id + ".json"))) {
+      const std::string status = (*rec)["status"].get<std::string>();
+      const json probe = record_probe(*rec);
+      if (status == "completed" || status == "stopped") {
+        pr.finished = true;
+        pr.energy_kwh = record_energy(*rec);
+        pr.test_acc = record_accs(*rec);
+      } else {
+        if (probe.is_object()) {
+          pr.energy_kwh = jnum(probe, "predicted_energy_kwh").value_or(0);
+          pr.test_acc = {jnum(probe, "test_acc").value_or(0)};
+        }
+        if (status == "pruned") {
+          pr.test_acc = record_accs(*rec);
+          if (rec->contains("pruned"))
+            pr.spent_kwh = jnum((*rec)["pruned"], "spent_kwh").value_or(0);
+        }
+      }
+    }
+    if (r->id == self.id) {
+      *self_index = st.runs.size();
+      pr.finished = false;
+      if (live && !live->empty()) {
+        pr.test_acc.clear();
+        pr.spent_kwh = 0;
+        for (const auto& e : *live)
+          pr.test_acc.push_back(std::isfinite(e.test_acc) ? e.test_acc : 0.0),
+              pr.spent_kwh += e.energy_kwh;
+      }
+    }
+    st.runs.push_back(std::move(pr));
+  }
+  return st;
+}
+
+// Why `self` cannot enter its experiment's top K now, or "".
+std::string prune_check(const PruneContext& c, const RunSpec& self,
+                        const std::vector<EpochSeen>* live) {
+  std::size_t i = 0;
+  PruneState st = prune_state(c, self, live, &i);
+  auto why = prune_reason(st, i);
+  return why ? *why : "";
+}
+
+enum class Phase { Full, Probe, AfterProbe };
+
+struct Sweep {
+  const BenchOptions& o;
+  fs::path dir;
+  SweepState& s;
+  BenchSummary& sum;
+  const PruneContext* prune = nullptr;  // null: no pruning
+};
+
+void count_status(BenchSummary& sum, const std::string& st, const std::string& id) {
+  if (st == "completed")
+    ++sum.completed;
+  else if (st == "stopped")
+    ++sum.stopped;
+  else if (st == "pruned")
+    ++sum.pruned;
+  else if (st == "probed")
+    ++sum.probed;
+  else if (st == "interrupted")
+    ++sum.interrupted;
+  else
+    ++sum.failed, sum.failed_ids.push_back(id);
+}
+
+// Runs one run (or its probe) under its lock. False when the sweep must stop (a signal).
+bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
+  const BenchOptions& o = w.o;
+  SweepState& s = w.s;
+  BenchSummary& sum = w.sum;
+  const fs::path rec_path = w.dir / (run.id + ".json");
+  const fs::path lock_path = w.dir / (run.id + ".lock");
+  std::string holder;
+  auto lock = RunLock::try_acquire(lock_path, &holder);
+  // A sweep of this host that was killed: its trainer is finishing; wait for it a little.
+  for (int i = 0; !lock && i < 150 && held_by_dead_local_sweep(holder) && !g_signal; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lock = RunLock::try_acquire(lock_path, &holder);
+  }
+  if (!lock) {
+    ++sum.busy;
+    sum.busy_ids.push_back(run.id);
+    s.units_total -= run_units(run);
+    if (!o.quiet)
+      fmt::print(stderr, "[{}/{}] {}: skipped, running elsewhere (lock held by {})\n", position,
+                 s.total, run.id, holder);
+    return true;
+  }
+  // Another shard may have finished (or probed) it meanwhile.
+  int attempt = 1;
+  json probe = nullptr;
+  std::optional<json> prev = read_record(rec_path);
+  if (prev) {
+    std::string st = (*prev)["status"].get<std::string>();
+    if (is_done_status(st)) {
+      ++sum.already_done;
+      s.units_total -= run_units(run);
+      return true;
+    }
+    probe = record_probe(*prev);
+    if (phase == Phase::Probe && probe.is_object()) return true;  // probed before
+    // A record left by an earlier attempt (ours, or the trainer's when it was interrupted).
+    attempt = 2;
+    if (prev->contains("sweep") && (*prev)["sweep"].is_object())
+      attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
+  }
+  const std::string started_at = utc_now();
+  json running = running_record(run, o, attempt, started_at);
+  if (probe.is_object()) running["probe"] = probe;
+
+  // Pruned before it starts: K finished runs already beat it.
+  if (phase == Phase::AfterProbe && w.prune) {
+    std::string why = prune_check(*w.prune, run, nullptr);
+    if (!why.empty()) {
+      json out = running;
+      out["status"] = "pruned";
+      out["stop_reason"] = "pruned by pepr bench before it started: " + why;
+      if (prev && prev->contains("epochs")) out["epochs"] = (*prev)["epochs"];
+      const double projected = jnum(probe, "predicted_energy_kwh").value_or(0);
+      const double spent = jnum(probe, "energy_kwh").value_or(0);
+      out["pruned"] = {{"reason", why},
+                       {"top_k", w.prune->opt->top_k},
+                       {"projected_energy_kwh", projected},
+                       {"spent_kwh", spent}};
+      out["budget"] = {{"predicted_energy_kwh", projected}};
+      if (auto t = jnum(probe, "predicted_time_s")) out["budget"]["predicted_time_s"] = *t;
+      out["totals"] = {{"energy_kwh", 0.0}};
+      out["sweep"]["finished_at"] = utc_now();
+      write_file_atomic(rec_path.string(), out.dump(2) + "\n");
+      ++sum.pruned;
+      s.units_total -= run_units(run);
+      status_line(s,
+                  fmt::format("[{}/{}] {} pruned before it started (probe {:.3g} Wh, projected "
+                              "{:.3g} Wh): {}",
+                              position, s.total, run.id, spent * 1000, projected * 1000, why),
+                  true);
+      return true;
+    }
+  }
+
+  write_file_atomic(rec_path.string(), running.dump(2) + "\n");
+  const fs::path progress_path = w.dir / (run.id + ".progress.jsonl");
+  std::error_code ec;
+  fs::remove(progress_path, ec);
+
+  std::vector<std::string> argv = train_argv(run, o);
+  // A probe: the trainer stops itself after epoch 1, its prediction planned for all epochs.
+  if (phase == Phase::Probe) argv.insert(argv.end(), {"--stop-after-epochs", "1"});
+  StopCheck stop_check;
+  if (phase == Phase::AfterProbe && w.prune)
+    stop_check = [&](const std::vector<EpochSeen>& seen) {
+      return prune_check(*w.prune, run, &seen);
+    };
+  const auto t0 = Clock::now();
+  ChildOutcome oc =
+      run_child(run, argv, progress_path, w.dir / (run.id + ".log"), s, position, stop_check);
+  const double wall = seconds_since(t0);
+
+  // The outcome: the trainer's record when it wrote one, else ours.
+  auto rec = read_record(rec_path);
+  json out = (rec && (*rec)["status"] != "running") ? *rec : running;
+  std::string st = out["status"].get<std::string>();
+  const bool clean_exit = WIFEXITED(oc.wait_status) && WEXITSTATUS(oc.wait_status) == 0;
+  const std::string how = describe_wait_status(oc.wait_status);
+  if (!out.contains("epochs") || !out["epochs"].is_array() || out["epochs"].empty()) {
+    // Keep what the progress file showed of a run that left no record.
+    json eps = json::array();
+    for (const auto& e : oc.epochs) {
+      json ej = {{"epoch", e.epoch}, {"energy_kwh", e.energy_kwh}, {"time_s", e.time_s}};
+      ej["test_acc"] = std::isfinite(e.test_acc) ? json(e.test_acc) : json(nullptr);
+      for (const char* k : {"val_acc", "co2_g", "train_loss"})
+        if (e.raw.contains(k)) ej[k] = e.raw[k];
+      eps.push_back(ej);
+    }
+    if (!eps.empty()) out["epochs"] = eps;
+  }
+  double energy = record_energy(out);
+  if (energy == 0)
+    for (const auto& e : oc.epochs) energy += e.energy_kwh;
+  const bool probe_made =
+      phase == Phase::Probe && st == "stopped" && out.value("stop_reason", json("")).is_string() &&
+      out.value("stop_reason", std::string()).rfind("stop-after-epochs", 0) == 0 &&
+      out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty();
+  if (probe_made) {
+    st = "probed";
+    out["stop_reason"] = nullptr;
+    const json& e1 = out["epochs"][0];
+    const double e1_acc = jnum(e1, "test_acc").value_or(0);
+    double pe = 0, pt = 0;
+    if (out.contains("budget") && out["budget"].is_object()) {
+      pe = jnum(out["budget"], "predicted_energy_kwh").value_or(0);
+      pt = jnum(out["budget"], "predicted_time_s").value_or(0);
+    }
+    if (!(pe > 0)) {
+      auto p = predict_after_first_epoch(jnum(e1, "energy_kwh").value_or(0),
+                                         jnum(e1, "time_s").value_or(0), run.epochs);
+      pe = p.energy_kwh, pt = p.time_s;
+    }
+    out["probe"] = {{"predicted_energy_kwh", pe},
+                    {"predicted_time_s", pt},
+                    {"energy_kwh", energy},
+                    {"test_acc", e1_acc},
+                    {"wall_s", wall}};
+    sum.probe_energy_kwh += energy;
+  } else if (is_done_status(st)) {
+    // The trainer finished (possibly just as a signal came): its record stands.
+  } else if (oc.signal_forwarded) {
+    st = "interrupted";
+    out["error"] = nullptr;
+  } else if (!oc.sweep_stop.empty() && phase == Phase::AfterProbe) {
+    st = "pruned";
+    out["error"] = nullptr;
+    out["stop_reason"] =
+        fmt::format("pruned by pepr bench after epoch {}: {}", oc.epochs.size(), oc.sweep_stop);
+    const double projected = jnum(probe, "predicted_energy_kwh").value_or(0);
+    out["pruned"] = {{"reason", oc.sweep_stop},
+                     {"top_k", w.prune->opt->top_k},
+                     {"projected_energy_kwh", projected},
+                     {"spent_kwh", energy + jnum(probe, "energy_kwh").value_or(0)}};
+  } else if (oc.budget_killed) {
+    st = "stopped";
+    out["stop_reason"] = oc.budget_reason + " (stopped by pepr bench)";
+  } else if (st == "failed" || st == "interrupted") {
+    if (!out.contains("error") || out["error"].is_null() || out["error"] == "")
+      out["error"] = fmt::format("pepr train {}: {}", how, oc.err_tail);
+  } else {
+    st = "failed";
+    out["error"] =
+        clean_exit ? fmt::format("the trainer exited 0 without writing a record; {}", oc.err_tail)
+                   : fmt::format("the trainer {}: {}", how, oc.err_tail);
+  }
+  out["status"] = st;
+  out["run_id"] = run.id;
+  if (probe.is_object() && !out.contains("probe")) out["probe"] = probe;
+  if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
+  json sweep = running["sweep"];
+  sweep["finished_at"] = utc_now();
+  sweep["wall_s"] = wall;
+  sweep["exit"] = how;
+  sweep["argv"] = argv;
+  out["sweep"] = sweep;
+  fill_budget(out, run.epochs);
+  write_file_atomic(rec_path.string(), out.dump(2) + "\n");
+  fs::remove(progress_path, ec);
+
+  s.energy_kwh += energy;
+  sum.energy_kwh += energy;
+  sum.time_s += wall;
+  if (st != "probed") s.units_done += run_units(run);
+  std::string detail;
+  if (st == "completed" || st == "stopped" || st == "probed" || st == "pruned") {
+    if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty())
+      if (auto acc = jnum(out["epochs"].back(), "test_acc"))
+        detail = fmt::format(", test acc {:.4f}", *acc);
+    if (st == "stopped" || st == "pruned")
+      detail += fmt::format(" ({})", out.value("stop_reason", ""));
+    if (st == "probed")
+      detail += fmt::format(", predicted total {:.3g} Wh",
+                            jnum(out["probe"], "predicted_energy_kwh").value_or(0) * 1000);
+  } else if (st == "failed") {
+    detail = fmt::format(": {}", tail_lines(out.value("error", ""), 1, 200));
+  }
+  status_line(s,
+              fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id, st,
+                          format_duration(wall), energy * 1000, detail),
+              true);
+  count_status(sum, st, run.id);
+  lock->release();
+  return !oc.signal_forwarded;
+}
+
+}  // namespace
+
 BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) {
   BenchSummary sum;
   sum.total = runs.size();
@@ -584,147 +917,78 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
     }
   } restore{old_int, old_term};
 
-  std::size_t position = 0;
-  for (const auto& run : runs) {
-    ++position;
-    if (g_signal) break;
-    if (done_before.count(run.id)) {
-      ++sum.already_done;
-      continue;
-    }
-    const fs::path rec_path = dir / (run.id + ".json");
-    const fs::path lock_path = dir / (run.id + ".lock");
-    std::string holder;
-    auto lock = RunLock::try_acquire(lock_path, &holder);
-    // A sweep of this host that was killed: its trainer is finishing; wait for it a little.
-    for (int i = 0; !lock && i < 150 && held_by_dead_local_sweep(holder) && !g_signal; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      lock = RunLock::try_acquire(lock_path, &holder);
-    }
-    if (!lock) {
-      ++sum.busy;
-      sum.busy_ids.push_back(run.id);
-      s.units_total -= run_units(run);
-      if (!o.quiet)
-        fmt::print(stderr, "[{}/{}] {}: skipped, running elsewhere (lock held by {})\n", position,
-                   s.total, run.id, holder);
-      continue;
-    }
-    // Another shard may have finished it meanwhile.
-    int attempt = 1;
-    if (auto prev = read_record(rec_path)) {
-      std::string st = (*prev)["status"].get<std::string>();
-      if (is_done_status(st)) {
+  PruneContext prune;
+  Sweep w{o, dir, s, sum, nullptr};
+  if (o.prune.top_k > 0) {
+    prune.opt = &o.prune;
+    prune.dir = dir;
+    for (const auto& r : o.prune.plan_runs) prune.experiments[r.experiment()].push_back(&r);
+    for (const auto& r : runs)  // a plan_runs that lacks a run: the shard's runs are the plan
+      if (!prune.experiments.count(r.experiment()))
+        for (const auto& q : runs)
+          if (q.experiment() == r.experiment()) prune.experiments[r.experiment()].push_back(&q);
+    w.prune = &prune;
+  }
+
+  if (!w.prune) {
+    std::size_t position = 0;
+    for (const auto& run : runs) {
+      ++position;
+      if (g_signal) break;
+      if (done_before.count(run.id)) {
         ++sum.already_done;
-        s.units_total -= run_units(run);
         continue;
       }
-      // A record left by an earlier attempt (ours, or the trainer's when it was interrupted).
-      attempt = 2;
-      if (prev->contains("sweep") && (*prev)["sweep"].is_object())
-        attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
+      if (!run_one(w, run, position, Phase::Full)) break;
     }
-    const std::string started_at = utc_now();
-    json running = running_record(run, o, attempt, started_at);
-    write_file_atomic(rec_path.string(), running.dump(2) + "\n");
-    const fs::path progress_path = dir / (run.id + ".progress.jsonl");
-    std::error_code ec;
-    fs::remove(progress_path, ec);
-
-    const auto t0 = Clock::now();
-    ChildOutcome oc =
-        run_child(run, train_argv(run, o), progress_path, dir / (run.id + ".log"), s, position);
-    const double wall = seconds_since(t0);
-
-    // The outcome: the trainer's record when it wrote one, else ours.
-    auto rec = read_record(rec_path);
-    json out = (rec && (*rec)["status"] != "running") ? *rec : running;
-    std::string st = out["status"].get<std::string>();
-    const bool clean_exit = WIFEXITED(oc.wait_status) && WEXITSTATUS(oc.wait_status) == 0;
-    const std::string how = describe_wait_status(oc.wait_status);
-    if (!out.contains("epochs") || !out["epochs"].is_array() || out["epochs"].empty()) {
-      // Keep what the progress file showed of a run that left no record.
-      json eps = json::array();
-      for (const auto& e : oc.epochs) {
-        json ej = {{"epoch", e.epoch}, {"energy_kwh", e.energy_kwh}, {"time_s", e.time_s}};
-        ej["test_acc"] = std::isfinite(e.test_acc) ? json(e.test_acc) : json(nullptr);
-        for (const char* k : {"val_acc", "co2_g", "train_loss"})
-          if (e.raw.contains(k)) ej[k] = e.raw[k];
-        eps.push_back(ej);
+  } else {
+    // 1. Every run's epoch 1 (runs of one epoch run whole: there is nothing to prune).
+    if (!o.quiet)
+      fmt::print(stderr,
+                 "pepr bench: pruning to the top {} by PePR-E per experiment: epoch 1 of every "
+                 "run first, then the runs cheapest first\n",
+                 o.prune.top_k);
+    std::size_t position = 0;
+    bool go_on = true;
+    for (const auto& run : runs) {
+      ++position;
+      if (g_signal || !go_on) break;
+      if (done_before.count(run.id)) {
+        ++sum.already_done;
+        continue;
       }
-      if (!eps.empty()) out["epochs"] = eps;
+      go_on = run_one(w, run, position, run.epochs > 1 ? Phase::Probe : Phase::Full);
     }
-    if (is_done_status(st)) {
-      // The trainer finished (possibly just as a signal came): its record stands.
-    } else if (oc.signal_forwarded) {
-      st = "interrupted";
-      out["error"] = nullptr;
-    } else if (oc.budget_killed) {
-      st = "stopped";
-      out["stop_reason"] = oc.budget_reason + " (stopped by pepr bench)";
-    } else if (st == "failed" || st == "interrupted") {
-      if (!out.contains("error") || out["error"].is_null() || out["error"] == "")
-        out["error"] = fmt::format("pepr train {}: {}", how, oc.err_tail);
-    } else {
-      st = "failed";
-      out["error"] =
-          clean_exit ? fmt::format("the trainer exited 0 without writing a record; {}", oc.err_tail)
-                     : fmt::format("the trainer {}: {}", how, oc.err_tail);
+    // 2. The probed runs, cheapest predicted total first, pruned when they cannot win.
+    std::vector<std::size_t> todo;
+    std::vector<double> predicted;
+    for (std::size_t i = 0; go_on && i < runs.size(); ++i) {
+      auto rec = read_record(dir / (runs[i].id + ".json"));
+      if (!rec || is_done_status((*rec)["status"].get<std::string>())) continue;
+      json probe = record_probe(*rec);
+      if (!probe.is_object()) continue;
+      todo.push_back(i);
+      predicted.push_back(jnum(probe, "predicted_energy_kwh").value_or(0));
     }
-    out["status"] = st;
-    out["run_id"] = run.id;
-    if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
-    json sweep = running["sweep"];
-    sweep["finished_at"] = utc_now();
-    sweep["wall_s"] = wall;
-    sweep["exit"] = how;
-    sweep["argv"] = train_argv(run, o);
-    out["sweep"] = sweep;
-    fill_budget(out, run.epochs);
-    write_file_atomic(rec_path.string(), out.dump(2) + "\n");
-    fs::remove(progress_path, ec);
-
-    double energy = 0;
-    if (out.contains("totals") && out["totals"].is_object())
-      energy = jnum(out["totals"], "energy_kwh").value_or(0);
-    if (energy == 0)
-      for (const auto& e : oc.epochs) energy += e.energy_kwh;
-    s.energy_kwh += energy;
-    sum.energy_kwh += energy;
-    sum.time_s += wall;
-    s.units_done += run_units(run);
-    std::string detail;
-    if (st == "completed" || st == "stopped") {
-      if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty())
-        if (auto acc = jnum(out["epochs"].back(), "test_acc"))
-          detail = fmt::format(", test acc {:.4f}", *acc);
-      if (st == "stopped") detail += fmt::format(" ({})", out.value("stop_reason", ""));
-    } else if (st == "failed") {
-      detail = fmt::format(": {}", tail_lines(out.value("error", ""), 1, 200));
+    for (std::size_t k : cheapest_first(predicted)) {
+      if (g_signal || !go_on) break;
+      go_on = run_one(w, runs[todo[k]], todo[k] + 1, Phase::AfterProbe);
     }
-    status_line(s,
-                fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id, st,
-                            format_duration(wall), energy * 1000, detail),
-                true);
-    if (st == "completed")
-      ++sum.completed;
-    else if (st == "stopped")
-      ++sum.stopped;
-    else if (st == "interrupted")
-      ++sum.interrupted;
-    else
-      ++sum.failed, sum.failed_ids.push_back(run.id);
-    lock->release();
-    if (oc.signal_forwarded) break;
   }
   sum.signalled = g_signal != 0;
   if (!o.quiet) {
     fmt::print(stderr,
-               "pepr bench: {}: {} done before, {} completed, {} stopped, {} failed, {} "
+               "pepr bench: {}: {} done before, {} completed, {} stopped, {}{} failed, {} "
                "interrupted, {} running elsewhere; {:.3g} Wh in {}\n",
                plural(static_cast<long long>(sum.total), "run"), sum.already_done, sum.completed,
-               sum.stopped, sum.failed, sum.interrupted, sum.busy, sum.energy_kwh * 1000,
+               sum.stopped, w.prune ? fmt::format("{} pruned, ", sum.pruned) : std::string(),
+               sum.failed, sum.interrupted, sum.busy, sum.energy_kwh * 1000,
                format_duration(sum.time_s));
+    if (w.prune)
+      fmt::print(stderr,
+                 "pepr bench: the probes (epoch 1 of {}) took {:.3g} Wh of that; a pruned run's "
+                 "record holds the bound that stopped it\n",
+                 plural(static_cast<long long>(sum.probed), "run"), sum.probe_energy_kwh * 1000);
     for (const auto& id : sum.failed_ids)
       fmt::print(stderr, "  failed: {} (see {}/{}.log)\n", id, dir.string(), id);
     if (sum.signalled) fmt::print(stderr, "pepr bench: interrupted; continue with --resume\n");

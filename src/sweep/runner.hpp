@@ -8,8 +8,25 @@
 #include <vector>
 
 #include "sweep/plan.hpp"
+#include "sweep/pruning.hpp"
 
 namespace pepr::sweep {
+
+// Sweep-level pruning (`pepr bench --prune-top K`, sweep/pruning.hpp). The sweep first runs
+// every run's epoch 1 alone (a probe: the trainer is stopped after its first epoch, the record
+// says "probed" with the epoch-1 prediction of the run's total energy), then runs the runs
+// again from the start, cheapest predicted total first. Before a run starts, and after each of
+// its epochs, it is pruned (stopped, status "pruned", with the bound that stopped it) once K
+// finished runs of its experiment provably beat it by PePR-E within the margins. The state comes
+// from the records on disk, so shards sharing a runs folder prune with each other's results.
+struct PruneOptions {
+  std::size_t top_k = 0;  // 0: off
+  OptimisticP bound = OptimisticP::Peers;
+  double p_margin = 0.05;
+  double energy_margin = 1.25;     // the prediction is trusted to within this factor
+  std::size_t min_peers = 3;       // OptimisticP::Peers
+  std::vector<RunSpec> plan_runs;  // every run of the plan (all shards): the experiments
+};
 
 struct BenchOptions {
   std::filesystem::path runs_dir;
@@ -24,14 +41,17 @@ struct BenchOptions {
   std::string plan_name;
   bool quiet = false;  // only the summary
   int grace_s = 60;    // after forwarding a signal, SIGKILL the child after this long
+  PruneOptions prune;
 };
 
 struct BenchSummary {
   std::size_t total = 0;         // runs of this shard
   std::size_t already_done = 0;  // skipped: completed or stopped before this invocation
   std::size_t completed = 0, stopped = 0, failed = 0, interrupted = 0;
-  std::size_t busy = 0;   // skipped: another process holds the run's lock
-  double energy_kwh = 0;  // energy of the runs made now
+  std::size_t probed = 0, pruned = 0;  // --prune-top: probes made now, runs pruned now
+  double probe_energy_kwh = 0;         // the probes' energy (also in energy_kwh)
+  std::size_t busy = 0;                // skipped: another process holds the run's lock
+  double energy_kwh = 0;               // energy of the runs made now
   double time_s = 0;
   bool signalled = false;  // stopped by SIGINT / SIGTERM
   std::vector<std::string> failed_ids, busy_ids;

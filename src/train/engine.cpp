@@ -733,6 +733,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
         if (reason.empty() && sweep::should_stop_pepr(test_acc_hist, cum_energy,
                                                       prediction.energy_kwh, cfg.pepr_patience))
           reason = fmt::format("pepr-patience: PePR fell for {} epochs", cfg.pepr_patience);
+        if (reason.empty() && cfg.stop_after_epochs > 0 && epoch >= cfg.stop_after_epochs)
+          reason = fmt::format("stop-after-epochs {}", cfg.stop_after_epochs);
         if (!reason.empty()) {
           status = "stopped";
           rec["stop_reason"] = reason;

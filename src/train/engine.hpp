@@ -46,7 +46,8 @@ struct TrainConfig {
   std::string run_id;
   // Stopping rules (the sweep's budgets and PePR-aware early stopping).
   std::optional<double> max_energy_wh, max_time_s;
-  int pepr_patience = 0;  // 0: off
+  int pepr_patience = 0;      // 0: off
+  int stop_after_epochs = 0;  // > 0: stop after this many epochs (a sweep's probe); 0: off
   meter::TrackerOptions meter;
 };
 

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -512,4 +513,79 @@ TEST_F(BenchTest, AMissingTrainerIsNamedBeforeAnyRun) {
   auto s = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(),
                                  "--train-cmd", "no-such-trainer-x", "--emit-slurm", "-"});
   EXPECT_EQ(s.exit_code, 0) << s.err;
+}
+
+namespace {
+
+// The models of the top k rows by PePR-E of a collected table (pepr score -g dataset).
+std::set<std::string> top_models(const pepr::test::RunResult& scored, std::size_t k) {
+  pepr::Table t = pepr::Table::parse_csv(scored.out, "score");
+  std::vector<std::pair<double, std::string>> rows;
+  for (std::size_t r = 0; r < t.num_rows(); ++r)
+    rows.emplace_back(-t.number(r, t.require_column("pepr_e")),
+                      t.cell(r, t.require_column("model")));
+  std::sort(rows.begin(), rows.end());
+  std::set<std::string> out;
+  for (std::size_t i = 0; i < k && i < rows.size(); ++i) out.insert(rows[i].second);
+  return out;
+}
+
+}  // namespace
+
+// --prune-top K: probes first (epoch 1, "probed"), then cheapest first; some runs are pruned,
+// each with its bound, and the top K by PePR-E of the collected table is the full sweep's.
+TEST_F(BenchTest, PruningKeepsTheTopKAndRecordsWhyARunStopped) {
+  std::vector<std::string> models;
+  for (int i = 0; i < 12; ++i) models.push_back("m" + std::to_string(i));
+  fs::path plan = write_plan(plan_text(models, 6, "[1.0]"));
+  fs::path full = tmp / "full", pruned = tmp / "pruned";
+  auto a = pepr::test::run_pepr({"bench", plan.string(), "-o", full.string(), "-q"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  for (const char* bound : {"one", "peers"}) {
+    fs::remove_all(pruned);
+    auto b = pepr::test::run_pepr({"bench", plan.string(), "-o", pruned.string(), "--prune-top",
+                                   "3", "--prune-bound", bound});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_NE(b.err.find("probed"), std::string::npos) << b.err;
+    std::size_t n_pruned = 0, n_completed = 0;
+    double spent = 0, full_spent = 0;
+    for (const auto& [id, rec] : records(pruned)) {
+      const std::string st = rec["status"];
+      ASSERT_TRUE(st == "completed" || st == "pruned") << id << " " << st;
+      ASSERT_TRUE(rec.contains("probe")) << id;
+      EXPECT_GT(rec["probe"]["predicted_energy_kwh"].get<double>(), 0) << id;
+      spent += rec["totals"]["energy_kwh"].get<double>() + rec["probe"]["energy_kwh"].get<double>();
+      if (st == "pruned") {
+        ++n_pruned;
+        EXPECT_NE(rec["stop_reason"].get<std::string>().find("3rd best"), std::string::npos)
+            << rec["stop_reason"];
+        EXPECT_GT(rec["pruned"]["projected_energy_kwh"].get<double>(),
+                  rec["pruned"]["spent_kwh"].get<double>());
+      } else {
+        ++n_completed;
+        EXPECT_EQ(rec["epochs"].size(), 6u);
+      }
+    }
+    for (const auto& [id, rec] : records(full))
+      full_spent += rec["totals"]["energy_kwh"].get<double>();
+    EXPECT_GT(n_pruned, 0u) << bound << "\n" << b.err;
+    EXPECT_GE(n_completed, 3u);
+    EXPECT_LT(spent, full_spent) << bound;
+    // The collected tables, scored: the same top 3 (pruned runs are rows with projected energy).
+    auto ca = pepr::test::run_pepr({"collect", full.string(), "-o", (tmp / "a.csv").string()});
+    auto cb = pepr::test::run_pepr({"collect", pruned.string(), "-o", (tmp / "b.csv").string()});
+    ASSERT_EQ(cb.exit_code, 0) << cb.err;
+    auto sa =
+        pepr::test::run_pepr({"score", (tmp / "a.csv").string(), "-g", "dataset", "-f", "csv"});
+    auto sb =
+        pepr::test::run_pepr({"score", (tmp / "b.csv").string(), "-g", "dataset", "-f", "csv"});
+    ASSERT_EQ(sb.exit_code, 0) << sb.err;
+    EXPECT_EQ(pepr::Table::parse_csv(sb.out, "score").num_rows(), 12u);
+    EXPECT_EQ(top_models(sa, 3), top_models(sb, 3)) << bound;
+    // Resuming a finished pruned sweep runs nothing.
+    auto c = pepr::test::run_pepr({"bench", plan.string(), "-o", pruned.string(), "--resume",
+                                   "--prune-top", "3", "--prune-bound", bound});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    EXPECT_NE(c.err.find("12 done before"), std::string::npos) << c.err;
+  }
 }

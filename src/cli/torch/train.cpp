@@ -249,6 +249,11 @@ void add_train(CLI::App& app) {
   cmd->add_option("--pepr-patience", c.pepr_patience,
                   "stop once PePR over cumulative energy has not improved for K epochs (0: off)")
       ->capture_default_str();
+  cmd->add_option("--stop-after-epochs", c.stop_after_epochs,
+                  "stop (status stopped) after this many of the --epochs; the budget "
+                  "prediction still plans for --epochs (pepr bench --prune-top's probes; 0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--country", a->country,
                   "ISO 3166 alpha-2 or alpha-3 code for the grid carbon intensity (DE, DEU)");
   cmd->add_option("--intensity", a->intensity, "grid carbon intensity in gCO2eq/kWh");

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string model, data, dataset, output, progress, run_id, optimizer = "adam", device = "cpu";
-  int epochs = 10, batch = 32, seed = 0, threads = 0, image_size = 0, patience = 0;
+  int epochs = 10, batch = 32, seed = 0, threads = 0, image_size = 0, patience = 0, stop_after = 0;
   double lr = 5e-4, fraction = 1.0, max_wh = -1, max_s = -1;
   bool pretrained = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
       max_s = std::stod(val());
     else if (a == "--pepr-patience")
       patience = std::stoi(val());
+    else if (a == "--stop-after-epochs")
+      stop_after = std::stoi(val());
     else if (a == "--run-id")
       run_id = val();
     else {
@@ -207,6 +209,8 @@ int main(int argc, char** argv) {
       std::string reason = pepr::sweep::budget_stop_reason(p, max_wh, max_s);
       if (reason.empty() && pepr::sweep::should_stop_pepr(accs, cum, p.energy_kwh, patience))
         reason = fmt::format("pepr-patience: PePR fell for {} epochs", patience);
+      if (reason.empty() && stop_after > 0 && k >= stop_after)
+        reason = fmt::format("stop-after-epochs {}", stop_after);
       if (!reason.empty()) {
         status = "stopped";
         rec["stop_reason"] = reason;
