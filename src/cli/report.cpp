@@ -32,6 +32,7 @@ std::string command_line(const ReportArgs& a, const TableArgs& t) {
   if (a.top != 5) s += " --top " + std::to_string(a.top);
   if (!a.id.empty()) s += " --id " + a.id;
   if (!a.params_column.empty()) s += " --params-column " + a.params_column;
+  if (a.size_split != "auto") s += " --size-split " + a.size_split;
   if (!a.runs.empty()) s += " --runs " + a.runs;
   return s + " -o " + a.output;
 }
@@ -42,11 +43,12 @@ void run_report(const ReportArgs& a) {
   check_output_folder(a.output, "-o");
   Table input = Table::read_csv(a.table.input);
   TableArgs targs = a.table;
-  if (targs.resources.empty()) targs.resources = report::default_resources(input);
+  if (targs.resources.empty()) targs.resources = report::default_resources(input, targs.group_by);
   report::ReportOptions o;
   o.score = resolve_score_options(targs, input);
   o.id_column = a.id;
   o.params_column = a.params_column;
+  o.size_split = SizeSplit::parse(a.size_split);
   o.top = a.top;
   o.title = a.title;
   o.input_name = a.table.input;
@@ -94,6 +96,11 @@ void add_report(CLI::App& app) {
   cmd->add_option("--id", args->id, "the column naming models (default: model)");
   cmd->add_option("--params-column", args->params_column,
                   "parameter counts (default num_param or params)");
+  cmd->add_option("--size-split", args->size_split,
+                  "small vs large models: paper (fewer than 24.6M parameters, the paper's "
+                  "split), median (at most each experiment's median), a parameter count, or "
+                  "auto: paper when every experiment has two models on each side, else median")
+      ->capture_default_str();
   cmd->add_option("--runs", args->runs,
                   "folder of run records (pepr bench output): show the run environment and "
                   "meter methods");

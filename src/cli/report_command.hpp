@@ -15,8 +15,9 @@ struct ReportArgs {
   std::string title = "PePR report";
   std::string id;
   std::string params_column;
-  std::string runs;  // folder of run records, or ""
-  bool force = false;  // write into a folder that holds other files than a report
+  std::string size_split = "auto";  // auto, paper, median or a parameter count
+  std::string runs;                 // folder of run records, or ""
+  bool force = false;               // write into a folder that holds other files than a report
 };
 
 // Reads the table, builds the report and writes it into `output`; prints where it is.

@@ -61,8 +61,8 @@ void run_score(const ScoreArgs& a) {
     out.add_column("rank", rank);
   }
 
-  const bool human = format == Format::Table || format == Format::Markdown ||
-                     format == Format::Latex;
+  const bool human =
+      format == Format::Table || format == Format::Markdown || format == Format::Latex;
   if (!a.columns.empty()) {
     std::vector<std::size_t> cols;
     for (const auto& c : split_list(a.columns)) cols.push_back(out.require_column(c));
@@ -89,10 +89,22 @@ void run_score(const ScoreArgs& a) {
 
   RenderOptions ro;
   ro.notes.push_back(fmt::format("P = {}", opts.performance.describe()));
-  ro.notes.push_back(fmt::format("R normalised {} ({})",
-                                 opts.group_by.empty() ? "over the whole table"
-                                                       : "within each '" + opts.group_by + "'",
-                                 opts.norm.describe()));
+  ro.notes.push_back(fmt::format(
+      "R normalised {} ({})",
+      opts.group_by.empty() ? "over the whole table" : "within each '" + opts.group_by + "'",
+      opts.norm.describe()));
+  for (std::size_t i = 0; i < opts.resources.size(); ++i)
+    if (opts.resources[i].kind == "data" && !opts.group_by.empty()) {
+      const std::string merged = merged_groups_text(res.groups, res.normalized_within[i]);
+      ro.notes.push_back(
+          merged.empty()
+              ? fmt::format("{}: no '{}' value is a fraction of another's data (_small, "
+                            "_smallest, _f<F>), so {} is 0 in every row and {} equals P",
+                            opts.resources[i].column, opts.group_by, opts.resources[i].norm_name,
+                            opts.resources[i].score_name)
+              : fmt::format("{} normalised across the data fractions of each dataset: {}",
+                            opts.resources[i].norm_name, merged));
+    }
   if (opts.alpha != 1.0)
     ro.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(opts.alpha)));
   else

@@ -1,4 +1,5 @@
 // pepr stats: group comparisons with Student, Welch and Mann-Whitney tests.
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@ struct StatsArgs {
   std::string value;
   std::vector<std::string> splits;
   std::string params_column;
+  std::string size_split = "auto";
   double threshold = -1;
   std::vector<std::string> experiments;
   std::string id = "model";
@@ -48,7 +50,8 @@ void run_stats(const StatsArgs& a) {
   co.value = value;
   co.splits = a.splits;
   co.params_column = a.params_column;
-  if (a.threshold >= 0) co.threshold = a.threshold;
+  co.size_split = SizeSplit::parse(a.size_split);
+  if (a.threshold >= 0) co.size_split = SizeSplit::parse(fmt::format("{}", a.threshold));
   co.id = a.id;
   for (const auto& e : a.experiments) {
     auto comma = e.find(',');
@@ -60,6 +63,14 @@ void run_stats(const StatsArgs& a) {
   auto comps = run_comparisons(data, groups, co);
   RenderOptions ro;
   ro.notes.push_back(fmt::format("value compared: {}", value));
+  if (std::find(co.splits.begin(), co.splits.end(), "size") != co.splits.end() ||
+      (co.splits.empty() && co.experiments.empty()))
+    ro.notes.push_back("size split: " + (co.size_split.mode == SizeSplit::Mode::Auto
+                                             ? "auto (paper's 24.6M "
+                                               "when every group has "
+                                               "two models a side, "
+                                               "else the median)"
+                                             : co.size_split.describe()));
   ro.notes.push_back(
       "two-sided tests: Student t (equal variances, as the paper), Welch t, Mann-Whitney U");
   if (!co.experiments.empty())
@@ -79,13 +90,21 @@ void add_stats(CLI::App& app) {
   cmd->add_option("--value,-v", args->value,
                   "the column compared (default: the performance; a pepr_* name computes that "
                   "score from --resource first)");
-  cmd->add_option("--split", args->splits, "size, type or efficient (repeatable; default all "
-                                           "the table supports)")
+  cmd->add_option("--split", args->splits,
+                  "size, type or efficient (repeatable; default all "
+                  "the table supports)")
       ->allow_extra_args(false);
   cmd->add_option("--params-column", args->params_column,
                   "size split: parameter counts (default num_param or params)");
+  cmd->add_option("--size-split", args->size_split,
+                  "size split: paper (small = fewer than 24.6M parameters, the paper's split), "
+                  "median (each group's own median: small = at most it), a parameter count "
+                  "(small = fewer), or auto: paper when every group has two models on each "
+                  "side, else median")
+      ->capture_default_str();
   cmd->add_option("--threshold", args->threshold,
-                  "size split: small means params <= this (default: the group's median)");
+                  "the same as --size-split N (small = fewer than N parameters)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--experiments", args->experiments,
                   "A,B: compare two values of the --group-by column, matched by --id "
                   "(repeatable)")

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 
@@ -17,8 +18,8 @@ namespace {
 
 struct KindInfo {
   const char* kind;
-  const char* letter;     // the paper's letter, "" for none
-  const char* own_column; // pepr's unit-suffixed column
+  const char* letter;      // the paper's letter, "" for none
+  const char* own_column;  // pepr's unit-suffixed column
 };
 
 constexpr KindInfo kKinds[] = {
@@ -253,6 +254,55 @@ Grouping group_rows(const Table& table, const std::string& column) {
   return g;
 }
 
+std::string full_data_experiment(const std::string& name, const std::vector<std::string>& names) {
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() > suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  std::string base;
+  if (ends_with("_smallest"))
+    base = name.substr(0, name.size() - 9);
+  else if (ends_with("_small"))
+    base = name.substr(0, name.size() - 6);
+  else if (auto f = name.rfind("_f"); f != std::string::npos && f > 0 && f + 2 < name.size() &&
+                                      parse_number(std::string_view(name).substr(f + 2)))
+    base = name.substr(0, f);
+  else
+    return name;
+  if (std::find(names.begin(), names.end(), base + "_pt") != names.end()) return base + "_pt";
+  return base;
+}
+
+Grouping data_fraction_groups(const Grouping& e) {
+  Grouping out;
+  out.column = e.column;
+  std::vector<std::size_t> merged(e.names.size());
+  for (std::size_t i = 0; i < e.names.size(); ++i) {
+    const std::string full = full_data_experiment(e.names[i], e.names);
+    auto it = std::find(out.names.begin(), out.names.end(), full);
+    merged[i] = static_cast<std::size_t>(it - out.names.begin());
+    if (it == out.names.end()) out.names.push_back(full);
+  }
+  for (std::size_t g : e.group_of) out.group_of.push_back(merged[g]);
+  return out;
+}
+
+std::string merged_groups_text(const Grouping& e, const Grouping& within) {
+  std::vector<std::vector<std::string>> members(within.names.size());
+  std::vector<bool> seen(e.names.size(), false);
+  for (std::size_t r = 0; r < e.group_of.size(); ++r)
+    if (!seen[e.group_of[r]]) {
+      seen[e.group_of[r]] = true;
+      members[within.group_of[r]].push_back(e.names[e.group_of[r]]);
+    }
+  std::string out;
+  for (std::size_t g = 0; g < within.names.size(); ++g)
+    if (members[g].size() > 1)
+      out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", within.names[g],
+                         fmt::join(members[g], ", "));
+  return out;
+}
+
 ScoreResult score_table(Table table, const ScoreOptions& options) {
   if (options.resources.empty()) throw Error("no resource given: nothing to score by");
   if (!(options.alpha >= 1.0))
@@ -284,8 +334,11 @@ ScoreResult score_table(Table table, const ScoreOptions& options) {
         if (raw[r] < 0)
           throw ParseError(table.source(), table.line_of(r), spec.column,
                            "negative resource value; zero normalisation needs values >= 0");
-    std::vector<double> norm =
-        normalize(raw, res.groups.group_of, res.groups.names.size(), options.norm);
+    Grouping within = spec.kind == "data" && !options.group_by.empty()
+                          ? data_fraction_groups(res.groups)
+                          : res.groups;
+    std::vector<double> norm = normalize(raw, within.group_of, within.names.size(), options.norm);
+    res.normalized_within.push_back(std::move(within));
     std::vector<double> score(raw.size());
     for (std::size_t r = 0; r < raw.size(); ++r)
       score[r] = pepr_score(res.performance[r], norm[r], options.alpha);
@@ -302,9 +355,10 @@ ScoreResult score_table(Table table, const ScoreOptions& options) {
   for (std::size_t i = 0; i < options.resources.size(); ++i) {
     const auto& spec = options.resources[i];
     if (table.find_column(spec.norm_name) || table.find_column(spec.score_name))
-      throw Error(fmt::format("{}: output column '{}' or '{}' already exists in the input (was "
-                              "the same resource given twice?)",
-                              table.source(), spec.norm_name, spec.score_name));
+      throw Error(
+          fmt::format("{}: output column '{}' or '{}' already exists in the input (was "
+                      "the same resource given twice?)",
+                      table.source(), spec.norm_name, spec.score_name));
     table.add_column(spec.norm_name, res.normalized[i]);
     table.add_column(spec.score_name, res.scores[i]);
   }

@@ -75,6 +75,22 @@ struct Grouping {
 };
 Grouping group_rows(const Table& table, const std::string& column);
 
+// The experiment at 100 % of the training data that an experiment trained on a fraction of it
+// belongs with, so that PePR-D compares the fractions of one dataset (R_data would be 0 for every
+// row if each experiment were normalised on its own). A name ending in a fraction suffix,
+// `_small` (10 %), `_smallest` or `_f<F>` (pepr collect's), is taken without it; when the table
+// also has that name with `_pt` appended, that one (the paper's derma_small is derma_pt on 10 %).
+// Every other name is its own full-data experiment.
+std::string full_data_experiment(const std::string& name, const std::vector<std::string>& names);
+
+// The experiments of `experiments` merged by full_data_experiment: the groups within which the
+// data resource is normalised. Group names are the full-data experiments.
+Grouping data_fraction_groups(const Grouping& experiments);
+
+// The merged groups of data_fraction_groups as text, e.g. "derma_pt: derma_pt, derma_small,
+// derma_smallest; lidc: lidc, lidc_small"; empty when no two experiments were merged.
+std::string merged_groups_text(const Grouping& experiments, const Grouping& within);
+
 struct ScoreOptions {
   PerformanceSpec performance;
   std::vector<ResourceSpec> resources;
@@ -93,7 +109,11 @@ struct ScoreResult {
   std::vector<double> performance;
   std::vector<std::vector<double>> normalized;  // per resource
   std::vector<std::vector<double>> scores;      // per resource
-  std::string performance_column;               // "P" when computed from several columns
+  // Per resource, the groups R was normalised within: the experiments, except for the data
+  // resource (kind "data") with a group_by column, normalised across the data fractions of each
+  // dataset (data_fraction_groups).
+  std::vector<Grouping> normalized_within;
+  std::string performance_column;  // "P" when computed from several columns
 };
 ScoreResult score_table(Table table, const ScoreOptions& options);
 

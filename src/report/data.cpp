@@ -21,10 +21,12 @@ struct KindText {
   const char* kind;
   const char* resource;
   const char* unit;
+  const char* symbol;
 };
-constexpr KindText kKindText[] = {{"energy", "energy", "kWh"}, {"co2", "CO2eq", "g"},
-                                  {"memory", "memory", "GB"},  {"time", "time", "s"},
-                                  {"data", "data", "samples"}, {"params", "parameters", ""}};
+constexpr KindText kKindText[] = {
+    {"energy", "energy", "kWh", "E"}, {"co2", "CO2eq", "g", "C"},
+    {"memory", "memory", "GB", "M"},  {"time", "time", "s", "T"},
+    {"data", "data", "samples", "D"}, {"params", "parameters", "", "N"}};
 
 std::string upper_first_letter(const std::string& score_name) {
   // pepr_e -> PePR-E; pepr_flops -> PePR-flops.
@@ -50,7 +52,7 @@ std::size_t ReportData::experiment_index(const std::string& name) const {
   return static_cast<std::size_t>(-1);
 }
 
-std::vector<std::string> default_resources(const Table& t) {
+std::vector<std::string> default_resources(const Table& t, const std::string& group_by) {
   std::vector<std::string> out{"energy"};
   if (t.find_column("co2") || t.find_column("co2_g")) out.push_back("co2");
   if (t.find_column("memory") || t.find_column("mem_peak_gb"))
@@ -61,7 +63,68 @@ std::vector<std::string> default_resources(const Table& t) {
     out.push_back("time");
   else if (t.find_column("train_time"))
     out.push_back("time=train_time");
+  if (!group_by.empty() && (t.find_column("data") || t.find_column("train_samples")) &&
+      t.find_column(group_by)) {
+    Grouping g = group_rows(t, group_by);
+    if (data_fraction_groups(g).names.size() < g.names.size()) out.push_back("data");
+  }
   return out;
+}
+
+std::string ReportData::norm_text(const ScoreSeries& s) const {
+  const std::string& x = s.symbol;
+  std::string scope =
+      group_by.empty() ? "over the whole table" : "within each experiment ('" + group_by + "')";
+  if (!s.merged.empty()) scope = "within each dataset across its data fractions (" + s.merged + ")";
+  switch (norm.kind) {
+    case Normalization::Kind::MinMax:
+      return fmt::format(
+          "{}: R = ({x} - {x}_min) / ({x}_max - {x}_min) {} (min-max, the convention of the "
+          "authors' released scores; the paper's printed Table 1 uses R = {x} / {x}_max: "
+          "--norm zero)",
+          s.name, scope, fmt::arg("x", x));
+    case Normalization::Kind::Zero:
+      return fmt::format(
+          "{}: R = {x} / {x}_max {} (the convention of the paper's printed Table 1; the authors' "
+          "released scores use min-max: --norm minmax)",
+          s.name, scope, fmt::arg("x", x));
+    case Normalization::Kind::Fixed:
+      break;
+  }
+  return fmt::format("{}: R = ({x} - {lo}) / ({hi} - {lo}), fixed bounds{}", s.name,
+                     norm.clip ? " (values outside clamped)" : "", fmt::arg("x", x),
+                     fmt::arg("lo", format_number(norm.lo)),
+                     fmt::arg("hi", format_number(norm.hi)));
+}
+
+std::vector<double> ReportData::joint_score(const ScoreSeries& s,
+                                            const ExperimentPair& pair) const {
+  std::vector<std::size_t> rows;
+  for (const auto* name : {&pair.a, &pair.b}) {
+    const auto& e = experiments.at(experiment_index(*name));
+    rows.insert(rows.end(), e.rows.begin(), e.rows.end());
+  }
+  std::vector<double> raw;
+  for (std::size_t r : rows) raw.push_back(s.raw[r]);
+  std::vector<double> r_norm = normalize(raw, std::vector<std::size_t>(raw.size(), 0), 1, norm);
+  std::vector<double> out(ids.size(), kNaN);
+  for (std::size_t k = 0; k < rows.size(); ++k)
+    out[rows[k]] = pepr_score(performance[rows[k]], r_norm[k], alpha);
+  return out;
+}
+
+std::string ReportData::norm_text() const {
+  std::string out;
+  for (const auto& s : scores) out += (out.empty() ? "" : "; ") + norm_text(s);
+  return out;
+}
+
+std::string ReportData::small_text() const {
+  if (size_split.mode == SizeSplit::Mode::Median)
+    return "at most the experiment's median parameter count";
+  if (size_split.threshold == SizeSplit::kPaperThreshold)
+    return "fewer than 24.6M parameters (the paper's split)";
+  return fmt::format("fewer than {:.4g}M parameters", size_split.threshold / 1e6);
 }
 
 ReportData prepare_data(const Table& table, const ReportOptions& o) {
@@ -71,6 +134,7 @@ ReportData prepare_data(const Table& table, const ReportOptions& o) {
   d.group_by = o.score.group_by;
   d.norm = o.score.norm;
   d.alpha = o.score.alpha;
+  d.size_split = o.size_split;
 
   // Model names.
   std::optional<std::size_t> idcol;
@@ -100,8 +164,17 @@ ReportData prepare_data(const Table& table, const ReportOptions& o) {
     s.score = d.scored.scores[i];
     s.name = upper_first_letter(s.spec.score_name);
     s.resource = s.spec.column;
+    s.symbol = "x";
     for (const auto& k : kKindText)
-      if (s.spec.kind == k.kind) s.resource = k.resource, s.unit = k.unit;
+      if (s.spec.kind == k.kind) s.resource = k.resource, s.unit = k.unit, s.symbol = k.symbol;
+    if (s.spec.kind == "data" && !o.score.group_by.empty()) {
+      s.merged = merged_groups_text(d.scored.groups, d.scored.normalized_within[i]);
+      if (s.merged.empty())
+        d.notes.push_back(fmt::format(
+            "{}: no experiment is a fraction of another's training data (names ending _small, "
+            "_smallest or _f<F>), so R_data is 0 in every row and {} equals P",
+            s.spec.column, upper_first_letter(s.spec.score_name)));
+    }
     d.scores.push_back(std::move(s));
   }
   for (std::size_t i = 0; i < d.scores.size(); ++i)
@@ -165,12 +238,23 @@ ReportData prepare_data(const Table& table, const ReportOptions& o) {
   d.experiments.resize(g.names.size());
   for (std::size_t i = 0; i < g.names.size(); ++i) d.experiments[i].name = g.names[i];
   for (std::size_t r = 0; r < table.num_rows(); ++r) d.experiments[g.group_of[r]].rows.push_back(r);
+  if (d.has_params()) {
+    std::vector<std::vector<double>> per(d.experiments.size());
+    for (std::size_t i = 0; i < d.experiments.size(); ++i)
+      for (std::size_t r : d.experiments[i].rows) per[i].push_back(d.params[r]);
+    d.size_split = d.size_split.resolved(per);
+    if (d.size_split.fell_back)
+      d.notes.push_back(
+          "size split: some experiment has fewer than two models on a side of the paper's 24.6M "
+          "parameters, so small-scale means at most the experiment's median (--size-split paper "
+          "or a count of your own to change it)");
+  }
   for (auto& e : d.experiments) {
     std::vector<double> p;
     if (d.has_params())
       for (std::size_t r : e.rows)
         if (!std::isnan(d.params[r])) p.push_back(d.params[r]);
-    e.params_median = p.empty() ? kNaN : median(p);
+    e.size_cut = p.empty() ? kNaN : d.size_split.cut(p);
   }
   if (!d.group_by.empty()) {
     d.pretrain_pairs = pretrained_scratch_pairs(g.names);

@@ -151,14 +151,13 @@ Axis value_axis(const std::string& label, const std::vector<double>& values, boo
   return ax;
 }
 
-// Shades the small-scale region (parameters at most the experiment's median).
-void shade_small(Svg& svg, const Panel& p, double median_params) {
-  if (std::isnan(median_params)) return;
-  double x1 = std::clamp(p.sx(median_params), p.x, p.x + p.w);
+// Shades the small-scale region (parameters below the size split's cut).
+void shade_small(Svg& svg, const Panel& p, const ReportData& d, double cut) {
+  if (std::isnan(cut)) return;
+  double x1 = std::clamp(p.sx(cut), p.x, p.x + p.w);
   svg.rect(p.x, p.y, x1 - p.x, p.h,
            "class=\"small-region\" fill=\"#d9efe0\" fill-opacity=\"0.65\" stroke=\"none\"",
-           fmt::format("small-scale models: at most {} parameters (the experiment's median)",
-                       si_label(median_params)));
+           fmt::format("small-scale models: {} ({})", d.small_text(), si_label(cut)));
   svg.line(x1, p.y, x1, p.y + p.h,
            "stroke=\"#3b8a55\" stroke-width=\"1.2\" stroke-dasharray=\"4 3\"");
 }
@@ -240,9 +239,14 @@ void draw_isolines(Svg& svg, const Panel& p, double alpha, const char* stroke, d
   svg.close_group();
 }
 
+// The figure with its normalisation stated under it (in the SVG too, so that a figure file read
+// on its own says it) and in the record.
 Figure finish(Svg& svg, std::string name, std::string title, std::string caption,
-              std::vector<PanelCount> panels) {
+              std::vector<PanelCount> panels, std::string normalisation, std::string paper = "") {
+  svg.footnote("Normalisation: " + normalisation);
   Figure f;
+  f.normalisation = std::move(normalisation);
+  f.paper = std::move(paper);
   f.name = std::move(name);
   f.title = std::move(title);
   f.caption = std::move(caption);
@@ -272,7 +276,7 @@ PanelCount scatter_panel(Svg& svg, const ReportData& d, const Experiment& e, dou
   PanelCount count{e.name, label, rows.size()};
   svg.open_group(panel_attrs(e.name, label, rows.size()));
   Panel p = svg.axes(px, py, pw, ph, xa, ya, title);
-  if (shade) shade_small(svg, p, e.params_median);
+  if (shade) shade_small(svg, p, d, e.size_cut);
   for (std::size_t r : rows) {
     Style st = style_of(d, r);
     std::string extra =
@@ -386,7 +390,8 @@ Figure isocline_figure(double alpha) {
       "a model that costs the least (R = 0) to reach the same PePR.",
       alpha == 1.0 ? "P / (1 + R)" : fmt::format("{0} P / ({0} + R)", fmt4(alpha)), fmt4(alpha),
       fmt4((alpha + 1) / alpha));
-  return finish(svg, "isoclines", "PePR isoclines", caption, {{"", "isoclines", 0}});
+  return finish(svg, "isoclines", "PePR isoclines", caption, {{"", "isoclines", 0}},
+                "none: R is the horizontal axis, any normalisation onto [0, 1]", "Fig. 2");
 }
 
 std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
@@ -410,13 +415,24 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
   };
   std::vector<PanelData> panels;
   for (const auto& e : d.experiments) {
-    double max_total = 0;
+    double max_total = 0, min_total = std::numeric_limits<double>::infinity();
     bool negative = false;
     for (std::size_t r : e.rows) {
       max_total = std::max(max_total, s.raw[r]);
+      min_total = std::min(min_total, s.raw[r]);
       negative = negative || s.raw[r] < 0;
     }
     if (negative || !(max_total > 0)) continue;
+    // The table's bounds, so that a curve ends at its model's R and score in the tables; a
+    // cumulative cost below the lower bound counts as R = 0.
+    double lo = 0, hi = max_total;
+    if (d.norm.kind == Normalization::Kind::MinMax) lo = min_total;
+    if (d.norm.kind == Normalization::Kind::Fixed) lo = d.norm.lo, hi = d.norm.hi;
+    auto r_of = [&](double x) {
+      if (!(hi > lo)) return 0.0;
+      double r = std::max(0.0, (x - lo) / (hi - lo));
+      return d.norm.kind == Normalization::Kind::Fixed && d.norm.clip ? std::min(1.0, r) : r;
+    };
     std::size_t best_s = e.rows.front(), best_p = e.rows.front();
     for (std::size_t r : e.rows) {
       if (s.score[r] > s.score[best_s]) best_s = r;
@@ -434,7 +450,7 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
         if (!v) continue;
         double pk = *v * d.performance_scale;
         if (pk < 0 || pk > 1) continue;
-        c.r.push_back(s.raw[row] * static_cast<double>(k + 1) / K / max_total);
+        c.r.push_back(r_of(s.raw[row] * static_cast<double>(k + 1) / K));
         c.p.push_back(pk);
         c.e.push_back(static_cast<double>(k));
       }
@@ -518,12 +534,14 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
       "Per experiment, the learning curve of the model with the best {} (blue) and of the model "
       "with the best final performance (orange, when another): test performance P after each "
       "epoch ({}<N>, solid) and its PePR = P / (1 + R) (dashed) over the cumulative {} R. Each "
-      "run's total {} is spread evenly over its {} and R is normalised by the largest "
-      "total of the experiment (R = 0 means nothing spent), as pepr curve --norm zero does. The "
-      "star marks P*, the highest PePR along the curve (the paper's eq. 2).",
+      "run's total {} is spread evenly over its {}; R uses the bounds of the tables (the "
+      "experiment's totals, below), so each curve ends at its model's R and {} in the tables, "
+      "and a cumulative {} below the lower bound counts as R = 0. The star marks P*, the "
+      "highest PePR along the curve (the paper's eq. 2).",
       s.name, d.epoch_prefix, s.resource, s.resource,
-      plural(static_cast<long long>(d.epoch_cols.size()), "epoch"));
-  return finish(svg, "pepr_curve", "PePR curves and P*", caption, std::move(counts));
+      plural(static_cast<long long>(d.epoch_cols.size()), "epoch"), s.name, s.resource);
+  return finish(svg, "pepr_curve", "PePR curves and P*", caption, std::move(counts),
+                d.norm_text(s) + "; the curves' cumulative cost uses the same bounds", "Fig. 3");
 }
 
 std::optional<Figure> model_space_figure(const ReportData& d, std::string* why) {
@@ -565,7 +583,8 @@ std::optional<Figure> model_space_figure(const ReportData& d, std::string* why) 
       d.efficient.empty() ? " are not marked (no 'efficient' column)"
                           : " (column 'efficient' = 1) in blue circles, the others in vermillion "
                             "triangles");
-  return finish(svg, "model_space", "The model space", caption, std::move(counts));
+  return finish(svg, "model_space", "The model space", caption, std::move(counts),
+                fmt::format("none: the measured {} as it is, per experiment", energy->resource));
 }
 
 namespace {
@@ -574,7 +593,7 @@ namespace {
 void violin(Svg& svg, const Panel& p, double xc, double half_w, const ReportData& d,
             const std::vector<std::size_t>& rows, const std::vector<double>& values,
             const char* color, const std::string& experiment, const std::string& label,
-            const std::string& value_name) {
+            const std::string& value_name, const std::vector<std::string>* tips = nullptr) {
   svg.open_group(
       fmt::format("class=\"violin\" data-experiment=\"{}\" data-label=\"{}\" data-points=\"{}\"",
                   xml_escape(experiment), xml_escape(label), values.size()));
@@ -607,9 +626,10 @@ void violin(Svg& svg, const Panel& p, double xc, double half_w, const ReportData
     h ^= h >> 13;
     double u = (static_cast<double>(h % 10000) / 9999.0) * 2 - 1;
     double x = xc + u * 0.8 * half_w * at[i] / dmax;
-    svg.marker(Shape::Circle, x, p.sy(values[i]), 2.3, color, "none",
-               row_tip(d, rows[i], fmt::format("{} {}", value_name, fmt4(values[i]))), "pt",
-               "fill-opacity=\"0.7\"");
+    svg.marker(
+        Shape::Circle, x, p.sy(values[i]), 2.3, color, "none",
+        tips ? (*tips)[i] : row_tip(d, rows[i], fmt::format("{} {}", value_name, fmt4(values[i]))),
+        "pt", "fill-opacity=\"0.7\"");
   }
   double q1 = quantile(values, 0.25), q2 = quantile(values, 0.5), q3 = quantile(values, 0.75);
   svg.rect(xc - 4, p.sy(q3), 8, p.sy(q1) - p.sy(q3),
@@ -650,8 +670,6 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
     std::string label, value;
     const std::vector<double>* v;
   };
-  const std::vector<Metric> metrics{{"P", "P", &d.performance},
-                                    {s.name, s.spec.score_name, &s.score}};
   std::vector<LegendItem> legend{{role_a, colors::kBlue, LegendItem::Kind::Box},
                                  {role_b, colors::kOrange, LegendItem::Kind::Box}};
   const double cell_w = 500, cell_h = 400, pad_t = 104, pad_b = 58;
@@ -667,6 +685,10 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
     const auto& pair = pairs[i];
     const auto& ea = d.experiments[d.experiment_index(pair.a)];
     const auto& eb = d.experiments[d.experiment_index(pair.b)];
+    // The score with R normalised jointly over the pair: comparable across its two experiments.
+    const std::vector<double> joint = d.joint_score(s, pair);
+    const std::vector<Metric> metrics{{"P", "P", &d.performance},
+                                      {s.name + " (joint R)", joint_value_name(s), &joint}};
     auto [cx, cy] = g.cell(i);
     Area a{cx + 70, cy + pad_t, cell_w - 70 - 20, cell_h - pad_t - pad_b};
     // The y range holds every violin whole: its values and one bandwidth on either side.
@@ -734,7 +756,8 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
       "quartiles; white bar: median; dots: models), with the two-sided p-values of the "
       "two-sample Student t-test (t-test; equal variances, as the paper) and of the "
       "Mann-Whitney U test (MWU) "
-      "(* p < 0.05, ** p < 0.01, *** p < 0.001). {} is normalised within each experiment. "
+      "(* p < 0.05, ** p < 0.01, *** p < 0.001). {}'s R is normalised jointly over the two "
+      "experiments of each pair (one set of bounds), so that their scores can be compared. "
       "Pairs: {}.",
       pre ? "pretrained / from-scratch" : "10 % / 100 % data", d.performance_label, s.name, s.name,
       [&] {
@@ -742,7 +765,9 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
         for (const auto& p : pairs) list += (list.empty() ? "" : ", ") + p.a + " vs " + p.b;
         return list;
       }());
-  return finish(svg, name, title, caption, std::move(counts));
+  return finish(svg, name, title, caption, std::move(counts),
+                "P is not normalised; " + d.norm_text(s) +
+                    ", with the bounds taken jointly over the two experiments of each pair");
 }
 
 std::optional<Figure> performance_params_figure(const ReportData& d, std::string* why) {
@@ -752,8 +777,7 @@ std::optional<Figure> performance_params_figure(const ReportData& d, std::string
   }
   const ScoreSeries& s = d.primary_score();
   auto legend = efficient_legend(d);
-  legend.push_back({"small-scale (parameters \u2264 the experiment's median)", "#9fd3ae",
-                    LegendItem::Kind::Box});
+  legend.push_back({"small-scale: " + d.small_text(), "#9fd3ae", LegendItem::Kind::Box});
   const double cell_h = 540, sub_h = 178, gap = 78;
   GridLayout g = grid_for(d.experiments.size(), 3, kCellW, cell_h, 44 + 34 + 18);
   const std::string heading = fmt::format("Test performance and {} vs model size", s.name);
@@ -778,12 +802,13 @@ std::optional<Figure> performance_params_figure(const ReportData& d, std::string
   std::string caption = fmt::format(
       "Per experiment, test performance P ({}, top) and {} (bottom) of every model against its "
       "number of parameters ('{}', log scale). The shaded region holds the small-scale models "
-      "(at most the experiment's median parameter count, the paper's split); {}.",
-      d.performance_label, s.name, d.params_column,
+      "({}); {}.",
+      d.performance_label, s.name, d.params_column, d.small_text(),
       d.efficient.empty() ? "there is no 'efficient' column"
                           : "efficient architectures are blue circles, the others vermillion "
                             "triangles");
-  return finish(svg, "p_pepr_vs_params", "P and PePR vs parameters", caption, std::move(counts));
+  return finish(svg, "p_pepr_vs_params", "P and PePR vs parameters", caption, std::move(counts),
+                "P is not normalised; " + d.norm_text(s));
 }
 
 Figure pareto_figure(const ReportData& d) {
@@ -857,7 +882,8 @@ Figure pareto_figure(const ReportData& d) {
       "by the front's staircase; the star marks the knee (the front point farthest from the line "
       "through its ends, as pepr pareto finds it).",
       d.performance_label, s.resource, d.norm.describe());
-  return finish(svg, "pareto", "Pareto fronts over PePR", caption, std::move(counts));
+  return finish(svg, "pareto", "Pareto fronts over PePR", caption, std::move(counts),
+                d.norm_text(s));
 }
 
 std::optional<Figure> score_params_figure(const ReportData& d, std::size_t score,
@@ -868,8 +894,7 @@ std::optional<Figure> score_params_figure(const ReportData& d, std::size_t score
   }
   const ScoreSeries& s = d.scores.at(score);
   auto legend = efficient_legend(d);
-  legend.push_back({"small-scale (parameters \u2264 the experiment's median)", "#9fd3ae",
-                    LegendItem::Kind::Box});
+  legend.push_back({"small-scale: " + d.small_text(), "#9fd3ae", LegendItem::Kind::Box});
   GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, 44 + 34 + 18);
   const std::string name = s.spec.score_name + "_vs_params";
   const std::string heading = fmt::format("{} ({}) vs model size", s.name, s.resource);
@@ -888,9 +913,9 @@ std::optional<Figure> score_params_figure(const ReportData& d, std::size_t score
   std::string caption = fmt::format(
       "Per experiment, {} = P / (1 + R) with R the normalised {} ('{}', {} within the "
       "experiment) of every model against its number of parameters (log scale); the shaded "
-      "region holds the small-scale models (at most the median parameter count).",
-      s.name, s.resource, s.spec.column, d.norm.describe());
-  return finish(svg, name, s.name + " vs parameters", caption, std::move(counts));
+      "region holds the small-scale models ({}).",
+      s.name, s.resource, s.spec.column, d.norm.describe(), d.small_text());
+  return finish(svg, name, s.name + " vs parameters", caption, std::move(counts), d.norm_text(s));
 }
 
 std::optional<Figure> small_large_figure(const ReportData& d, const GroupTests& tests,
@@ -916,8 +941,8 @@ std::optional<Figure> small_large_figure(const ReportData& d, const GroupTests& 
     return std::nullopt;
   }
   std::vector<LegendItem> legend{
-      {"small-scale (\u2264 median parameters)", colors::kBlue, LegendItem::Kind::Box,
-       Shape::Square, false, 1.0},
+      {"small-scale: " + d.small_text(), colors::kBlue, LegendItem::Kind::Box, Shape::Square, false,
+       1.0},
       {"large-scale", colors::kOrange, LegendItem::Kind::Box, Shape::Square, false, 1.0}};
   const double slot = 58, pad_l = 76, pad_r = 20, pad_t = 42, pad_b = 110;
   const double cell_w =
@@ -971,12 +996,381 @@ std::optional<Figure> small_large_figure(const ReportData& d, const GroupTests& 
     counts.push_back({"", s.name, 0});
   }
   std::string caption =
-      "Per score and experiment, the median PePR of the small-scale models (at most the "
-      "experiment's median parameter count) and of the large-scale ones, with the significance "
+      "Per score and experiment, the median PePR of the small-scale models (" + d.small_text() +
+      ") and of the large-scale ones, with the significance "
       "of the two-sample Student t-test between the two groups (* p < 0.05, ** p < 0.01, "
       "*** p < 0.001, n.s. otherwise; hover for the p-values of Student and Mann-Whitney; all "
       "in tables/tests.csv).";
-  return finish(svg, "small_vs_large", "Median PePR, small vs large", caption, std::move(counts));
+  return finish(svg, "small_vs_large", "Median PePR, small vs large", caption, std::move(counts),
+                d.norm_text());
+}
+
+// ---- The paper's figures as the paper drew them -------------------------------------------
+
+std::vector<std::size_t> main_experiments(const ReportData& d) {
+  std::vector<std::string> names;
+  for (const auto& e : d.experiments) names.push_back(e.name);
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < d.experiments.size(); ++i) {
+    const std::string& n = names[i];
+    if (full_data_experiment(n, names) != n) continue;  // a fraction of another's data
+    bool scratch = false;
+    for (const auto& p : d.pretrain_pairs) scratch = scratch || p.b == n;
+    if (!scratch) out.push_back(i);
+  }
+  return out;
+}
+
+ModelMeans model_means(const ReportData& d) {
+  ModelMeans m;
+  m.experiments = main_experiments(d);
+  if (m.experiments.empty()) return m;
+  // Each model's row in every main experiment (models found once in each).
+  std::map<std::string, std::vector<std::size_t>> rows_of;
+  std::vector<std::string> order;
+  for (std::size_t k = 0; k < m.experiments.size(); ++k) {
+    std::map<std::string, std::size_t> seen;
+    for (std::size_t r : d.experiments[m.experiments[k]].rows) ++seen[d.ids[r]];
+    for (std::size_t r : d.experiments[m.experiments[k]].rows) {
+      if (seen[d.ids[r]] != 1) continue;
+      auto& v = rows_of[d.ids[r]];
+      if (v.empty() && k == 0) order.push_back(d.ids[r]);
+      if (v.size() == k) v.push_back(r);
+    }
+  }
+  m.score.resize(d.scores.size());
+  for (const auto& id : order) {
+    const auto& rows = rows_of[id];
+    if (rows.size() != m.experiments.size()) continue;
+    auto avg = [&](const std::vector<double>& v) {
+      double s = 0;
+      for (std::size_t r : rows) s += v[r];
+      return s / static_cast<double>(rows.size());
+    };
+    m.ids.push_back(id);
+    m.rows.push_back(rows.front());
+    m.params.push_back(d.has_params() ? avg(d.params) : kNaN);
+    m.p.push_back(avg(d.performance));
+    for (std::size_t i = 0; i < d.scores.size(); ++i) m.score[i].push_back(avg(d.scores[i].score));
+    const ScoreSeries* energy = nullptr;
+    for (const auto& s : d.scores)
+      if (s.spec.kind == "energy") energy = &s;
+    m.energy.push_back(energy ? avg(energy->raw) : kNaN);
+  }
+  return m;
+}
+
+namespace {
+
+std::string experiments_text(const ReportData& d, const ModelMeans& m) {
+  std::string s;
+  for (std::size_t k : m.experiments) s += (s.empty() ? "" : ", ") + d.experiments[k].name;
+  return s;
+}
+
+// One panel of per-model averages against parameters: the small-scale region shaded, efficient
+// architectures told apart.
+PanelCount mean_panel(Svg& svg, const ReportData& d, const ModelMeans& m, double px, double py,
+                      double pw, double ph, const std::vector<double>& y, const std::string& label,
+                      const std::string& title) {
+  Axis xa = params_axis(d);
+  Axis ya = value_axis(label, y);
+  std::vector<std::size_t> shown;
+  for (std::size_t k = 0; k < m.ids.size(); ++k)
+    if (std::isfinite(y[k]) && m.params[k] > 0) shown.push_back(k);
+  svg.open_group(panel_attrs("mean", label, shown.size()));
+  Panel p = svg.axes(px, py, pw, ph, xa, ya, title);
+  const double cut = d.size_split.cut(m.params);
+  shade_small(svg, p, d, cut);
+  for (std::size_t k : shown) {
+    Style st = style_of(d, m.rows[k]);
+    svg.marker(st.shape, p.sx(m.params[k]), p.sy(y[k]), 3.8, st.color, "#ffffff",
+               fmt::format("{}: {} params, mean {} {}{}", m.ids[k], si_label(m.params[k]), label,
+                           fmt4(y[k]),
+                           d.efficient.empty()      ? ""
+                           : d.efficient[m.rows[k]] ? ", efficient"
+                                                    : ", not efficient"),
+               "pt", "fill-opacity=\"0.85\" stroke-width=\"0.7\"");
+  }
+  svg.close_group();
+  return {"mean", label, shown.size()};
+}
+
+}  // namespace
+
+std::optional<Figure> mean_params_figure(const ReportData& d, const std::string& which,
+                                         std::string* why) {
+  if (!d.has_params()) {
+    *why = "the table has no parameter counts (num_param or params; --params-column)";
+    return std::nullopt;
+  }
+  ModelMeans m = model_means(d);
+  if (m.ids.empty()) {
+    *why = "no model is in every main experiment once";
+    return std::nullopt;
+  }
+  struct Series {
+    std::string label;
+    std::vector<double> y;
+    std::string norm;
+  };
+  std::vector<Series> series;
+  std::string name, paper, title;
+  const std::string over = experiments_text(d, m);
+  if (which == "fig4") {
+    double top = 0;
+    for (double e : m.energy)
+      if (std::isfinite(e)) top = std::max(top, e);
+    if (!(top > 0)) {
+      *why = "no energy column was scored (-r energy)";
+      return std::nullopt;
+    }
+    std::vector<double> y;
+    for (double e : m.energy) y.push_back(e / top);
+    series.push_back({"energy / largest", y,
+                      "each model's mean energy divided by the largest mean (E / E_max, as the "
+                      "paper's Fig. 4)"});
+    name = "paper_fig4_model_space", paper = "Fig. 4", title = "The model space: energy vs size";
+  } else if (which == "fig5c") {
+    series.push_back({"P", m.p, "none: P as it is"});
+    name = "paper_fig5c_performance", paper = "Fig. 5c",
+    title = "Test performance vs number of parameters";
+  } else if (which == "fig5d") {
+    const ScoreSeries& s = d.primary_score();
+    series.push_back(
+        {s.name, m.score[d.primary], d.norm_text(s) + ", each model's scores then averaged"});
+    name = "paper_fig5d_pepr", paper = "Fig. 5d", title = s.name + " vs number of parameters";
+  } else {  // fig7: every other score
+    for (std::size_t i = 0; i < d.scores.size(); ++i)
+      if (i != d.primary)
+        series.push_back({d.scores[i].name, m.score[i],
+                          d.norm_text(d.scores[i]) + ", each model's scores then averaged"});
+    if (series.empty()) {
+      *why = "only one resource was scored";
+      return std::nullopt;
+    }
+    name = "paper_fig7_pepr_scores", paper = "Fig. 7", title = "Other PePR scores vs parameters";
+  }
+  auto legend = efficient_legend(d);
+  legend.push_back({"small-scale: " + d.small_text(), "#9fd3ae", LegendItem::Kind::Box});
+  GridLayout g = grid_for(series.size(), 3, 470, 380, 44 + 34 + 18);
+  Svg svg(figure_width(g, legend, title), g.height() + 8, "fig-" + name, title);
+  header(svg, title, legend);
+  std::vector<PanelCount> counts;
+  std::string norm;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    auto [cx, cy] = g.cell(i);
+    counts.push_back(mean_panel(svg, d, m, cx + kPadL, cy + kPadT, 470 - kPadL - kPadR,
+                                380 - kPadT - kPadB, series[i].y, series[i].label,
+                                series.size() > 1 ? series[i].label : ""));
+    norm += (norm.empty() ? "" : "; ") + series[i].norm;
+  }
+  std::string caption = fmt::format(
+      "One point per model: its mean over the main experiments ({}; {} models found once in "
+      "each) against its number of parameters ('{}', log scale), as the paper's {} draws them. "
+      "The shaded region holds the small-scale models ({}); {}.",
+      over, m.ids.size(), d.params_column, paper, d.small_text(),
+      d.efficient.empty() ? "there is no 'efficient' column"
+                          : "efficient architectures are blue circles, the others vermillion "
+                            "triangles (each model's own flag)");
+  return finish(svg, name, title, caption, std::move(counts), norm, paper);
+}
+
+std::optional<Figure> fig6_figure(const ReportData& d, std::string* why) {
+  if (d.epoch_cols.empty()) {
+    *why = "the table has no per-epoch performance columns (PREFIX<N>, e.g. test_00 .. test_09)";
+    return std::nullopt;
+  }
+  const ScoreSeries& s = d.primary_score();
+  // The paper draws Derma: the experiment named derma_pt when there is one, else the first main
+  // experiment.
+  std::size_t ei = d.experiment_index("derma_pt");
+  if (ei == static_cast<std::size_t>(-1)) {
+    auto main = main_experiments(d);
+    ei = main.empty() ? 0 : main.front();
+  }
+  const Experiment& e = d.experiments[ei];
+  const Table& t = d.scored.table;
+  const double K = static_cast<double>(d.epoch_cols.size());
+  std::vector<double> cost, pp;
+  std::vector<std::size_t> row_of;
+  std::vector<std::size_t> epoch_of;
+  for (std::size_t r : e.rows) {
+    if (!(s.raw[r] >= 0)) continue;
+    for (std::size_t k = 0; k < d.epoch_cols.size(); ++k) {
+      if (t.is_missing(r, d.epoch_cols[k])) continue;
+      auto v = parse_number(t.cell(r, d.epoch_cols[k]));
+      if (!v) continue;
+      double pk = *v * d.performance_scale;
+      if (pk < 0 || pk > 1) continue;
+      cost.push_back(s.raw[r] * static_cast<double>(k + 1) / K);
+      pp.push_back(pk);
+      row_of.push_back(r);
+      epoch_of.push_back(k);
+    }
+  }
+  if (cost.size() < 2) {
+    *why = fmt::format("experiment {} has fewer than two model-epoch points", e.name);
+    return std::nullopt;
+  }
+  std::vector<double> rr = normalize(cost, std::vector<std::size_t>(cost.size(), 0), 1, d.norm);
+  auto front = pareto_front(rr, pp);
+  std::vector<bool> on_front(rr.size(), false);
+  for (std::size_t k : front) on_front[k] = true;
+  auto legend = efficient_legend(d);
+  legend.push_back({"Pareto front", colors::kInk, LegendItem::Kind::Line});
+  const std::string title =
+      fmt::format("Accuracy vs normalised {} of every model and epoch: {}", s.resource, e.name);
+  GridLayout g = grid_for(1, 1, 760, 560, 44 + 34 + 18);
+  Svg svg(figure_width(g, legend, title), g.height() + 8, "fig-paper_fig6_epochs", title);
+  header(svg, title, legend);
+  Area a = plot_area(g, 0);
+  auto [plo, phi] = extent(pp, false);
+  auto [ylo, yhi] = padded_range(plo, phi, false, 0.05);
+  Axis xa = make_axis(fmt::format("normalised cumulative {} R", s.resource), 0,
+                      std::max(1.0, *std::max_element(rr.begin(), rr.end())));
+  Axis ya =
+      make_axis(fmt::format("P ({}<N>)", d.epoch_prefix), std::max(0.0, ylo), std::min(1.0, yhi));
+  svg.open_group(panel_attrs(e.name, "model x epoch", rr.size()));
+  Panel p = svg.axes(a.x, a.y, a.w, a.h, xa, ya, e.name);
+  draw_bands(svg, p, d.alpha, 0.35);
+  draw_isolines(svg, p, d.alpha, "#5a5a5a", 0.8);
+  svg.rect(a.x, a.y, a.w, a.h, "fill=\"none\" stroke=\"#6e6e6e\"");
+  Poly stairs;
+  for (std::size_t k = 0; k < front.size(); ++k) {
+    double x = p.sx(rr[front[k]]), y = p.sy(pp[front[k]]);
+    if (k) stairs.emplace_back(x, stairs.back().second);
+    stairs.emplace_back(x, y);
+  }
+  if (stairs.size() >= 2)
+    svg.polyline(stairs,
+                 fmt::format("class=\"front\" stroke=\"{}\" stroke-width=\"1.8\"", colors::kInk));
+  for (std::size_t k = 0; k < rr.size(); ++k) {
+    Style st = style_of(d, row_of[k]);
+    svg.marker(
+        st.shape, p.sx(rr[k]), p.sy(pp[k]), on_front[k] ? 4.2 : 2.6, st.color,
+        on_front[k] ? colors::kInk : "none",
+        fmt::format("{}, epoch {}: P {}, R {}, {} {}{}", d.ids[row_of[k]], epoch_of[k], fmt4(pp[k]),
+                    fmt4(rr[k]), s.name, fmt4(pepr_score(pp[k], rr[k], d.alpha)),
+                    on_front[k] ? ", on the Pareto front" : ""),
+        on_front[k] ? "pt front-pt" : "pt",
+        on_front[k] ? "stroke-width=\"1.3\"" : "fill-opacity=\"0.6\"");
+  }
+  svg.close_group();
+  const std::string norm = fmt::format(
+      "R = cumulative {} normalised over all the model-epoch points of {} ({}; each run's total "
+      "spread evenly over its epochs)",
+      s.resource, e.name, d.norm.describe());
+  std::string caption = fmt::format(
+      "Every model after every epoch in {} ({} points): test performance P against the "
+      "normalised cumulative {}, over the {} contours (the background shading); the Pareto "
+      "front ({} points) outlined and joined by its staircase, as the paper's Fig. 6 draws it.",
+      e.name, rr.size(), s.resource, s.name, front.size());
+  return finish(svg, "paper_fig6_epochs", title, caption, {{e.name, "model x epoch", rr.size()}},
+                norm, "Fig. 6");
+}
+
+std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests,
+                                    std::string* why) {
+  const bool pre = !d.pretrain_pairs.empty(), frac = d.fraction_pairs.size() >= 2;
+  if (!pre && !frac) {
+    *why = "no pretrained / from-scratch pair and fewer than two 10 % / 100 % pairs";
+    return std::nullopt;
+  }
+  struct Side {
+    std::vector<double> v;
+    std::vector<std::string> tips;
+    std::vector<std::size_t> rows;
+  };
+  struct PanelSpec {
+    std::string label, group, name_a, name_b;
+    Side a, b;
+    const Comparison* c;
+  };
+  std::vector<PanelSpec> panels;
+  if (pre) {
+    const auto& pair = d.pretrain_pairs.front();
+    PanelSpec ps{"a) pretraining", pair.a + " vs " + pair.b, "with", "without", {}, {}, nullptr};
+    for (int side = 0; side < 2; ++side)
+      for (std::size_t r : d.experiments[d.experiment_index(side ? pair.b : pair.a)].rows) {
+        Side& s = side ? ps.b : ps.a;
+        s.v.push_back(d.performance[r]);
+        s.rows.push_back(r);
+        s.tips.push_back(row_tip(d, r));
+      }
+    ps.c = find_comparison(tests, "pretrained vs scratch", ps.group, "P");
+    panels.push_back(std::move(ps));
+  }
+  if (frac) {
+    PanelSpec ps{"b) train set size", pooled_fraction_group(d), "10 %", "100 %", {}, {}, nullptr};
+    std::map<std::string, std::vector<double>> small, full;
+    std::map<std::string, std::size_t> row;
+    for (const auto& p : d.fraction_pairs) {
+      for (std::size_t r : d.experiments[d.experiment_index(p.a)].rows)
+        small[d.ids[r]].push_back(d.performance[r]), row[d.ids[r]] = r;
+      for (std::size_t r : d.experiments[d.experiment_index(p.b)].rows)
+        full[d.ids[r]].push_back(d.performance[r]);
+    }
+    const std::size_t k = d.fraction_pairs.size();
+    for (const auto& [id, v] : small)
+      if (auto it = full.find(id); it != full.end() && v.size() == k && it->second.size() == k) {
+        ps.a.v.push_back(mean(v)), ps.b.v.push_back(mean(it->second));
+        ps.a.rows.push_back(row[id]), ps.b.rows.push_back(row[id]);
+        ps.a.tips.push_back(
+            fmt::format("{}: mean P over the 10 % experiments {}", id, fmt4(mean(v))));
+        ps.b.tips.push_back(
+            fmt::format("{}: mean P over the 100 % experiments {}", id, fmt4(mean(it->second))));
+      }
+    ps.c = find_comparison(tests, kPooledFractionTest, ps.group, "P");
+    panels.push_back(std::move(ps));
+  }
+  std::vector<LegendItem> legend;
+  const std::string title = "Pretraining and train set size: test performance";
+  GridLayout g = grid_for(panels.size(), 2, 380, 430, 60);
+  Svg svg(figure_width(g, legend, title), g.height() + 8, "fig-paper_fig5ab_violins", title);
+  header(svg, title, legend);
+  std::vector<PanelCount> counts;
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const auto& ps = panels[i];
+    auto [cx, cy] = g.cell(i);
+    Area a{cx + 70, cy + 70, 380 - 70 - 20, 430 - 70 - 80};
+    std::vector<double> all;
+    for (const auto* s : {&ps.a, &ps.b}) {
+      auto [lo, hi] = extent(s->v, false);
+      double bw = silverman_bandwidth(s->v);
+      all.insert(all.end(), {lo - bw, hi + bw});
+    }
+    Axis xa = make_axis("", 0, 1);
+    xa.hide_ticks = true;
+    Axis ya =
+        value_axis(fmt::format("test performance P ({})", d.performance_label), all, false, 0.03);
+    const std::size_t npts = ps.a.v.size() + ps.b.v.size();
+    svg.open_group(panel_attrs(ps.group, ps.label, npts));
+    Panel p = svg.axes(a.x, a.y, a.w, a.h, xa, ya);
+    violin(svg, p, p.sx(0.3), 0.16 * a.w, d, ps.a.rows, ps.a.v, colors::kBlue, ps.group, ps.name_a,
+           "P", &ps.a.tips);
+    violin(svg, p, p.sx(0.7), 0.16 * a.w, d, ps.b.rows, ps.b.v, colors::kOrange, ps.group,
+           ps.name_b, "P", &ps.b.tips);
+    std::string st = fmt::format("font-size=\"{}\" fill=\"{}\"", num(font::kNote), colors::kInk);
+    svg.text(a.x + a.w / 2, a.y - 14,
+             ps.c ? fmt::format("Student t: {} {}", p_text(ps.c->student.p), stars(ps.c->student.p))
+                  : "too few models for a test",
+             "middle", st);
+    svg.text(p.sx(0.3), a.y + a.h + 20, ps.name_a, "middle", st);
+    svg.text(p.sx(0.7), a.y + a.h + 20, ps.name_b, "middle", st);
+    svg.text(a.x + a.w / 2, a.y + a.h + 52, ps.label + " (" + ps.group + ")", "middle",
+             fmt::format("font-size=\"{}\" font-weight=\"bold\" fill=\"{}\"", num(font::kNote),
+                         colors::kInk));
+    svg.close_group();
+    counts.push_back({ps.group, ps.label, npts});
+  }
+  std::string caption =
+      "Test performance P of every model: (a) pretrained vs trained from scratch on one dataset, "
+      "(b) each model's P averaged over the 10 % experiments vs averaged over the 100 % ones, "
+      "with the two-sample Student t-test's p-value (equal variances, scipy's ttest_ind, as the "
+      "paper), as the paper's Fig. 5a and 5b draw them.";
+  return finish(svg, "paper_fig5ab_violins", title, caption, std::move(counts),
+                "none: P is not normalised", "Fig. 5a, 5b");
 }
 
 FigureSet make_figures(const ReportData& d, const GroupTests& tests) {
@@ -1004,6 +1398,13 @@ FigureSet make_figures(const ReportData& d, const GroupTests& tests) {
     if (i != d.primary)
       take(score_params_figure(d, i, &why), d.scores[i].spec.score_name + "_vs_params");
   take(small_large_figure(d, tests, &why), "small_vs_large");
+  // The paper's figures as the paper drew them.
+  take(mean_params_figure(d, "fig4", &why), "paper_fig4_model_space");
+  take(fig5ab_figure(d, tests, &why), "paper_fig5ab_violins");
+  take(mean_params_figure(d, "fig5c", &why), "paper_fig5c_performance");
+  take(mean_params_figure(d, "fig5d", &why), "paper_fig5d_pepr");
+  take(fig6_figure(d, &why), "paper_fig6_epochs");
+  take(mean_params_figure(d, "fig7", &why), "paper_fig7_pepr_scores");
   return out;
 }
 

@@ -25,9 +25,12 @@ struct PanelCount {
 struct Figure {
   std::string name;  // file stem under figures/ and the SVG root id "fig-<name>"
   std::string title;
-  std::string caption;     // what it shows
-  std::string svg;         // the SVG document, with its XML declaration
-  std::string svg_inline;  // the same without the declaration, for HTML
+  std::string caption;        // what it shows
+  std::string normalisation;  // how the R behind its numbers is normalised, in words (never
+                              // empty: "none" says why there is no R)
+  std::string paper;          // the paper's figure it reproduces ("" for pepr's own)
+  std::string svg;            // the SVG document, with its XML declaration
+  std::string svg_inline;     // the same without the declaration, for HTML
   std::vector<PanelCount> panels;
   std::size_t points() const;
 };
@@ -52,6 +55,32 @@ Figure pareto_figure(const ReportData& d);
 std::optional<Figure> score_params_figure(const ReportData& d, std::size_t score, std::string* why);
 std::optional<Figure> small_large_figure(const ReportData& d, const GroupTests& tests,
                                          std::string* why);
+
+// The paper's figures as the paper drew them (names paper_fig*):
+// Figs. 4, 5c, 5d, 7: one point per model, its mean over the main experiments (which = "fig4":
+// energy / the largest mean energy; "fig5c": P; "fig5d": the primary score; "fig7": every other
+// score, one panel each) against parameters. Fig. 5a/5b: violins of P, pretrained vs scratch and
+// each model's P averaged over the 10 % vs the 100 % experiments. Fig. 6: every model after every
+// epoch of one experiment (derma_pt when present), P vs the normalised cumulative resource, the
+// Pareto front over the PePR contours.
+std::optional<Figure> mean_params_figure(const ReportData& d, const std::string& which,
+                                         std::string* why);
+std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests, std::string* why);
+std::optional<Figure> fig6_figure(const ReportData& d, std::string* why);
+
+// The main experiments: those on all of their dataset's training data and not the from-scratch
+// side of a pair (the paper's derma_pt, lidc, pneumonia), indices into d.experiments.
+std::vector<std::size_t> main_experiments(const ReportData& d);
+// Per model, the mean over the main experiments of what the paper's averaged figures draw;
+// models found once in every main experiment, in the order of the first.
+struct ModelMeans {
+  std::vector<std::size_t> experiments;  // the main experiments
+  std::vector<std::string> ids;
+  std::vector<std::size_t> rows;  // a row of the model (for its type and efficient flag)
+  std::vector<double> params, p, energy;
+  std::vector<std::vector<double>> score;  // per score
+};
+ModelMeans model_means(const ReportData& d);
 
 // Gaussian kernel density estimation for the violins.
 // Silverman's rule of thumb: 0.9 * min(sd, IQR / 1.34) * n^(-1/5) (sd alone when the IQR is

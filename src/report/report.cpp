@@ -14,12 +14,14 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
 #include "report/html.hpp"
+#include "report/reproduction.hpp"
 
 namespace pepr::report {
 
@@ -97,6 +99,7 @@ RunsSummary summarise_runs(const ReportData& d, const Table& input, const Report
       t.data.add_row(row);
     }
     t.view = t.data;
+    t.normalisation = "none: no score in this table";
     t.caption = fmt::format(
         "The machines and meters behind the results: {} run records read from {}{}, grouped by "
         "host, CPU, GPU, threads, LibTorch and pepr versions, the meter method of each "
@@ -119,6 +122,7 @@ RunsSummary summarise_runs(const ReportData& d, const Table& input, const Report
     t.data = Table({"experiment", "energy_method", "runs"}, "energy_methods");
     for (const auto& [k, n] : counts) t.data.add_row({k.first, k.second, std::to_string(n)});
     t.view = t.data;
+    t.normalisation = "none: no score in this table";
     t.caption =
         "How the energy of the runs was measured, per experiment (the table's energy_method "
         "column, from pepr collect): rapl and perf read the CPU's energy counters, nvml the "
@@ -126,6 +130,29 @@ RunsSummary summarise_runs(const ReportData& d, const Table& input, const Report
     out.methods = std::move(t);
   }
   return out;
+}
+
+// Which item of the report reproduces which of the paper's figures and tables.
+ReportTable paper_map(const Report& r) {
+  ReportTable t;
+  t.name = "paper_map";
+  t.title = "The report's items and the paper's figures and tables";
+  t.data = Table({"item", "kind", "number", "paper", "file"}, "paper_map");
+  std::size_t n = 0;
+  for (const auto& f : r.figures.figures)
+    t.data.add_row({f.name, "figure", std::to_string(++n), f.paper.empty() ? "pepr's own" : f.paper,
+                    "figures/" + f.name + ".svg"});
+  n = 0;
+  for (const auto& x : r.tables)
+    t.data.add_row({x.name, "table", std::to_string(++n), x.paper.empty() ? "pepr's own" : x.paper,
+                    "tables/" + x.name + ".csv"});
+  t.view = t.data;
+  t.normalisation = "none: a list of the report's items";
+  t.caption =
+      "Each figure and table of this report (numbered as below) and the figure or table of the "
+      "paper it reproduces; the paper's Fig. 1 (publications per capita) is not about results "
+      "tables and is not drawn.";
+  return t;
 }
 
 std::string table_files(const ReportTable& t) {
@@ -182,6 +209,8 @@ std::string manifest(const ReportData& d, const Report& r, const ReportOptions& 
     m["figures"].push_back({{"name", f.name},
                             {"file", "figures/" + f.name + ".svg"},
                             {"title", f.title},
+                            {"paper", f.paper},
+                            {"normalisation", f.normalisation},
                             {"points", f.points()},
                             {"panels", panels}});
   }
@@ -189,7 +218,9 @@ std::string manifest(const ReportData& d, const Report& r, const ReportOptions& 
   for (const auto& [name, why] : r.figures.left_out)
     m["left_out"].push_back({{"name", name}, {"why", why}});
   m["tables"] = json::array();
-  for (const auto& t : r.tables) m["tables"].push_back(t.name);
+  for (const auto& t : r.tables)
+    m["tables"].push_back(
+        {{"name", t.name}, {"paper", t.paper}, {"normalisation", t.normalisation}});
   m["notes"] = r.notes;
   return m.dump(2) + "\n";
 }
@@ -208,14 +239,36 @@ Report build_report(const Table& input, const ReportOptions& o) {
   for (std::size_t i : order)
     rep.tables.push_back(top_table(d, i, std::max<std::size_t>(1, o.top)));
   GroupTests tests = group_tests(d);
-  rep.tables.push_back(tests_table(tests));
+  rep.tables.push_back(tests_table(d, tests));
   rep.tables.push_back(scores_table(d));
   RunsSummary runs = summarise_runs(d, input, o);
+  // Runs pepr bench pruned (pepr collect's status column): scored with their projected totals.
+  if (auto sc = input.find_column("status")) {
+    std::vector<std::string> pruned;
+    auto spent = input.find_column("energy_kwh");
+    auto projected = input.find_column("energy");
+    for (std::size_t r = 0; r < input.num_rows(); ++r)
+      if (input.cell(r, *sc) == "pruned")
+        pruned.push_back(fmt::format("{} ({}): projected {} kWh, spent {} kWh", d.ids[r],
+                                     d.experiments[d.scored.groups.group_of[r]].name,
+                                     projected ? std::string(input.cell(r, *projected)) : "?",
+                                     spent ? std::string(input.cell(r, *spent)) : "?"));
+    if (!pruned.empty())
+      rep.notes.push_back(fmt::format(
+          "{} run{} pruned by pepr bench --prune-top (they could not reach the top K): scored "
+          "with the projected total energy their pruning bound used, not with what they spent "
+          "before they were stopped: {}",
+          pruned.size(), pruned.size() == 1 ? " was" : "s were", fmt::join(pruned, "; ")));
+  }
   if (runs.environments) rep.tables.push_back(*runs.environments);
   if (runs.methods) rep.tables.push_back(*runs.methods);
   rep.notes.insert(rep.notes.end(), runs.notes.begin(), runs.notes.end());
+  rep.tables.push_back(reproduction_table(d, tests));
 
   rep.figures = make_figures(d, tests);
+  rep.tables.push_back(paper_map(rep));
+  const ReportTable& reproduction = rep.tables[rep.tables.size() - 2];
+  const ReportTable& map = rep.tables.back();
 
   for (const auto& t : rep.tables) {
     RenderOptions ro;
@@ -244,7 +297,8 @@ Report build_report(const Table& input, const ReportOptions& o) {
   b += "<nav><a href=\"#summary\">Summary</a><a href=\"#tables\">Tables</a>"
        "<a href=\"#figures\">Figures</a>";
   if (runs.environments || runs.methods) b += "<a href=\"#runs\">Runs</a>";
-  b += "<a href=\"#all-rows\">All rows</a></nav>\n<main>\n";
+  b += "<a href=\"#reproduction\">Reproduction</a><a href=\"#paper-map\">Paper map</a>"
+       "<a href=\"#all-rows\">All rows</a></nav>\n<main>\n";
 
   // Summary.
   b += "<section id=\"summary\">\n<h2>Summary</h2>\n<dl class=\"meta\">\n";
@@ -262,10 +316,7 @@ Report build_report(const Table& input, const ReportOptions& o) {
                                                      s.unit.empty() ? "" : ", " + s.unit);
     dt("resources", html_escape(res));
   }
-  dt("normalisation", html_escape(fmt::format(
-                          "R {} {}", d.norm.describe(),
-                          d.group_by.empty() ? "over the whole table"
-                                             : "within each experiment ('" + d.group_by + "')")));
+  dt("normalisation", html_escape(d.norm_text()));
   {
     std::string ex;
     for (const auto& e : d.experiments)
@@ -275,8 +326,8 @@ Report build_report(const Table& input, const ReportOptions& o) {
   dt("pretrained vs scratch", html_escape(pairs_text(d.pretrain_pairs)));
   dt("10 % vs 100 % data", html_escape(pairs_text(d.fraction_pairs)));
   if (d.has_params())
-    dt("small-scale", html_escape(fmt::format("parameters ('{}') at most the experiment's median",
-                                              d.params_column)));
+    dt("small-scale",
+       html_escape(fmt::format("{} ('{}'; --size-split)", d.small_text(), d.params_column)));
   b += "</dl>\n";
   if (!rep.notes.empty()) b += "<div class=\"note\">" + notes_html(rep.notes) + "</div>\n";
   b += "</section>\n";
@@ -287,8 +338,10 @@ Report build_report(const Table& input, const ReportOptions& o) {
   auto table_block = [&](const ReportTable& t, bool folded) {
     ++table_no;
     std::string head = fmt::format("Table {}. {}", table_no, t.title);
-    std::string inner = fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
-                        table_files(t) + html_table(t.view, "table-" + t.name);
+    std::string inner =
+        fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
+        fmt::format("<p class=\"norm\">Normalisation: {}</p>\n", html_escape(t.normalisation)) +
+        table_files(t) + html_table(t.view, "table-" + t.name);
     if (folded)
       b += fmt::format("<details id=\"{}\"><summary>{}</summary>\n{}</details>\n",
                        html_escape("section-" + t.name), html_escape(head), inner);
@@ -316,10 +369,11 @@ Report build_report(const Table& input, const ReportOptions& o) {
     ++fig_no;
     b += fmt::format(
         "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
-        "Figure {3}. {4}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
+        "Figure {3}. {4}{6}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
         "</figure>\n",
         html_escape(f.name), f.points(), f.svg_inline, fig_no, html_escape(f.title),
-        html_escape(f.caption));
+        html_escape(f.caption),
+        f.paper.empty() ? "" : html_escape(" (the paper's " + f.paper + ")"));
   }
   if (!rep.figures.left_out.empty()) {
     b += "<h3 id=\"left-out\">Figures left out</h3>\n<ul class=\"left-out\">\n";
@@ -335,6 +389,11 @@ Report build_report(const Table& input, const ReportOptions& o) {
     if (runs.methods) table_block(*runs.methods, false);
     b += "</section>\n";
   }
+  b += "<section id=\"reproduction\">\n<h2>Reproduction of the paper</h2>\n";
+  table_block(reproduction, false);
+  b += "</section>\n<section id=\"paper-map\">\n<h2>Paper map</h2>\n";
+  table_block(map, false);
+  b += "</section>\n";
   b += "<section id=\"all-rows\">\n<h2>All rows</h2>\n";
   table_block(rep.tables[order.size() + 1], true);
   b += "</section>\n</main>\n";

@@ -420,6 +420,33 @@ std::pair<double, double> Svg::legend(double x, double y, const std::vector<Lege
   return {total_w, total_h};
 }
 
+void Svg::footnote(std::string_view text) {
+  const double size = 12, line_h = 16, margin = 16;
+  const double room = width_ - 2 * margin;
+  std::vector<std::string> lines(1);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string word(text.substr(pos, end - pos));
+    std::string trial = lines.back().empty() ? word : lines.back() + " " + word;
+    if (!lines.back().empty() && text_width(trial, size) > room)
+      lines.push_back(word);
+    else
+      lines.back() = trial;
+    pos = end + 1;
+  }
+  height_ += 6;
+  for (const auto& l : lines) {
+    height_ += line_h;
+    body_ += fmt::format(
+        "<text class=\"footnote\" x=\"{}\" y=\"{}\" font-size=\"{}\" "
+        "fill=\"#555555\">{}</text>\n",
+        num(margin), num(height_ - 4), num(size), xml_escape(l));
+  }
+  height_ += 4;
+}
+
 std::string Svg::str(bool xml_declaration) const {
   std::string out;
   if (xml_declaration) out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";

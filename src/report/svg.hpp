@@ -130,6 +130,9 @@ class Svg {
                                    int columns = 0);
   // Width in pixels that `text` takes at `font_size` (an estimate for layout).
   static double text_width(std::string_view text, double font_size);
+  // A line of small text under everything drawn so far, wrapped to the width; the figure grows
+  // to hold it (e.g. the normalisation behind the figure's numbers).
+  void footnote(std::string_view text);
 
   // The document: with the XML declaration for a file, without it for inlining in HTML.
   std::string str(bool xml_declaration = true) const;

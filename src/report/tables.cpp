@@ -94,10 +94,11 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
         add(exp.name, rank_of[r], s.spec.score_name, r);
         ++taken;
       }
-    std::size_t best = exp.rows.front();
+    // The best by P alone: every model tied at the highest P.
+    double best = exp.rows.empty() ? 0 : d.performance[exp.rows.front()];
+    for (std::size_t r : exp.rows) best = std::max(best, d.performance[r]);
     for (std::size_t r : exp.rows)
-      if (d.performance[r] > d.performance[best]) best = r;
-    add(exp.name, rank_of[best], "P", best);
+      if (d.performance[r] == best) add(exp.name, rank_of[r], "P", r);
   }
   // The view says "best P" rather than the machine's "P".
   {
@@ -113,16 +114,17 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
     }
     out.view = std::move(v);
   }
+  out.normalisation = d.norm_text(s);
+  out.paper = s.spec.kind == "energy" ? "Table 1" : "";
   out.caption = fmt::format(
-      "Per experiment, the {} models with the highest {} = P / (1 + R) (R: {} normalised {} "
-      "within the experiment), then the model with the best performance P alone ({}) and its "
-      "rank by {}, as in the paper's Table 1.{}{}",
-      top, s.name, s.resource, d.norm.describe(), d.performance_label, s.name,
+      "Per experiment, the {} models with the highest {} = P / (1 + R), then the model with the "
+      "best performance P alone ({}; every model tied there) and its rank by {}: the layout of "
+      "the paper's Table 1. Normalisation: {}.{}{}",
+      top, s.name, d.performance_label, s.name, out.normalisation,
       energy ? " Energy is shown in Wh (the input's kWh x 1000)." : "",
       d.has_params() ? fmt::format(" Parameters in millions ('{}').", d.params_column) : "");
   out.notes.push_back(fmt::format("P = {}", d.performance_label));
-  out.notes.push_back(fmt::format("{} = P / (1 + R), R = {} normalised within each experiment ({})",
-                                  s.name, s.resource, d.norm.describe()));
+  out.notes.push_back(fmt::format("{} = P / (1 + R); {}", s.name, out.normalisation));
   if (d.alpha != 1.0)
     out.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(d.alpha)));
   return out;
@@ -155,15 +157,15 @@ GroupTests group_tests(const ReportData& d) {
 
   for (const auto& exp : d.experiments) {
     // Small vs large.
-    if (d.has_params() && !std::isnan(exp.params_median)) {
+    if (d.has_params() && !std::isnan(exp.size_cut)) {
       for (const auto& val : values) {
         std::vector<double> a, b;
         for (std::size_t r : exp.rows) {
           if (std::isnan(d.params[r])) continue;
-          (d.params[r] <= exp.params_median ? a : b).push_back((*val.v)[r]);
+          (d.is_small(r) ? a : b).push_back((*val.v)[r]);
         }
-        run("size", exp.name, val.name, fmt::format("small (<= {})", si_label(exp.params_median)),
-            a, "large", b);
+        run("size", exp.name, val.name, "small (" + d.size_split.label(exp.size_cut) + ")", a,
+            "large", b);
       }
     }
     // CNN vs Other.
@@ -196,7 +198,14 @@ GroupTests group_tests(const ReportData& d) {
     for (const auto& p : ps) {
       const auto& ea = d.experiments[d.experiment_index(p.a)];
       const auto& eb = d.experiments[d.experiment_index(p.b)];
-      for (const auto& val : values) {
+      // P as it is; the scores with R normalised jointly over the pair (within each experiment,
+      // each has its own R_max and their scores cannot be compared).
+      std::vector<std::vector<double>> joint;
+      for (const auto& s : d.scores) joint.push_back(d.joint_score(s, p));
+      std::vector<Value> pair_values{{"P", &d.performance}};
+      for (std::size_t i = 0; i < d.scores.size(); ++i)
+        pair_values.push_back({joint_value_name(d.scores[i]), &joint[i]});
+      for (const auto& val : pair_values) {
         std::vector<double> a, b;
         std::map<std::string, std::vector<double>> ma, mb;
         for (std::size_t r : ea.rows) a.push_back((*val.v)[r]), ma[d.ids[r]].push_back((*val.v)[r]);
@@ -217,10 +226,48 @@ GroupTests group_tests(const ReportData& d) {
   };
   pairs(d.pretrain_pairs, "pretrained vs scratch");
   pairs(d.fraction_pairs, "10% vs 100% data");
+  // The paper's Fig. 5b: one test on each model's P averaged over the datasets, 10 % vs 100 %.
+  if (d.fraction_pairs.size() >= 2) {
+    std::map<std::string, std::vector<double>> small, full;
+    for (const auto& p : d.fraction_pairs) {
+      for (std::size_t r : d.experiments[d.experiment_index(p.a)].rows)
+        small[d.ids[r]].push_back(d.performance[r]);
+      for (std::size_t r : d.experiments[d.experiment_index(p.b)].rows)
+        full[d.ids[r]].push_back(d.performance[r]);
+    }
+    const std::size_t k = d.fraction_pairs.size();
+    std::vector<double> a, b;
+    for (const auto& [id, v] : small)
+      if (auto it = full.find(id); it != full.end() && v.size() == k && it->second.size() == k) {
+        a.push_back(mean(v));
+        b.push_back(mean(it->second));
+      }
+    Comparison* c =
+        run(kPooledFractionTest, pooled_fraction_group(d), "P", fmt::format("10 % (mean of {})", k),
+            a, fmt::format("100 % (mean of {})", k), b);
+    if (c && a.size() >= 2) {
+      c->paired = true;
+      c->n_paired = a.size();
+      c->paired_t = paired_t_test(a, b);
+    }
+  }
   return out;
 }
 
-ReportTable tests_table(const GroupTests& tests) {
+std::string joint_value_name(const ScoreSeries& s) {
+  return s.spec.score_name + "_joint";
+}
+
+std::string pooled_fraction_group(const ReportData& d) {
+  std::string a, b;
+  for (const auto& p : d.fraction_pairs) {
+    a += (a.empty() ? "" : "+") + p.a;
+    b += (b.empty() ? "" : "+") + p.b;
+  }
+  return a + " vs " + b;
+}
+
+ReportTable tests_table(const ReportData& d, const GroupTests& tests) {
   ReportTable out;
   out.name = "tests";
   out.title = "Group tests";
@@ -238,12 +285,25 @@ ReportTable tests_table(const GroupTests& tests) {
                         "median_b", "p_student", "p_welch", "p_mannwhitney", "p_paired"})
     keep.push_back(out.data.require_column(c));
   out.view = out.data.select_columns(keep);
-  out.caption =
-      "Two-sided tests between two groups of models: small vs large (parameters at most the "
-      "experiment's median, the paper's split), CNN vs Other, efficient vs not, pretrained vs "
-      "from scratch and 10 % vs 100 % of the training data. p_student: two-sample Student t-test "
-      "(equal variances, as the paper); p_welch: Welch's t-test; p_mannwhitney: Mann-Whitney U; "
-      "p_paired: paired t-test over the models present once in both experiments.";
+  out.normalisation =
+      "P is not normalised; within an experiment, " + d.norm_text() +
+      "; between the two experiments of a pair, the scores' R is normalised jointly over both "
+      "(values ending _joint)";
+  out.caption = fmt::format(
+      "Two-sided tests between two groups of models: small vs large (small-scale: {}), CNN vs "
+      "Other, efficient vs not, pretrained vs from scratch and 10 % vs 100 % of the training "
+      "data (P, and the scores with R normalised jointly over the pair: a score normalised "
+      "within each experiment has that experiment's own bounds and cannot be compared with "
+      "another's){}. p_student: two-sample Student t-test (equal variances, as the paper); "
+      "p_welch: Welch's t-test; p_mannwhitney: Mann-Whitney U; p_paired: paired t-test over the "
+      "models present once in both experiments. Normalisation: {}.",
+      d.small_text(),
+      d.fraction_pairs.size() >= 2
+          ? "; '" + std::string(kPooledFractionTest) +
+                "' tests each model's P averaged over the 10 % experiments against its average "
+                "over the 100 % ones (the paper's Fig. 5b)"
+          : "",
+      out.normalisation);
   out.notes = tests.notes;
   out.notes.insert(out.notes.begin(),
                    "two-sided p-values: Student t (equal variances, as the paper), Welch t, "
@@ -281,10 +341,11 @@ ReportTable scores_table(const ReportData& d) {
     out.data.add_row(row);
   }
   out.view = renamed(out.data, view, "scores");
+  out.normalisation = d.norm_text();
   out.caption = fmt::format(
-      "Every row of the input with P ({}), and per resource the raw value, R (normalised within "
-      "the experiment, {}) and the score.",
-      d.performance_label, d.norm.describe());
+      "Every row of the input with P ({}), and per resource the raw value, R and the score. "
+      "Normalisation: {}.",
+      d.performance_label, out.normalisation);
   return out;
 }
 

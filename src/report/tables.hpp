@@ -15,9 +15,11 @@ namespace pepr::report {
 struct ReportTable {
   std::string name;  // file stem under tables/
   std::string title;
-  std::string caption;  // what it shows, for the HTML report
-  Table data;           // for programs (CSV): machine names, every digit
-  Table view;           // for people (Markdown, LaTeX, HTML): display names, fewer columns
+  std::string caption;        // what it shows, for the HTML report
+  std::string normalisation;  // how its R is normalised, in words (never empty)
+  std::string paper;          // the paper's table it reproduces ("" for pepr's own)
+  Table data;                 // for programs (CSV): machine names, every digit
+  Table view;                 // for people (Markdown, LaTeX, HTML): display names, fewer columns
   std::vector<std::string> notes;
 };
 
@@ -37,8 +39,15 @@ struct GroupTests {
 // pretrained-vs-scratch and 10 %-vs-100 % pair (unpaired tests over all rows, and a paired t-test
 // over the models present once in both). Comparison::group is the experiment (or "A vs B"),
 // Comparison::value the compared column.
+// The pairs compare P and every score with R normalised jointly over the pair
+// (ReportData::joint_score; Comparison::value joint_value_name). With two or more 10 %-vs-100 %
+// pairs, one more comparison (name kPooledFractionTest, group pooled_fraction_group): each
+// model's P averaged over the 10 % experiments vs over the 100 % ones (the paper's Fig. 5b).
 GroupTests group_tests(const ReportData& d);
-ReportTable tests_table(const GroupTests& tests);
+inline constexpr const char* kPooledFractionTest = "10% vs 100% data, averaged";
+std::string joint_value_name(const ScoreSeries& s);  // pepr_e_joint
+std::string pooled_fraction_group(const ReportData& d);
+ReportTable tests_table(const ReportData& d, const GroupTests& tests);
 
 // Every row: experiment, model, P, and per score the resource, R and the score.
 ReportTable scores_table(const ReportData& d);

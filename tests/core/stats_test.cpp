@@ -73,21 +73,50 @@ TEST(Stats, PaperDermaPretrainedVsScratch) {
   EXPECT_EQ(cs[0].n_paired, 131u);
 }
 
-TEST(Stats, SizeSplitAtTheMedianOfTheParameterCounts) {
+TEST(Stats, SizeSplitIsThePapersThresholdOrTheMedian) {
   PEPR_REQUIRE_SHARED(path, "pepr-paper/all_results.csv");
   pepr::Table t = pepr::Table::read_csv(path.string());
   auto groups = pepr::group_rows(t, "dataset");
   pepr::ComparisonOptions o;
   o.value = "test_09";
   o.splits = {"size"};
+  // The default (auto): the paper's split, num_param < 24.6e6: 65 small, 66 large (res2next50,
+  // 24.67M, is large).
   auto cs = pepr::run_comparisons(t, groups, o);
   ASSERT_EQ(cs.size(), 8u);
   for (const auto& c : cs) {
     EXPECT_EQ(c.n_a + c.n_b, 131u) << c.group;
-    EXPECT_EQ(c.n_a, 66u) << c.group;  // <= median of 131 values: 66 models
-    // The median of the 131 parameter counts: the paper's "24.6M" (24,671,464).
-    EXPECT_EQ(c.label_a, "small (<= 2.467e+07)");
+    EXPECT_EQ(c.n_a, 65u) << c.group;
+    EXPECT_EQ(c.label_a, "small (< 24.6M)");
   }
+  // Each group's own median: <= the median of 131 values, 66 models.
+  o.size_split = pepr::SizeSplit::parse("median");
+  for (const auto& c : pepr::run_comparisons(t, groups, o)) {
+    EXPECT_EQ(c.n_a, 66u) << c.group;
+    // The median of the 131 parameter counts: the paper's "24.6M" (24,671,464).
+    EXPECT_EQ(c.label_a, "small (<= 24.67M)");
+  }
+  // A threshold of the user's own.
+  o.size_split = pepr::SizeSplit::parse("10e6");
+  for (const auto& c : pepr::run_comparisons(t, groups, o)) EXPECT_EQ(c.label_a, "small (< 10M)");
+  EXPECT_THROW(pepr::SizeSplit::parse("-3"), pepr::Error);
+  EXPECT_THROW(pepr::SizeSplit::parse("big"), pepr::Error);
+}
+
+TEST(Stats, AutoSizeSplitFallsBackToTheMedianWhenASideIsEmpty) {
+  // Four models, all below 24.6M: the paper's split would leave no large model.
+  pepr::Table t = pepr::Table::parse_csv(
+      "model,num_param,acc\na,1e6,0.5\nb,2e6,0.6\nc,3e6,0.7\nd,4e6,0.8\n", "t.csv");
+  pepr::ComparisonOptions o;
+  o.value = "acc";
+  o.splits = {"size"};
+  auto cs = pepr::run_comparisons(t, pepr::group_rows(t, ""), o);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].n_a, 2u);
+  EXPECT_EQ(cs[0].label_a, "small (<= 2.5M)");
+  o.size_split = pepr::SizeSplit::parse("paper");
+  EXPECT_THROW(pepr::run_comparisons(t, pepr::group_rows(t, ""), o), pepr::Error)
+      << "no large model: the test cannot run";
 }
 
 TEST(Stats, ComparisonErrorsInTheLibrarysOwnTerms) {
