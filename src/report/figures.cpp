@@ -297,6 +297,27 @@ Area plot_area(const GridLayout& g, std::size_t i, double pad_t = kPadT, double 
   return {cx + kPadL, cy + pad_t, g.cell_w - kPadL - kPadR, g.cell_h - pad_t - pad_b};
 }
 
+// Axes over the PePR bands and isolines, with a Pareto front's staircase (points at (rr, pp),
+// the front's indices in order of R).
+Panel front_panel(Svg& svg, const Area& a, const Axis& xa, const Axis& ya, const std::string& title,
+                  double alpha, double band_opacity, const std::vector<double>& rr,
+                  const std::vector<double>& pp, const std::vector<std::size_t>& front) {
+  Panel p = svg.axes(a.x, a.y, a.w, a.h, xa, ya, title);
+  draw_bands(svg, p, alpha, band_opacity);
+  draw_isolines(svg, p, alpha, "#5a5a5a", 0.8);
+  svg.rect(a.x, a.y, a.w, a.h, "fill=\"none\" stroke=\"#6e6e6e\"");
+  Poly stairs;
+  for (std::size_t k = 0; k < front.size(); ++k) {
+    double x = p.sx(rr[front[k]]), y = p.sy(pp[front[k]]);
+    if (k) stairs.emplace_back(x, stairs.back().second);
+    stairs.emplace_back(x, y);
+  }
+  if (stairs.size() >= 2)
+    svg.polyline(stairs,
+                 fmt::format("class=\"front\" stroke=\"{}\" stroke-width=\"1.8\"", colors::kInk));
+  return p;
+}
+
 }  // namespace
 
 std::size_t Figure::points() const {
@@ -839,19 +860,7 @@ Figure pareto_figure(const ReportData& d) {
     Axis ya = make_axis(fmt::format("P ({})", d.performance_label), ylo, yhi);
     Area a = plot_area(g, i);
     svg.open_group(panel_attrs(e.name, "P vs R", e.rows.size()));
-    Panel p = svg.axes(a.x, a.y, a.w, a.h, xa, ya, experiment_title(d, e));
-    draw_bands(svg, p, d.alpha, 0.3);
-    draw_isolines(svg, p, d.alpha, "#5a5a5a", 0.8);
-    svg.rect(a.x, a.y, a.w, a.h, "fill=\"none\" stroke=\"#6e6e6e\"");
-    Poly stairs;
-    for (std::size_t k = 0; k < front.size(); ++k) {
-      double x = p.sx(rr[front[k]]), y = p.sy(pp[front[k]]);
-      if (k) stairs.emplace_back(x, stairs.back().second);
-      stairs.emplace_back(x, y);
-    }
-    if (stairs.size() >= 2)
-      svg.polyline(stairs,
-                   fmt::format("class=\"front\" stroke=\"{}\" stroke-width=\"1.8\"", colors::kInk));
+    Panel p = front_panel(svg, a, xa, ya, experiment_title(d, e), d.alpha, 0.3, rr, pp, front);
     std::vector<bool> on_front(e.rows.size(), false);
     for (std::size_t k : front) on_front[k] = true;
     for (std::size_t k = 0; k < e.rows.size(); ++k) {
@@ -1232,19 +1241,7 @@ std::optional<Figure> fig6_figure(const ReportData& d, std::string* why) {
   Axis ya =
       make_axis(fmt::format("P ({}<N>)", d.epoch_prefix), std::max(0.0, ylo), std::min(1.0, yhi));
   svg.open_group(panel_attrs(e.name, "model x epoch", rr.size()));
-  Panel p = svg.axes(a.x, a.y, a.w, a.h, xa, ya, e.name);
-  draw_bands(svg, p, d.alpha, 0.35);
-  draw_isolines(svg, p, d.alpha, "#5a5a5a", 0.8);
-  svg.rect(a.x, a.y, a.w, a.h, "fill=\"none\" stroke=\"#6e6e6e\"");
-  Poly stairs;
-  for (std::size_t k = 0; k < front.size(); ++k) {
-    double x = p.sx(rr[front[k]]), y = p.sy(pp[front[k]]);
-    if (k) stairs.emplace_back(x, stairs.back().second);
-    stairs.emplace_back(x, y);
-  }
-  if (stairs.size() >= 2)
-    svg.polyline(stairs,
-                 fmt::format("class=\"front\" stroke=\"{}\" stroke-width=\"1.8\"", colors::kInk));
+  Panel p = front_panel(svg, a, xa, ya, e.name, d.alpha, 0.35, rr, pp, front);
   for (std::size_t k = 0; k < rr.size(); ++k) {
     Style st = style_of(d, row_of[k]);
     svg.marker(
