@@ -183,7 +183,18 @@ if ((shell)); then
 fi
 
 # ---- 3. build -------------------------------------------------------------------------------
+# A build folder belongs to one source tree: ninja trusts mtimes, so objects built from another
+# checkout (older by mtime, different by content) would be kept and linked. The folder records
+# the tree it was built from and is rebuilt from clean when that changes.
+tree_id="$repo"
+stamp="$root/pepr/build/.pepr-source-tree"
+if ((!clean)) && [ -d "$root/pepr/build" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$tree_id" ]; then
+  say "the build folder was built from another source tree ($(cat "$stamp" 2>/dev/null || echo unknown)): rebuilding from clean"
+  clean=1
+fi
 if ((clean)); then rm -rf --one-file-system "$root/pepr/build"; fi
+mkdir -p "$root/pepr/build"
+echo "$tree_id" >"$stamp"
 say "building with g++ $gxx_version, CMake $cmake_version, LibTorch $torch_version (-j$jobs, nice $niceness)"
 t=$(now)
 build_rc=0
