@@ -80,113 +80,105 @@ std::string ranking(const Table& results, std::size_t top) {
   return render(t.select_columns(cols), Format::Table, ro);
 }
 
-void run_bench_cmd(BenchArgs& a) {
+// The plan: the embedded default (its dataset checked against the published file's MD5) or the
+// file given. Returns false when --print-plan printed it (nothing to run).
+bool load_bench_plan(BenchArgs& a, sweep::Plan& plan, std::string& plan_label) {
   if (a.use_default == !a.plan.empty())
     throw Error("give a plan file (PLAN.toml) or --default, not both");
-  sweep::Plan plan;
-  std::string plan_label;
-  if (a.use_default) {
-    // The shipped dataset (data/pneumoniamnist.npz), refused unless it is the published file.
-    const fs::path data_dir = sweep::find_default_data_dir(sweep::self_exe());
-    if (a.print_plan) {
-      fmt::print("# `file` is relative to {}\n{}", data_dir.string(), sweep::default_plan_toml());
-      return;
-    }
-    const std::string data_file = (data_dir / sweep::kDefaultDataFile).string();
-    const std::string md5 = data::digest_file(data_file, data::DigestAlgo::md5);
-    if (md5 != sweep::kDefaultDataMd5)
-      throw Error(fmt::format(
-          "{}: MD5 {} is not the published PneumoniaMNIST 28 px file's ({}); restore it (git "
-          "checkout -- data/{}), or pull the file (pepr data pull pneumoniamnist) and name its "
-          "folder in ${}",
-          data_file, md5, sweep::kDefaultDataMd5, sweep::kDefaultDataFile,
-          sweep::kDefaultDataDirEnv));
-    plan = sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", data_dir);
-    plan_label = "<default plan>";
-    a.resume = true;  // running --default again continues it
-  } else {
+  if (!a.use_default) {
     plan = sweep::load_plan(a.plan);
     plan_label = fs::absolute(a.plan).lexically_normal().string();
-    if (a.print_plan) {
-      fmt::print("{}", read_text_file(a.plan));
-      return;
-    }
+    if (a.print_plan) fmt::print("{}", read_text_file(a.plan));
+    return !a.print_plan;
   }
-  if (a.runs_dir.empty()) throw Error("give the runs folder with -o RUNS_DIR");
-  if (!a.list) check_output_folder(a.runs_dir, "-o");
-  check_output_path(a.emit_slurm, "--emit-slurm");
-  const fs::path runs_dir = fs::absolute(a.runs_dir).lexically_normal();
-  const std::string self = sweep::self_exe();
-
-  // Model names and dataset files are checked now, not by each run after it starts. Model names
-  // bind only pepr's own trainer: another (--train-cmd, $PEPR_TRAIN_CMD) may know others.
-  {
-    sweep::BenchOptions probe;
-    probe.train_program = a.train_cmd;
-    const std::string trainer = sweep::resolve_train_program(probe);
-    const bool own_trainer = trainer == self || trainer == "pepr";
-    if (!own_trainer && !a.list && a.emit_slurm.empty() && !sweep::find_program(trainer))
-      throw Error(fmt::format("{} '{}': no such program (or not executable)",
-                              a.train_cmd.empty() ? "PEPR_TRAIN_CMD" : "--train-cmd", trainer));
-    std::vector<std::string> known;
-    for (const auto& m : zoo::model_space()) {
-      known.emplace_back(m.name);
-      if (!m.timm_name_now.empty()) known.emplace_back(m.timm_name_now);
-    }
-    sweep::validate_plan(plan, own_trainer ? &known : nullptr);
+  // The shipped dataset (data/pneumoniamnist.npz), refused unless it is the published file.
+  const fs::path data_dir = sweep::find_default_data_dir(sweep::self_exe());
+  if (a.print_plan) {
+    fmt::print("# `file` is relative to {}\n{}", data_dir.string(), sweep::default_plan_toml());
+    return false;
   }
+  const std::string data_file = (data_dir / sweep::kDefaultDataFile).string();
+  const std::string md5 = data::digest_file(data_file, data::DigestAlgo::md5);
+  if (md5 != sweep::kDefaultDataMd5)
+    throw Error(fmt::format(
+        "{}: MD5 {} is not the published PneumoniaMNIST 28 px file's ({}); restore it (git "
+        "checkout -- data/{}), or pull the file (pepr data pull pneumoniamnist) and name its "
+        "folder in ${}",
+        data_file, md5, sweep::kDefaultDataMd5, sweep::kDefaultDataFile,
+        sweep::kDefaultDataDirEnv));
+  plan = sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", data_dir);
+  plan_label = "<default plan>";
+  a.resume = true;  // running --default again continues it
+  return true;
+}
 
-  std::optional<std::vector<sweep::ModelInfo>> space;
-  if (plan.filter.any()) space = sweep::load_model_space(self);
-  auto runs = sweep::expand_plan(plan, runs_dir, space ? &*space : nullptr);
-
-  if (!a.emit_slurm.empty()) {
-    if (a.use_default) throw Error("--emit-slurm needs a plan file");
-    auto& so = a.slurm;
-    so.pepr_exe = self.empty() ? "pepr" : self;
-    so.plan_file = plan_label;
-    so.runs_dir = runs_dir.string();
-    so.job_name = "pepr-" + plan.name;
-    so.device = plan.device;
-    const bool cpu_plan = plan.device == "cpu";
-    if (so.gpus > 0 && cpu_plan)
-      fmt::print(stderr,
-                 "pepr bench: warning: --gpus {} but the plan trains on cpu (device = \"cpu\"): "
-                 "the GPUs would sit idle; set device = \"cuda\" in the plan's [sweep]\n",
-                 so.gpus);
-    else if (so.gpus == 0 && !cpu_plan)
-      fmt::print(stderr,
-                 "pepr bench: warning: the plan trains on {} but --gpus is 0: Slurm gives the "
-                 "tasks no GPU; add --gpus 1\n",
-                 plan.device);
-    if (so.shards > static_cast<int>(runs.size()))
-      fmt::print(stderr, "pepr bench: note: {} for {}: some tasks will have none\n",
-                 plural(so.shards, "shard"), plural(static_cast<long long>(runs.size()), "run"));
-    if (a.max_energy_wh >= 0)
-      so.bench_args.insert(so.bench_args.end(),
-                           {"--max-energy-wh", format_number(a.max_energy_wh)});
-    if (a.max_time_s >= 0)
-      so.bench_args.insert(so.bench_args.end(), {"--max-time-s", format_number(a.max_time_s)});
-    if (a.pepr_patience > 0)
-      so.bench_args.insert(so.bench_args.end(),
-                           {"--pepr-patience", std::to_string(a.pepr_patience)});
-    if (a.prune_top > 0)
-      so.bench_args.insert(so.bench_args.end(),
-                           {"--prune-top", std::to_string(a.prune_top), "--prune-bound",
-                            a.prune_bound, "--prune-margin", format_number(a.prune_margin),
-                            "--prune-energy-margin", format_number(a.prune_energy_margin)});
-    if (!a.train_cmd.empty())
-      so.bench_args.insert(so.bench_args.end(), {"--train-cmd", a.train_cmd});
-    so.bench_args.push_back("--quiet");
-    make_dirs(runs_dir.string());  // sbatch writes its logs there
-    write_file_atomic(a.emit_slurm, sweep::slurm_script(so));
-    if (a.emit_slurm != "-")
-      fmt::print(stderr, "pepr bench: wrote {} ({} in {}); submit with: sbatch {}\n", a.emit_slurm,
-                 plural(static_cast<long long>(runs.size()), "run"),
-                 plural(so.shards, "array task"), a.emit_slurm);
-    return;
+// Model names and dataset files are checked now, not by each run after it starts. Model names
+// bind only pepr's own trainer: another (--train-cmd, $PEPR_TRAIN_CMD) may know others.
+void check_plan_runnable(const BenchArgs& a, const sweep::Plan& plan, const std::string& self) {
+  sweep::BenchOptions probe;
+  probe.train_program = a.train_cmd;
+  const std::string trainer = sweep::resolve_train_program(probe);
+  const bool own_trainer = trainer == self || trainer == "pepr";
+  if (!own_trainer && !a.list && a.emit_slurm.empty() && !sweep::find_program(trainer))
+    throw Error(fmt::format("{} '{}': no such program (or not executable)",
+                            a.train_cmd.empty() ? "PEPR_TRAIN_CMD" : "--train-cmd", trainer));
+  std::vector<std::string> known;
+  for (const auto& m : zoo::model_space()) {
+    known.emplace_back(m.name);
+    if (!m.timm_name_now.empty()) known.emplace_back(m.timm_name_now);
   }
+  sweep::validate_plan(plan, own_trainer ? &known : nullptr);
+}
 
+// --emit-slurm: an sbatch array script that runs the plan's shards with the same options.
+void emit_slurm(BenchArgs& a, const sweep::Plan& plan, const std::string& plan_label,
+                const fs::path& runs_dir, const std::string& self, std::size_t n_runs) {
+  if (a.use_default) throw Error("--emit-slurm needs a plan file");
+  auto& so = a.slurm;
+  so.pepr_exe = self.empty() ? "pepr" : self;
+  so.plan_file = plan_label;
+  so.runs_dir = runs_dir.string();
+  so.job_name = "pepr-" + plan.name;
+  so.device = plan.device;
+  const bool cpu_plan = plan.device == "cpu";
+  if (so.gpus > 0 && cpu_plan)
+    fmt::print(stderr,
+               "pepr bench: warning: --gpus {} but the plan trains on cpu (device = \"cpu\"): "
+               "the GPUs would sit idle; set device = \"cuda\" in the plan's [sweep]\n",
+               so.gpus);
+  else if (so.gpus == 0 && !cpu_plan)
+    fmt::print(stderr,
+               "pepr bench: warning: the plan trains on {} but --gpus is 0: Slurm gives the "
+               "tasks no GPU; add --gpus 1\n",
+               plan.device);
+  if (so.shards > static_cast<int>(n_runs))
+    fmt::print(stderr, "pepr bench: note: {} for {}: some tasks will have none\n",
+               plural(so.shards, "shard"), plural(static_cast<long long>(n_runs), "run"));
+  if (a.max_energy_wh >= 0)
+    so.bench_args.insert(so.bench_args.end(), {"--max-energy-wh", format_number(a.max_energy_wh)});
+  if (a.max_time_s >= 0)
+    so.bench_args.insert(so.bench_args.end(), {"--max-time-s", format_number(a.max_time_s)});
+  if (a.pepr_patience > 0)
+    so.bench_args.insert(so.bench_args.end(), {"--pepr-patience", std::to_string(a.pepr_patience)});
+  if (a.prune_top > 0)
+    so.bench_args.insert(so.bench_args.end(),
+                         {"--prune-top", std::to_string(a.prune_top), "--prune-bound",
+                          a.prune_bound, "--prune-margin", format_number(a.prune_margin),
+                          "--prune-energy-margin", format_number(a.prune_energy_margin)});
+  if (!a.train_cmd.empty()) so.bench_args.insert(so.bench_args.end(), {"--train-cmd", a.train_cmd});
+  so.bench_args.push_back("--quiet");
+  make_dirs(runs_dir.string());  // sbatch writes its logs there
+  write_file_atomic(a.emit_slurm, sweep::slurm_script(so));
+  if (a.emit_slurm != "-")
+    fmt::print(stderr, "pepr bench: wrote {} ({} in {}); submit with: sbatch {}\n", a.emit_slurm,
+               plural(static_cast<long long>(n_runs), "run"), plural(so.shards, "array task"),
+               a.emit_slurm);
+}
+
+sweep::BenchOptions bench_options(const BenchArgs& a, const sweep::Plan& plan,
+                                  const std::string& plan_label, const fs::path& runs_dir,
+                                  const std::string& self,
+                                  const std::vector<sweep::RunSpec>& runs) {
   sweep::BenchOptions o;
   o.runs_dir = runs_dir;
   o.resume = a.resume;
@@ -208,77 +200,107 @@ void run_bench_cmd(BenchArgs& a) {
   o.plan_file = plan_label;
   o.plan_name = plan.name;
   o.quiet = a.quiet;
-  auto mine = sweep::select_shard(runs, o.shard);
+  return o;
+}
 
-  if (a.list) {
-    Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs"});
-    for (const auto& r : mine)
-      t.add_row({r.id, r.model, r.experiment(), r.regime, sweep::fraction_text(r.train_fraction),
-                 std::to_string(r.seed), std::to_string(r.epochs)});
-    fmt::print("{}", render(t, Format::Table));
+void print_run_list(const std::vector<sweep::RunSpec>& mine) {
+  Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs"});
+  for (const auto& r : mine)
+    t.add_row({r.id, r.model, r.experiment(), r.regime, sweep::fraction_text(r.train_fraction),
+               std::to_string(r.seed), std::to_string(r.epochs)});
+  fmt::print("{}", render(t, Format::Table));
+}
+
+// How well epoch 1 predicted each completed run's total energy and time.
+void print_prediction_errors(const Table& w) {
+  auto ee = w.find_column("energy_error"), te = w.find_column("time_error");
+  double se = 0, st = 0;
+  std::size_t n = 0;
+  for (std::size_t r = 0; ee && te && r < w.num_rows(); ++r) {
+    auto a = w.number_or_missing(r, *ee), b = w.number_or_missing(r, *te);
+    if (!a || !b) continue;
+    se += std::abs(*a), st += std::abs(*b), ++n;
+  }
+  if (n > 0)
+    fmt::print(
+        "Budget prediction after epoch 1 (epoch 1 x (1 + (epochs - 1) x steady fraction)), "
+        "mean |relative error| over {} completed runs: energy {:.1f} %, time {:.1f} %\n\n",
+        n, 100 * se / n, 100 * st / n);
+}
+
+// After the default sweep: the results tables, the ranking, the prediction errors, the report,
+// and where each is.
+void finish_default_sweep(const fs::path& runs_dir) {
+  sweep::CollectResult wide = sweep::collect_runs(runs_dir, {});
+  sweep::CollectOptions lo;
+  lo.long_format = true;
+  sweep::CollectResult lng = sweep::collect_runs(runs_dir, lo);
+  const std::string results = (runs_dir / "results.csv").string();
+  const std::string long_results = (runs_dir / "results_long.csv").string();
+  write_file_atomic(results, wide.table.to_csv());
+  write_file_atomic(long_results, lng.table.to_csv());
+  const bool any = wide.table.num_rows() > 0;
+  if (any) {
+    std::string text = ranking(wide.table, 0);
+    write_file_atomic((runs_dir / "ranking.txt").string(), text);
+    fmt::print("\nPePR-E ranking of the default sweep (per experiment):\n\n{}\n", text);
+  } else {
+    fmt::print("\nNo completed runs to rank.\n");
+  }
+  print_prediction_errors(wide.table);
+  const std::string report_dir = (runs_dir / "report").string();
+  if (any) {
+    ReportArgs ra;
+    ra.table.input = results;
+    ra.table.group_by = "dataset";
+    ra.output = report_dir;
+    ra.runs = runs_dir.string();
+    ra.title = "pepr default sweep";
+    try {
+      run_report(ra);
+    } catch (const Error& e) {  // the runs and results stand; say why there is no report
+      fmt::print(stderr, "pepr bench: the report was not written: {}\n", e.what());
+    }
+  }
+  fmt::print("Run records:   {}/<run_id>.json (and .log)\n", runs_dir.string());
+  fmt::print("Results:       {}  (one row per run; pepr score {} -g dataset)\n", results, results);
+  fmt::print("Per epoch:     {}  (pepr curve {} -p test_acc -r energy --id run_id -g dataset)\n",
+             long_results, long_results);
+  fmt::print("Ranking:       {}\n", (runs_dir / "ranking.txt").string());
+  if (any) fmt::print("Report:        {}/index.html  (tables/, figures/*.svg)\n", report_dir);
+}
+
+void run_bench_cmd(BenchArgs& a) {
+  sweep::Plan plan;
+  std::string plan_label;
+  if (!load_bench_plan(a, plan, plan_label)) return;
+  if (a.runs_dir.empty()) throw Error("give the runs folder with -o RUNS_DIR");
+  if (!a.list) check_output_folder(a.runs_dir, "-o");
+  check_output_path(a.emit_slurm, "--emit-slurm");
+  const fs::path runs_dir = fs::absolute(a.runs_dir).lexically_normal();
+  const std::string self = sweep::self_exe();
+  check_plan_runnable(a, plan, self);
+
+  std::optional<std::vector<sweep::ModelInfo>> space;
+  if (plan.filter.any()) space = sweep::load_model_space(self);
+  auto runs = sweep::expand_plan(plan, runs_dir, space ? &*space : nullptr);
+  if (!a.emit_slurm.empty()) {
+    emit_slurm(a, plan, plan_label, runs_dir, self, runs.size());
     return;
   }
-
+  sweep::BenchOptions o = bench_options(a, plan, plan_label, runs_dir, self, runs);
+  auto mine = sweep::select_shard(runs, o.shard);
+  if (a.list) {
+    print_run_list(mine);
+    return;
+  }
   sweep::prepare_datasets(mine, o);
   sweep::BenchSummary sum = sweep::run_bench(mine, o);
-
-  if (a.use_default && !sum.signalled) {
-    sweep::CollectResult wide = sweep::collect_runs(runs_dir, {});
-    sweep::CollectOptions lo;
-    lo.long_format = true;
-    sweep::CollectResult lng = sweep::collect_runs(runs_dir, lo);
-    const std::string results = (runs_dir / "results.csv").string();
-    const std::string long_results = (runs_dir / "results_long.csv").string();
-    write_file_atomic(results, wide.table.to_csv());
-    write_file_atomic(long_results, lng.table.to_csv());
-    if (wide.table.num_rows() > 0) {
-      std::string text = ranking(wide.table, 0);
-      write_file_atomic((runs_dir / "ranking.txt").string(), text);
-      fmt::print("\nPePR-E ranking of the default sweep (per experiment):\n\n{}\n", text);
-    } else {
-      fmt::print("\nNo completed runs to rank.\n");
-    }
-    // How well epoch 1 predicted each completed run's total energy and time.
-    const Table& w = wide.table;
-    auto ee = w.find_column("energy_error"), te = w.find_column("time_error");
-    double se = 0, st = 0;
-    std::size_t n = 0;
-    for (std::size_t r = 0; ee && te && r < w.num_rows(); ++r) {
-      auto a = w.number_or_missing(r, *ee), b = w.number_or_missing(r, *te);
-      if (!a || !b) continue;
-      se += std::abs(*a), st += std::abs(*b), ++n;
-    }
-    if (n > 0)
-      fmt::print(
-          "Budget prediction after epoch 1 (epoch 1 x (1 + (epochs - 1) x steady fraction)), "
-          "mean |relative error| over {} completed runs: energy {:.1f} %, time {:.1f} %\n\n",
-          n, 100 * se / n, 100 * st / n);
-    const std::string report_dir = (runs_dir / "report").string();
-    if (wide.table.num_rows() > 0) {
-      ReportArgs ra;
-      ra.table.input = results;
-      ra.table.group_by = "dataset";
-      ra.output = report_dir;
-      ra.runs = runs_dir.string();
-      ra.title = "pepr default sweep";
-      try {
-        run_report(ra);
-      } catch (const Error& e) {  // the runs and results stand; say why there is no report
-        fmt::print(stderr, "pepr bench: the report was not written: {}\n", e.what());
-      }
-    }
-    fmt::print("Run records:   {}/<run_id>.json (and .log)\n", runs_dir.string());
-    fmt::print("Results:       {}  (one row per run; pepr score {} -g dataset)\n", results,
-               results);
-    fmt::print("Per epoch:     {}  (pepr curve {} -p test_acc -r energy --id run_id -g dataset)\n",
-               long_results, long_results);
-    fmt::print("Ranking:       {}\n", (runs_dir / "ranking.txt").string());
-    if (wide.table.num_rows() > 0)
-      fmt::print("Report:        {}/index.html  (tables/, figures/*.svg)\n", report_dir);
-  } else if (!a.quiet && !sum.signalled) {
+  if (a.use_default && !sum.signalled)
+    finish_default_sweep(runs_dir);
+  else if (!a.quiet && !sum.signalled)
     fmt::print(stderr, "pepr bench: results with: pepr collect {} -o results.csv\n",
                runs_dir.string());
-  }
   if (sum.signalled) throw CLI::RuntimeError(130);
   if (sum.failed > 0) throw CLI::RuntimeError(3);
 }

@@ -57,13 +57,13 @@ void run_pull(const PullArgs& a) {
                  r.verified ? ", MD5 verified" : (a.verify ? "" : " (not re-verified)"));
     } else {
       fmt::print(
-          stderr, "{}: downloaded {} from {}{}{}\n", file, human_bytes(r.download.bytes), r.url,
+          stderr, "{}: downloaded {} from {}{}{}\n", file, format_bytes(r.download.bytes), r.url,
           r.download.resumes
-              ? fmt::format(" (resumed {} time{}{})", r.download.resumes,
-                            r.download.resumes > 1 ? "s" : "",
-                            r.download.resumed_from
-                                ? fmt::format(", first at {}", human_bytes(r.download.resumed_from))
-                                : "")
+              ? fmt::format(
+                    " (resumed {} time{}{})", r.download.resumes, r.download.resumes > 1 ? "s" : "",
+                    r.download.resumed_from
+                        ? fmt::format(", first at {}", format_bytes(r.download.resumed_from))
+                        : "")
               : "",
           r.verified ? fmt::format(", MD5 {} verified", r.md5) : "");
     }

@@ -9,9 +9,6 @@
 
 namespace pepr::cli {
 
-// "12.3 MiB"
-std::string human_bytes(std::uint64_t b);
-
 // Redrawn in place on a terminal (never wider than it), a line every 10 % otherwise (and with
 // TERM=dumb); nothing when quiet.
 class DownloadProgress {

@@ -1,4 +1,6 @@
 // pepr: performance per resource for deep-learning model selection.
+#include <malloc.h>
+
 #include <cstdio>
 #include <exception>
 
@@ -10,6 +12,12 @@
 #include "core/version.hpp"
 
 int main(int argc, char** argv) {
+  // Process-wide allocator settings, measured to remove page-fault churn in LibTorch training
+  // (glibc returning freed memory to the OS every step); they are the program's choice, so they
+  // live here and not in the training library.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 256 << 20);
   CLI::App app{
       "pepr: choose deep-learning models by performance per unit of energy, carbon, memory, "
       "time or data (PePR = P / (1 + R))."};

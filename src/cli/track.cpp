@@ -1,10 +1,7 @@
 // pepr track: runs any program as a child and measures its time, CPU time, energy, CO2eq and
 // peak memory; forwards SIGINT/SIGTERM and exits with the child's exit code.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +19,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/subprocess.hpp"
 #include "core/table.hpp"
 #include "core/version.hpp"
 #include "meter/carbon.hpp"
@@ -47,17 +45,7 @@ struct TrackArgs {
               *pue_opt = nullptr;
 };
 
-volatile sig_atomic_t g_child = 0;
-
-void forward_signal(int sig, siginfo_t* info, void*) {
-  // Signals typed at the terminal already reach the child (same process group); forward only
-  // those sent to pepr by a process (kill, a batch scheduler).
-  if (!info ||
-      !(info->si_code == SI_USER || info->si_code == SI_QUEUE || info->si_code == SI_TKILL))
-    return;
-  if (g_child > 0) ::kill(static_cast<pid_t>(g_child), sig);
-}
-
+// Signals sent to pepr track by another process (kill, a batch scheduler) go on to the child.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 std::string num(const nlohmann::json& v) {
@@ -255,91 +243,37 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
     tracker.measure_idle(a.idle_baseline);
   }
 
-  // Forward signals sent to pepr to the child. They stay blocked until the child's pid is known
-  // (in pepr) and its default dispositions are back (in the child), so none is lost between.
-  sigset_t forwarded, old_mask;
-  sigemptyset(&forwarded);
-  for (int sig : kForwarded) sigaddset(&forwarded, sig);
-  ::sigprocmask(SIG_BLOCK, &forwarded, &old_mask);
-  struct sigaction sa {};
-  sa.sa_sigaction = forward_signal;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old[std::size(kForwarded)];
-  for (std::size_t i = 0; i < std::size(kForwarded); ++i) ::sigaction(kForwarded[i], &sa, &old[i]);
-  auto restore = [&] {
-    for (std::size_t i = 0; i < std::size(kForwarded); ++i)
-      ::sigaction(kForwarded[i], &old[i], nullptr);
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    g_child = 0;
-  };
-
-  int gate[2], errp[2];
-  if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) {
-    const int e = errno;
-    restore();
-    throw Error(fmt::format("pipe: {}", std::strerror(e)));
-  }
-  std::vector<char*> argv;
-  for (const auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
+  // Signals sent to pepr are held from here until the child's pid is known, then forwarded; the
+  // child is held before exec until the tracker runs, so its whole life is metered.
   const std::string started = sweep::utc_now();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    const int e = errno;
-    restore();
-    throw Error(fmt::format("fork: {}", std::strerror(e)));
-  }
-  if (pid == 0) {
-    for (std::size_t i = 0; i < std::size(kForwarded); ++i)
-      ::sigaction(kForwarded[i], &old[i], nullptr);
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    ::close(gate[1]);
-    ::close(errp[0]);
-    char go;
-    while (::read(gate[0], &go, 1) < 0 && errno == EINTR) {
-    }
-    ::execvp(argv[0], argv.data());
-    int e = errno;
-    (void)!::write(errp[1], &e, sizeof e);
-    ::_exit(127);
-  }
-  g_child = pid;
-  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // a signal held meanwhile is forwarded now
-  ::close(gate[0]);
-  ::close(errp[1]);
-  tracker.set_target(pid);
-  tracker.start();
-  (void)!::write(gate[1], "g", 1);
-  ::close(gate[1]);
   int exec_errno = 0;
-  ssize_t n;
-  while ((n = ::read(errp[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-  }
-  ::close(errp[0]);
-  if (n == 0) tracker.child_execed();  // the exec closed the pipe: the program runs
-
-  int status = 0;
+  ExitStatus status;
   struct rusage ru {};
-  while (::wait4(pid, &status, 0, &ru) < 0) {
-    if (errno != EINTR) break;
-  }
-  restore();
+  {
+    SignalForwarder forwarder({std::begin(kForwarded), std::end(kForwarded)});
+    SpawnOptions so;
+    so.gated = true;
+    Subprocess child = Subprocess::spawn(cmd, so);
+    forwarder.forward_to(child.pid());
+    tracker.set_target(child.pid());
+    tracker.start();
+    exec_errno = child.release();
+    if (exec_errno == 0) tracker.child_execed();  // the program runs
+    status = child.wait(&ru);
+  }  // forwarding ends with the child: once reaped, its pid may be another process's
   tracker.child_exited(ru);
   tracker.stop();
-  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+  if (exec_errno != 0) {
     fmt::print(stderr, "pepr: error: cannot run '{}': {}\n", cmd[0], std::strerror(exec_errno));
     return 127;  // as a shell does
   }
-  const int code = WIFEXITED(status)     ? WEXITSTATUS(status)
-                   : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                         : 1;
+  const int code = status.code();
 
   nlohmann::json rec = tracker.to_json();
   rec["label"] = label;
   rec["command"] = cmd;
   rec["exit_code"] = code;
-  if (WIFSIGNALED(status)) rec["signal"] = WTERMSIG(status);
+  if (status.signaled()) rec["signal"] = status.signal();
   rec["started_at"] = started;
   rec["host"] = {{"hostname", sweep::host_name()},
                  {"cpu_model", meter::cpu_model_name()},
@@ -370,8 +304,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
       if (std::find(first_notes.begin(), first_notes.end(), n) == first_notes.end())
         fmt::print(stderr, "pepr track: note: {}\n", n);
     fmt::print(stderr, "pepr track: {} exited with {}{}\n{}", label, code,
-               WIFSIGNALED(status) ? fmt::format(" (signal {})", WTERMSIG(status)) : "",
-               summary(rec));
+               status.signaled() ? fmt::format(" (signal {})", status.signal()) : "", summary(rec));
   }
   return code;
 }

@@ -37,11 +37,11 @@ void run_pull(const PullArgs& a) {
   weights::PullWeightsResult r = weights::pull_weights(a.name, o);
   progress->finish();
   if (r.from_cache)
-    fmt::print(stderr, "{}: cached, {} tensors ({})\n", a.name, r.tensors, human_bytes(r.bytes));
+    fmt::print(stderr, "{}: cached, {} tensors ({})\n", a.name, r.tensors, format_bytes(r.bytes));
   else
     fmt::print(stderr,
                "{}: downloaded {} from {}, SHA-256 {} verified against the hub, {} tensors\n",
-               a.name, human_bytes(r.bytes), r.url, r.sha256, r.tensors);
+               a.name, format_bytes(r.bytes), r.url, r.sha256, r.tensors);
   fmt::print("{}\n", r.path);
 }
 
@@ -79,7 +79,7 @@ void run_info(const InfoArgs& a) {
   Table t({"field", "value"});
   auto row = [&](std::string k, std::string v) { t.add_row({std::move(k), std::move(v)}); };
   row("file", path);
-  row("size", human_bytes(f.file_size()));
+  row("size", format_bytes(f.file_size()));
   row("tensors", std::to_string(f.tensors().size()));
   row("elements", fmt::format("{} ({:.2f} M)", f.total_elements(), f.total_elements() / 1e6));
   std::map<std::string, int> dtypes;

@@ -5,6 +5,7 @@
 // print whole lines at milestones instead.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -18,6 +19,14 @@ struct TerminalInfo {
 };
 // fd's terminal; `columns` is read anew on every call (the terminal may have been resized).
 TerminalInfo terminal_info(int fd);
+
+// Durations and sizes as progress lines and messages print them (one place for all commands).
+// "42s", "3m07s", "2h05m"; "?" for a negative or non-finite value.
+std::string format_duration(double seconds);
+// A clock for redrawn bars: "0:41", "1:02:03"; "?" for a negative, non-finite or absurd value.
+std::string format_clock(double seconds);
+// "512 B", "1.5 KiB", "12.3 MiB", "1.25 GiB".
+std::string format_bytes(std::uint64_t bytes);
 
 // A bar of `width` cells for `fraction` (clamped to [0, 1]; NaN counts as 0): "[####....]".
 // Empty for width < 3 (no room for a bar).

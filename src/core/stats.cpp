@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
+#include <fmt/format.h>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
-#include <fmt/format.h>
 
 #include "core/error.hpp"
 
@@ -168,13 +169,48 @@ Comparison compare_groups(const std::string& name, const std::string& label_a,
   c.median_a = median(a);
   c.median_b = median(b);
   if (a.size() < 2 || b.size() < 2)
-    throw Error(fmt::format("comparison '{}': groups '{}' ({} values) and '{}' ({} values) need "
-                            "at least 2 values each",
-                            name, label_a, a.size(), label_b, b.size()));
+    throw Error(
+        fmt::format("comparison '{}': groups '{}' ({} values) and '{}' ({} values) need "
+                    "at least 2 values each",
+                    name, label_a, a.size(), label_b, b.size()));
   c.student = student_t_test(a, b);
   c.welch = welch_t_test(a, b);
   c.mann_whitney = mann_whitney_u(a, b);
   return c;
+}
+
+double quantile(std::vector<double> x, double q) {
+  if (x.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(x.begin(), x.end());
+  double pos = q * static_cast<double>(x.size() - 1);
+  std::size_t i = static_cast<std::size_t>(std::floor(pos));
+  if (i + 1 >= x.size()) return x.back();
+  double f = pos - static_cast<double>(i);
+  return x[i] + f * (x[i + 1] - x[i]);
+}
+
+double silverman_bandwidth(const std::vector<double>& x) {
+  if (x.size() < 2) return 0;
+  double sd = std::sqrt(sample_variance(x));
+  double iqr = quantile(x, 0.75) - quantile(x, 0.25);
+  double spread = iqr > 0 ? std::min(sd, iqr / 1.34) : sd;
+  return 0.9 * spread * std::pow(static_cast<double>(x.size()), -0.2);
+}
+
+std::vector<double> gaussian_kde(const std::vector<double>& x, double bw,
+                                 const std::vector<double>& at) {
+  std::vector<double> out(at.size(), 0.0);
+  if (x.empty() || !(bw > 0)) return out;
+  const double norm = 1.0 / (static_cast<double>(x.size()) * bw * std::sqrt(2 * M_PI));
+  for (std::size_t i = 0; i < at.size(); ++i) {
+    double s = 0;
+    for (double v : x) {
+      double z = (at[i] - v) / bw;
+      s += std::exp(-0.5 * z * z);
+    }
+    out[i] = s * norm;
+  }
+  return out;
 }
 
 }  // namespace pepr

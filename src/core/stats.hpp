@@ -11,6 +11,16 @@ double mean(const std::vector<double>& x);
 double median(std::vector<double> x);
 // Sample variance (denominator n - 1).
 double sample_variance(const std::vector<double>& x);
+// Quantile with linear interpolation (numpy's default), q in [0, 1]; NaN for no values.
+double quantile(std::vector<double> x, double q);
+
+// Gaussian kernel density estimation (the report's violins).
+// Silverman's rule of thumb: 0.9 * min(sd, IQR / 1.34) * n^(-1/5) (sd alone when the IQR is
+// 0); 0 for fewer than two values.
+double silverman_bandwidth(const std::vector<double>& x);
+// The density at each of `at` (integrates to 1); zeros for no values or a bandwidth <= 0.
+std::vector<double> gaussian_kde(const std::vector<double>& x, double bandwidth,
+                                 const std::vector<double>& at);
 
 struct TTestResult {
   double t = 0, df = 0, p = 1;  // two-sided p-value
@@ -33,9 +43,9 @@ MannWhitneyResult mann_whitney_u(const std::vector<double>& a, const std::vector
 
 // One comparison of two groups of values.
 struct Comparison {
-  std::string name;     // e.g. "size", "type", "efficient", "derma_pt vs derma"
-  std::string group;    // the table group it was made in ("all" without --group-by)
-  std::string value;    // the compared column
+  std::string name;   // e.g. "size", "type", "efficient", "derma_pt vs derma"
+  std::string group;  // the table group it was made in ("all" without --group-by)
+  std::string value;  // the compared column
   std::string label_a, label_b;
   std::size_t n_a = 0, n_b = 0;
   double mean_a = 0, mean_b = 0, median_a = 0, median_b = 0;

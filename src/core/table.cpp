@@ -62,135 +62,161 @@ Table Table::read_csv(const std::string& path, const CsvOptions& options) {
   return t;
 }
 
-Table Table::parse_csv(std::string_view text, const std::string& source,
-                       const CsvOptions& options) {
-  const auto classes = make_classes(options.delimiter);
-  Table t;
-  t.source_ = source;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  if (end - p >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;  // UTF-8 byte-order mark
+// Reads CSV records one at a time: fields as views into the text (or, for a quoted field with
+// "" escapes, into the table's storage), with the line each record starts on.
+class CsvScanner {
+ public:
+  CsvScanner(std::string_view text, const std::string& source, const CsvOptions& options,
+             Table& table, const std::vector<std::string>& names)
+      : classes_(make_classes(options.delimiter)),
+        p_(text.data()),
+        end_(text.data() + text.size()),
+        source_(source),
+        options_(options),
+        table_(table),
+        names_(names) {
+    if (end_ - p_ >= 3 && std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0) p_ += 3;  // UTF-8 BOM
+  }
 
-  std::size_t line = 1;
   std::vector<std::string_view> fields;
   std::vector<bool> quoted;  // per field of the record: was it quoted (header names keep spaces)
-  std::string unescaped;
+  std::size_t record_line = 0;
+  const char* position() const { return p_; }
 
   // Reads one record into `fields`; returns false at end of input. Blank lines are skipped.
-  auto read_record = [&](std::size_t& record_line) -> bool {
+  bool next() {
     fields.clear();
     quoted.clear();
-    while (p < end && (*p == '\n' || *p == '\r')) {  // blank lines
-      if (*p == '\r' && p + 1 < end && p[1] == '\n') ++p;
-      ++p;
-      ++line;
+    while (p_ < end_ && (*p_ == '\n' || *p_ == '\r')) {  // blank lines
+      if (*p_ == '\r' && p_ + 1 < end_ && p_[1] == '\n') ++p_;
+      ++p_;
+      ++line_;
     }
-    if (p >= end) return false;
-    record_line = line;
-    const char* record_start = p;
+    if (p_ >= end_) return false;
+    record_line = line_;
+    record_start_ = p_;
     for (;;) {
-      if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
-        throw ParseError(source, record_line,
-                         fmt::format("record longer than {} bytes; is this really a CSV file?",
-                                     options.max_record_bytes));
-      if (p < end && *p == '"') {
-        // Quoted field: runs to the closing quote; "" is a literal quote.
-        const std::size_t quote_line = line;
-        const char* start = ++p;
-        bool escaped = false;
-        for (;;) {
-          if (p >= end)
-            throw ParseError(source, quote_line, "quoted field is not closed before end of file");
-          if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
-            throw ParseError(source, record_line,
-                             fmt::format("record longer than {} bytes; is this really a CSV file?",
-                                         options.max_record_bytes));
-          char ch = *p;
-          if (ch == '"') {
-            if (p + 1 < end && p[1] == '"') {
-              escaped = true;
-              p += 2;
-              continue;
-            }
-            break;
-          }
-          if (ch == '\n') ++line;
-          ++p;  // any byte may be quoted: to_csv quotes every control byte it writes
-        }
-        std::string_view raw(start, static_cast<std::size_t>(p - start));
-        ++p;  // closing quote
-        if (escaped) {
-          unescaped.clear();
-          for (std::size_t i = 0; i < raw.size(); ++i) {
-            unescaped.push_back(raw[i]);
-            if (raw[i] == '"') ++i;
-          }
-          fields.push_back(t.store(unescaped));
-        } else {
-          fields.push_back(raw);
-        }
-        quoted.push_back(true);
-        if (p < end && classes[static_cast<unsigned char>(*p)] == 0) {
-          // Text after a closing quote, e.g. "a"b: tolerated only for trailing spaces.
-          const char* q = p;
-          while (q < end && (*q == ' ' || *q == '\t')) ++q;
-          if (q < end && classes[static_cast<unsigned char>(*q)] == 0)
-            throw ParseError(source, line, column_label(t.names_, fields.size() - 1),
-                             "unexpected text after a closing quote");
-          p = q;
-        }
-      } else {
-        const char* start = p;
-        while (p < end) {
-          std::uint8_t c = classes[static_cast<unsigned char>(*p)];
-          if (c == 0 || c == 2) {
-            ++p;
-            continue;
-          }
-          if (c == 4)
-            throw ParseError(source, line,
-                             fmt::format("byte 0x{:02x} is not text: this is not a CSV file",
-                                         static_cast<unsigned char>(*p)));
-          break;
-        }
-        fields.emplace_back(start, static_cast<std::size_t>(p - start));
-        quoted.push_back(false);
-        if (static_cast<std::size_t>(p - record_start) > options.max_record_bytes)
-          throw ParseError(source, record_line,
-                           fmt::format("record longer than {} bytes; is this really a CSV file?",
-                                       options.max_record_bytes));
-      }
-      if (p >= end) return true;
-      std::uint8_t c = classes[static_cast<unsigned char>(*p)];
+      check_record_length();
+      if (p_ < end_ && *p_ == '"')
+        quoted_field();
+      else
+        plain_field();
+      if (p_ >= end_) return true;
+      std::uint8_t c = classes_[static_cast<unsigned char>(*p_)];
       if (c == 1) {
-        ++p;
-        if (p >= end || *p == '\n' || *p == '\r') {
-          fields.emplace_back();  // trailing delimiter: an empty last field
-          quoted.push_back(false);
-          if (p >= end) return true;
-        } else {
-          continue;
-        }
+        ++p_;
+        if (p_ < end_ && *p_ != '\n' && *p_ != '\r') continue;
+        fields.emplace_back();  // trailing delimiter: an empty last field
+        quoted.push_back(false);
+        if (p_ >= end_) return true;
       }
-      if (c == 4)
-        throw ParseError(source, line,
-                         fmt::format("byte 0x{:02x} is not text: this is not a CSV file",
-                                     static_cast<unsigned char>(*p)));
+      if (c == 4) not_text();
       // End of record.
-      if (*p == '\r' && p + 1 < end && p[1] == '\n') ++p;
-      ++p;
-      ++line;
+      if (*p_ == '\r' && p_ + 1 < end_ && p_[1] == '\n') ++p_;
+      ++p_;
+      ++line_;
       return true;
     }
-  };
+  }
 
-  std::size_t record_line = 0;
-  if (!read_record(record_line))
-    throw Error(fmt::format("{}: empty file: expected a CSV header line", source));
-  for (std::size_t i = 0; i < fields.size(); ++i) {
+ private:
+  std::array<std::uint8_t, 256> classes_;
+  const char* p_;
+  const char* end_;
+  const char* record_start_ = nullptr;
+  std::size_t line_ = 1;
+  const std::string& source_;
+  const CsvOptions& options_;
+  Table& table_;
+  const std::vector<std::string>& names_;
+  std::string unescaped_;
+
+  void check_record_length() const {
+    if (static_cast<std::size_t>(p_ - record_start_) > options_.max_record_bytes)
+      throw ParseError(source_, record_line,
+                       fmt::format("record longer than {} bytes; is this really a CSV file?",
+                                   options_.max_record_bytes));
+  }
+
+  [[noreturn]] void not_text() const {
+    throw ParseError(source_, line_,
+                     fmt::format("byte 0x{:02x} is not text: this is not a CSV file",
+                                 static_cast<unsigned char>(*p_)));
+  }
+
+  // A quoted field: runs to the closing quote; "" is a literal quote.
+  void quoted_field() {
+    const std::size_t quote_line = line_;
+    const char* start = ++p_;
+    bool escaped = false;
+    for (;;) {
+      if (p_ >= end_)
+        throw ParseError(source_, quote_line, "quoted field is not closed before end of file");
+      check_record_length();
+      char ch = *p_;
+      if (ch == '"') {
+        if (p_ + 1 < end_ && p_[1] == '"') {
+          escaped = true;
+          p_ += 2;
+          continue;
+        }
+        break;
+      }
+      if (ch == '\n') ++line_;
+      ++p_;  // any byte may be quoted: to_csv quotes every control byte it writes
+    }
+    std::string_view raw(start, static_cast<std::size_t>(p_ - start));
+    ++p_;  // closing quote
+    if (escaped) {
+      unescaped_.clear();
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        unescaped_.push_back(raw[i]);
+        if (raw[i] == '"') ++i;
+      }
+      fields.push_back(table_.store(unescaped_));
+    } else {
+      fields.push_back(raw);
+    }
+    quoted.push_back(true);
+    if (p_ < end_ && classes_[static_cast<unsigned char>(*p_)] == 0) {
+      // Text after a closing quote, e.g. "a"b: tolerated only for trailing spaces.
+      const char* q = p_;
+      while (q < end_ && (*q == ' ' || *q == '\t')) ++q;
+      if (q < end_ && classes_[static_cast<unsigned char>(*q)] == 0)
+        throw ParseError(source_, line_, column_label(names_, fields.size() - 1),
+                         "unexpected text after a closing quote");
+      p_ = q;
+    }
+  }
+
+  // An unquoted field: up to the next delimiter or end of line.
+  void plain_field() {
+    const char* start = p_;
+    while (p_ < end_) {
+      std::uint8_t c = classes_[static_cast<unsigned char>(*p_)];
+      if (c == 0 || c == 2) {
+        ++p_;
+        continue;
+      }
+      if (c == 4) not_text();
+      break;
+    }
+    fields.emplace_back(start, static_cast<std::size_t>(p_ - start));
+    quoted.push_back(false);
+    check_record_length();
+  }
+};
+
+Table Table::parse_csv(std::string_view text, const std::string& source,
+                       const CsvOptions& options) {
+  Table t;
+  t.source_ = source;
+  CsvScanner scan(text, source, options, t, t.names_);
+  if (!scan.next()) throw Error(fmt::format("{}: empty file: expected a CSV header line", source));
+  for (std::size_t i = 0; i < scan.fields.size(); ++i) {
     // Spaces around an unquoted name are dropped; a quoted name is kept as written.
-    std::string name(fields[i]);
-    if (!quoted[i]) {
+    std::string name(scan.fields[i]);
+    if (!scan.quoted[i]) {
       while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
       while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
     }
@@ -204,18 +230,20 @@ Table Table::parse_csv(std::string_view text, const std::string& source,
   t.cols_.assign(ncols, {});
   // Reserve from an estimate of the row count (bytes / header length) to avoid regrowth.
   std::size_t estimate = std::min<std::size_t>(
-      text.size() / std::max<std::size_t>(16, static_cast<std::size_t>(p - text.data())) + 16,
+      text.size() /
+              std::max<std::size_t>(16, static_cast<std::size_t>(scan.position() - text.data())) +
+          16,
       1 << 26);
   for (auto& c : t.cols_) c.reserve(estimate);
   t.line_.reserve(estimate);
 
-  while (read_record(record_line)) {
-    if (fields.size() != ncols)
+  while (scan.next()) {
+    if (scan.fields.size() != ncols)
       throw ParseError(
-          source, record_line,
-          fmt::format("expected {} fields as in the header, found {}", ncols, fields.size()));
-    for (std::size_t c = 0; c < ncols; ++c) t.cols_[c].push_back(fields[c]);
-    t.line_.push_back(static_cast<std::uint32_t>(record_line));
+          source, scan.record_line,
+          fmt::format("expected {} fields as in the header, found {}", ncols, scan.fields.size()));
+    for (std::size_t c = 0; c < ncols; ++c) t.cols_[c].push_back(scan.fields[c]);
+    t.line_.push_back(static_cast<std::uint32_t>(scan.record_line));
   }
   return t;
 }

@@ -69,6 +69,7 @@ class Table {
   std::string to_csv(char delimiter = ',') const;
 
  private:
+  friend class CsvScanner;  // table.cpp's reader: stores unescaped quoted fields
   std::string_view store(std::string_view text);
 
   std::string source_;

@@ -326,40 +326,6 @@ std::size_t Figure::points() const {
   return n;
 }
 
-double quantile(std::vector<double> x, double q) {
-  if (x.empty()) return kNaN;
-  std::sort(x.begin(), x.end());
-  double pos = q * static_cast<double>(x.size() - 1);
-  std::size_t i = static_cast<std::size_t>(std::floor(pos));
-  if (i + 1 >= x.size()) return x.back();
-  double f = pos - static_cast<double>(i);
-  return x[i] + f * (x[i + 1] - x[i]);
-}
-
-double silverman_bandwidth(const std::vector<double>& x) {
-  if (x.size() < 2) return 0;
-  double sd = std::sqrt(sample_variance(x));
-  double iqr = quantile(x, 0.75) - quantile(x, 0.25);
-  double spread = iqr > 0 ? std::min(sd, iqr / 1.34) : sd;
-  return 0.9 * spread * std::pow(static_cast<double>(x.size()), -0.2);
-}
-
-std::vector<double> gaussian_kde(const std::vector<double>& x, double bw,
-                                 const std::vector<double>& at) {
-  std::vector<double> out(at.size(), 0.0);
-  if (x.empty() || !(bw > 0)) return out;
-  const double norm = 1.0 / (static_cast<double>(x.size()) * bw * std::sqrt(2 * M_PI));
-  for (std::size_t i = 0; i < at.size(); ++i) {
-    double s = 0;
-    for (double v : x) {
-      double z = (at[i] - v) / bw;
-      s += std::exp(-0.5 * z * z);
-    }
-    out[i] = s * norm;
-  }
-  return out;
-}
-
 std::vector<std::pair<double, double>> pepr_band(double r0, double r1, double p0, double p1,
                                                  double lo, double hi, double alpha) {
   Poly rect{{r0, p0}, {r1, p0}, {r1, p1}, {r0, p1}};

@@ -82,16 +82,6 @@ struct ModelMeans {
 };
 ModelMeans model_means(const ReportData& d);
 
-// Gaussian kernel density estimation for the violins.
-// Silverman's rule of thumb: 0.9 * min(sd, IQR / 1.34) * n^(-1/5) (sd alone when the IQR is
-// 0); 0 for fewer than two distinct values.
-double silverman_bandwidth(const std::vector<double>& x);
-// The density at each of `at` (integrates to 1).
-std::vector<double> gaussian_kde(const std::vector<double>& x, double bandwidth,
-                                 const std::vector<double>& at);
-// Quantile with linear interpolation (numpy's default), q in [0, 1].
-double quantile(std::vector<double> x, double q);
-
 // The region of the rectangle [r0, r1] x [p0, p1] where lo <= PePR(R, P) <= hi, as a polygon in
 // (R, P) (PePR = alpha * P / (alpha + R): the level sets are straight lines). Empty when the
 // band misses the rectangle.

@@ -227,6 +227,182 @@ std::string manifest(const ReportData& d, const Report& r, const ReportOptions& 
 
 }  // namespace
 
+namespace {
+
+// Runs pepr bench pruned (pepr collect's status column): scored with their projected totals.
+std::optional<std::string> pruned_runs_note(const ReportData& d, const Table& input) {
+  auto sc = input.find_column("status");
+  if (!sc) return std::nullopt;
+  std::vector<std::string> pruned;
+  auto spent = input.find_column("energy_kwh");
+  auto projected = input.find_column("energy");
+  for (std::size_t r = 0; r < input.num_rows(); ++r)
+    if (input.cell(r, *sc) == "pruned")
+      pruned.push_back(fmt::format("{} ({}): projected {} kWh, spent {} kWh", d.ids[r],
+                                   d.experiments[d.scored.groups.group_of[r]].name,
+                                   projected ? std::string(input.cell(r, *projected)) : "?",
+                                   spent ? std::string(input.cell(r, *spent)) : "?"));
+  if (pruned.empty()) return std::nullopt;
+  return fmt::format(
+      "{} run{} pruned by pepr bench --prune-top (they could not reach the top K): scored "
+      "with the projected total energy their pruning bound used, not with what they spent "
+      "before they were stopped: {}",
+      pruned.size(), pruned.size() == 1 ? " was" : "s were", fmt::join(pruned, "; "));
+}
+
+// index.html, section by section; tables and figures numbered in the order they appear.
+class IndexPage {
+ public:
+  IndexPage(const ReportData& d, const Report& rep, const ReportOptions& o)
+      : d_(d), rep_(rep), o_(o), input_name_(o.input_name.empty() ? d.source : o.input_name) {}
+
+  void header(bool runs_section) {
+    b_ += fmt::format(
+        "<header>\n<h1>{}</h1>\n<p class=\"sub\">{} · {} · {} experiment{} · "
+        "P = {} · PePR = {}</p>\n</header>\n",
+        html_escape(o_.title), html_escape(input_name_),
+        plural(static_cast<long long>(d_.ids.size()), "row"), d_.experiments.size(),
+        d_.experiments.size() == 1 ? "" : "s", html_escape(d_.performance_label),
+        d_.alpha == 1.0 ? "P / (1 + R)"
+                        : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d_.alpha))));
+    b_ +=
+        "<nav><a href=\"#summary\">Summary</a><a href=\"#tables\">Tables</a>"
+        "<a href=\"#figures\">Figures</a>";
+    if (runs_section) b_ += "<a href=\"#runs\">Runs</a>";
+    b_ +=
+        "<a href=\"#reproduction\">Reproduction</a><a href=\"#paper-map\">Paper map</a>"
+        "<a href=\"#all-rows\">All rows</a></nav>\n<main>\n";
+  }
+
+  void summary() {
+    b_ += "<section id=\"summary\">\n<h2>Summary</h2>\n<dl class=\"meta\">\n";
+    dt("input", "<code>" + html_escape(input_name_) + "</code>");
+    if (!o_.command_line.empty())
+      dt("command", "<code>" + html_escape(o_.command_line) + "</code>");
+    dt("performance P", html_escape(d_.performance_label) + " (in [0, 1])");
+    std::string res;
+    for (const auto& s : d_.scores)
+      res += (res.empty() ? "" : "; ") + fmt::format("{}: {} ('{}'{})", s.name, s.resource,
+                                                     s.spec.column,
+                                                     s.unit.empty() ? "" : ", " + s.unit);
+    dt("resources", html_escape(res));
+    dt("normalisation", html_escape(d_.norm_text()));
+    std::string ex;
+    for (const auto& e : d_.experiments)
+      ex += (ex.empty() ? "" : ", ") + fmt::format("{} ({})", e.name, e.rows.size());
+    dt("experiments", html_escape(ex));
+    dt("pretrained vs scratch", html_escape(pairs_text(d_.pretrain_pairs)));
+    dt("10 % vs 100 % data", html_escape(pairs_text(d_.fraction_pairs)));
+    if (d_.has_params())
+      dt("small-scale",
+         html_escape(fmt::format("{} ('{}'; --size-split)", d_.small_text(), d_.params_column)));
+    b_ += "</dl>\n";
+    if (!rep_.notes.empty()) b_ += "<div class=\"note\">" + notes_html(rep_.notes) + "</div>\n";
+    b_ += "</section>\n";
+  }
+
+  // The score tables (the primary one open, the others folded), then the group tests with the
+  // comparisons they left out.
+  void tables(std::size_t n_score_tables) {
+    b_ += "<section id=\"tables\">\n<h2>Tables</h2>\n";
+    for (std::size_t i = 0; i < n_score_tables; ++i) table_block(rep_.tables[i], i > 0);
+    const ReportTable& t = rep_.tables[n_score_tables];
+    table_block(t, false);
+    if (t.notes.size() > 1) {
+      std::vector<std::string> left(t.notes.begin() + 1, t.notes.end());
+      b_ += fmt::format("<details><summary>{} comparison{} left out</summary>\n{}</details>\n",
+                        left.size(), left.size() == 1 ? "" : "s", notes_html(left));
+    }
+    b_ += "</section>\n";
+  }
+
+  void figures() {
+    b_ +=
+        "<section id=\"figures\">\n<h2>Figures</h2>\n<p class=\"caption\">Drawn by pepr as SVG "
+        "(files under <code>figures/</code>); hover a point for the model.</p>\n";
+    int fig_no = 0;
+    for (const auto& f : rep_.figures.figures) {
+      ++fig_no;
+      b_ += fmt::format(
+          "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
+          "Figure {3}. {4}{6}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
+          "</figure>\n",
+          html_escape(f.name), f.points(), f.svg_inline, fig_no, html_escape(f.title),
+          html_escape(f.caption),
+          f.paper.empty() ? "" : html_escape(" (the paper's " + f.paper + ")"));
+    }
+    if (!rep_.figures.left_out.empty()) {
+      b_ += "<h3 id=\"left-out\">Figures left out</h3>\n<ul class=\"left-out\">\n";
+      for (const auto& [name, why] : rep_.figures.left_out)
+        b_ += fmt::format("<li><code>{}</code>: {}</li>\n", html_escape(name), html_escape(why));
+      b_ += "</ul>\n";
+    }
+    b_ += "</section>\n";
+  }
+
+  // A section of whole tables (id, heading, the tables; the last one folded when asked).
+  void section(const char* id, const char* heading, std::vector<const ReportTable*> tables,
+               bool fold = false) {
+    b_ += fmt::format("<section id=\"{}\">\n<h2>{}</h2>\n", id, heading);
+    for (const ReportTable* t : tables) table_block(*t, fold);
+    b_ += "</section>\n";
+  }
+
+  std::string finish() {
+    b_ += "</main>\n";
+    b_ += fmt::format(
+        "<footer>Made by pepr {} (<code>pepr report</code>). PePR: Selvan et al., \"Equity "
+        "through Access: A Case for Small-scale Deep Learning\". Ranked by {}; every number is in "
+        "<code>tables/</code> and <code>manifest.json</code>.</footer>",
+        kVersion, html_escape(d_.primary_score().name));
+    return html_page(o_.title + ": " + input_name_, b_);
+  }
+
+ private:
+  const ReportData& d_;
+  const Report& rep_;
+  const ReportOptions& o_;
+  const std::string input_name_;
+  std::string b_;
+  int table_no_ = 0;
+
+  void dt(const std::string& k, const std::string& v_html) {
+    b_ += fmt::format("<dt>{}</dt><dd>{}</dd>\n", html_escape(k), v_html);
+  }
+
+  void table_block(const ReportTable& t, bool folded) {
+    ++table_no_;
+    std::string head = fmt::format("Table {}. {}", table_no_, t.title);
+    std::string inner =
+        fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
+        fmt::format("<p class=\"norm\">Normalisation: {}</p>\n", html_escape(t.normalisation)) +
+        table_files(t) + html_table(t.view, "table-" + t.name);
+    if (folded)
+      b_ += fmt::format("<details id=\"{}\"><summary>{}</summary>\n{}</details>\n",
+                        html_escape("section-" + t.name), html_escape(head), inner);
+    else
+      b_ += fmt::format("<h3 id=\"{}\">{}</h3>\n{}", html_escape("section-" + t.name),
+                        html_escape(head), inner);
+  }
+};
+
+// Every table as CSV, Markdown and LaTeX; every figure as SVG; the manifest.
+void add_files(Report& rep, const ReportData& d, const ReportOptions& o) {
+  for (const auto& t : rep.tables) {
+    RenderOptions ro;
+    ro.title = t.title;
+    ro.notes = t.notes;
+    rep.files.emplace_back("tables/" + t.name + ".csv", t.data.to_csv());
+    rep.files.emplace_back("tables/" + t.name + ".md", render(t.view, Format::Markdown, ro));
+    rep.files.emplace_back("tables/" + t.name + ".tex", render(t.view, Format::Latex, ro));
+  }
+  for (const auto& f : rep.figures.figures)
+    rep.files.emplace_back("figures/" + f.name + ".svg", f.svg);
+  rep.files.emplace_back("manifest.json", manifest(d, rep, o));
+}
+
+}  // namespace
+
 Report build_report(const Table& input, const ReportOptions& o) {
   ReportData d = prepare_data(input, o);
   Report rep;
@@ -242,167 +418,32 @@ Report build_report(const Table& input, const ReportOptions& o) {
   rep.tables.push_back(tests_table(d, tests));
   rep.tables.push_back(scores_table(d));
   RunsSummary runs = summarise_runs(d, input, o);
-  // Runs pepr bench pruned (pepr collect's status column): scored with their projected totals.
-  if (auto sc = input.find_column("status")) {
-    std::vector<std::string> pruned;
-    auto spent = input.find_column("energy_kwh");
-    auto projected = input.find_column("energy");
-    for (std::size_t r = 0; r < input.num_rows(); ++r)
-      if (input.cell(r, *sc) == "pruned")
-        pruned.push_back(fmt::format("{} ({}): projected {} kWh, spent {} kWh", d.ids[r],
-                                     d.experiments[d.scored.groups.group_of[r]].name,
-                                     projected ? std::string(input.cell(r, *projected)) : "?",
-                                     spent ? std::string(input.cell(r, *spent)) : "?"));
-    if (!pruned.empty())
-      rep.notes.push_back(fmt::format(
-          "{} run{} pruned by pepr bench --prune-top (they could not reach the top K): scored "
-          "with the projected total energy their pruning bound used, not with what they spent "
-          "before they were stopped: {}",
-          pruned.size(), pruned.size() == 1 ? " was" : "s were", fmt::join(pruned, "; ")));
-  }
+  if (auto note = pruned_runs_note(d, input)) rep.notes.push_back(*note);
   if (runs.environments) rep.tables.push_back(*runs.environments);
   if (runs.methods) rep.tables.push_back(*runs.methods);
   rep.notes.insert(rep.notes.end(), runs.notes.begin(), runs.notes.end());
   rep.tables.push_back(reproduction_table(d, tests));
-
   rep.figures = make_figures(d, tests);
   rep.tables.push_back(paper_map(rep));
+  add_files(rep, d, o);
+
   const ReportTable& reproduction = rep.tables[rep.tables.size() - 2];
   const ReportTable& map = rep.tables.back();
-
-  for (const auto& t : rep.tables) {
-    RenderOptions ro;
-    ro.title = t.title;
-    ro.notes = t.notes;
-    rep.files.emplace_back("tables/" + t.name + ".csv", t.data.to_csv());
-    rep.files.emplace_back("tables/" + t.name + ".md", render(t.view, Format::Markdown, ro));
-    rep.files.emplace_back("tables/" + t.name + ".tex", render(t.view, Format::Latex, ro));
-  }
-  for (const auto& f : rep.figures.figures)
-    rep.files.emplace_back("figures/" + f.name + ".svg", f.svg);
-  rep.files.emplace_back("manifest.json", manifest(d, rep, o));
-
-  // index.html
-  const std::string input_name = o.input_name.empty() ? d.source : o.input_name;
-  const ScoreSeries& ps = d.primary_score();
-  std::string b;
-  b += fmt::format(
-      "<header>\n<h1>{}</h1>\n<p class=\"sub\">{} · {} · {} experiment{} · "
-      "P = {} · PePR = {}</p>\n</header>\n",
-      html_escape(o.title), html_escape(input_name),
-      plural(static_cast<long long>(d.ids.size()), "row"), d.experiments.size(),
-      d.experiments.size() == 1 ? "" : "s", html_escape(d.performance_label),
-      d.alpha == 1.0 ? "P / (1 + R)"
-                     : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d.alpha))));
-  b += "<nav><a href=\"#summary\">Summary</a><a href=\"#tables\">Tables</a>"
-       "<a href=\"#figures\">Figures</a>";
-  if (runs.environments || runs.methods) b += "<a href=\"#runs\">Runs</a>";
-  b += "<a href=\"#reproduction\">Reproduction</a><a href=\"#paper-map\">Paper map</a>"
-       "<a href=\"#all-rows\">All rows</a></nav>\n<main>\n";
-
-  // Summary.
-  b += "<section id=\"summary\">\n<h2>Summary</h2>\n<dl class=\"meta\">\n";
-  auto dt = [&](const std::string& k, const std::string& v_html) {
-    b += fmt::format("<dt>{}</dt><dd>{}</dd>\n", html_escape(k), v_html);
-  };
-  dt("input", "<code>" + html_escape(input_name) + "</code>");
-  if (!o.command_line.empty()) dt("command", "<code>" + html_escape(o.command_line) + "</code>");
-  dt("performance P", html_escape(d.performance_label) + " (in [0, 1])");
-  {
-    std::string res;
-    for (const auto& s : d.scores)
-      res += (res.empty() ? "" : "; ") + fmt::format("{}: {} ('{}'{})", s.name, s.resource,
-                                                     s.spec.column,
-                                                     s.unit.empty() ? "" : ", " + s.unit);
-    dt("resources", html_escape(res));
-  }
-  dt("normalisation", html_escape(d.norm_text()));
-  {
-    std::string ex;
-    for (const auto& e : d.experiments)
-      ex += (ex.empty() ? "" : ", ") + fmt::format("{} ({})", e.name, e.rows.size());
-    dt("experiments", html_escape(ex));
-  }
-  dt("pretrained vs scratch", html_escape(pairs_text(d.pretrain_pairs)));
-  dt("10 % vs 100 % data", html_escape(pairs_text(d.fraction_pairs)));
-  if (d.has_params())
-    dt("small-scale",
-       html_escape(fmt::format("{} ('{}'; --size-split)", d.small_text(), d.params_column)));
-  b += "</dl>\n";
-  if (!rep.notes.empty()) b += "<div class=\"note\">" + notes_html(rep.notes) + "</div>\n";
-  b += "</section>\n";
-
-  // Tables.
-  int table_no = 0;
-  b += "<section id=\"tables\">\n<h2>Tables</h2>\n";
-  auto table_block = [&](const ReportTable& t, bool folded) {
-    ++table_no;
-    std::string head = fmt::format("Table {}. {}", table_no, t.title);
-    std::string inner =
-        fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
-        fmt::format("<p class=\"norm\">Normalisation: {}</p>\n", html_escape(t.normalisation)) +
-        table_files(t) + html_table(t.view, "table-" + t.name);
-    if (folded)
-      b += fmt::format("<details id=\"{}\"><summary>{}</summary>\n{}</details>\n",
-                       html_escape("section-" + t.name), html_escape(head), inner);
-    else
-      b += fmt::format("<h3 id=\"{}\">{}</h3>\n{}", html_escape("section-" + t.name),
-                       html_escape(head), inner);
-  };
-  for (std::size_t i = 0; i < order.size(); ++i) table_block(rep.tables[i], i > 0);
-  {
-    const ReportTable& t = rep.tables[order.size()];
-    table_block(t, false);
-    if (t.notes.size() > 1) {
-      std::vector<std::string> left(t.notes.begin() + 1, t.notes.end());
-      b += fmt::format("<details><summary>{} comparison{} left out</summary>\n{}</details>\n",
-                       left.size(), left.size() == 1 ? "" : "s", notes_html(left));
-    }
-  }
-  b += "</section>\n";
-
-  // Figures.
-  b += "<section id=\"figures\">\n<h2>Figures</h2>\n<p class=\"caption\">Drawn by pepr as SVG "
-       "(files under <code>figures/</code>); hover a point for the model.</p>\n";
-  int fig_no = 0;
-  for (const auto& f : rep.figures.figures) {
-    ++fig_no;
-    b += fmt::format(
-        "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
-        "Figure {3}. {4}{6}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
-        "</figure>\n",
-        html_escape(f.name), f.points(), f.svg_inline, fig_no, html_escape(f.title),
-        html_escape(f.caption),
-        f.paper.empty() ? "" : html_escape(" (the paper's " + f.paper + ")"));
-  }
-  if (!rep.figures.left_out.empty()) {
-    b += "<h3 id=\"left-out\">Figures left out</h3>\n<ul class=\"left-out\">\n";
-    for (const auto& [name, why] : rep.figures.left_out)
-      b += fmt::format("<li><code>{}</code>: {}</li>\n", html_escape(name), html_escape(why));
-    b += "</ul>\n";
-  }
-  b += "</section>\n";
-
+  IndexPage page(d, rep, o);
+  page.header(runs.environments || runs.methods);
+  page.summary();
+  page.tables(order.size());
+  page.figures();
   if (runs.environments || runs.methods) {
-    b += "<section id=\"runs\">\n<h2>Runs</h2>\n";
-    if (runs.environments) table_block(*runs.environments, false);
-    if (runs.methods) table_block(*runs.methods, false);
-    b += "</section>\n";
+    std::vector<const ReportTable*> run_tables;
+    if (runs.environments) run_tables.push_back(&*runs.environments);
+    if (runs.methods) run_tables.push_back(&*runs.methods);
+    page.section("runs", "Runs", run_tables);
   }
-  b += "<section id=\"reproduction\">\n<h2>Reproduction of the paper</h2>\n";
-  table_block(reproduction, false);
-  b += "</section>\n<section id=\"paper-map\">\n<h2>Paper map</h2>\n";
-  table_block(map, false);
-  b += "</section>\n";
-  b += "<section id=\"all-rows\">\n<h2>All rows</h2>\n";
-  table_block(rep.tables[order.size() + 1], true);
-  b += "</section>\n</main>\n";
-  b += fmt::format(
-      "<footer>Made by pepr {} (<code>pepr report</code>). PePR: Selvan et al., \"Equity "
-      "through Access: A Case for Small-scale Deep Learning\". Ranked by {}; every number is in "
-      "<code>tables/</code> and <code>manifest.json</code>.</footer>",
-      kVersion, html_escape(ps.name));
-  rep.files.emplace_back("index.html", html_page(o.title + ": " + input_name, b));
+  page.section("reproduction", "Reproduction of the paper", {&reproduction});
+  page.section("paper-map", "Paper map", {&map});
+  page.section("all-rows", "All rows", {&rep.tables[order.size() + 1]}, /*fold=*/true);
+  rep.files.emplace_back("index.html", page.finish());
   return rep;
 }
 

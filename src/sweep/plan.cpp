@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/subprocess.hpp"
 #include "core/suggest.hpp"
 #include "core/table.hpp"
 #include "sweep/process.hpp"

@@ -1,22 +1,12 @@
-// Small POSIX process helpers for the sweep: running a command and capturing its output, the
-// path of the running executable, the host name, whether a process is alive.
+// Small POSIX process helpers for the sweep: the path of the running executable, the host name,
+// whether a process is alive. Running a child process is core/subprocess.hpp's.
 #pragma once
 
 #include <sys/types.h>
 
 #include <string>
-#include <vector>
 
 namespace pepr::sweep {
-
-struct CaptureResult {
-  int exit_code = -1;  // the exit status, 128 + signal when killed, 127 when it cannot start
-  std::string out, err;
-};
-
-// Runs argv (argv[0] a path, or a name found on PATH) with stdin from /dev/null and captures
-// stdout and stderr.
-CaptureResult run_capture(const std::vector<std::string>& argv);
 
 // Whether `program` can be run: a path (with a '/') to an executable file, or a name found as
 // one on PATH.
@@ -29,9 +19,6 @@ std::string host_name();
 
 // True when a process with this id exists (on this host).
 bool pid_alive(pid_t pid);
-
-// "exited with status 3", "killed by signal 9 (SIGKILL)" for a waitpid() status.
-std::string describe_wait_status(int status);
 
 // The file of the BLAS library that provides sgemm_ in this process (resolved through symbolic
 // links), or "" when no BLAS is loaded. LibTorch's CPU matrix products run on it, so it decides

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "core/file_io.hpp"
 #include "core/format.hpp"
 #include "core/progress.hpp"
+#include "core/subprocess.hpp"
 #include "core/table.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/process.hpp"
@@ -264,7 +264,7 @@ std::string eta_text(const SweepState& s, double current_units) {
 }
 
 struct ChildOutcome {
-  int wait_status = 0;
+  ExitStatus status;
   bool exited = false;
   std::string err_tail;
   std::vector<EpochSeen> epochs;
@@ -274,27 +274,6 @@ struct ChildOutcome {
   bool signal_forwarded = false;
 };
 
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, int out_fd, pid_t parent) {
-  // Die with the sweep: a SIGKILLed sweep must not leave a trainer running on.
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() != parent) _exit(1);
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, 0);
-  ::dup2(out_fd, 1);
-  ::dup2(out_fd, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  ::execvp(args[0], args.data());
-  std::string msg = fmt::format("cannot run {}: {}\n", argv[0], std::strerror(errno));
-  [[maybe_unused]] ssize_t n = ::write(2, msg.data(), msg.size());
-  _exit(127);
-}
-
 // Asked after each epoch event of a running child: a reason to stop it now, or "".
 using StopCheck = std::function<std::string(const std::vector<EpochSeen>&)>;
 
@@ -302,28 +281,31 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
                        const fs::path& progress_path, const fs::path& log_path, SweepState& s,
                        std::size_t position, const StopCheck& stop_check) {
   ChildOutcome oc;
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0)
-    throw Error(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
   std::FILE* log = std::fopen(log_path.c_str(), "a");
   if (log) {
     fmt::print(log, "=== {} {}\n", utc_now(), fmt::join(argv, " "));
     std::fflush(log);
   }
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
+  // The trainer's stdout and stderr into one pipe; it dies with the sweep (a SIGKILLed sweep
+  // must not leave a trainer running on).
+  SpawnOptions so;
+  so.output = SpawnOptions::Output::merged;
+  so.null_stdin = true;
+  so.nonblocking = true;
+  so.die_with_parent = true;
+  Subprocess child;
+  try {
+    child = Subprocess::spawn(argv, so);
+  } catch (const Error&) {
     if (log) std::fclose(log);
-    throw Error(fmt::format("cannot start a process: {}", std::strerror(errno)));
+    throw;
   }
-  if (pid == 0) exec_child(argv, pipefd[1], parent);
-  ::close(pipefd[1]);
-  int rfd = pipefd[0];
-  ::fcntl(rfd, F_SETFL, ::fcntl(rfd, F_GETFL) | O_NONBLOCK);
-
+  int rfd = child.out_fd();
   std::string output;  // kept to the last 64 KiB
+  if (child.exec_error() != 0) {
+    output = fmt::format("cannot run {}: {}\n", argv[0], std::strerror(child.exec_error()));
+    if (log) fmt::print(log, "{}", output);
+  }
   ProgressTail progress(progress_path);
   const BenchOptions& o = *s.opt;
   std::optional<Clock::time_point> forwarded_at, budget_deadline;
@@ -338,7 +320,7 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
         continue;
       }
       if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        ::close(rfd);
+        child.close_out();
         rfd = -1;
       }
       break;
@@ -379,43 +361,41 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
       if (running && stop_check && oc.sweep_stop.empty() && !g_signal &&
           oc.epochs.size() < static_cast<std::size_t>(run.epochs)) {
         oc.sweep_stop = stop_check(oc.epochs);
-        if (!oc.sweep_stop.empty()) ::kill(pid, SIGTERM);
+        if (!oc.sweep_stop.empty()) child.kill(SIGTERM);
       }
       if (!s.tty) draw(true);
     }
   };
   draw(false);
-  int status = 0;
   for (;;) {
     pollfd p{rfd, POLLIN, 0};
     int pr = ::poll(rfd >= 0 ? &p : nullptr, rfd >= 0 ? 1 : 0, 200);
     if (pr > 0) read_output();
     take_events(true);
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+    if (auto st = child.try_wait()) {
+      oc.status = *st;
+      break;
+    }
     if (g_signal && !forwarded_at) {
-      ::kill(pid, g_signal);
+      child.kill(g_signal);
       forwarded_at = Clock::now();
       oc.signal_forwarded = true;
     }
-    if (forwarded_at && seconds_since(*forwarded_at) > o.grace_s) ::kill(pid, SIGKILL);
+    if (forwarded_at && seconds_since(*forwarded_at) > o.grace_s) child.kill(SIGKILL);
     if (budget_deadline && !oc.budget_killed && Clock::now() > *budget_deadline && !g_signal) {
-      ::kill(pid, SIGTERM);
+      child.kill(SIGTERM);
       oc.budget_killed = true;
     }
     if (s.tty) draw(false);
   }
   oc.exited = true;
-  oc.wait_status = status;
-  if (rfd >= 0) {
-    // The child is gone; read what it left in the pipe (a grandchild could keep it open: bounded).
-    for (int i = 0; i < 50 && rfd >= 0; ++i) {
-      pollfd p{rfd, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) break;
-      read_output();
-    }
-    if (rfd >= 0) ::close(rfd);
+  // The child is gone; read what it left in the pipe (a grandchild could keep it open: bounded).
+  for (int i = 0; i < 50 && rfd >= 0; ++i) {
+    pollfd p{rfd, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) break;
+    read_output();
   }
+  child.close_out();
   take_events(false);
   if (log) std::fclose(log);
   oc.err_tail = tail_lines(output, 12, 3000);
@@ -466,14 +446,6 @@ void fill_budget(json& rec, int planned_epochs) {
 }
 
 }  // namespace
-
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  long t = std::lround(s);
-  if (t < 60) return fmt::format("{}s", t);
-  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
-}
 
 std::string resolve_train_program(const BenchOptions& o) {
   if (!o.train_program.empty()) return o.train_program;
@@ -653,120 +625,96 @@ void count_status(BenchSummary& sum, const std::string& st, const std::string& i
     ++sum.failed, sum.failed_ids.push_back(id);
 }
 
-// Runs one run (or its probe) under its lock. False when the sweep must stop (a signal).
-bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
-  const BenchOptions& o = w.o;
-  SweepState& s = w.s;
-  BenchSummary& sum = w.sum;
-  const fs::path rec_path = w.dir / (run.id + ".json");
+// The run's lock, or nullopt when another sweep holds it (counted as busy). A sweep of this host
+// that was killed leaves its trainer finishing: its lock is waited for a little.
+std::optional<RunLock> lock_run(Sweep& w, const RunSpec& run, std::size_t position) {
   const fs::path lock_path = w.dir / (run.id + ".lock");
   std::string holder;
   auto lock = RunLock::try_acquire(lock_path, &holder);
-  // A sweep of this host that was killed: its trainer is finishing; wait for it a little.
   for (int i = 0; !lock && i < 150 && held_by_dead_local_sweep(holder) && !g_signal; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     lock = RunLock::try_acquire(lock_path, &holder);
   }
   if (!lock) {
-    ++sum.busy;
-    sum.busy_ids.push_back(run.id);
-    s.units_total -= run_units(run);
-    if (!o.quiet)
+    ++w.sum.busy;
+    w.sum.busy_ids.push_back(run.id);
+    w.s.units_total -= run_units(run);
+    if (!w.o.quiet)
       fmt::print(stderr, "[{}/{}] {}: skipped, running elsewhere (lock held by {})\n", position,
-                 s.total, run.id, holder);
-    return true;
+                 w.s.total, run.id, holder);
   }
-  // Another shard may have finished (or probed) it meanwhile.
-  int attempt = 1;
-  json probe = nullptr;
-  std::optional<json> prev = read_record(rec_path);
-  if (prev) {
-    std::string st = (*prev)["status"].get<std::string>();
-    if (is_done_status(st)) {
-      ++sum.already_done;
-      s.units_total -= run_units(run);
-      return true;
-    }
-    probe = record_probe(*prev);
-    if (phase == Phase::Probe && probe.is_object()) return true;  // probed before
-    // A record left by an earlier attempt (ours, or the trainer's when it was interrupted).
-    attempt = 2;
-    if (prev->contains("sweep") && (*prev)["sweep"].is_object())
-      attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
+  return lock;
+}
+
+// Records a run pruned before it starts (K finished runs already beat it).
+void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t position,
+                                const std::string& why, json out, const std::optional<json>& prev,
+                                const json& probe) {
+  SweepState& s = w.s;
+  out["status"] = "pruned";
+  out["stop_reason"] = "pruned by pepr bench before it started: " + why;
+  if (prev && prev->contains("epochs")) out["epochs"] = (*prev)["epochs"];
+  const double projected = jnum(probe, "predicted_energy_kwh").value_or(0);
+  const double spent = jnum(probe, "energy_kwh").value_or(0);
+  out["pruned"] = {{"reason", why},
+                   {"top_k", w.prune->opt->top_k},
+                   {"projected_energy_kwh", projected},
+                   {"spent_kwh", spent}};
+  out["budget"] = {{"predicted_energy_kwh", projected}};
+  if (auto t = jnum(probe, "predicted_time_s")) out["budget"]["predicted_time_s"] = *t;
+  out["totals"] = {{"energy_kwh", 0.0}};
+  out["sweep"]["finished_at"] = utc_now();
+  write_file_atomic((w.dir / (run.id + ".json")).string(), out.dump(2) + "\n");
+  ++w.sum.pruned;
+  s.units_total -= run_units(run);
+  status_line(s,
+              fmt::format("[{}/{}] {} pruned before it started (probe {:.3g} Wh, projected "
+                          "{:.3g} Wh): {}",
+                          position, s.total, run.id, spent * 1000, projected * 1000, why),
+              true);
+}
+
+// What the progress file showed of a run that left no epochs in its record.
+void keep_seen_epochs(json& out, const std::vector<EpochSeen>& seen) {
+  if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty()) return;
+  json eps = json::array();
+  for (const auto& e : seen) {
+    json ej = {{"epoch", e.epoch}, {"energy_kwh", e.energy_kwh}, {"time_s", e.time_s}};
+    ej["test_acc"] = std::isfinite(e.test_acc) ? json(e.test_acc) : json(nullptr);
+    for (const char* k : {"val_acc", "co2_g", "train_loss"})
+      if (e.raw.contains(k)) ej[k] = e.raw[k];
+    eps.push_back(ej);
   }
-  const std::string started_at = utc_now();
-  json running = running_record(run, o, attempt, started_at);
-  if (probe.is_object()) running["probe"] = probe;
+  if (!eps.empty()) out["epochs"] = eps;
+}
 
-  // Pruned before it starts: K finished runs already beat it.
-  if (phase == Phase::AfterProbe && w.prune) {
-    std::string why = prune_check(*w.prune, run, nullptr);
-    if (!why.empty()) {
-      json out = running;
-      out["status"] = "pruned";
-      out["stop_reason"] = "pruned by pepr bench before it started: " + why;
-      if (prev && prev->contains("epochs")) out["epochs"] = (*prev)["epochs"];
-      const double projected = jnum(probe, "predicted_energy_kwh").value_or(0);
-      const double spent = jnum(probe, "energy_kwh").value_or(0);
-      out["pruned"] = {{"reason", why},
-                       {"top_k", w.prune->opt->top_k},
-                       {"projected_energy_kwh", projected},
-                       {"spent_kwh", spent}};
-      out["budget"] = {{"predicted_energy_kwh", projected}};
-      if (auto t = jnum(probe, "predicted_time_s")) out["budget"]["predicted_time_s"] = *t;
-      out["totals"] = {{"energy_kwh", 0.0}};
-      out["sweep"]["finished_at"] = utc_now();
-      write_file_atomic(rec_path.string(), out.dump(2) + "\n");
-      ++sum.pruned;
-      s.units_total -= run_units(run);
-      status_line(s,
-                  fmt::format("[{}/{}] {} pruned before it started (probe {:.3g} Wh, projected "
-                              "{:.3g} Wh): {}",
-                              position, s.total, run.id, spent * 1000, projected * 1000, why),
-                  true);
-      return true;
-    }
+// A probe that ran its epoch: its prediction of the whole run, kept in the record.
+json probe_summary(const json& out, const RunSpec& run, double energy, double wall) {
+  const json& e1 = out["epochs"][0];
+  double pe = 0, pt = 0;
+  if (out.contains("budget") && out["budget"].is_object()) {
+    pe = jnum(out["budget"], "predicted_energy_kwh").value_or(0);
+    pt = jnum(out["budget"], "predicted_time_s").value_or(0);
   }
+  if (!(pe > 0)) {
+    auto p = predict_after_first_epoch(jnum(e1, "energy_kwh").value_or(0),
+                                       jnum(e1, "time_s").value_or(0), run.epochs);
+    pe = p.energy_kwh, pt = p.time_s;
+  }
+  return {{"predicted_energy_kwh", pe},
+          {"predicted_time_s", pt},
+          {"energy_kwh", energy},
+          {"test_acc", jnum(e1, "test_acc").value_or(0)},
+          {"wall_s", wall}};
+}
 
-  write_file_atomic(rec_path.string(), running.dump(2) + "\n");
-  const fs::path progress_path = w.dir / (run.id + ".progress.jsonl");
-  std::error_code ec;
-  fs::remove(progress_path, ec);
-
-  std::vector<std::string> argv = train_argv(run, o);
-  // A probe: the trainer stops itself after epoch 1, its prediction planned for all epochs.
-  if (phase == Phase::Probe) argv.insert(argv.end(), {"--stop-after-epochs", "1"});
-  StopCheck stop_check;
-  if (phase == Phase::AfterProbe && w.prune)
-    stop_check = [&](const std::vector<EpochSeen>& seen) {
-      return prune_check(*w.prune, run, &seen);
-    };
-  const auto t0 = Clock::now();
-  ChildOutcome oc =
-      run_child(run, argv, progress_path, w.dir / (run.id + ".log"), s, position, stop_check);
-  const double wall = seconds_since(t0);
-
-  // The outcome: the trainer's record when it wrote one, else ours.
-  auto rec = read_record(rec_path);
-  json out = (rec && (*rec)["status"] != "running") ? *rec : running;
+// The run's status from the trainer's record and how the child ended; sets `out`'s error,
+// stop reason, probe and pruning fields to match.
+std::string settle_status(Sweep& w, json& out, const ChildOutcome& oc, Phase phase,
+                          const RunSpec& run, const json& probe, double energy, double wall) {
   std::string st = out["status"].get<std::string>();
-  const bool clean_exit = WIFEXITED(oc.wait_status) && WEXITSTATUS(oc.wait_status) == 0;
-  const std::string how = describe_wait_status(oc.wait_status);
-  if (!out.contains("epochs") || !out["epochs"].is_array() || out["epochs"].empty()) {
-    // Keep what the progress file showed of a run that left no record.
-    json eps = json::array();
-    for (const auto& e : oc.epochs) {
-      json ej = {{"epoch", e.epoch}, {"energy_kwh", e.energy_kwh}, {"time_s", e.time_s}};
-      ej["test_acc"] = std::isfinite(e.test_acc) ? json(e.test_acc) : json(nullptr);
-      for (const char* k : {"val_acc", "co2_g", "train_loss"})
-        if (e.raw.contains(k)) ej[k] = e.raw[k];
-      eps.push_back(ej);
-    }
-    if (!eps.empty()) out["epochs"] = eps;
-  }
-  double energy = record_energy(out);
-  if (energy == 0)
-    for (const auto& e : oc.epochs) energy += e.energy_kwh;
+  const bool clean_exit = !oc.status.signaled() && oc.status.code() == 0;
+  const std::string how = oc.status.describe();
   const bool probe_made =
       phase == Phase::Probe && st == "stopped" && out.value("stop_reason", json("")).is_string() &&
       out.value("stop_reason", std::string()).rfind("stop-after-epochs", 0) == 0 &&
@@ -774,24 +722,8 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   if (probe_made) {
     st = "probed";
     out["stop_reason"] = nullptr;
-    const json& e1 = out["epochs"][0];
-    const double e1_acc = jnum(e1, "test_acc").value_or(0);
-    double pe = 0, pt = 0;
-    if (out.contains("budget") && out["budget"].is_object()) {
-      pe = jnum(out["budget"], "predicted_energy_kwh").value_or(0);
-      pt = jnum(out["budget"], "predicted_time_s").value_or(0);
-    }
-    if (!(pe > 0)) {
-      auto p = predict_after_first_epoch(jnum(e1, "energy_kwh").value_or(0),
-                                         jnum(e1, "time_s").value_or(0), run.epochs);
-      pe = p.energy_kwh, pt = p.time_s;
-    }
-    out["probe"] = {{"predicted_energy_kwh", pe},
-                    {"predicted_time_s", pt},
-                    {"energy_kwh", energy},
-                    {"test_acc", e1_acc},
-                    {"wall_s", wall}};
-    sum.probe_energy_kwh += energy;
+    out["probe"] = probe_summary(out, run, energy, wall);
+    w.sum.probe_energy_kwh += energy;
   } else if (is_done_status(st)) {
     // The trainer finished (possibly just as a signal came): its record stands.
   } else if (oc.signal_forwarded) {
@@ -819,24 +751,12 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
         clean_exit ? fmt::format("the trainer exited 0 without writing a record; {}", oc.err_tail)
                    : fmt::format("the trainer {}: {}", how, oc.err_tail);
   }
-  out["status"] = st;
-  out["run_id"] = run.id;
-  if (probe.is_object() && !out.contains("probe")) out["probe"] = probe;
-  if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
-  json sweep = running["sweep"];
-  sweep["finished_at"] = utc_now();
-  sweep["wall_s"] = wall;
-  sweep["exit"] = how;
-  sweep["argv"] = argv;
-  out["sweep"] = sweep;
-  fill_budget(out, run.epochs);
-  write_file_atomic(rec_path.string(), out.dump(2) + "\n");
-  fs::remove(progress_path, ec);
+  return st;
+}
 
-  s.energy_kwh += energy;
-  sum.energy_kwh += energy;
-  sum.time_s += wall;
-  if (st != "probed") s.units_done += run_units(run);
+// The run's line: "[3/8] id completed in 1m 02s, 0.42 Wh, test acc 0.8123".
+void print_run_line(SweepState& s, const RunSpec& run, std::size_t position, const json& out,
+                    const std::string& st, double wall, double energy) {
   std::string detail;
   if (st == "completed" || st == "stopped" || st == "probed" || st == "pruned") {
     if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty())
@@ -854,6 +774,87 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
               fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id, st,
                           format_duration(wall), energy * 1000, detail),
               true);
+}
+
+// Runs one run (or its probe) under its lock. False when the sweep must stop (a signal).
+bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
+  const BenchOptions& o = w.o;
+  SweepState& s = w.s;
+  BenchSummary& sum = w.sum;
+  const fs::path rec_path = w.dir / (run.id + ".json");
+  auto lock = lock_run(w, run, position);
+  if (!lock) return true;
+  // Another shard may have finished (or probed) it meanwhile.
+  int attempt = 1;
+  json probe = nullptr;
+  std::optional<json> prev = read_record(rec_path);
+  if (prev) {
+    if (is_done_status((*prev)["status"].get<std::string>())) {
+      ++sum.already_done;
+      s.units_total -= run_units(run);
+      return true;
+    }
+    probe = record_probe(*prev);
+    if (phase == Phase::Probe && probe.is_object()) return true;  // probed before
+    // A record left by an earlier attempt (ours, or the trainer's when it was interrupted).
+    attempt = 2;
+    if (prev->contains("sweep") && (*prev)["sweep"].is_object())
+      attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
+  }
+  json running = running_record(run, o, attempt, utc_now());
+  if (probe.is_object()) running["probe"] = probe;
+  if (phase == Phase::AfterProbe && w.prune) {
+    std::string why = prune_check(*w.prune, run, nullptr);
+    if (!why.empty()) {
+      record_pruned_before_start(w, run, position, why, running, prev, probe);
+      return true;
+    }
+  }
+
+  write_file_atomic(rec_path.string(), running.dump(2) + "\n");
+  const fs::path progress_path = w.dir / (run.id + ".progress.jsonl");
+  std::error_code ec;
+  fs::remove(progress_path, ec);
+  std::vector<std::string> argv = train_argv(run, o);
+  // A probe: the trainer stops itself after epoch 1, its prediction planned for all epochs.
+  if (phase == Phase::Probe) argv.insert(argv.end(), {"--stop-after-epochs", "1"});
+  StopCheck stop_check;
+  if (phase == Phase::AfterProbe && w.prune)
+    stop_check = [&](const std::vector<EpochSeen>& seen) {
+      return prune_check(*w.prune, run, &seen);
+    };
+  const auto t0 = Clock::now();
+  ChildOutcome oc =
+      run_child(run, argv, progress_path, w.dir / (run.id + ".log"), s, position, stop_check);
+  const double wall = seconds_since(t0);
+
+  // The outcome: the trainer's record when it wrote one, else ours.
+  auto rec = read_record(rec_path);
+  json out = (rec && (*rec)["status"] != "running") ? *rec : running;
+  keep_seen_epochs(out, oc.epochs);
+  double energy = record_energy(out);
+  if (energy == 0)
+    for (const auto& e : oc.epochs) energy += e.energy_kwh;
+  const std::string st = settle_status(w, out, oc, phase, run, probe, energy, wall);
+  out["status"] = st;
+  out["run_id"] = run.id;
+  if (probe.is_object() && !out.contains("probe")) out["probe"] = probe;
+  if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
+  json sweep = running["sweep"];
+  sweep["finished_at"] = utc_now();
+  sweep["wall_s"] = wall;
+  sweep["exit"] = oc.status.describe();
+  sweep["argv"] = argv;
+  out["sweep"] = sweep;
+  fill_budget(out, run.epochs);
+  write_file_atomic(rec_path.string(), out.dump(2) + "\n");
+  fs::remove(progress_path, ec);
+
+  s.energy_kwh += energy;
+  sum.energy_kwh += energy;
+  sum.time_s += wall;
+  if (st != "probed") s.units_done += run_units(run);
+  print_run_line(s, run, position, out, st, wall, energy);
   count_status(sum, st, run.id);
   lock->release();
   return !oc.signal_forwarded;
@@ -861,13 +862,12 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
 
 }  // namespace
 
-BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) {
-  BenchSummary sum;
-  sum.total = runs.size();
-  make_dirs(o.runs_dir.string());
-  const fs::path dir = o.runs_dir;
+namespace {
 
-  // What is there already.
+// The runs of the plan already done in the folder; refuses a folder with records of the plan
+// unless resuming.
+std::set<std::string> runs_done_before(const std::vector<RunSpec>& runs, const BenchOptions& o) {
+  const fs::path& dir = o.runs_dir;
   std::vector<std::string> existing;
   std::set<std::string> done_before;
   for (const auto& r : runs) {
@@ -883,6 +883,106 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
         "{}: already holds records of {} of this plan (e.g. {}); give --resume to skip "
         "completed runs and redo the others, or choose another folder",
         dir.string(), plural(static_cast<long long>(existing.size()), "run"), existing.front()));
+  return done_before;
+}
+
+// SIGINT and SIGTERM, while a sweep runs, are remembered; the loop forwards them to the child
+// and stops. No SA_RESTART: poll() returns at once.
+class SweepSignals {
+ public:
+  SweepSignals() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~SweepSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  SweepSignals(const SweepSignals&) = delete;
+  SweepSignals& operator=(const SweepSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {
+  }, old_term_{};
+};
+
+// The runs of each experiment the pruning rule compares (the plan's; the shard's when the plan's
+// are not given).
+void set_up_pruning(PruneContext& prune, const BenchOptions& o, const std::vector<RunSpec>& runs) {
+  prune.opt = &o.prune;
+  prune.dir = o.runs_dir;
+  for (const auto& r : o.prune.plan_runs) prune.experiments[r.experiment()].push_back(&r);
+  for (const auto& r : runs)  // a plan_runs that lacks a run: the shard's runs are the plan
+    if (!prune.experiments.count(r.experiment()))
+      for (const auto& q : runs)
+        if (q.experiment() == r.experiment()) prune.experiments[r.experiment()].push_back(&q);
+}
+
+// Every run not done before, in plan order (in the probe phase: epoch 1 of each, except runs of
+// one epoch, which run whole). False when the sweep must stop.
+bool run_in_order(Sweep& w, const std::vector<RunSpec>& runs,
+                  const std::set<std::string>& done_before, bool probes) {
+  std::size_t position = 0;
+  for (const auto& run : runs) {
+    ++position;
+    if (g_signal) return false;
+    if (done_before.count(run.id)) {
+      ++w.sum.already_done;
+      continue;
+    }
+    const Phase phase = probes && run.epochs > 1 ? Phase::Probe : Phase::Full;
+    if (!run_one(w, run, position, phase)) return false;
+  }
+  return true;
+}
+
+// The probed runs, cheapest predicted total first, each pruned when it cannot win.
+void run_after_probes(Sweep& w, const std::vector<RunSpec>& runs) {
+  std::vector<std::size_t> todo;
+  std::vector<double> predicted;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    auto rec = read_record(w.dir / (runs[i].id + ".json"));
+    if (!rec || is_done_status((*rec)["status"].get<std::string>())) continue;
+    json probe = record_probe(*rec);
+    if (!probe.is_object()) continue;
+    todo.push_back(i);
+    predicted.push_back(jnum(probe, "predicted_energy_kwh").value_or(0));
+  }
+  for (std::size_t k : cheapest_first(predicted))
+    if (g_signal || !run_one(w, runs[todo[k]], todo[k] + 1, Phase::AfterProbe)) break;
+}
+
+void print_bench_summary(const BenchSummary& sum, const BenchOptions& o, bool pruning) {
+  fmt::print(stderr,
+             "pepr bench: {}: {} done before, {} completed, {} stopped, {}{} failed, {} "
+             "interrupted, {} running elsewhere; {:.3g} Wh in {}\n",
+             plural(static_cast<long long>(sum.total), "run"), sum.already_done, sum.completed,
+             sum.stopped, pruning ? fmt::format("{} pruned, ", sum.pruned) : std::string(),
+             sum.failed, sum.interrupted, sum.busy, sum.energy_kwh * 1000,
+             format_duration(sum.time_s));
+  if (pruning)
+    fmt::print(stderr,
+               "pepr bench: the probes (epoch 1 of {}) took {:.3g} Wh of that; a pruned run's "
+               "record holds the bound that stopped it\n",
+               plural(static_cast<long long>(sum.probed), "run"), sum.probe_energy_kwh * 1000);
+  for (const auto& id : sum.failed_ids)
+    fmt::print(stderr, "  failed: {} (see {}/{}.log)\n", id, o.runs_dir.string(), id);
+  if (sum.signalled) fmt::print(stderr, "pepr bench: interrupted; continue with --resume\n");
+}
+
+}  // namespace
+
+BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) {
+  BenchSummary sum;
+  sum.total = runs.size();
+  make_dirs(o.runs_dir.string());
+  const fs::path dir = o.runs_dir;
+  const std::set<std::string> done_before = runs_done_before(runs, o);
 
   SweepState s;
   s.opt = &o;
@@ -899,100 +999,26 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
         o.shard.count > 1 ? fmt::format(" in shard {}/{}", o.shard.index, o.shard.count) : "",
         done_before.size(), runs.size() - done_before.size(), dir.string());
 
-  // Signals: remember them; the loop forwards them to the child and stops.
-  g_signal = 0;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: poll() returns at once
-  struct sigaction old_int {
-  }, old_term{};
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  struct Restore {
-    struct sigaction i, t;
-    ~Restore() {
-      ::sigaction(SIGINT, &i, nullptr);
-      ::sigaction(SIGTERM, &t, nullptr);
-    }
-  } restore{old_int, old_term};
-
+  SweepSignals signals;
   PruneContext prune;
   Sweep w{o, dir, s, sum, nullptr};
   if (o.prune.top_k > 0) {
-    prune.opt = &o.prune;
-    prune.dir = dir;
-    for (const auto& r : o.prune.plan_runs) prune.experiments[r.experiment()].push_back(&r);
-    for (const auto& r : runs)  // a plan_runs that lacks a run: the shard's runs are the plan
-      if (!prune.experiments.count(r.experiment()))
-        for (const auto& q : runs)
-          if (q.experiment() == r.experiment()) prune.experiments[r.experiment()].push_back(&q);
+    set_up_pruning(prune, o, runs);
     w.prune = &prune;
   }
-
   if (!w.prune) {
-    std::size_t position = 0;
-    for (const auto& run : runs) {
-      ++position;
-      if (g_signal) break;
-      if (done_before.count(run.id)) {
-        ++sum.already_done;
-        continue;
-      }
-      if (!run_one(w, run, position, Phase::Full)) break;
-    }
+    run_in_order(w, runs, done_before, /*probes=*/false);
   } else {
-    // 1. Every run's epoch 1 (runs of one epoch run whole: there is nothing to prune).
+    // 1. Every run's epoch 1; 2. the probed runs, cheapest first, pruned when they cannot win.
     if (!o.quiet)
       fmt::print(stderr,
                  "pepr bench: pruning to the top {} by PePR-E per experiment: epoch 1 of every "
                  "run first, then the runs cheapest first\n",
                  o.prune.top_k);
-    std::size_t position = 0;
-    bool go_on = true;
-    for (const auto& run : runs) {
-      ++position;
-      if (g_signal || !go_on) break;
-      if (done_before.count(run.id)) {
-        ++sum.already_done;
-        continue;
-      }
-      go_on = run_one(w, run, position, run.epochs > 1 ? Phase::Probe : Phase::Full);
-    }
-    // 2. The probed runs, cheapest predicted total first, pruned when they cannot win.
-    std::vector<std::size_t> todo;
-    std::vector<double> predicted;
-    for (std::size_t i = 0; go_on && i < runs.size(); ++i) {
-      auto rec = read_record(dir / (runs[i].id + ".json"));
-      if (!rec || is_done_status((*rec)["status"].get<std::string>())) continue;
-      json probe = record_probe(*rec);
-      if (!probe.is_object()) continue;
-      todo.push_back(i);
-      predicted.push_back(jnum(probe, "predicted_energy_kwh").value_or(0));
-    }
-    for (std::size_t k : cheapest_first(predicted)) {
-      if (g_signal || !go_on) break;
-      go_on = run_one(w, runs[todo[k]], todo[k] + 1, Phase::AfterProbe);
-    }
+    if (run_in_order(w, runs, done_before, /*probes=*/true)) run_after_probes(w, runs);
   }
   sum.signalled = g_signal != 0;
-  if (!o.quiet) {
-    fmt::print(stderr,
-               "pepr bench: {}: {} done before, {} completed, {} stopped, {}{} failed, {} "
-               "interrupted, {} running elsewhere; {:.3g} Wh in {}\n",
-               plural(static_cast<long long>(sum.total), "run"), sum.already_done, sum.completed,
-               sum.stopped, w.prune ? fmt::format("{} pruned, ", sum.pruned) : std::string(),
-               sum.failed, sum.interrupted, sum.busy, sum.energy_kwh * 1000,
-               format_duration(sum.time_s));
-    if (w.prune)
-      fmt::print(stderr,
-                 "pepr bench: the probes (epoch 1 of {}) took {:.3g} Wh of that; a pruned run's "
-                 "record holds the bound that stopped it\n",
-                 plural(static_cast<long long>(sum.probed), "run"), sum.probe_energy_kwh * 1000);
-    for (const auto& id : sum.failed_ids)
-      fmt::print(stderr, "  failed: {} (see {}/{}.log)\n", id, dir.string(), id);
-    if (sum.signalled) fmt::print(stderr, "pepr bench: interrupted; continue with --resume\n");
-  }
+  if (!o.quiet) print_bench_summary(sum, o, w.prune != nullptr);
   return sum;
 }
 

@@ -70,7 +70,4 @@ void prepare_datasets(const std::vector<RunSpec>& runs, const BenchOptions& opti
 // record in RUNS_DIR. Progress goes to stderr.
 BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& options);
 
-// "12s", "5m12s", "2h05m".
-std::string format_duration(double seconds);
-
 }  // namespace pepr::sweep

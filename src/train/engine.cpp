@@ -1,7 +1,6 @@
 #include "train/engine.hpp"
 #include "core/version.hpp"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -305,17 +304,10 @@ class LossScaler {
   int64_t skipped_ = 0;
 };
 
-}  // namespace
+// ---- train_run's steps ------------------------------------------------------------------------
 
-json train_run(const TrainConfig& cfg, const ProgressFn& progress,
-               const std::atomic<bool>* interrupt) {
-  // Allocator settings measured to remove page-fault churn in LibTorch training
-  // (shared/notes: glibc returning freed memory to the OS every step).
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_TOP_PAD, 256 << 20);
-
-  // Checked in the configuration's own terms; the CLI checks its flags before this.
+// The configuration, checked in its own terms (the CLI checks its flags before this).
+void check_config(const TrainConfig& cfg) {
   if (cfg.epochs < 1) throw Error(fmt::format("epochs must be at least 1 (got {})", cfg.epochs));
   if (cfg.batch_size < 1)
     throw Error(fmt::format("batch size must be at least 1 (got {})", cfg.batch_size));
@@ -338,12 +330,29 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   if (!(cfg.device_data_share > 0 && cfg.device_data_share <= 1))
     throw Error(
         fmt::format("device data share must lie in (0, 1] (got {:g})", cfg.device_data_share));
+  if (cfg.memory_format != "auto" && cfg.memory_format != "channels_last" &&
+      cfg.memory_format != "contiguous")
+    throw Error(fmt::format("memory format '{}': expected auto, contiguous or channels_last",
+                            cfg.memory_format));
+}
+
+// Where and how the run computes.
+struct Compute {
+  torch::Device device{torch::kCPU};
+  int index = -1;  // the CUDA device's index, -1 on CPU
+  std::optional<c10::ScalarType> autocast;
+  int threads = 1;
+  bool cuda() const { return device.is_cuda(); }
+};
+
+// The device, the precision, determinism, threads and seeds.
+Compute set_up_compute(const TrainConfig& cfg) {
+  Compute c;
   const DeviceSpec spec = parse_device(cfg.device);
   if (cfg.deterministic) {
     // cuBLAS is deterministic only with a fixed workspace; read when its handle is created.
     ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
   }
-  torch::Device device(torch::kCPU);
   if (spec.cuda) {
     if (!torch::cuda::is_available())
       throw Error(fmt::format("device '{}': this LibTorch build has no CUDA, or no GPU is visible",
@@ -353,92 +362,110 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       throw Error(fmt::format("device '{}': only {} GPU{} visible (cuda:0{})", cfg.device, count,
                               count == 1 ? " is" : "s are",
                               count > 1 ? fmt::format("..cuda:{}", count - 1) : ""));
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::max(spec.index, 0)));
+    c.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::max(spec.index, 0)));
+    c.index = c.device.index();
   }
-  const int device_index = device.is_cuda() ? device.index() : -1;
-  std::optional<c10::ScalarType> autocast;
-  if (cfg.precision == "bf16") autocast = c10::ScalarType::BFloat16;
+  if (cfg.precision == "bf16") c.autocast = c10::ScalarType::BFloat16;
   if (cfg.precision == "fp16") {
-    if (!device.is_cuda()) throw Error("precision fp16 needs a CUDA device (on CPU, use bf16)");
-    autocast = c10::ScalarType::Half;
+    if (!c.cuda()) throw Error("precision fp16 needs a CUDA device (on CPU, use bf16)");
+    c.autocast = c10::ScalarType::Half;
   }
   at::globalContext().setDeterministicAlgorithms(cfg.deterministic, /*warn_only=*/false);
   at::globalContext().setDeterministicCuDNN(cfg.deterministic);
   // cuDNN picks the fastest kernels for each shape on first use (inputs have fixed shapes here).
-  at::globalContext().setBenchmarkCuDNN(device.is_cuda() && !cfg.deterministic);
-  const int threads = cfg.threads > 0
-                          ? cfg.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
+  at::globalContext().setBenchmarkCuDNN(c.cuda() && !cfg.deterministic);
+  c.threads = cfg.threads > 0 ? cfg.threads
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(c.threads);
   torch::manual_seed(cfg.seed);
-  if (device.is_cuda()) torch::cuda::manual_seed_all(cfg.seed);
+  if (c.cuda()) torch::cuda::manual_seed_all(cfg.seed);
+  return c;
+}
 
+// The dataset, the training subset and the preprocessing.
+struct RunData {
+  data::Dataset ds;
+  data::ImageSet train;  // the whole training split, or its stratified fraction
+  data::Preprocess pre;
+  int64_t height = 0, width = 0;
+};
+
+RunData load_run_data(const TrainConfig& cfg) {
+  RunData d;
   data::LoadOptions load_opts;
   load_opts.num_classes = cfg.num_classes;
-  data::Dataset ds = data::load_dataset(cfg.data, load_opts);
-  if (ds.multi_label)
+  d.ds = data::load_dataset(cfg.data, load_opts);
+  if (d.ds.multi_label)
     throw Error(
-        fmt::format("{}: multi-label datasets are not supported by pepr train yet", ds.source));
-  const int64_t num_classes = ds.num_classes;
-  data::ImageSet train_set = ds.train;
+        fmt::format("{}: multi-label datasets are not supported by pepr train yet", d.ds.source));
+  d.train = d.ds.train;
   if (cfg.train_fraction < 1.0)
-    train_set =
-        data::subset(ds.train, data::stratified_subset(ds.train, cfg.train_fraction, cfg.seed));
-  if (train_set.n == 0) throw Error(fmt::format("{}: the training split is empty", ds.source));
+    d.train =
+        data::subset(d.ds.train, data::stratified_subset(d.ds.train, cfg.train_fraction, cfg.seed));
+  if (d.train.n == 0) throw Error(fmt::format("{}: the training split is empty", d.ds.source));
+  d.pre.out_h = d.pre.out_w = cfg.image_size;
+  d.pre.in_chans = cfg.in_chans;
+  d.pre.normalize = cfg.imagenet_norm;
+  d.height = d.pre.height(d.train);
+  d.width = d.pre.width(d.train);
+  return d;
+}
 
-  data::Preprocess pre;
-  pre.out_h = pre.out_w = cfg.image_size;
-  pre.in_chans = cfg.in_chans;
-  pre.normalize = cfg.imagenet_norm;
-  const int64_t height = pre.height(train_set), width = pre.width(train_set);
+// Pretrained weights, when asked: the file given, else the model's default timm weights (from
+// the cache, else from the hub, verified). Returns the record's "weights" and the file.
+std::pair<json, std::string> load_weights(const TrainConfig& cfg, Network& net) {
+  std::string path = cfg.weights;
+  if (!cfg.pretrained && cfg.weights.empty()) return {nullptr, path};
+  if (!net.native())
+    throw Error(
+        fmt::format("{}: a TorchScript model carries its own weights; drop --pretrained "
+                    "and --weights",
+                    cfg.model));
+  if (path.empty()) {
+    auto cached = weights::cached_weights(cfg.model);
+    path = cached ? *cached : weights::pull_weights(cfg.model).path;
+  }
+  models::PretrainedLoad load = models::load_pretrained(*net.native_model(), path);
+  return {json{{"file", path},
+               {"tensors_loaded", load.loaded},
+               {"classifier_reinitialised", load.head_skipped},
+               {"stem_rgb_summed", load.stem_adapted}},
+          path};
+}
 
-  Network net(cfg, num_classes, cfg.in_chans);
-  if (height < net.min_input_size() || width < net.min_input_size())
+// The model, its weights, on its device: the record's "weights" and the weights file.
+std::pair<json, std::string> build_network(const TrainConfig& cfg, const RunData& d,
+                                           const Compute& c, Network& net, bool& channels_last) {
+  if (d.height < net.min_input_size() || d.width < net.min_input_size())
     throw Error(
         fmt::format("{} needs inputs of at least {}x{} pixels; the data is {}x{}: add "
                     "--image-size {}",
-                    cfg.model, net.min_input_size(), net.min_input_size(), height, width,
+                    cfg.model, net.min_input_size(), net.min_input_size(), d.height, d.width,
                     net.min_input_size()));
-  nlohmann::json weights_json = nullptr;
-  std::string weights_path = cfg.weights;
-  if (cfg.pretrained || !cfg.weights.empty()) {
-    if (!net.native())
-      throw Error(
-          fmt::format("{}: a TorchScript model carries its own weights; drop --pretrained "
-                      "and --weights",
-                      cfg.model));
-    if (weights_path.empty()) {
-      // The model's default timm weights: from the cache, else from the hub (verified).
-      auto cached = weights::cached_weights(cfg.model);
-      weights_path = cached ? *cached : weights::pull_weights(cfg.model).path;
-    }
-    models::PretrainedLoad load = models::load_pretrained(*net.native_model(), weights_path);
-    weights_json = {{"file", weights_path},
-                    {"tensors_loaded", load.loaded},
-                    {"classifier_reinitialised", load.head_skipped},
-                    {"stem_rgb_summed", load.stem_adapted}};
-  }
+  auto weights = load_weights(cfg, net);
   // auto: on CPU from 64 px (measured: slower at 28 px); on CUDA with bf16/fp16, where cuDNN's
   // tensor-core kernels want NHWC.
-  bool channels_last = cfg.memory_format == "channels_last" ||
-                       (cfg.memory_format == "auto" && net.native() &&
-                        (device.is_cuda() ? autocast.has_value() : height >= 64));
-  if (cfg.memory_format != "auto" && cfg.memory_format != "channels_last" &&
-      cfg.memory_format != "contiguous")
-    throw Error("--memory-format: expected auto, contiguous or channels_last");
-  net.to(device);
+  channels_last = cfg.memory_format == "channels_last" ||
+                  (cfg.memory_format == "auto" && net.native() &&
+                   (c.cuda() ? c.autocast.has_value() : d.height >= 64));
+  net.to(c.device);
   if (channels_last) net.channels_last();
-  const int64_t params = net.params();
+  return weights;
+}
 
-  std::unique_ptr<torch::optim::Optimizer> opt;
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, Network& net) {
   if (cfg.optimizer == "adam")
-    opt = std::make_unique<torch::optim::Adam>(
+    return std::make_unique<torch::optim::Adam>(
         net.parameters(), torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
-  else
-    opt = std::make_unique<torch::optim::SGD>(
-        net.parameters(),
-        torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).weight_decay(cfg.weight_decay));
+  return std::make_unique<torch::optim::SGD>(
+      net.parameters(),
+      torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).weight_decay(cfg.weight_decay));
+}
 
+// The record before the first epoch: configuration, model, data and environment.
+json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, Network& net,
+                    const std::pair<json, std::string>& weights, bool channels_last) {
+  const std::string& weights_path = weights.second;
   json rec;
   rec["schema"] = "pepr.run/1";
   rec["run_id"] = cfg.run_id.empty() ? json(nullptr) : json(cfg.run_id);
@@ -446,8 +473,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   rec["error"] = nullptr;
   rec["stop_reason"] = nullptr;
   rec["config"] = {{"model", cfg.model},
-                   {"dataset", cfg.dataset.empty() ? ds.name : cfg.dataset},
-                   {"data_file", ds.source},
+                   {"dataset", cfg.dataset.empty() ? d.ds.name : cfg.dataset},
+                   {"data_file", d.ds.source},
                    {"pretrained", cfg.pretrained || !weights_path.empty()},
                    {"weights", weights_path.empty() ? json(nullptr) : json(weights_path)},
                    {"train_fraction", cfg.train_fraction},
@@ -456,16 +483,16 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
                    {"lr", cfg.lr},
                    {"batch_size", cfg.batch_size},
                    {"seed", cfg.seed},
-                   {"device", device.str()},
+                   {"device", c.device.str()},
                    {"precision", cfg.precision},
                    {"deterministic", cfg.deterministic},
-                   {"cudnn_benchmark", device.is_cuda() && !cfg.deterministic},
-                   {"threads", threads},
-                   {"image_size", height},
+                   {"cudnn_benchmark", c.cuda() && !cfg.deterministic},
+                   {"threads", c.threads},
+                   {"image_size", d.height},
                    {"in_chans", cfg.in_chans},
                    {"imagenet_norm", cfg.imagenet_norm},
                    {"memory_format", channels_last ? "channels_last" : "contiguous"}};
-  json model_json = {{"name", cfg.model}, {"params", params}, {"native", net.native()}};
+  json model_json = {{"name", cfg.model}, {"params", net.params()}, {"native", net.native()}};
   if (const auto* z = zoo::find_model(cfg.model)) {
     // The paper's classification, so that collected results read like its all_results.csv.
     model_json["type"] = std::string(z->type);
@@ -478,10 +505,10 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
     model_json["params_1000"] = models::count_parameters(*models::create_model(cfg.model, mo));
   }
   rec["model"] = model_json;
-  rec["weights"] = weights_json;
-  rec["data"] = {{"train_samples", train_set.n}, {"val_samples", ds.val.n},
-                 {"test_samples", ds.test.n},    {"num_classes", num_classes},
-                 {"image_height", height},       {"image_width", width}};
+  rec["weights"] = weights.first;
+  rec["data"] = {{"train_samples", d.train.n},  {"val_samples", d.ds.val.n},
+                 {"test_samples", d.ds.test.n}, {"num_classes", d.ds.num_classes},
+                 {"image_height", d.height},    {"image_width", d.width}};
   rec["environment"] = {{"pepr_version", kVersion},
                         {"cpu", meter::cpu_model_name()},
                         {"gpu", nullptr},
@@ -489,12 +516,12 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
                         {"cuda", cuda_available()},
                         {"cuda_runtime", nullptr},
                         {"cudnn", nullptr},
-                        {"device", device.str()},
-                        {"threads", threads},
+                        {"device", c.device.str()},
+                        {"threads", c.threads},
                         {"hostname", sweep::host_name()},
                         {"blas", sweep::loaded_blas()}};
-  if (device.is_cuda()) {
-    if (auto ci = compat::cuda_info(device_index)) {
+  if (c.cuda()) {
+    if (auto ci = compat::cuda_info(c.index)) {
       auto& env = rec["environment"];
       env["gpu"] = ci->device_name;
       env["gpu_memory_gb"] = ci->total_memory_gb;
@@ -504,60 +531,290 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
     }
   }
   rec["epochs"] = json::array();
+  return rec;
+}
 
-  // Where the data lives: on the device when asked, or on CUDA when the uint8 splits fit in the
-  // stated share of free GPU memory; else batches from the host prefetcher.
-  const int64_t data_bytes = DeviceImages::bytes_needed(train_set) +
-                             DeviceImages::bytes_needed(ds.val) +
-                             DeviceImages::bytes_needed(ds.test);
-  bool data_on_device = cfg.data_placement == "device";
-  std::string placement_reason = data_on_device ? "asked (data placement device)" : "";
+// The three splits on the device, or none (batches from the host prefetcher).
+struct DeviceSplits {
+  std::unique_ptr<DeviceImages> train, val, test;
+};
+
+// Where the data lives: on the device when asked, or on CUDA when the uint8 splits fit in the
+// stated share of free GPU memory; else batches from the host prefetcher. Says why in `rec`.
+DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData& d, json& rec) {
+  const int64_t data_bytes = DeviceImages::bytes_needed(d.train) +
+                             DeviceImages::bytes_needed(d.ds.val) +
+                             DeviceImages::bytes_needed(d.ds.test);
+  bool on_device = cfg.data_placement == "device";
+  std::string reason = on_device ? "asked (data placement device)" : "";
   if (cfg.data_placement == "auto") {
-    if (device.is_cuda()) {
-      const auto mem = compat::cuda_memory_info(device_index);
+    if (c.cuda()) {
+      const auto mem = compat::cuda_memory_info(c.index);
       const double limit = mem ? cfg.device_data_share * static_cast<double>(mem->first) : 0.0;
-      data_on_device = mem && static_cast<double>(data_bytes) <= limit;
-      placement_reason =
+      on_device = mem && static_cast<double>(data_bytes) <= limit;
+      reason =
           mem ? fmt::format("{:.3g} GB of uint8 images {} {:.0f} % of the GPU's {:.3g} GB free",
-                            static_cast<double>(data_bytes) / 1e9,
-                            data_on_device ? "within" : "over", 100 * cfg.device_data_share,
-                            static_cast<double>(mem->first) / 1e9)
+                            static_cast<double>(data_bytes) / 1e9, on_device ? "within" : "over",
+                            100 * cfg.device_data_share, static_cast<double>(mem->first) / 1e9)
               : "free GPU memory unknown";
     } else {
-      placement_reason = "CPU training: batches prepared by a prefetch thread";
+      reason = "CPU training: batches prepared by a prefetch thread";
     }
   } else if (cfg.data_placement == "host") {
-    placement_reason = "asked (data placement host)";
+    reason = "asked (data placement host)";
   }
-  std::unique_ptr<DeviceImages> train_dev, val_dev, test_dev;
-  if (data_on_device) {
-    train_dev = std::make_unique<DeviceImages>(train_set, pre, device);
-    val_dev = std::make_unique<DeviceImages>(ds.val, pre, device);
-    test_dev = std::make_unique<DeviceImages>(ds.test, pre, device);
+  DeviceSplits s;
+  if (on_device) {
+    s.train = std::make_unique<DeviceImages>(d.train, d.pre, c.device);
+    s.val = std::make_unique<DeviceImages>(d.ds.val, d.pre, c.device);
+    s.test = std::make_unique<DeviceImages>(d.ds.test, d.pre, c.device);
   }
-  rec["data"]["placement"] = data_on_device ? "device" : "host";
-  rec["data"]["placement_reason"] = placement_reason;
-  SplitFeed feed(train_set, pre, cfg.batch_size, device, train_dev.get(), channels_last);
-  const int64_t steps = feed.steps();
-  std::optional<LossScaler> scaler;
-  if (cfg.precision == "fp16") scaler.emplace(device);
-  const std::vector<torch::Tensor> params_list = net.parameters();
+  rec["data"]["placement"] = on_device ? "device" : "host";
+  rec["data"]["placement_reason"] = reason;
+  return s;
+}
+
+void report(const ProgressFn& progress, Progress::Kind kind, int epoch, int epochs,
+            double elapsed_s, const json* epoch_record = nullptr) {
+  if (!progress) return;
+  Progress p;
+  p.kind = kind;
+  p.epoch = epoch;
+  p.epochs = epochs;
+  p.elapsed_s = elapsed_s;
+  p.epoch_record = epoch_record;
+  progress(p);
+}
+
+// Everything an epoch works with.
+struct Trainer {
+  const TrainConfig& cfg;
+  const Compute& c;
+  const RunData& d;
+  Network& net;
+  torch::optim::Optimizer& opt;
+  std::optional<LossScaler>& scaler;
+  SplitFeed& feed;
+  const ProgressFn& progress;
+  const std::atomic<bool>* interrupt;
+  Clock::time_point t_start;
+  std::vector<torch::Tensor> params;
+};
+
+// What one pass over the training split gave.
+struct EpochTrained {
+  double loss_sum = 0, correct = 0, seen = 0;
+  double train_s = 0;
+  sweep::Epoch1Timing timing;  // epoch 1 only: the step times
+  bool interrupted = false;
+};
+
+// One pass over the (shuffled) training split.
+EpochTrained train_epoch(Trainer& t, int epoch) {
+  const TrainConfig& cfg = t.cfg;
+  const auto device = t.c.device;
+  const int64_t num_classes = t.d.ds.num_classes;
   // On a GPU the host does not wait for each step: loss and accuracy are summed on the device
   // and read once per epoch. On CPU there is nothing to overlap, and a diverging loss is caught at
   // its step.
-  const bool sync_each_step = !device.is_cuda();
+  const bool sync_each_step = !t.c.cuda();
+  EpochTrained r;
+  t.net.train(true);
+  std::vector<int64_t> order(static_cast<std::size_t>(t.d.train.n));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(cfg.seed * 1000003ULL + static_cast<uint64_t>(epoch));
+  std::shuffle(order.begin(), order.end(), rng);
+  if (t.c.cuda()) {
+    torch::cuda::synchronize(t.c.index);
+    compat::reset_cuda_memory_peaks(t.c.index);
+  }
+  const auto t_epoch = Clock::now();
+  t.feed.start_epoch(order);
+  // Epoch 1's step times: its first step and a partial last batch carry one-off costs (kernel
+  // selection, allocator growth); the others give the steady rate the budget prediction
+  // extrapolates (sweep::epoch1_steady_fraction).
+  double last_step_end = 0;
+  torch::Tensor loss_acc =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  torch::Tensor correct_acc =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  int64_t step = 0;
+  const int64_t steps = t.feed.steps();
+  torch::Tensor x, y;
+  int64_t bsize = 0;
+  while (t.feed.next(x, y, bsize)) {
+    torch::Tensor logits, loss;
+    {
+      AutocastScope amp(device, t.c.autocast);
+      logits = t.net.forward(x);
+      if (logits.dim() != 2 || logits.size(1) != num_classes)
+        throw Error(fmt::format(
+            "{} outputs {} values per image but {} has {} classes{}", cfg.model,
+            logits.dim() == 2 ? logits.size(1) : -1, t.d.ds.source, num_classes,
+            t.net.native() ? "" : ": export it with --num-classes " + std::to_string(num_classes)));
+      loss = torch::nn::functional::cross_entropy(logits, y);
+    }
+    t.opt.zero_grad();
+    if (t.scaler) {
+      t.scaler->scale(loss).backward();
+      t.scaler->step(t.opt, t.params);
+    } else {
+      loss.backward();
+      t.opt.step();
+    }
+    auto batch_loss = loss.detach().to(torch::kFloat64) * static_cast<double>(bsize);
+    auto batch_correct = logits.detach().argmax(1).eq(y).sum();
+    if (sync_each_step) {
+      const double l = loss.item<double>();
+      if (!std::isfinite(l))
+        throw TrainingFailure(
+            fmt::format("loss is {} at epoch {} step {}: training diverged "
+                        "(try a lower learning rate)",
+                        l, epoch, step + 1));
+    }
+    loss_acc.add_(batch_loss);
+    correct_acc.add_(batch_correct);
+    r.seen += static_cast<double>(bsize);
+    ++step;
+    if (epoch == 1) {
+      const double now = seconds_since(t_epoch);
+      r.timing.step_s.push_back(now - last_step_end);
+      r.timing.step_images.push_back(bsize);
+      last_step_end = now;
+    }
+    if (t.progress) {
+      Progress p;
+      p.kind = Progress::Kind::Step;
+      p.epoch = epoch;
+      p.epochs = cfg.epochs;
+      p.step = step;
+      p.steps = steps;
+      p.elapsed_s = seconds_since(t.t_start);
+      p.images_per_s = r.seen / std::max(1e-9, seconds_since(t_epoch));
+      t.progress(p);
+    }
+    if (t.interrupt && t.interrupt->load()) break;
+  }
+  if (t.c.cuda()) torch::cuda::synchronize(t.c.index);
+  r.loss_sum = loss_acc.item<double>();
+  r.correct = static_cast<double>(correct_acc.item<int64_t>());
+  if (!std::isfinite(r.loss_sum) && !t.scaler)
+    throw TrainingFailure(
+        fmt::format("loss became {} during epoch {}: training diverged (try a lower learning rate)",
+                    r.loss_sum, epoch));
+  r.interrupted = t.interrupt && t.interrupt->load();
+  r.train_s = seconds_since(t_epoch);
+  return r;
+}
+
+// An epoch's line of the record: training, validation and test metrics, time, energy, memory.
+json epoch_record(int epoch, const EpochTrained& tr, const EvalResult& val, const EvalResult& test,
+                  const meter::IntervalRecord& iv, double data_wait_s) {
+  return {{"epoch", epoch},
+          {"train_loss", tr.loss_sum / tr.seen},
+          {"train_acc", tr.correct / tr.seen},
+          {"val_loss", nullable(val.metrics.loss)},
+          {"val_acc", nullable(val.metrics.accuracy)},
+          {"val_balanced_acc", nullable(val.metrics.balanced_accuracy)},
+          {"val_auc", nullable(val.metrics.auc)},
+          {"test_loss", nullable(test.metrics.loss)},
+          {"test_acc", nullable(test.metrics.accuracy)},
+          {"test_balanced_acc", nullable(test.metrics.balanced_accuracy)},
+          {"test_auc", nullable(test.metrics.auc)},
+          {"time_s", iv.wall_s},
+          {"train_time_s", tr.train_s},
+          {"train_images_per_s", tr.seen / std::max(1e-9, tr.train_s)},
+          {"data_wait_s", data_wait_s},
+          {"cpu_time_s", iv.cpu_s},
+          {"energy_kwh", iv.energy_kwh},
+          {"energy_raw_kwh", iv.energy_raw_j / 3.6e6},
+          {"co2_g", iv.co2_g},
+          {"mem_peak_gb", iv.mem_peak_gb},
+          {"gpu_mem_peak_gb", iv.gpu_mem_peak_gb ? json(*iv.gpu_mem_peak_gb) : json(nullptr)},
+          {"gpu_mem_reserved_peak_gb", nullptr},
+          {"gpu_mem_allocated_peak_gb", nullptr}};
+}
+
+// Why the run stops after this epoch (budgets, PePR patience, a probe's epoch count), or "".
+std::string stop_reason(const TrainConfig& cfg, int epoch,
+                        const sweep::BudgetPrediction& prediction,
+                        const std::vector<double>& test_acc,
+                        const std::vector<double>& cum_energy) {
+  if (epoch >= cfg.epochs) return "";
+  std::string reason = sweep::budget_stop_reason(prediction, cfg.max_energy_wh.value_or(-1),
+                                                 cfg.max_time_s.value_or(-1));
+  if (reason.empty() &&
+      sweep::should_stop_pepr(test_acc, cum_energy, prediction.energy_kwh, cfg.pepr_patience))
+    reason = fmt::format("pepr-patience: PePR fell for {} epochs", cfg.pepr_patience);
+  if (reason.empty() && cfg.stop_after_epochs > 0 && epoch >= cfg.stop_after_epochs)
+    reason = fmt::format("stop-after-epochs {}", cfg.stop_after_epochs);
+  return reason;
+}
+
+// The record's totals, the meter's account and the prediction's error.
+void finish_record(json& rec, const std::string& status, const meter::IntervalRecord& total,
+                   const meter::Tracker& tracker, const Compute& c, const RunData& d,
+                   const sweep::BudgetPrediction& prediction, double wall_s,
+                   double gpu_reserved_peak, double gpu_allocated_peak) {
+  rec["status"] = status;
+  double time_s = 0, mem_peak = 0;
+  for (const auto& e : rec["epochs"]) {
+    time_s += e["time_s"].get<double>();
+    mem_peak = std::max(mem_peak, e["mem_peak_gb"].get<double>());
+  }
+  rec["totals"] = {{"time_s", wall_s},
+                   {"epochs_time_s", time_s},
+                   {"energy_kwh", total.energy_kwh},
+                   {"energy_raw_kwh", total.energy_raw_j / 3.6e6},
+                   {"co2_g", total.co2_g},
+                   {"mem_peak_gb", std::max(mem_peak, total.mem_peak_gb)},
+                   {"gpu_mem_peak_gb", nullptr},
+                   {"gpu_mem_reserved_peak_gb",
+                    c.cuda() && gpu_reserved_peak > 0 ? json(gpu_reserved_peak) : json(nullptr)},
+                   {"gpu_mem_allocated_peak_gb",
+                    c.cuda() && gpu_allocated_peak > 0 ? json(gpu_allocated_peak) : json(nullptr)},
+                   {"train_samples", d.train.n},
+                   {"epochs_done", rec["epochs"].size()}};
+  rec["meter"] = tracker.to_json();
+  if (rec.contains("budget") && status == "completed") {
+    auto& b = rec["budget"];
+    auto err_e = sweep::relative_error(prediction.energy_kwh, total.energy_kwh);
+    auto err_t = sweep::relative_error(prediction.time_s, time_s);
+    b["energy_error"] = err_e ? json(*err_e) : json(nullptr);
+    b["time_error"] = err_t ? json(*err_t) : json(nullptr);
+  }
+}
+
+}  // namespace
+
+json train_run(const TrainConfig& cfg, const ProgressFn& progress,
+               const std::atomic<bool>* interrupt) {
+  check_config(cfg);
+  const Compute c = set_up_compute(cfg);
+  const RunData d = load_run_data(cfg);
+  const int64_t num_classes = d.ds.num_classes;
+  Network net(cfg, num_classes, cfg.in_chans);
+  bool channels_last = false;
+  const auto weights = build_network(cfg, d, c, net, channels_last);
+  auto opt = make_optimizer(cfg, net);
+  json rec = initial_record(cfg, c, d, net, weights, channels_last);
+  const DeviceSplits on_device = place_data(cfg, c, d, rec);
+  SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);
+  std::optional<LossScaler> scaler;
+  if (cfg.precision == "fp16") scaler.emplace(c.device);
 
   meter::TrackerOptions meter_opts = cfg.meter;
-  if (device.is_cuda()) meter_opts.cuda_device = device_index;
+  if (c.cuda()) meter_opts.cuda_device = c.index;
   meter::Tracker tracker(meter_opts);
   tracker.start();
   rec["environment"]["meter_methods"] = {{"energy", tracker.energy_method()}};
-  const auto t_start = Clock::now();
+  Trainer t{
+      cfg, c, d, net, *opt, scaler, feed, progress, interrupt, Clock::now(), net.parameters()};
   if (progress) {
     Progress p;
     p.kind = Progress::Kind::Start;
     p.epochs = cfg.epochs;
-    p.steps = steps;
+    p.steps = feed.steps();
     progress(p);
   }
 
@@ -568,129 +825,22 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   std::string status = "completed";
   try {
     for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
-      net.train(true);
-      std::vector<int64_t> order(static_cast<std::size_t>(train_set.n));
-      std::iota(order.begin(), order.end(), 0);
-      std::mt19937_64 rng(cfg.seed * 1000003ULL + static_cast<uint64_t>(epoch));
-      std::shuffle(order.begin(), order.end(), rng);
-      if (device.is_cuda()) {
-        torch::cuda::synchronize(device_index);
-        compat::reset_cuda_memory_peaks(device_index);
-      }
-      const auto t_epoch = Clock::now();
-      feed.start_epoch(order);
-      // Epoch 1's step times: its first step and a partial last batch carry one-off costs
-      // (kernel selection, allocator growth); the others give the steady rate the budget
-      // prediction extrapolates (sweep::epoch1_steady_fraction).
-      sweep::Epoch1Timing timing;
-      double last_step_end = 0;
-      double loss_sum = 0, correct = 0, seen = 0;
-      torch::Tensor loss_acc =
-          torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
-      torch::Tensor correct_acc =
-          torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
-      int64_t step = 0;
-      torch::Tensor x, y;
-      int64_t bsize = 0;
-      while (feed.next(x, y, bsize)) {
-        torch::Tensor logits, loss;
-        {
-          AutocastScope amp(device, autocast);
-          logits = net.forward(x);
-          if (logits.dim() != 2 || logits.size(1) != num_classes)
-            throw Error(fmt::format(
-                "{} outputs {} values per image but {} has {} classes{}", cfg.model,
-                logits.dim() == 2 ? logits.size(1) : -1, ds.source, num_classes,
-                net.native() ? ""
-                             : ": export it with --num-classes " + std::to_string(num_classes)));
-          loss = torch::nn::functional::cross_entropy(logits, y);
-        }
-        opt->zero_grad();
-        if (scaler) {
-          scaler->scale(loss).backward();
-          scaler->step(*opt, params_list);
-        } else {
-          loss.backward();
-          opt->step();
-        }
-        auto batch_loss = loss.detach().to(torch::kFloat64) * static_cast<double>(bsize);
-        auto batch_correct = logits.detach().argmax(1).eq(y).sum();
-        if (sync_each_step) {
-          const double l = loss.item<double>();
-          if (!std::isfinite(l))
-            throw TrainingFailure(
-                fmt::format("loss is {} at epoch {} step {}: training diverged "
-                            "(try a lower learning rate)",
-                            l, epoch, step + 1));
-        }
-        loss_acc.add_(batch_loss);
-        correct_acc.add_(batch_correct);
-        seen += static_cast<double>(bsize);
-        ++step;
-        if (epoch == 1) {
-          const double now = seconds_since(t_epoch);
-          timing.step_s.push_back(now - last_step_end);
-          timing.step_images.push_back(bsize);
-          last_step_end = now;
-        }
-        if (progress) {
-          Progress p;
-          p.kind = Progress::Kind::Step;
-          p.epoch = epoch;
-          p.epochs = cfg.epochs;
-          p.step = step;
-          p.steps = steps;
-          p.elapsed_s = seconds_since(t_start);
-          p.images_per_s = seen / std::max(1e-9, seconds_since(t_epoch));
-          progress(p);
-        }
-        if (interrupt && interrupt->load()) break;
-      }
-      if (device.is_cuda()) torch::cuda::synchronize(device_index);
-      loss_sum = loss_acc.item<double>();
-      correct = static_cast<double>(correct_acc.item<int64_t>());
-      if (!std::isfinite(loss_sum) && !scaler)
-        throw TrainingFailure(fmt::format(
-            "loss became {} during epoch {}: training diverged (try a lower learning rate)",
-            loss_sum, epoch));
-      if (interrupt && interrupt->load()) {
+      EpochTrained tr = train_epoch(t, epoch);
+      if (tr.interrupted) {
         status = "interrupted";
         break;
       }
-      const double train_s = seconds_since(t_epoch);
       const auto t_eval = Clock::now();
-      auto val = evaluate(net, ds.val, pre, num_classes, cfg.eval_batch_size, device, channels_last,
-                          val_dev.get(), autocast);
+      auto val = evaluate(net, d.ds.val, d.pre, num_classes, cfg.eval_batch_size, c.device,
+                          channels_last, on_device.val.get(), c.autocast);
       const double val_s = seconds_since(t_eval);
-      auto test = evaluate(net, ds.test, pre, num_classes, cfg.eval_batch_size, device,
-                           channels_last, test_dev.get(), autocast);
+      auto test = evaluate(net, d.ds.test, d.pre, num_classes, cfg.eval_batch_size, c.device,
+                           channels_last, on_device.test.get(), c.autocast);
       const double test_s = seconds_since(t_eval) - val_s;
-      if (device.is_cuda()) torch::cuda::synchronize(device_index);
+      if (c.cuda()) torch::cuda::synchronize(c.index);
       meter::IntervalRecord iv = tracker.mark(fmt::format("epoch-{}", epoch));
-      json e = {{"epoch", epoch},
-                {"train_loss", loss_sum / seen},
-                {"train_acc", correct / seen},
-                {"val_loss", nullable(val.metrics.loss)},
-                {"val_acc", nullable(val.metrics.accuracy)},
-                {"val_balanced_acc", nullable(val.metrics.balanced_accuracy)},
-                {"val_auc", nullable(val.metrics.auc)},
-                {"test_loss", nullable(test.metrics.loss)},
-                {"test_acc", nullable(test.metrics.accuracy)},
-                {"test_balanced_acc", nullable(test.metrics.balanced_accuracy)},
-                {"test_auc", nullable(test.metrics.auc)},
-                {"time_s", iv.wall_s},
-                {"train_time_s", train_s},
-                {"train_images_per_s", seen / std::max(1e-9, train_s)},
-                {"data_wait_s", feed.wait_seconds()},
-                {"cpu_time_s", iv.cpu_s},
-                {"energy_kwh", iv.energy_kwh},
-                {"energy_raw_kwh", iv.energy_raw_j / 3.6e6},
-                {"co2_g", iv.co2_g},
-                {"mem_peak_gb", iv.mem_peak_gb},
-                {"gpu_mem_peak_gb", iv.gpu_mem_peak_gb ? json(*iv.gpu_mem_peak_gb) : json(nullptr)},
-                {"gpu_mem_reserved_peak_gb", nullptr},
-                {"gpu_mem_allocated_peak_gb", nullptr}};
-      if (auto peaks = compat::cuda_memory_peaks(device_index); peaks && device.is_cuda()) {
+      json e = epoch_record(epoch, tr, val, test, iv, feed.wait_seconds());
+      if (auto peaks = compat::cuda_memory_peaks(c.index); peaks && c.cuda()) {
         // The paper's memR: the caching allocator's reserved peak during the epoch.
         e["gpu_mem_reserved_peak_gb"] = static_cast<double>(peaks->reserved) / 1e9;
         e["gpu_mem_allocated_peak_gb"] = static_cast<double>(peaks->allocated) / 1e9;
@@ -704,42 +854,26 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       test_acc_hist.push_back(test.metrics.accuracy);
       cum_energy.push_back(energy_sum);
       if (epoch == 1) {
-        timing.batch_size = cfg.batch_size;
-        timing.train_s = train_s;
-        timing.val_s = val_s;
-        timing.test_s = test_s;
-        timing.val_n = ds.val.n;
-        timing.test_n = ds.test.n;
-        timing.wall_s = iv.wall_s;
-        const double steady = sweep::epoch1_steady_fraction(timing);
+        tr.timing.batch_size = cfg.batch_size;
+        tr.timing.train_s = tr.train_s;
+        tr.timing.val_s = val_s;
+        tr.timing.test_s = test_s;
+        tr.timing.val_n = d.ds.val.n;
+        tr.timing.test_n = d.ds.test.n;
+        tr.timing.wall_s = iv.wall_s;
+        const double steady = sweep::epoch1_steady_fraction(tr.timing);
         prediction = sweep::predict_after_first_epoch(iv.energy_kwh, iv.wall_s, cfg.epochs, steady);
         rec["budget"] = {{"predicted_energy_kwh", prediction.energy_kwh},
                          {"predicted_time_s", prediction.time_s},
                          {"epoch1_steady_fraction", steady}};
       }
-      if (progress) {
-        Progress p;
-        p.kind = Progress::Kind::Epoch;
-        p.epoch = epoch;
-        p.epochs = cfg.epochs;
-        p.elapsed_s = seconds_since(t_start);
-        p.epoch_record = &rec["epochs"].back();
-        progress(p);
-      }
-      // Stopping rules, judged after the first epoch's prediction.
-      if (epoch < cfg.epochs) {
-        std::string reason = sweep::budget_stop_reason(prediction, cfg.max_energy_wh.value_or(-1),
-                                                       cfg.max_time_s.value_or(-1));
-        if (reason.empty() && sweep::should_stop_pepr(test_acc_hist, cum_energy,
-                                                      prediction.energy_kwh, cfg.pepr_patience))
-          reason = fmt::format("pepr-patience: PePR fell for {} epochs", cfg.pepr_patience);
-        if (reason.empty() && cfg.stop_after_epochs > 0 && epoch >= cfg.stop_after_epochs)
-          reason = fmt::format("stop-after-epochs {}", cfg.stop_after_epochs);
-        if (!reason.empty()) {
-          status = "stopped";
-          rec["stop_reason"] = reason;
-          break;
-        }
+      report(progress, Progress::Kind::Epoch, epoch, cfg.epochs, seconds_since(t.t_start),
+             &rec["epochs"].back());
+      const std::string reason = stop_reason(cfg, epoch, prediction, test_acc_hist, cum_energy);
+      if (!reason.empty()) {
+        status = "stopped";
+        rec["stop_reason"] = reason;
+        break;
       }
     }
   } catch (const TrainingFailure& e) {
@@ -753,41 +887,9 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
     rec["error"] = "out of memory";
   }
   meter::IntervalRecord total = tracker.stop("end");
-  rec["status"] = status;
-  double time_s = 0, mem_peak = 0;
-  for (const auto& e : rec["epochs"]) {
-    time_s += e["time_s"].get<double>();
-    mem_peak = std::max(mem_peak, e["mem_peak_gb"].get<double>());
-  }
-  rec["totals"] = {
-      {"time_s", seconds_since(t_start)},
-      {"epochs_time_s", time_s},
-      {"energy_kwh", total.energy_kwh},
-      {"energy_raw_kwh", total.energy_raw_j / 3.6e6},
-      {"co2_g", total.co2_g},
-      {"mem_peak_gb", std::max(mem_peak, total.mem_peak_gb)},
-      {"gpu_mem_peak_gb", nullptr},
-      {"gpu_mem_reserved_peak_gb",
-       device.is_cuda() && gpu_reserved_peak > 0 ? json(gpu_reserved_peak) : json(nullptr)},
-      {"gpu_mem_allocated_peak_gb",
-       device.is_cuda() && gpu_allocated_peak > 0 ? json(gpu_allocated_peak) : json(nullptr)},
-      {"train_samples", train_set.n},
-      {"epochs_done", rec["epochs"].size()}};
-  rec["meter"] = tracker.to_json();
-  if (rec.contains("budget") && status == "completed") {
-    auto& b = rec["budget"];
-    auto err_e = sweep::relative_error(prediction.energy_kwh, total.energy_kwh);
-    auto err_t = sweep::relative_error(prediction.time_s, time_s);
-    b["energy_error"] = err_e ? json(*err_e) : json(nullptr);
-    b["time_error"] = err_t ? json(*err_t) : json(nullptr);
-  }
-  if (progress) {
-    Progress p;
-    p.kind = Progress::Kind::End;
-    p.epochs = cfg.epochs;
-    p.elapsed_s = seconds_since(t_start);
-    progress(p);
-  }
+  finish_record(rec, status, total, tracker, c, d, prediction, seconds_since(t.t_start),
+                gpu_reserved_peak, gpu_allocated_peak);
+  report(progress, Progress::Kind::End, 0, cfg.epochs, seconds_since(t.t_start));
   return rec;
 }
 

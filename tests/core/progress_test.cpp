@@ -79,5 +79,24 @@ TEST(ProgressLineWriter, WritesNothingWhenNotATerminal) {
   std::fclose(f);
 }
 
+// One formatter of durations and sizes for every command (the sweep's lines, the training bar,
+// downloads).
+TEST(ProgressFormat, DurationsClocksAndSizes) {
+  EXPECT_EQ(format_duration(0), "0s");
+  EXPECT_EQ(format_duration(59.4), "59s");
+  EXPECT_EQ(format_duration(187), "3m07s");
+  EXPECT_EQ(format_duration(7500), "2h05m");
+  EXPECT_EQ(format_duration(-1), "?");
+  EXPECT_EQ(format_duration(std::nan("")), "?");
+  EXPECT_EQ(format_clock(41), "0:41");
+  EXPECT_EQ(format_clock(3723), "1:02:03");
+  EXPECT_EQ(format_clock(std::numeric_limits<double>::infinity()), "?");
+  EXPECT_EQ(format_clock(-0.5), "?");
+  EXPECT_EQ(format_bytes(512), "512 B");
+  EXPECT_EQ(format_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(format_bytes(12 * (1ull << 20) + (1ull << 19)), "12.5 MiB");
+  EXPECT_EQ(format_bytes(5 * (1ull << 30) / 4), "1.25 GiB");
+}
+
 }  // namespace
 }  // namespace pepr

@@ -52,31 +52,6 @@ TEST(Svg, DocumentIsSelfContained) {
   EXPECT_EQ(svg.str(false).find("<?xml"), std::string::npos);
 }
 
-TEST(Kde, SilvermanBandwidthAndDensity) {
-  std::vector<double> x{1, 2, 3, 4, 5};
-  // sd = 1.5811, IQR = 4 - 2 = 2, min(sd, IQR / 1.34) = 1.4925.
-  EXPECT_NEAR(silverman_bandwidth(x), 0.9 * (2 / 1.34) * std::pow(5.0, -0.2), 1e-12);
-  // {1, 1, 1, 1, 5}: quartiles 1 and 1, sd = sqrt(12.8 / 4).
-  EXPECT_NEAR(silverman_bandwidth({1, 1, 1, 1, 5}), 0.9 * std::sqrt(3.2) * std::pow(5.0, -0.2),
-              1e-12)
-      << "IQR 0: the standard deviation alone";
-  EXPECT_EQ(silverman_bandwidth({3}), 0);
-  EXPECT_DOUBLE_EQ(quantile({1, 2, 3, 4}, 0.25), 1.75);
-  // The density integrates to 1 and peaks at the mode of a symmetric sample.
-  std::vector<double> grid;
-  for (int i = 0; i <= 4000; ++i) grid.push_back(-10 + 26.0 * i / 4000);
-  double h = silverman_bandwidth(x);
-  auto f = gaussian_kde(x, h, grid);
-  double area = 0;
-  for (std::size_t i = 1; i < grid.size(); ++i)
-    area += 0.5 * (f[i] + f[i - 1]) * (grid[i] - grid[i - 1]);
-  EXPECT_NEAR(area, 1.0, 1e-6);
-  auto at = gaussian_kde(x, h, {3.0, 0.0});
-  EXPECT_GT(at[0], at[1]);
-  // One point: a normal density with sd = bandwidth.
-  EXPECT_NEAR(gaussian_kde({0}, 2, {0})[0], 1 / (2 * std::sqrt(2 * M_PI)), 1e-15);
-}
-
 namespace {
 double area(const std::vector<std::pair<double, double>>& poly) {
   double a = 0;

@@ -40,13 +40,6 @@ struct TrainArgs {
   bool quiet = false;
 };
 
-std::string hms(double s) {
-  if (!(s >= 0) || s > 1e7) return "?";
-  int t = static_cast<int>(s + 0.5);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
-                   : fmt::format("{}:{:02}", t / 60, t % 60);
-}
-
 // The redrawn line during an epoch: "  epoch 2/10 [####....]  812 img/s  0:41 ETA 3:02", fitted
 // to the terminal's width. Robust to what the engine may report (zero steps before the epoch
 // knows its size, a step past the planned count).
@@ -56,10 +49,10 @@ std::string train_progress_text(const train::Progress& p, int columns) {
                   : 0.0;
   const double frac = p.epochs > 0 ? (std::max(p.epoch - 1, 0) + within) / p.epochs : 0.0;
   const double eta = frac > 0 ? p.elapsed_s * (1 - frac) / frac : -1;
-  return fit_progress_line(
-      fmt::format("  epoch {}/{}", p.epoch, p.epochs), within,
-      fmt::format("  {:.0f} img/s  {} ETA {}", p.images_per_s, hms(p.elapsed_s), hms(eta)),
-      columns);
+  return fit_progress_line(fmt::format("  epoch {}/{}", p.epoch, p.epochs), within,
+                           fmt::format("  {:.0f} img/s  {} ETA {}", p.images_per_s,
+                                       format_clock(p.elapsed_s), format_clock(eta)),
+                           columns);
 }
 
 void run_train(TrainArgs& a) {
@@ -237,7 +230,8 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--imagenet-norm", c.imagenet_norm, "normalise with ImageNet mean and std");
   cmd->add_option("--memory-format", c.memory_format,
                   "auto (channels_last from 64 px), contiguous or channels_last")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "contiguous", "channels_last"}));
   cmd->add_flag("--pretrained", c.pretrained, "start from the model's pretrained weights");
   cmd->add_option("--weights", c.weights, "pretrained weights (.safetensors)");
   cmd->add_option("--run-id", c.run_id, "identifier stored in the record");
