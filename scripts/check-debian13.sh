@@ -13,7 +13,11 @@
 #   --shell       open a shell in the chroot (mounts set up) instead of building
 #   CTEST_ARGS    passed to ctest, e.g. -- -R 'test_train|Forward' or -- -E Browser
 # Environment: PEPR_DEB13_DIR (default REPO/.cache/debian13), PEPR_DEB13_MIRROR
-# (default http://deb.debian.org/debian), PEPR_DEB13_NICE (default 15).
+# (default http://deb.debian.org/debian), PEPR_DEB13_NICE (default 15). ONEDNN_MAX_CPU_ISA, when
+# set, is passed to the tests: Debian 13's LibTorch 2.6 runs its CPU convolutions on the system's
+# oneDNN 3.6, which on a virtual machine that hides the CPU's cache sizes (no
+# /sys/devices/system/cpu/cpu0/cache) was measured to give wrong results with its AVX-512 kernels
+# and to die of SIGFPE with its AVX2 ones; ONEDNN_MAX_CPU_ISA=AVX avoids both (README).
 #
 # Idempotent: the chroot (DIR/root), its packages, the build folder (DIR/root/pepr/build) and
 # ccache's cache are kept and reused; a rerun rebuilds only what changed. The source tree is
@@ -77,7 +81,7 @@ mount_one() {  # mount_one TARGET MOUNT-ARGS...: mounts and remembers it for the
 cleanup() {
   local rc=$? i
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-    umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null ||
+    umount -R "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null ||
       echo "check-debian13: could not unmount ${mounted[i]}" >&2
   done
   mounted=()
@@ -124,6 +128,9 @@ mount_one "$root/proc" -t proc proc
 mount_one "$root/sys" -t sysfs -o ro sysfs
 mount_one "$root/dev" --bind /dev
 mount_one "$root/dev/pts" --bind /dev/pts
+# Slurm 24.11's slurmd (the Slurm cluster tests) needs the cgroup file systems (v1: the
+# controllers are submounts, hence --rbind).
+if [ -d /sys/fs/cgroup ]; then mount_one "$root/sys/fs/cgroup" --rbind /sys/fs/cgroup; fi
 mount_one "$root/pepr/src" --bind -o ro "$repo"
 shared_host="$repo/../shared/data"
 if [ -d "$shared_host" ]; then
@@ -134,7 +141,8 @@ cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 in_chroot() {  # runs a command in the chroot with a clean environment
   chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/root/.cache/ccache "$@"
+    DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/root/.cache/ccache \
+    ${ONEDNN_MAX_CPU_ISA:+ONEDNN_MAX_CPU_ISA="$ONEDNN_MAX_CPU_ISA"} "$@"
 }
 
 # ---- 2. the build dependencies --------------------------------------------------------------

@@ -52,10 +52,12 @@ class PaperFidelity : public ::testing::Test {
     o.score.norm.kind = kind;
     return pepr::report::build_report(*input_, o);
   }
-  static const ReportTable& table(const Report& r, const std::string& name) {
+  // `name` is a C string: g++ 14's -Wdangling-reference takes a temporary std::string argument
+  // for a possible referent of the returned reference.
+  static const ReportTable& table(const Report& r, const char* name) {
     for (const auto& t : r.tables)
       if (t.name == name) return t;
-    throw std::runtime_error("no table " + name);
+    throw std::runtime_error(std::string("no table ") + name);
   }
   static const pepr::report::Figure* figure(const Report& r, const std::string& name) {
     for (const auto& f : r.figures.figures)
