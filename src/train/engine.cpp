@@ -574,18 +574,6 @@ DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData&
   return s;
 }
 
-void report(const ProgressFn& progress, Progress::Kind kind, int epoch, int epochs,
-            double elapsed_s, const json* epoch_record = nullptr) {
-  if (!progress) return;
-  Progress p;
-  p.kind = kind;
-  p.epoch = epoch;
-  p.epochs = epochs;
-  p.elapsed_s = elapsed_s;
-  p.epoch_record = epoch_record;
-  progress(p);
-}
-
 // Everything an epoch works with.
 struct Trainer {
   const TrainConfig& cfg;
@@ -682,17 +670,14 @@ EpochTrained train_epoch(Trainer& t, int epoch) {
       r.timing.step_images.push_back(bsize);
       last_step_end = now;
     }
-    if (t.progress) {
-      Progress p;
-      p.kind = Progress::Kind::Step;
-      p.epoch = epoch;
-      p.epochs = cfg.epochs;
-      p.step = step;
-      p.steps = steps;
-      p.elapsed_s = seconds_since(t.t_start);
-      p.images_per_s = r.seen / std::max(1e-9, seconds_since(t_epoch));
-      t.progress(p);
-    }
+    if (t.progress)
+      t.progress({.kind = Progress::Kind::Step,
+                  .epoch = epoch,
+                  .epochs = cfg.epochs,
+                  .step = step,
+                  .steps = steps,
+                  .images_per_s = r.seen / std::max(1e-9, seconds_since(t_epoch)),
+                  .elapsed_s = seconds_since(t.t_start)});
     if (t.interrupt && t.interrupt->load()) break;
   }
   if (t.c.cuda()) torch::cuda::synchronize(t.c.index);
@@ -810,13 +795,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   rec["environment"]["meter_methods"] = {{"energy", tracker.energy_method()}};
   Trainer t{
       cfg, c, d, net, *opt, scaler, feed, progress, interrupt, Clock::now(), net.parameters()};
-  if (progress) {
-    Progress p;
-    p.kind = Progress::Kind::Start;
-    p.epochs = cfg.epochs;
-    p.steps = feed.steps();
-    progress(p);
-  }
+  if (progress)
+    progress({.kind = Progress::Kind::Start, .epochs = cfg.epochs, .steps = feed.steps()});
 
   std::vector<double> test_acc_hist, cum_energy;
   double energy_sum = 0;
@@ -867,8 +847,12 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
                          {"predicted_time_s", prediction.time_s},
                          {"epoch1_steady_fraction", steady}};
       }
-      report(progress, Progress::Kind::Epoch, epoch, cfg.epochs, seconds_since(t.t_start),
-             &rec["epochs"].back());
+      if (progress)
+        progress({.kind = Progress::Kind::Epoch,
+                  .epoch = epoch,
+                  .epochs = cfg.epochs,
+                  .elapsed_s = seconds_since(t.t_start),
+                  .epoch_record = &rec["epochs"].back()});
       const std::string reason = stop_reason(cfg, epoch, prediction, test_acc_hist, cum_energy);
       if (!reason.empty()) {
         status = "stopped";
@@ -889,7 +873,9 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   meter::IntervalRecord total = tracker.stop("end");
   finish_record(rec, status, total, tracker, c, d, prediction, seconds_since(t.t_start),
                 gpu_reserved_peak, gpu_allocated_peak);
-  report(progress, Progress::Kind::End, 0, cfg.epochs, seconds_since(t.t_start));
+  if (progress)
+    progress(
+        {.kind = Progress::Kind::End, .epochs = cfg.epochs, .elapsed_s = seconds_since(t.t_start)});
   return rec;
 }
 
