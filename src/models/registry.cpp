@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.hpp"
+#include "models/cpu_backend.hpp"
 #include "models/model.hpp"
 #include "models/state_dict.hpp"
 
@@ -57,6 +58,7 @@ namespace {
 std::shared_ptr<Classifier> create_model(const std::string& name, const ModelOptions& options) {
   const ModelEntry* entry = Registry::instance().find(name);
   if (entry == nullptr) throw_unknown(name);
+  settle_cpu_backend();  // before any model of this process runs a convolution
   return entry->create(name, options);
 }
 

@@ -20,6 +20,7 @@
 #include "data/prefetch.hpp"
 #include "data/preprocess.hpp"
 #include "meter/estimate.hpp"
+#include "models/cpu_backend.hpp"
 #include "models/model.hpp"
 #include "models/pretrained.hpp"
 #include "models/registry.hpp"
@@ -370,6 +371,7 @@ Compute set_up_compute(const TrainConfig& cfg) {
     if (!c.cuda()) throw Error("precision fp16 needs a CUDA device (on CPU, use bf16)");
     c.autocast = c10::ScalarType::Half;
   }
+  models::settle_cpu_backend();  // oneDNN off where it would compute wrong convolutions
   at::globalContext().setDeterministicAlgorithms(cfg.deterministic, /*warn_only=*/false);
   at::globalContext().setDeterministicCuDNN(cfg.deterministic);
   // cuDNN picks the fastest kernels for each shape on first use (inputs have fixed shapes here).
@@ -462,6 +464,13 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, 
       torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).weight_decay(cfg.weight_decay));
 }
 
+// LibTorch's CPU convolution backend: oneDNN's version, whether it was used and why not.
+json onednn_json(const models::CpuBackend& b) {
+  return {{"version", b.facts.version.empty() ? json(nullptr) : json(b.facts.version)},
+          {"used", b.verdict.use},
+          {"reason", b.verdict.reason.empty() ? json(nullptr) : json(b.verdict.reason)}};
+}
+
 // The record before the first epoch: configuration, model, data and environment.
 json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, Network& net,
                     const std::pair<json, std::string>& weights, bool channels_last) {
@@ -519,7 +528,8 @@ json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, 
                         {"device", c.device.str()},
                         {"threads", c.threads},
                         {"hostname", sweep::host_name()},
-                        {"blas", sweep::loaded_blas()}};
+                        {"blas", sweep::loaded_blas()},
+                        {"onednn", onednn_json(models::settle_cpu_backend())}};
   if (c.cuda()) {
     if (auto ci = compat::cuda_info(c.index)) {
       auto& env = rec["environment"];

@@ -162,6 +162,9 @@ void run_train(TrainArgs& a) {
     // The meter's notes: shared machine, GPUs that cannot be read, counter resets, ...
     for (const auto& n : meter.value("notes", nlohmann::json::array()))
       if (n.is_string()) fmt::print(stderr, "  note: {}\n", n.get<std::string>());
+    const auto onednn = rec["environment"].value("onednn", nlohmann::json::object());
+    if (!onednn.value("used", true) && onednn["reason"].is_string())
+      fmt::print(stderr, "  note: oneDNN off: {}\n", onednn["reason"].get<std::string>());
     const std::string blas = rec["environment"]["blas"].get<std::string>();
     if (sweep::is_reference_blas(blas))
       fmt::print(stderr,
