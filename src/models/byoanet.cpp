@@ -1,5 +1,5 @@
 // timm/models/byoanet.py, natively: ByobNet configurations with self-attention blocks (halo,
-// bottleneck and lambda attention). The building blocks are in byobnet.cpp / byobnet_layers.cpp.
+// bottleneck and lambda attention). The building blocks are in byobnet.cpp / layers/attention.cpp.
 #include "models/byobnet.hpp"
 #include "models/registry.hpp"
 
@@ -11,17 +11,7 @@ using byob::AttnKwargs;
 using byob::BlockCfg;
 using byob::interleave_blocks;
 using byob::ModelCfg;
-
-BlockCfg blk(const std::string& type, int64_t d, double c, int64_t s, int64_t gs, double br) {
-  BlockCfg b;
-  b.type = type;
-  b.d = d;
-  b.c = c;
-  b.s = s;
-  b.gs = gs;
-  b.br = br;
-  return b;
-}
+using byob::tiered;
 
 BlockCfg with_self_attn(BlockCfg b, const std::string& layer, AttnKwargs kw) {
   b.self_attn_layer = layer;
@@ -36,37 +26,29 @@ AttnKwargs halo_kw(int64_t block_size, int64_t halo_size) {
   return kw;
 }
 
-ModelCfg tiered(std::vector<std::vector<BlockCfg>> blocks, const std::string& pool, Act act) {
-  ModelCfg cfg;
-  cfg.blocks = std::move(blocks);
-  cfg.stem_chs = {64};
-  cfg.stem_type = "tiered";
-  cfg.stem_pool = pool;
-  cfg.act = act;
-  cfg.first_conv = "stem.conv1.conv";
-  return cfg;
-}
-
 // ResNet-26-T with self-attention in the last block of stage 3 and all of stage 4.
 std::vector<std::vector<BlockCfg>> r26_blocks(int64_t gs) {
-  return {{blk("bottle", 2, 256, 1, gs, 0.25)},
-          {blk("bottle", 2, 512, 2, gs, 0.25)},
-          interleave_blocks("bottle", "self_attn", 2, blk("", 1, 1024, 2, gs, 0.25)),
-          {blk("self_attn", 2, 2048, 2, gs, 0.25)}};
+  return {{BlockCfg{.type = "bottle", .d = 2, .c = 256, .s = 1, .gs = gs, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 2, .c = 512, .s = 2, .gs = gs, .br = 0.25}},
+          interleave_blocks("bottle", "self_attn", 2,
+                            BlockCfg{.d = 1, .c = 1024, .s = 2, .gs = gs, .br = 0.25}),
+          {BlockCfg{.type = "self_attn", .d = 2, .c = 2048, .s = 2, .gs = gs, .br = 0.25}}};
 }
 
 // ResNet-33-TS with self-attention in the last block of stages 2 and 3 and all of stage 4.
 std::vector<std::vector<BlockCfg>> r33_blocks() {
-  return {{blk("bottle", 2, 256, 1, 0, 0.25)},
-          interleave_blocks("bottle", "self_attn", 3, {2}, blk("", 1, 512, 2, 0, 0.25)),
-          interleave_blocks("bottle", "self_attn", 3, {2}, blk("", 1, 1024, 2, 0, 0.25)),
-          {blk("self_attn", 2, 1536, 2, 0, 0.333)}};
+  return {{BlockCfg{.type = "bottle", .d = 2, .c = 256, .s = 1, .br = 0.25}},
+          interleave_blocks("bottle", "self_attn", 3, {2},
+                            BlockCfg{.d = 1, .c = 512, .s = 2, .br = 0.25}),
+          interleave_blocks("bottle", "self_attn", 3, {2},
+                            BlockCfg{.d = 1, .c = 1024, .s = 2, .br = 0.25}),
+          {BlockCfg{.type = "self_attn", .d = 2, .c = 1536, .s = 2, .br = 0.333}}};
 }
 
 // ResNet-50-TS stages 2-4 with the given self-attention blocks interleaved.
 std::vector<std::vector<BlockCfg>> r50_blocks(const BlockCfg& s1, const BlockCfg& s2,
                                               const BlockCfg& s3, int64_t every1) {
-  return {{blk("bottle", 3, 256, 1, 0, 0.25)},
+  return {{BlockCfg{.type = "bottle", .d = 3, .c = 256, .s = 1, .br = 0.25}},
           interleave_blocks("bottle", "self_attn", 4, s1, every1),
           interleave_blocks("bottle", "self_attn", 6, s2),
           interleave_blocks("bottle", "self_attn", 3, s3)};
@@ -76,9 +58,9 @@ std::vector<std::vector<BlockCfg>> r50_blocks(const BlockCfg& s1, const BlockCfg
 
 void register_byoanet_models(Registry& r) {
   using byob::register_model;
-  const BlockCfg c512 = blk("", 1, 512, 2, 0, 0.25);
-  const BlockCfg c1024 = blk("", 1, 1024, 2, 0, 0.25);
-  const BlockCfg c2048 = blk("", 1, 2048, 2, 0, 0.25);
+  const BlockCfg c512 = BlockCfg{.d = 1, .c = 512, .s = 2, .br = 0.25};
+  const BlockCfg c1024 = BlockCfg{.d = 1, .c = 1024, .s = 2, .br = 0.25};
+  const BlockCfg c2048 = BlockCfg{.d = 1, .c = 2048, .s = 2, .br = 0.25};
 
   // Bottleneck transformers: fixed 256x256 inputs (relative position embeddings).
   {

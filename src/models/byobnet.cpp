@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "models/byobnet_layers.hpp"
+#include "models/layers/attention.hpp"
 #include "models/registry.hpp"
 
 namespace pepr::models::byob {
@@ -195,136 +195,105 @@ class ResidualBlock : public BlockBase {
   double drop_path_rate_;
 };
 
-// timm's attn / attn_last pair: which one exists depends on attn_last and the model's attn.
-struct AttnPlace {
-  bool first;
-  bool last;
+// One conv of a ConvChainBlock, as timm names it in the state dict.
+struct ChainConv {
+  const char* name;
+  int64_t in, out, kernel, stride, groups;
+  Act act;
 };
-AttnPlace attn_place(const BlockArgs& a, bool attn_last) {
-  const bool any = !a.layers.attn.empty();
-  return {any && !attn_last, any && attn_last};
+
+// timm's basic, bottle, dark and edge blocks: a chain of conv-norm-act layers, the model's attn
+// after one of them (timm's "attn") or after the last (timm's "attn_last"), then the residual.
+class ConvChainBlockImpl : public ResidualBlock {
+ public:
+  // `attn_after`: the index of the conv that "attn" follows; `attn_last`: the block has
+  // "attn_last" after the last conv instead (timm creates one or the other).
+  ConvChainBlockImpl(const BlockArgs& a, const std::vector<ChainConv>& convs,
+                     std::size_t attn_after, bool attn_last)
+      : ResidualBlock(a, a.kw.linear_out) {
+    build_shortcut(a);
+    const bool any_attn = !a.layers.attn.empty();
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      const ChainConv& c = convs[i];
+      convs_.push_back(
+          register_module(c.name, conv_norm_act(c.in, c.out, c.kernel, c.stride, c.groups, c.act)));
+      if (any_attn && !attn_last && i == attn_after) {
+        attn_ = make_attn(a, c.out, "attn");
+        attn_at_ = i;
+      }
+    }
+    if (any_attn && attn_last) {
+      attn_ = make_attn(a, a.out_chs, "attn_last");
+      attn_at_ = convs.size() - 1;
+    }
+  }
+  torch::Tensor forward(torch::Tensor input) override {
+    torch::Tensor x = input;
+    for (std::size_t i = 0; i < convs_.size(); ++i) {
+      x = convs_[i]->forward(x);
+      if (i == attn_at_) x = attn_.forward(x);
+    }
+    return finish(x, input);
+  }
+  void init_weights(bool zero_init_last) override {
+    if (zero_init_last && has_shortcut()) zero_bn(convs_.back());
+  }
+
+ private:
+  std::vector<ConvBnAct> convs_;
+  torch::nn::AnyModule attn_;
+  std::size_t attn_at_ = static_cast<std::size_t>(-1);  // no attention
+};
+
+int64_t mid_chs(const BlockArgs& a, bool from_in) {
+  return make_divisible(static_cast<double>(from_in ? a.in_chs : a.out_chs) * a.bottle_ratio);
 }
 
 // ResNet basic block: kxk + kxk.
-class BasicBlockImpl : public ResidualBlock {
- public:
-  explicit BasicBlockImpl(const BlockArgs& a) : ResidualBlock(a, a.kw.linear_out) {
-    const int64_t mid = make_divisible(static_cast<double>(a.out_chs) * a.bottle_ratio);
-    const int64_t groups = num_groups(a.group_size, mid);
-    build_shortcut(a);
-    const auto place = attn_place(a, /*attn_last=*/true);
-    conv1_kxk = register_module(
-        "conv1_kxk", conv_norm_act(a.in_chs, mid, a.kernel_size, a.stride, 1, a.layers.act));
-    if (place.first) attn = make_attn(a, mid, "attn");
-    conv2_kxk = register_module(
-        "conv2_kxk", conv_norm_act(mid, a.out_chs, a.kernel_size, 1, groups, Act::identity));
-    if (place.last) attn_last = make_attn(a, a.out_chs, "attn_last");
-  }
-  torch::Tensor forward(torch::Tensor input) override {
-    auto x = conv1_kxk->forward(input);
-    x = maybe(attn, x);
-    x = conv2_kxk->forward(x);
-    x = maybe(attn_last, x);
-    return finish(x, input);
-  }
-  void init_weights(bool zero_init_last) override {
-    if (zero_init_last && has_shortcut()) zero_bn(conv2_kxk);
-  }
-  ConvBnAct conv1_kxk{nullptr}, conv2_kxk{nullptr};
-  torch::nn::AnyModule attn, attn_last;
-};
+std::shared_ptr<BlockBase> basic_block(const BlockArgs& a) {
+  const int64_t mid = mid_chs(a, false), groups = num_groups(a.group_size, mid);
+  return std::make_shared<ConvChainBlockImpl>(
+      a,
+      std::vector<ChainConv>{
+          {"conv1_kxk", a.in_chs, mid, a.kernel_size, a.stride, 1, a.layers.act},
+          {"conv2_kxk", mid, a.out_chs, a.kernel_size, 1, groups, Act::identity}},
+      0, /*attn_last=*/true);
+}
 
-// ResNet-like bottleneck: 1x1 - kxk (- kxk) - 1x1.
-class BottleneckBlockImpl : public ResidualBlock {
- public:
-  explicit BottleneckBlockImpl(const BlockArgs& a) : ResidualBlock(a, a.kw.linear_out) {
-    const int64_t mid =
-        make_divisible(static_cast<double>(a.kw.bottle_in ? a.in_chs : a.out_chs) * a.bottle_ratio);
-    const int64_t groups = num_groups(a.group_size, mid);
-    build_shortcut(a);
-    const auto place = attn_place(a, /*attn_last=*/false);
-    conv1_1x1 = register_module("conv1_1x1", conv_norm_act(a.in_chs, mid, 1, 1, 1, a.layers.act));
-    conv2_kxk = register_module(
-        "conv2_kxk", conv_norm_act(mid, mid, a.kernel_size, a.stride, groups, a.layers.act));
-    if (a.kw.extra_conv) {
-      conv2b_kxk = register_module("conv2b_kxk",
-                                   conv_norm_act(mid, mid, a.kernel_size, 1, groups, a.layers.act));
-    }
-    if (place.first) attn = make_attn(a, mid, "attn");
-    conv3_1x1 = register_module("conv3_1x1", conv_norm_act(mid, a.out_chs, 1, 1, 1, Act::identity));
-    if (place.last) attn_last = make_attn(a, a.out_chs, "attn_last");
-  }
-  torch::Tensor forward(torch::Tensor input) override {
-    auto x = conv1_1x1->forward(input);
-    x = conv2_kxk->forward(x);
-    if (conv2b_kxk) x = conv2b_kxk->forward(x);
-    x = maybe(attn, x);
-    x = conv3_1x1->forward(x);
-    x = maybe(attn_last, x);
-    return finish(x, input);
-  }
-  void init_weights(bool zero_init_last) override {
-    if (zero_init_last && has_shortcut()) zero_bn(conv3_1x1);
-  }
-  ConvBnAct conv1_1x1{nullptr}, conv2_kxk{nullptr}, conv2b_kxk{nullptr}, conv3_1x1{nullptr};
-  torch::nn::AnyModule attn, attn_last;
-};
+// ResNet-like bottleneck: 1x1 - kxk (- kxk) - 1x1; attn after the last kxk.
+std::shared_ptr<BlockBase> bottleneck_block(const BlockArgs& a) {
+  const int64_t mid = mid_chs(a, a.kw.bottle_in), groups = num_groups(a.group_size, mid);
+  std::vector<ChainConv> convs{
+      {"conv1_1x1", a.in_chs, mid, 1, 1, 1, a.layers.act},
+      {"conv2_kxk", mid, mid, a.kernel_size, a.stride, groups, a.layers.act}};
+  if (a.kw.extra_conv)
+    convs.push_back({"conv2b_kxk", mid, mid, a.kernel_size, 1, groups, a.layers.act});
+  const std::size_t attn_after = convs.size() - 1;
+  convs.push_back({"conv3_1x1", mid, a.out_chs, 1, 1, 1, Act::identity});
+  return std::make_shared<ConvChainBlockImpl>(a, convs, attn_after, /*attn_last=*/false);
+}
 
 // DarkNet-like: 1x1 + kxk (strided).
-class DarkBlockImpl : public ResidualBlock {
- public:
-  explicit DarkBlockImpl(const BlockArgs& a) : ResidualBlock(a, a.kw.linear_out) {
-    const int64_t mid = make_divisible(static_cast<double>(a.out_chs) * a.bottle_ratio);
-    const int64_t groups = num_groups(a.group_size, mid);
-    build_shortcut(a);
-    const auto place = attn_place(a, /*attn_last=*/true);
-    conv1_1x1 = register_module("conv1_1x1", conv_norm_act(a.in_chs, mid, 1, 1, 1, a.layers.act));
-    if (place.first) attn = make_attn(a, mid, "attn");
-    conv2_kxk = register_module(
-        "conv2_kxk", conv_norm_act(mid, a.out_chs, a.kernel_size, a.stride, groups, Act::identity));
-    if (place.last) attn_last = make_attn(a, a.out_chs, "attn_last");
-  }
-  torch::Tensor forward(torch::Tensor input) override {
-    auto x = conv1_1x1->forward(input);
-    x = maybe(attn, x);
-    x = conv2_kxk->forward(x);
-    x = maybe(attn_last, x);
-    return finish(x, input);
-  }
-  void init_weights(bool zero_init_last) override {
-    if (zero_init_last && has_shortcut()) zero_bn(conv2_kxk);
-  }
-  ConvBnAct conv1_1x1{nullptr}, conv2_kxk{nullptr};
-  torch::nn::AnyModule attn, attn_last;
-};
+std::shared_ptr<BlockBase> dark_block(const BlockArgs& a) {
+  const int64_t mid = mid_chs(a, false), groups = num_groups(a.group_size, mid);
+  return std::make_shared<ConvChainBlockImpl>(
+      a,
+      std::vector<ChainConv>{
+          {"conv1_1x1", a.in_chs, mid, 1, 1, 1, a.layers.act},
+          {"conv2_kxk", mid, a.out_chs, a.kernel_size, a.stride, groups, Act::identity}},
+      0, /*attn_last=*/true);
+}
 
 // EdgeResidual-like: kxk (strided) + 1x1.
-class EdgeBlockImpl : public ResidualBlock {
- public:
-  explicit EdgeBlockImpl(const BlockArgs& a) : ResidualBlock(a, a.kw.linear_out) {
-    const int64_t mid = make_divisible(static_cast<double>(a.out_chs) * a.bottle_ratio);
-    const int64_t groups = num_groups(a.group_size, mid);
-    build_shortcut(a);
-    const auto place = attn_place(a, /*attn_last=*/false);
-    conv1_kxk = register_module(
-        "conv1_kxk", conv_norm_act(a.in_chs, mid, a.kernel_size, a.stride, groups, a.layers.act));
-    if (place.first) attn = make_attn(a, mid, "attn");
-    conv2_1x1 = register_module("conv2_1x1", conv_norm_act(mid, a.out_chs, 1, 1, 1, Act::identity));
-    if (place.last) attn_last = make_attn(a, a.out_chs, "attn_last");
-  }
-  torch::Tensor forward(torch::Tensor input) override {
-    auto x = conv1_kxk->forward(input);
-    x = maybe(attn, x);
-    x = conv2_1x1->forward(x);
-    x = maybe(attn_last, x);
-    return finish(x, input);
-  }
-  void init_weights(bool zero_init_last) override {
-    if (zero_init_last && has_shortcut()) zero_bn(conv2_1x1);
-  }
-  ConvBnAct conv1_kxk{nullptr}, conv2_1x1{nullptr};
-  torch::nn::AnyModule attn, attn_last;
-};
+std::shared_ptr<BlockBase> edge_block(const BlockArgs& a) {
+  const int64_t mid = mid_chs(a, false), groups = num_groups(a.group_size, mid);
+  return std::make_shared<ConvChainBlockImpl>(
+      a,
+      std::vector<ChainConv>{
+          {"conv1_kxk", a.in_chs, mid, a.kernel_size, a.stride, groups, a.layers.act},
+          {"conv2_1x1", mid, a.out_chs, 1, 1, 1, Act::identity}},
+      0, /*attn_last=*/false);
+}
 
 // RepVGG (training-time form): BN identity + kxk conv-bn + 1x1 conv-bn, summed.
 class RepVggBlockImpl : public BlockBase {
@@ -374,8 +343,7 @@ class RepVggBlockImpl : public BlockBase {
 class SelfAttnBlockImpl : public ResidualBlock {
  public:
   explicit SelfAttnBlockImpl(const BlockArgs& a) : ResidualBlock(a, a.kw.linear_out) {
-    const int64_t mid =
-        make_divisible(static_cast<double>(a.kw.bottle_in ? a.in_chs : a.out_chs) * a.bottle_ratio);
+    const int64_t mid = mid_chs(a, a.kw.bottle_in);
     const int64_t groups = num_groups(a.group_size, mid);
     build_shortcut(a);
     conv1_1x1 = register_module("conv1_1x1", conv_norm_act(a.in_chs, mid, 1, 1, 1, a.layers.act));
@@ -415,10 +383,10 @@ class SelfAttnBlockImpl : public ResidualBlock {
 
 std::shared_ptr<BlockBase> create_block(const BlockCfg& cfg, const BlockArgs& a) {
   if (cfg.factory) return cfg.factory(a);
-  if (cfg.type == "basic") return std::make_shared<BasicBlockImpl>(a);
-  if (cfg.type == "bottle") return std::make_shared<BottleneckBlockImpl>(a);
-  if (cfg.type == "dark") return std::make_shared<DarkBlockImpl>(a);
-  if (cfg.type == "edge") return std::make_shared<EdgeBlockImpl>(a);
+  if (cfg.type == "basic") return basic_block(a);
+  if (cfg.type == "bottle") return bottleneck_block(a);
+  if (cfg.type == "dark") return dark_block(a);
+  if (cfg.type == "edge") return edge_block(a);
   if (cfg.type == "rep") return std::make_shared<RepVggBlockImpl>(a);
   if (cfg.type == "self_attn") return std::make_shared<SelfAttnBlockImpl>(a);
   throw std::logic_error("byobnet: unknown block type '" + cfg.type + "'");
@@ -748,6 +716,18 @@ void ByobNet::reset_classifier(int64_t num_classes) {
   head_->reset(num_classes);
 }
 
+ModelCfg tiered(std::vector<std::vector<BlockCfg>> blocks, const std::string& stem_pool, Act act,
+                const std::string& attn_layer, int64_t num_features) {
+  return ModelCfg{.blocks = std::move(blocks),
+                  .stem_type = "tiered",
+                  .stem_pool = stem_pool,
+                  .stem_chs = {64},
+                  .num_features = num_features,
+                  .act = act,
+                  .attn_layer = attn_layer,
+                  .first_conv = "stem.conv1.conv"};
+}
+
 void register_model(Registry& r, const std::string& name, ModelCfg cfg) {
   r.add(name, [cfg](const std::string& arch, const ModelOptions& o) {
     return std::make_shared<ByobNet>(arch, cfg, o);
@@ -765,61 +745,37 @@ namespace {
 
 using byob::BlockCfg;
 using byob::ModelCfg;
-
-BlockCfg blk(const std::string& type, int64_t d, double c, int64_t s, int64_t gs, double br) {
-  BlockCfg b;
-  b.type = type;
-  b.d = d;
-  b.c = c;
-  b.s = s;
-  b.gs = gs;
-  b.br = br;
-  return b;
-}
+using byob::tiered;
 
 // _rep_vgg_bcfg (groups = 0): channels 64, 128, 256, 512 times the stage's width factor.
 std::vector<std::vector<BlockCfg>> rep_vgg_bcfg(std::array<int64_t, 4> d,
                                                 std::array<double, 4> wf) {
   const std::array<double, 4> c = {64, 128, 256, 512};
   std::vector<std::vector<BlockCfg>> stages;
-  for (size_t i = 0; i < 4; ++i) stages.push_back({blk("rep", d[i], c[i] * wf[i], 2, 0, 1.0)});
+  for (size_t i = 0; i < 4; ++i)
+    stages.push_back({BlockCfg{.type = "rep", .d = d[i], .c = c[i] * wf[i], .s = 2}});
   return stages;
 }
 
-// The ResNet-26/33/50 "t"/"ts" family: tiered stem, SiLU, bottlenecks.
-ModelCfg tiered(std::vector<std::vector<BlockCfg>> blocks, const std::string& pool, Act act,
-                const std::string& attn, int64_t num_features) {
-  ModelCfg cfg;
-  cfg.blocks = std::move(blocks);
-  cfg.stem_chs = {64};
-  cfg.stem_type = "tiered";
-  cfg.stem_pool = pool;
-  cfg.act = act;
-  cfg.attn_layer = attn;
-  cfg.num_features = num_features;
-  cfg.first_conv = "stem.conv1.conv";
-  return cfg;
-}
-
 std::vector<std::vector<BlockCfg>> resnext26_blocks() {
-  return {{blk("bottle", 2, 256, 1, 32, 0.25)},
-          {blk("bottle", 2, 512, 2, 32, 0.25)},
-          {blk("bottle", 2, 1024, 2, 32, 0.25)},
-          {blk("bottle", 2, 2048, 2, 32, 0.25)}};
+  return {{BlockCfg{.type = "bottle", .d = 2, .c = 256, .s = 1, .gs = 32, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 2, .c = 512, .s = 2, .gs = 32, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 2, .c = 1024, .s = 2, .gs = 32, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 2, .c = 2048, .s = 2, .gs = 32, .br = 0.25}}};
 }
 
 std::vector<std::vector<BlockCfg>> resnet33_blocks() {
-  return {{blk("bottle", 2, 256, 1, 0, 0.25)},
-          {blk("bottle", 3, 512, 2, 0, 0.25)},
-          {blk("bottle", 3, 1536, 2, 0, 0.25)},
-          {blk("bottle", 2, 1536, 2, 0, 0.25)}};
+  return {{BlockCfg{.type = "bottle", .d = 2, .c = 256, .s = 1, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 3, .c = 512, .s = 2, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 3, .c = 1536, .s = 2, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 2, .c = 1536, .s = 2, .br = 0.25}}};
 }
 
 std::vector<std::vector<BlockCfg>> resnet50_blocks(int64_t gs) {
-  return {{blk("bottle", 3, 256, 1, gs, 0.25)},
-          {blk("bottle", 4, 512, 2, gs, 0.25)},
-          {blk("bottle", 6, 1024, 2, gs, 0.25)},
-          {blk("bottle", 3, 2048, 2, gs, 0.25)}};
+  return {{BlockCfg{.type = "bottle", .d = 3, .c = 256, .s = 1, .gs = gs, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 4, .c = 512, .s = 2, .gs = gs, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 6, .c = 1024, .s = 2, .gs = gs, .br = 0.25}},
+          {BlockCfg{.type = "bottle", .d = 3, .c = 2048, .s = 2, .gs = gs, .br = 0.25}}};
 }
 
 }  // namespace
@@ -828,11 +784,11 @@ void register_byobnet_models(Registry& r) {
   using byob::register_model;
   {
     ModelCfg cfg;
-    cfg.blocks = {{blk("basic", 1, 128, 2, 0, 1.0)},
-                  {blk("basic", 2, 192, 2, 0, 1.0)},
-                  {blk("bottle", 6, 640, 2, 0, 1.0 / 4)},
-                  {blk("bottle", 5, 640, 2, 1, 3.0)},
-                  {blk("bottle", 4, 640, 1, 1, 3.0)}};
+    cfg.blocks = {{BlockCfg{.type = "basic", .d = 1, .c = 128, .s = 2}},
+                  {BlockCfg{.type = "basic", .d = 2, .c = 192, .s = 2}},
+                  {BlockCfg{.type = "bottle", .d = 6, .c = 640, .s = 2, .br = 1.0 / 4}},
+                  {BlockCfg{.type = "bottle", .d = 5, .c = 640, .s = 2, .gs = 1, .br = 3.0}},
+                  {BlockCfg{.type = "bottle", .d = 4, .c = 640, .s = 1, .gs = 1, .br = 3.0}}};
     cfg.stem_chs = {32};
     cfg.stem_pool = "";
     cfg.num_features = 2560;
@@ -848,10 +804,10 @@ void register_byobnet_models(Registry& r) {
   }
   {
     ModelCfg cfg;
-    cfg.blocks = {{blk("bottle", 2, 256, 1, 32, 0.25)},
-                  {blk("bottle", 4, 512, 2, 32, 0.25)},
-                  {blk("bottle", 6, 1536, 2, 32, 0.25)},
-                  {blk("bottle", 4, 1536, 2, 1, 1.0)}};
+    cfg.blocks = {{BlockCfg{.type = "bottle", .d = 2, .c = 256, .s = 1, .gs = 32, .br = 0.25}},
+                  {BlockCfg{.type = "bottle", .d = 4, .c = 512, .s = 2, .gs = 32, .br = 0.25}},
+                  {BlockCfg{.type = "bottle", .d = 6, .c = 1536, .s = 2, .gs = 32, .br = 0.25}},
+                  {BlockCfg{.type = "bottle", .d = 4, .c = 1536, .s = 2, .gs = 1}}};
     cfg.stem_chs = {128};
     cfg.stem_type = "quad2";
     cfg.stem_pool = "";
@@ -862,12 +818,12 @@ void register_byobnet_models(Registry& r) {
   }
   {
     ModelCfg cfg;
-    BlockCfg edge = blk("edge", 1, 256, 1, 0, 1.0);
+    BlockCfg edge = BlockCfg{.type = "edge", .d = 1, .c = 256, .s = 1};
     edge.block_kwargs = byob::BlockKwargs{};
     cfg.blocks = {{edge},
-                  {blk("bottle", 4, 512, 2, 32, 0.25)},
-                  {blk("bottle", 6, 1536, 2, 32, 0.25)},
-                  {blk("bottle", 4, 1536, 2, 1, 1.0)}};
+                  {BlockCfg{.type = "bottle", .d = 4, .c = 512, .s = 2, .gs = 32, .br = 0.25}},
+                  {BlockCfg{.type = "bottle", .d = 6, .c = 1536, .s = 2, .gs = 32, .br = 0.25}},
+                  {BlockCfg{.type = "bottle", .d = 4, .c = 1536, .s = 2, .gs = 1}}};
     cfg.stem_chs = {128};
     cfg.stem_type = "quad";
     cfg.stem_pool = "";

@@ -14,7 +14,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 
@@ -80,18 +80,18 @@ using BlockFactory = std::function<std::shared_ptr<BlockBase>(const BlockArgs&)>
 
 // timm.models.byobnet.ByoBlockCfg.
 struct BlockCfg {
-  std::string type;  // basic, bottle, dark, edge, rep, self_attn, or any name with a factory
-  int64_t d = 1;     // blocks in the stage
-  double c = 0;      // output channels (times ModelCfg::width_factor, then make_divisible)
-  int64_t s = 2;     // stride of the stage's first block
-  int64_t gs = 0;    // group size (0 / None: one group, 1: depthwise)
-  double br = 1.0;   // bottleneck ratio
-  std::optional<std::string> attn_layer;
-  std::optional<AttnKwargs> attn_kwargs;
-  std::optional<std::string> self_attn_layer;
-  std::optional<AttnKwargs> self_attn_kwargs;
-  std::optional<BlockKwargs> block_kwargs;
-  BlockFactory factory;  // for block types defined outside byobnet.cpp (MobileViT)
+  std::string type{};  // basic, bottle, dark, edge, rep, self_attn, or any name with a factory
+  int64_t d = 1;       // blocks in the stage
+  double c = 0;        // output channels (times ModelCfg::width_factor, then make_divisible)
+  int64_t s = 2;       // stride of the stage's first block
+  int64_t gs = 0;      // group size (0 / None: one group, 1: depthwise)
+  double br = 1.0;     // bottleneck ratio
+  std::optional<std::string> attn_layer{};
+  std::optional<AttnKwargs> attn_kwargs{};
+  std::optional<std::string> self_attn_layer{};
+  std::optional<AttnKwargs> self_attn_kwargs{};
+  std::optional<BlockKwargs> block_kwargs{};
+  BlockFactory factory{};  // for block types defined outside byobnet.cpp (MobileViT)
 };
 
 // timm's interleave_blocks: d blocks of types[0], with types[1] at the `every` indices.
@@ -105,7 +105,7 @@ std::vector<BlockCfg> interleave_blocks(const std::string& type0, const std::str
 
 // timm.models.byobnet.ByoModelCfg, plus what timm keeps in the pretrained cfg.
 struct ModelCfg {
-  std::vector<std::vector<BlockCfg>> blocks;  // per stage
+  std::vector<std::vector<BlockCfg>> blocks{};  // per stage
   std::string downsample = "conv1x1";
   std::string stem_type = "3x3";
   std::string stem_pool = "maxpool";     // "" or "none" for no pooling
@@ -114,16 +114,16 @@ struct ModelCfg {
   int64_t num_features = 0;  // final 1x1 conv, none if 0
   bool zero_init_last = true;
   Act act = Act::relu;
-  std::string attn_layer;
-  AttnKwargs attn_kwargs;
-  std::string self_attn_layer;
-  AttnKwargs self_attn_kwargs;
-  BlockKwargs block_kwargs;
+  std::string attn_layer{};
+  AttnKwargs attn_kwargs{};
+  std::string self_attn_layer{};
+  AttnKwargs self_attn_kwargs{};
+  BlockKwargs block_kwargs{};
 
   // pretrained cfg and creation arguments
   std::string first_conv = "stem.conv";
-  std::optional<int64_t> img_size;  // timm's img_size: fixed-size models (fixed_input_size)
-  int64_t min_input_size = 1;       // timm's min_input_size, where it has one
+  std::optional<int64_t> img_size{};  // timm's img_size: fixed-size models (fixed_input_size)
+  int64_t min_input_size = 1;         // timm's min_input_size, where it has one
 };
 
 class ByobNet : public Classifier {
@@ -163,6 +163,11 @@ class ByobNet : public Classifier {
 // timm's ConvNormAct with BatchNormAct2d: conv (no bias, symmetric padding) + bn (+ act).
 ConvBnAct conv_norm_act(int64_t in_chs, int64_t out_chs, int64_t kernel_size, int64_t stride,
                         int64_t groups, Act act);
+
+// The ResNet-26/33/50 "t"/"ts" configurations: tiered stem of 64 channels, the given stem
+// pooling ("" for none), activation, attention layer and final features (0: none).
+ModelCfg tiered(std::vector<std::vector<BlockCfg>> blocks, const std::string& stem_pool, Act act,
+                const std::string& attn_layer = "", int64_t num_features = 0);
 
 // Registers name as a ByobNet with cfg.
 void register_model(Registry& r, const std::string& name, ModelCfg cfg);

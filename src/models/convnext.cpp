@@ -10,10 +10,10 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
+#include "models/layers/transformer.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
-#include "models/transformer_layers.hpp"
 
 namespace pepr::models {
 
@@ -73,53 +73,30 @@ class ConvNeXtBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvNeXtBlock);
 
-class ConvNeXtStageImpl : public torch::nn::Module {
- public:
-  ConvNeXtStageImpl(int64_t in_chs, int64_t out_chs, int64_t stride, int64_t depth,
-                    const ConvNeXtConfig& cfg, const std::vector<double>& dpr) {
-    if (in_chs != out_chs || stride > 1) {
-      const int64_t ks = stride > 1 ? 2 : 1;
-      downsample = register_module(
-          "downsample",
-          Sequential(LayerNorm2d(in_chs, kEps), Conv2d(ConvOptions(in_chs, out_chs, ks)
-                                                           .stride(stride)
-                                                           .bias(true)
-                                                           .padding(torch::ExpandingArray<2>(0)))));
-    }
-    Sequential b;
-    for (int64_t i = 0; i < depth; ++i) {
-      b->push_back(ConvNeXtBlock(out_chs, cfg.kernel_size, cfg.ls_init_value, cfg.conv_mlp,
-                                 cfg.mlp_ratio, dpr[static_cast<size_t>(i)]));
-    }
-    blocks = register_module("blocks", b);
+// timm's ConvNeXtStage: a 2x2 (or, for a width change alone, 1x1) downsample, then the blocks.
+NormConvStage convnext_stage(int64_t in_chs, int64_t out_chs, int64_t stride, int64_t depth,
+                             const ConvNeXtConfig& cfg, const std::vector<double>& dpr) {
+  Sequential b;
+  for (int64_t i = 0; i < depth; ++i) {
+    b->push_back(ConvNeXtBlock(out_chs, cfg.kernel_size, cfg.ls_init_value, cfg.conv_mlp,
+                               cfg.mlp_ratio, dpr[static_cast<size_t>(i)]));
   }
-
-  torch::Tensor forward(torch::Tensor x) {
-    if (downsample) x = downsample->forward(x);
-    return blocks->forward(x);
-  }
-
-  Sequential downsample{nullptr}, blocks{nullptr};
-};
-TORCH_MODULE(ConvNeXtStage);
+  const int64_t downsample = in_chs != out_chs || stride > 1 ? (stride > 1 ? 2 : 1) : 0;
+  return NormConvStage(in_chs, out_chs, downsample, kEps, b);
+}
 
 class ConvNeXt : public Classifier {
  public:
   ConvNeXt(const std::string& arch, const ConvNeXtConfig& cfg, const ModelOptions& options)
       : Classifier(arch, options), cfg_(cfg) {
     const auto& dims = cfg.dims;
-    stem_ = register_module("stem",
-                            Sequential(Conv2d(ConvOptions(options.in_chans, dims[0], cfg.patch_size)
-                                                  .stride(cfg.patch_size)
-                                                  .bias(true)
-                                                  .padding(torch::ExpandingArray<2>(0))),
-                                       LayerNorm2d(dims[0], kEps)));
+    stem_ = register_module("stem", patchify_stem(options.in_chans, dims[0], cfg.patch_size, kEps));
     const auto dpr = drop_path_rates(options.drop_path_rate, cfg.depths);
     Sequential stages;
     int64_t prev = dims[0];
     for (size_t i = 0; i < 4; ++i) {
       const int64_t stride = i > 0 ? 2 : 1;
-      stages->push_back(ConvNeXtStage(prev, dims[i], stride, cfg.depths[i], cfg, dpr[i]));
+      stages->push_back(convnext_stage(prev, dims[i], stride, cfg.depths[i], cfg, dpr[i]));
       prev = dims[i];
     }
     stages_ = register_module("stages", stages);

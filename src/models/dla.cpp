@@ -9,7 +9,7 @@
 #include <torch/torch.h>
 
 #include "core/error.hpp"
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "models/dpnvov_layers.hpp"
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
+#include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 
@@ -186,50 +186,37 @@ class DPN : public Classifier {
 }  // namespace
 
 void register_dpn_models(Registry& r) {
-  DPNConfig dpn68;
-  dpn68.small = true;
-  dpn68.num_init_features = 10;
-  dpn68.k_r = 128;
-  dpn68.groups = 32;
-  dpn68.k_sec = {3, 4, 12, 3};
-  dpn68.inc_sec = {16, 32, 32, 64};
+  // timm's model_args, field for field.
+  const DPNConfig dpn68{.small = true,
+                        .num_init_features = 10,
+                        .k_r = 128,
+                        .groups = 32,
+                        .k_sec = {3, 4, 12, 3},
+                        .inc_sec = {16, 32, 32, 64}};
   r.add<DPN>("dpn68", dpn68);
-
   DPNConfig dpn68b = dpn68;
   dpn68b.b = true;
   r.add<DPN>("dpn68b", dpn68b);
-
-  DPNConfig dpn92;
-  dpn92.num_init_features = 64;
-  dpn92.k_r = 96;
-  dpn92.groups = 32;
-  dpn92.k_sec = {3, 4, 20, 3};
-  dpn92.inc_sec = {16, 32, 24, 128};
-  r.add<DPN>("dpn92", dpn92);
-
-  DPNConfig dpn98;
-  dpn98.num_init_features = 96;
-  dpn98.k_r = 160;
-  dpn98.groups = 40;
-  dpn98.k_sec = {3, 6, 20, 3};
-  dpn98.inc_sec = {16, 32, 32, 128};
-  r.add<DPN>("dpn98", dpn98);
-
-  DPNConfig dpn131;
-  dpn131.num_init_features = 128;
-  dpn131.k_r = 160;
-  dpn131.groups = 40;
-  dpn131.k_sec = {4, 8, 28, 3};
-  dpn131.inc_sec = {16, 32, 32, 128};
-  r.add<DPN>("dpn131", dpn131);
-
-  DPNConfig dpn107;
-  dpn107.num_init_features = 128;
-  dpn107.k_r = 200;
-  dpn107.groups = 50;
-  dpn107.k_sec = {4, 8, 20, 3};
-  dpn107.inc_sec = {20, 64, 64, 128};
-  r.add<DPN>("dpn107", dpn107);
+  r.add<DPN>("dpn92", DPNConfig{.num_init_features = 64,
+                                .k_r = 96,
+                                .groups = 32,
+                                .k_sec = {3, 4, 20, 3},
+                                .inc_sec = {16, 32, 24, 128}});
+  r.add<DPN>("dpn98", DPNConfig{.num_init_features = 96,
+                                .k_r = 160,
+                                .groups = 40,
+                                .k_sec = {3, 6, 20, 3},
+                                .inc_sec = {16, 32, 32, 128}});
+  r.add<DPN>("dpn131", DPNConfig{.num_init_features = 128,
+                                 .k_r = 160,
+                                 .groups = 40,
+                                 .k_sec = {4, 8, 28, 3},
+                                 .inc_sec = {16, 32, 32, 128}});
+  r.add<DPN>("dpn107", DPNConfig{.num_init_features = 128,
+                                 .k_r = 200,
+                                 .groups = 50,
+                                 .k_sec = {4, 8, 20, 3},
+                                 .inc_sec = {20, 64, 64, 128}});
 }
 
 }  // namespace pepr::models

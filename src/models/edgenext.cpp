@@ -10,10 +10,10 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
+#include "models/layers/transformer.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
-#include "models/transformer_layers.hpp"
 
 namespace pepr::models {
 
@@ -198,57 +198,36 @@ class SplitTransposeBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SplitTransposeBlock);
 
-class EdgeNeXtStageImpl : public torch::nn::Module {
- public:
-  EdgeNeXtStageImpl(int64_t in_chs, int64_t out_chs, int64_t stride, size_t i,
-                    const EdgeNeXtConfig& cfg, const std::vector<double>& dpr) {
-    if (stride != 1) {
-      downsample = register_module(
-          "downsample",
-          Sequential(LayerNorm2d(in_chs, kEps), Conv2d(ConvOptions(in_chs, out_chs, 2)
-                                                           .stride(2)
-                                                           .bias(true)
-                                                           .padding(torch::ExpandingArray<2>(0)))));
+// timm's EdgeNeXtStage: a 2x2 downsample where the stage strides, conv blocks, then the
+// stage's global (split transpose) blocks.
+NormConvStage edgenext_stage(int64_t in_chs, int64_t out_chs, int64_t stride, size_t i,
+                             const EdgeNeXtConfig& cfg, const std::vector<double>& dpr) {
+  Sequential b;
+  const int64_t depth = cfg.depths[i];
+  for (int64_t j = 0; j < depth; ++j) {
+    const double dp = dpr[static_cast<size_t>(j)];
+    if (j < depth - cfg.global_block_counts[i]) {
+      b->push_back(
+          ConvBlock(out_chs, cfg.kernel_sizes[i], cfg.expand_ratio, cfg.ls_init_value, dp));
+    } else {
+      b->push_back(SplitTransposeBlock(out_chs, cfg.d2_scales[i], cfg.heads[i], cfg.expand_ratio,
+                                       cfg.use_pos_emb[i], cfg.ls_init_value, dp));
     }
-    Sequential b;
-    const int64_t depth = cfg.depths[i];
-    for (int64_t j = 0; j < depth; ++j) {
-      const double dp = dpr[static_cast<size_t>(j)];
-      if (j < depth - cfg.global_block_counts[i]) {
-        b->push_back(
-            ConvBlock(out_chs, cfg.kernel_sizes[i], cfg.expand_ratio, cfg.ls_init_value, dp));
-      } else {
-        b->push_back(SplitTransposeBlock(out_chs, cfg.d2_scales[i], cfg.heads[i], cfg.expand_ratio,
-                                         cfg.use_pos_emb[i], cfg.ls_init_value, dp));
-      }
-    }
-    blocks = register_module("blocks", b);
   }
-
-  torch::Tensor forward(torch::Tensor x) {
-    if (downsample) x = downsample->forward(x);
-    return blocks->forward(x);
-  }
-
-  Sequential downsample{nullptr}, blocks{nullptr};
-};
-TORCH_MODULE(EdgeNeXtStage);
+  return NormConvStage(in_chs, out_chs, stride != 1 ? 2 : 0, kEps, b);
+}
 
 class EdgeNeXt : public Classifier {
  public:
   EdgeNeXt(const std::string& arch, const EdgeNeXtConfig& cfg, const ModelOptions& options)
       : Classifier(arch, options) {
     const auto& dims = cfg.dims;
-    stem_ = register_module("stem", Sequential(Conv2d(ConvOptions(options.in_chans, dims[0], 4)
-                                                          .stride(4)
-                                                          .bias(true)
-                                                          .padding(torch::ExpandingArray<2>(0))),
-                                               LayerNorm2d(dims[0], kEps)));
+    stem_ = register_module("stem", patchify_stem(options.in_chans, dims[0], 4, kEps));
     const auto dpr = drop_path_rates(options.drop_path_rate, cfg.depths);
     Sequential stages;
     int64_t prev = dims[0];
     for (size_t i = 0; i < 4; ++i) {
-      stages->push_back(EdgeNeXtStage(prev, dims[i], i > 0 ? 2 : 1, i, cfg, dpr[i]));
+      stages->push_back(edgenext_stage(prev, dims[i], i > 0 ? 2 : 1, i, cfg, dpr[i]));
       prev = dims[i];
     }
     stages_ = register_module("stages", stages);

@@ -8,20 +8,13 @@ namespace pepr::models {
 EfficientNet::EfficientNet(const std::string& arch, const EfficientNetConfig& cfg,
                            const ModelOptions& options)
     : Classifier(arch, options) {
-  const int64_t stem_size =
-      cfg.fix_stem ? cfg.stem_size : cfg.round_chs(static_cast<double>(cfg.stem_size));
+  const int64_t stem_size = stem_channels(cfg);
   conv_stem_ = register_module(
       "conv_stem",
       create_conv2d(options.in_chans, stem_size, cfg.stem_kernel_size, 2, 1, 1, cfg.pad_type));
   bn1_ = register_module("bn1", BatchNormAct2d(stem_size, cfg.act));
 
-  BuilderOptions b;
-  b.pad_type = cfg.pad_type;
-  b.round_chs_fn = [cfg](double c) { return cfg.round_chs(c); };
-  b.se_from_exp = cfg.se_from_exp;
-  b.act = cfg.act;
-  b.se_layer = cfg.se_layer;
-  b.drop_path_rate = options.drop_path_rate;
+  const BuilderOptions b = builder_options(cfg, options.drop_path_rate);
   auto built = build_efficientnet_stages(
       stem_size,
       cfg.depth_multipliers.empty()

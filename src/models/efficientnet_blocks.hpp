@@ -12,7 +12,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 
 namespace pepr::models {
 
@@ -90,6 +90,24 @@ struct BuilderOptions {
   SeFactory se_layer = efficientnet_se();  // null: ignore se ratios
   double drop_path_rate = 0.0;
 };
+
+// The builder options of an EfficientNet-style model config (EfficientNetConfig,
+// MobileNetV3Config): its padding, channel rounding, SE placement, activation and SE layer.
+template <class Config>
+BuilderOptions builder_options(const Config& cfg, double drop_path_rate) {
+  return {.pad_type = cfg.pad_type,
+          .round_chs_fn = [cfg](double c) { return cfg.round_chs(c); },
+          .se_from_exp = cfg.se_from_exp,
+          .act = cfg.act,
+          .se_layer = cfg.se_layer,
+          .drop_path_rate = drop_path_rate};
+}
+
+// The stem's width: stem_size, through the config's channel rounding unless fix_stem.
+template <class Config>
+int64_t stem_channels(const Config& cfg) {
+  return cfg.fix_stem ? cfg.stem_size : cfg.round_chs(static_cast<double>(cfg.stem_size));
+}
 
 struct BuiltStages {
   Sequential blocks;  // Sequential of stage Sequentials: "blocks.i.j" names

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "models/efficientnet_blocks.hpp"
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "models/byobnet.hpp"
-#include "models/byobnet_layers.hpp"
+#include "models/layers/attention.hpp"
 #include "models/registry.hpp"
 
 namespace pepr::models {

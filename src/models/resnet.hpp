@@ -11,7 +11,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/model.hpp"
 
 namespace pepr::models {

@@ -3,7 +3,7 @@
 // last_linear.
 #include <fmt/format.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 

@@ -11,10 +11,10 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
+#include "models/layers/transformer.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
-#include "models/transformer_layers.hpp"
 
 namespace pepr::models {
 

@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 

@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "models/dpnvov_layers.hpp"
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
+#include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 

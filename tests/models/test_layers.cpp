@@ -3,7 +3,7 @@
 
 #include "core/error.hpp"
 #include "models/efficientnet_blocks.hpp"
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 #include "models/state_dict.hpp"
 #include "timm_reference.hpp"
 

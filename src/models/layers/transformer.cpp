@@ -1,4 +1,4 @@
-#include "models/transformer_layers.hpp"
+#include "models/layers/transformer.hpp"
 
 #include <cmath>
 #include <ostream>

@@ -300,6 +300,23 @@ class LayerNorm2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm2d);
 
+// A patchify stem (ConvNeXt, EdgeNeXt): "0" a patch x patch conv of stride patch with bias, "1"
+// LayerNorm2d.
+Sequential patchify_stem(int64_t in_chs, int64_t out_chs, int64_t patch, double eps);
+
+// The stage of ConvNeXt and EdgeNeXt (timm's ConvNeXtStage, EdgeNeXtStage): "downsample", a
+// LayerNorm2d and a k x k conv of stride k with bias (k = downsample_stride; 0: no downsample),
+// then the given "blocks".
+class NormConvStageImpl : public torch::nn::Module {
+ public:
+  NormConvStageImpl(int64_t in_chs, int64_t out_chs, int64_t downsample_stride, double eps,
+                    Sequential blocks);
+  torch::Tensor forward(torch::Tensor x);
+
+  Sequential downsample{nullptr}, blocks{nullptr};
+};
+TORCH_MODULE(NormConvStage);
+
 // timm.layers.GroupNorm1 (nn.GroupNorm(1, C)): normalises over C, H, W together. weight, bias.
 class GroupNorm1Impl : public torch::nn::Module {
  public:

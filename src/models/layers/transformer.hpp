@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 
 namespace pepr::models {
 

@@ -1,6 +1,5 @@
-// timm building blocks used by the DPN / VoVNet / ResNetV2 / ... family files that layers.hpp
-// does not have (yet). Kept in their own namespace so that they cannot collide with another
-// family's helpers before they are moved into layers.hpp.
+// timm building blocks used by the DPN / VoVNet / ResNetV2 / ... family files, in their own
+// namespace so that they cannot collide with another family's helpers.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 
 namespace pepr::models::dpnvov {
 

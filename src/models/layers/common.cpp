@@ -1,4 +1,4 @@
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 
 #include <cmath>
 #include <ostream>
@@ -440,6 +440,32 @@ std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
     pos += static_cast<size_t>(d);
   }
   return out;
+}
+
+Sequential patchify_stem(int64_t in_chs, int64_t out_chs, int64_t patch, double eps) {
+  return Sequential(Conv2d(ConvOptions(in_chs, out_chs, patch)
+                               .stride(patch)
+                               .bias(true)
+                               .padding(torch::ExpandingArray<2>(0))),
+                    LayerNorm2d(out_chs, eps));
+}
+
+NormConvStageImpl::NormConvStageImpl(int64_t in_chs, int64_t out_chs, int64_t downsample_stride,
+                                     double eps, Sequential stage_blocks) {
+  if (downsample_stride > 0) {
+    downsample = register_module(
+        "downsample",
+        Sequential(LayerNorm2d(in_chs, eps), Conv2d(ConvOptions(in_chs, out_chs, downsample_stride)
+                                                        .stride(downsample_stride)
+                                                        .bias(true)
+                                                        .padding(torch::ExpandingArray<2>(0)))));
+  }
+  blocks = register_module("blocks", std::move(stage_blocks));
+}
+
+torch::Tensor NormConvStageImpl::forward(torch::Tensor x) {
+  if (downsample) x = downsample->forward(x);
+  return blocks->forward(x);
 }
 
 LayerNorm2dImpl::LayerNorm2dImpl(int64_t dim, double eps, bool affine) : dim_(dim), eps_(eps) {

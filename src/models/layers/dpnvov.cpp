@@ -1,4 +1,4 @@
-#include "models/dpnvov_layers.hpp"
+#include "models/layers/dpnvov.hpp"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // timm attention layers used by the ByobNet families (byobnet, byoanet, mobilevit), each a port of
 // the timm layer of the same name with the same parameter names: BatNonLocalAttn, HaloAttn,
 // BottleneckAttn, LambdaLayer. (The smaller shared ones, EcaModule, GlobalContext, LayerNorm2d,
-// GroupNorm1, ConvMlp, are in layers.hpp.)
+// GroupNorm1, ConvMlp, are in layers/common.hpp.)
 #pragma once
 
 #include <array>
@@ -10,7 +10,7 @@
 
 #include <torch/torch.h>
 
-#include "models/layers.hpp"
+#include "models/layers/common.hpp"
 
 namespace pepr::models {
 

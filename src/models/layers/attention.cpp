@@ -1,4 +1,4 @@
-#include "models/byobnet_layers.hpp"
+#include "models/layers/attention.hpp"
 
 #include <cmath>
 
