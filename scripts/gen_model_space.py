@@ -69,11 +69,16 @@ out = [
 ]
 for name, params, typ, eff, in_paper, d in rows:
     c, h, w = d["input_size"]
+    now = d.get("timm_name_now") or ""
     out.append(
-        f"      {{{q(name)}, {params}, {q(typ)}, {eff}, {'true' if in_paper else 'false'}, "
-        f"{c}, {h}, {w}, {f3(d['mean'])}, {f3(d['std'])}, {float(d['crop_pct'])!r}, "
-        f"{q(d['interpolation'])}, {q(d['hf_hub_id'])}, {q(d['tag'])}, {q(d['first_conv'])}, "
-        f"{q(d['classifier'])}, {q(d.get('timm_name_now') or '')}}},")
+        f"      {{.name = {q(name)}, .params = {params}, .type = {q(typ)}, .efficient = {eff}, "
+        f".in_paper = {'true' if in_paper else 'false'}, .in_chans = {c}, .height = {h}, "
+        f".width = {w},\n"
+        f"       .mean = {f3(d['mean'])}, .std = {f3(d['std'])}, "
+        f".crop_pct = {float(d['crop_pct'])!r}, .interpolation = {q(d['interpolation'])},\n"
+        f"       .hf_hub_id = {q(d['hf_hub_id'])}, .tag = {q(d['tag'])}, "
+        f".first_conv = {q(d['first_conv'])}, .classifier = {q(d['classifier'])}"
+        + (f", .timm_name_now = {q(now)}" if now else "") + "},")
 out += ["  };", "  // clang-format on", "  return space;", "}", "", "}  // namespace pepr::zoo", ""]
 dest = os.path.join(root, "src", "zoo", "model_space_data.cpp")
 with open(dest + ".tmp", "w") as f:

@@ -14,23 +14,23 @@
 namespace pepr::zoo {
 
 struct ModelEntry {
-  std::string_view name;    // timm's name as the paper used it
+  std::string_view name{};  // timm's name as the paper used it
   std::int64_t params = 0;  // trainable parameters with the 1000-class ImageNet head
-  std::string_view type;    // "CNN" or "Other" (the paper's classification)
+  std::string_view type{};  // "CNN" or "Other" (the paper's classification)
   int efficient = 0;        // 1: designed for efficiency (the paper's classification)
   bool in_paper = true;     // one of the paper's 131 (else a reference architecture only)
   int in_chans = 3, height = 224, width = 224;  // timm's default pretrained input size
   std::array<double, 3> mean{}, std{};          // timm's normalisation for the weights
   double crop_pct = 0.875;
-  std::string_view interpolation;  // "bilinear", "bicubic"
-  std::string_view hf_hub_id;      // "timm/ghostnet_100.in1k": the default pretrained weights
-                                   // ("" for the legacy SENets: timm has no hub weights)
-  std::string_view tag;            // "in1k"
+  std::string_view interpolation{};  // "bilinear", "bicubic"
+  std::string_view hf_hub_id{};      // "timm/ghostnet_100.in1k": the default pretrained weights
+                                     // ("" for the legacy SENets: timm has no hub weights)
+  std::string_view tag{};            // "in1k"
   // The stem convolution(s) (adapted for 1-channel input) and the head(s) (replaced for the
   // dataset's classes), comma-separated where timm lists several (crossvit, repvgg).
-  std::string_view first_conv;
-  std::string_view classifier;
-  std::string_view timm_name_now;  // timm's current name where it renamed the model, else ""
+  std::string_view first_conv{};
+  std::string_view classifier{};
+  std::string_view timm_name_now{};  // timm's current name where it renamed the model, else ""
 };
 
 // Every entry, sorted by name.
