@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "models/registry.hpp"
 
 namespace pepr::models {
 
@@ -49,6 +50,31 @@ torch::Tensor Classifier::forward(torch::Tensor x) {
         arch_, min_size, min_size, x.size(2), x.size(3), min_size, min_size));
   }
   return forward_head(forward_features(std::move(x)));
+}
+
+std::shared_ptr<torch::nn::Module> Classifier::clone(
+    const c10::optional<torch::Device>& device) const {
+  std::shared_ptr<Classifier> copy = create_model(arch_, options_);
+  torch::NoGradGuard no_grad;
+  const auto copy_all = [&](const torch::OrderedDict<std::string, torch::Tensor>& from,
+                            torch::OrderedDict<std::string, torch::Tensor> to, const char* what) {
+    if (from.size() != to.size())
+      throw Error(fmt::format("{}: cannot clone: {} {}s, a new one has {}", arch_, from.size(),
+                              what, to.size()));
+    for (const auto& item : from) {
+      torch::Tensor* dst = to.find(item.key());
+      if (dst == nullptr || !item.value().defined())
+        throw Error(
+            fmt::format("{}: cannot clone: {} '{}' has no counterpart", arch_, what, item.key()));
+      torch::Tensor value = device ? item.value().to(*device) : item.value();
+      dst->set_data(value.clone());  // clone keeps the memory format (channels_last)
+      if (dst->is_leaf()) dst->set_requires_grad(item.value().requires_grad());
+    }
+  };
+  copy_all(named_parameters(), copy->named_parameters(), "parameter");
+  copy_all(named_buffers(), copy->named_buffers(), "buffer");
+  copy->train(is_training());
+  return copy;
 }
 
 int64_t count_parameters(const torch::nn::Module& module) {

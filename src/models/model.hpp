@@ -42,6 +42,13 @@ class Classifier : public torch::nn::Module {
   // (crossvit_9_240: 240); nullopt when sizes from min_input_size() up work.
   virtual std::optional<int64_t> fixed_input_size() const { return std::nullopt; }
 
+  // A deep copy: the same architecture and options built anew through the registry, then every
+  // parameter and buffer copied (values, requires_grad, memory format), moved to `device` when
+  // given, in the same training mode. What an EMA copy or a data-parallel replica needs; timm's
+  // models would use copy.deepcopy. (Submodules alone cannot be cloned.)
+  std::shared_ptr<torch::nn::Module> clone(
+      const c10::optional<torch::Device>& device = c10::nullopt) const override;
+
   const std::string& arch() const { return arch_; }
   int64_t num_classes() const { return options_.num_classes; }
   int64_t in_chans() const { return options_.in_chans; }
