@@ -89,9 +89,23 @@ TEST_P(TimmEquivalence, StateDictParamsAndLogitsMatchTimm) {
   const double f32_error = (logits.to(torch::kFloat64) - logits64).abs().max().item<double>();
   const double widened = 2 * f32_error;
   std::cout << fmt::format(
-      "[ equiv ] {}: float32 rounding |f32 - f64| = {:.3g}, sample_diff {:.3g}\n", name,
-      f32_error, ref.sample_diff);
+      "[ equiv ] {}: float32 rounding |f32 - f64| = {:.3g}, sample_diff {:.3g}\n", name, f32_error,
+      ref.sample_diff);
   ASSERT_GT(ref.sample_diff, 0) << name << ": the reference has no sample_diff";
+  // A few deep SE / ECA models explode under the fill rule (max|timm| up to 1e12): float32 rounding
+  // alone then moves their logits as much as another input does, and only the convolution
+  // algorithm timm's reference was made with (oneDNN on CPU) reproduces its float32 logits. Where
+  // this process runs another one (oneDNN turned off: Debian 13's LibTorch on a VM that hides its
+  // caches; or a GPU), such a model cannot be checked by its logits: the names, shapes and
+  // parameter count above still were. With oneDNN (Debian 12, CI) it is checked in full.
+  const bool reference_algorithm = device.is_cpu() && at::globalContext().userEnabledMkldnn();
+  if (widened > 0.1 * ref.sample_diff && !reference_algorithm) {
+    GTEST_SKIP() << name
+                 << ": logits not checkable here: float32 rounding |f32 - f64| = " << f32_error
+                 << " against the input's effect " << ref.sample_diff
+                 << ", and this process does not run oneDNN's convolutions, with which timm's "
+                    "reference was made (PEPR_ONEDNN=on checks them where oneDNN is right)";
+  }
   EXPECT_LE(widened, 0.1 * ref.sample_diff)
       << name << ": float32 rounding is too large a share of the input's effect to check it";
   EXPECT_LE(max_diff, widened) << name << ": logits differ from timm's by " << max_diff
