@@ -13,16 +13,16 @@
 #   --shell       open a shell in the chroot (mounts set up) instead of building
 #   CTEST_ARGS    passed to ctest, e.g. -- -R 'test_train|Forward' or -- -E Browser
 # Environment: PEPR_DEB13_DIR (default REPO/.cache/debian13), PEPR_DEB13_MIRROR
-# (default http://deb.debian.org/debian), PEPR_DEB13_NICE (default 15). ONEDNN_MAX_CPU_ISA, when
-# set, is passed to the tests: Debian 13's LibTorch 2.6 runs its CPU convolutions on the system's
-# oneDNN 3.6, which on a virtual machine that hides the CPU's cache sizes (no
-# /sys/devices/system/cpu/cpu0/cache) was measured to give wrong results with its AVX-512 kernels
-# and to die of SIGFPE with its AVX2 ones; ONEDNN_MAX_CPU_ISA=AVX avoids both (README).
+# (default http://deb.debian.org/debian), PEPR_DEB13_NICE (default 15). PEPR_ONEDNN and
+# ONEDNN_MAX_CPU_ISA, when set, are passed to the tests (README: Debian 13's oneDNN 3.7 misreads
+# the caches of AMD virtual machines; pepr turns it off there unless PEPR_ONEDNN=on).
 #
 # Idempotent: the chroot (DIR/root), its packages, the build folder (DIR/root/pepr/build) and
-# ccache's cache are kept and reused; a rerun rebuilds only what changed. The source tree is
-# bind-mounted read-only at /pepr/src, ../shared/data (when present) at /pepr/shared/data. Every
-# mount is undone on exit, also on failure or Ctrl-C. Logs and the summary: DIR/logs/.
+# ccache's cache are kept and reused; a rerun rebuilds only what changed. Names of deps.txt that
+# trixie lacks are remembered in DIR/absent-packages (delete it to look them up again). The
+# source tree is bind-mounted read-only at /pepr/src, ../shared/data (when present) at
+# /pepr/shared/data. Every mount is undone on exit, also on failure or Ctrl-C. Logs and the
+# summary: DIR/logs/.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -142,7 +142,8 @@ in_chroot() {  # runs a command in the chroot with a clean environment
   chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/root/.cache/ccache \
-    ${ONEDNN_MAX_CPU_ISA:+ONEDNN_MAX_CPU_ISA="$ONEDNN_MAX_CPU_ISA"} "$@"
+    ${ONEDNN_MAX_CPU_ISA:+ONEDNN_MAX_CPU_ISA="$ONEDNN_MAX_CPU_ISA"} \
+    ${PEPR_ONEDNN:+PEPR_ONEDNN="$PEPR_ONEDNN"} "$@"
 }
 
 # ---- 2. the build dependencies --------------------------------------------------------------
@@ -151,12 +152,16 @@ mapfile -t wanted < <(grep -v '^\s*#' "$repo/scripts/deps.txt" | sed 's/\s*#.*//
   grep -v -x -E 'python3|python3-.*|chromium')
 if ((peers)); then wanted+=(python3 python3-torch python3-torchvision chromium); fi
 
+# Names of deps.txt that trixie does not have (llvm-14, ...), found by an earlier run: not
+# looked up again, so a rerun with nothing to install does not refresh the package lists.
+absent_file="$dir/absent-packages"
 missing=()
 for p in "${wanted[@]}"; do
+  grep -qx -- "$p" "$absent_file" 2>/dev/null && continue
   in_chroot dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$p")
 done
-absent=()   # names of deps.txt that trixie does not have
+mapfile -t absent < <(cat "$absent_file" 2>/dev/null)
 if ((${#missing[@]})); then
   say "installing ${#missing[@]} packages in the chroot: ${missing[*]}"
   t=$(now)
@@ -170,6 +175,7 @@ if ((${#missing[@]})); then
     exit 1
   }
   in_chroot apt-get clean
+  printf '%s\n' "${absent[@]}" | sort -u | sed '/^$/d' >"$absent_file"
   took[packages]=$(( $(now) - t ))
 else
   took[packages]=reused
