@@ -442,12 +442,16 @@ std::vector<std::vector<double>> drop_path_rates(double drop_path_rate,
   return out;
 }
 
+namespace {
+// A k x k convolution with stride k and a bias: non-overlapping patches.
+Conv2d patch_conv(int64_t in_chs, int64_t out_chs, int64_t k) {
+  return Conv2d(
+      ConvOptions(in_chs, out_chs, k).stride(k).bias(true).padding(torch::ExpandingArray<2>(0)));
+}
+}  // namespace
+
 Sequential patchify_stem(int64_t in_chs, int64_t out_chs, int64_t patch, double eps) {
-  return Sequential(Conv2d(ConvOptions(in_chs, out_chs, patch)
-                               .stride(patch)
-                               .bias(true)
-                               .padding(torch::ExpandingArray<2>(0))),
-                    LayerNorm2d(out_chs, eps));
+  return Sequential(patch_conv(in_chs, out_chs, patch), LayerNorm2d(out_chs, eps));
 }
 
 NormConvStageImpl::NormConvStageImpl(int64_t in_chs, int64_t out_chs, int64_t downsample_stride,
@@ -455,10 +459,7 @@ NormConvStageImpl::NormConvStageImpl(int64_t in_chs, int64_t out_chs, int64_t do
   if (downsample_stride > 0) {
     downsample = register_module(
         "downsample",
-        Sequential(LayerNorm2d(in_chs, eps), Conv2d(ConvOptions(in_chs, out_chs, downsample_stride)
-                                                        .stride(downsample_stride)
-                                                        .bias(true)
-                                                        .padding(torch::ExpandingArray<2>(0)))));
+        Sequential(LayerNorm2d(in_chs, eps), patch_conv(in_chs, out_chs, downsample_stride)));
   }
   blocks = register_module("blocks", std::move(stage_blocks));
 }
