@@ -4,7 +4,9 @@ plus the two extra reference architectures, from the shared data beside the chec
 
   ../shared/data/pepr-paper/model_names.csv   parameters, type, efficient (the paper's classes)
   ../shared/data/timm-reference/<name>.json   timm's input size, mean/std, crop, interpolation,
-                                              pretrained hub id and tag, stem and head names
+                                              pretrained hub id and tag
+(The stem and head names are not copied: the native model's family code is their one source,
+checked against timm's by the equivalence test.)
 
 Usage: scripts/gen_model_space.py [SHARED_DATA_DIR]   (default ../shared/data)
 """
@@ -47,8 +49,6 @@ if missing:
 
 
 def q(s):
-    if isinstance(s, list):  # timm lists several stems / heads for some models (crossvit)
-        s = ",".join(s)
     return '"' + (s or "").replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -76,8 +76,7 @@ for name, params, typ, eff, in_paper, d in rows:
         f".width = {w},\n"
         f"       .mean = {f3(d['mean'])}, .std = {f3(d['std'])}, "
         f".crop_pct = {float(d['crop_pct'])!r}, .interpolation = {q(d['interpolation'])},\n"
-        f"       .hf_hub_id = {q(d['hf_hub_id'])}, .tag = {q(d['tag'])}, "
-        f".first_conv = {q(d['first_conv'])}, .classifier = {q(d['classifier'])}"
+        f"       .hf_hub_id = {q(d['hf_hub_id'])}, .tag = {q(d['tag'])}"
         + (f", .timm_name_now = {q(now)}" if now else "") + "},")
 out += ["  };", "  // clang-format on", "  return space;", "}", "", "}  // namespace pepr::zoo", ""]
 dest = os.path.join(root, "src", "zoo", "model_space_data.cpp")

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -88,8 +89,6 @@ void run_info(const std::string& name, const OutputArgs& out) {
   row("mean", fmt::format("{}, {}, {}", e.mean[0], e.mean[1], e.mean[2]));
   row("std", fmt::format("{}, {}, {}", e.std[0], e.std[1], e.std[2]));
   row("crop_pct / interpolation", fmt::format("{} / {}", e.crop_pct, e.interpolation));
-  row("first_conv", std::string(e.first_conv));
-  row("classifier", std::string(e.classifier));
   if (e.hf_hub_id.empty()) {
     row("weights", "none on the hub (timm has a legacy .pth file only)");
   } else {
@@ -104,6 +103,10 @@ void run_info(const std::string& name, const OutputArgs& out) {
     row("native_params",
         fmt::format("{}{}", f.params,
                     f.params == e.params ? " (= timm's)" : " (differs from timm's!)"));
+    row("first_conv",
+        fmt::format("{} (adapted for 1-channel input)", fmt::join(f.first_conv, ", ")));
+    row("classifier",
+        fmt::format("{} (new for another number of classes)", fmt::join(f.classifier, ", ")));
     row("state_dict", fmt::format("{} entries", f.state_dict.size()));
     row("min_input_size",
         f.min_input_size > 1

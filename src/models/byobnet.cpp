@@ -537,7 +537,7 @@ int64_t ceil_div(int64_t a, int64_t b) {
 // ---------------------------------------------------------------------------------------------
 
 ByobNet::ByobNet(const std::string& arch, const ModelCfg& cfg, const ModelOptions& options)
-    : Classifier(arch, options), first_conv_(cfg.first_conv) {
+    : HeadedClassifier(arch, options), first_conv_(cfg.first_conv) {
   if (cfg.blocks.empty()) throw std::logic_error(arch + ": no stages");
   LayerFns layers;
   layers.act = cfg.act;
@@ -707,15 +707,6 @@ torch::Tensor ByobNet::forward_features(torch::Tensor x) {
   return x;
 }
 
-torch::Tensor ByobNet::forward_head(torch::Tensor x) {
-  return head_->forward(x);
-}
-
-void ByobNet::reset_classifier(int64_t num_classes) {
-  set_num_classes(num_classes);
-  head_->reset(num_classes);
-}
-
 ModelCfg tiered(std::vector<std::vector<BlockCfg>> blocks, const std::string& stem_pool, Act act,
                 const std::string& attn_layer, int64_t num_features) {
   return ModelCfg{.blocks = std::move(blocks),
@@ -725,7 +716,7 @@ ModelCfg tiered(std::vector<std::vector<BlockCfg>> blocks, const std::string& st
                   .num_features = num_features,
                   .act = act,
                   .attn_layer = attn_layer,
-                  .first_conv = "stem.conv1.conv"};
+                  .first_conv = {"stem.conv1.conv"}};
 }
 
 void register_model(Registry& r, const std::string& name, ModelCfg cfg) {
@@ -799,7 +790,7 @@ void register_byobnet_models(Registry& r) {
     cfg.blocks = rep_vgg_bcfg({2, 4, 14, 1}, {1.5, 1.5, 1.5, 2.75});
     cfg.stem_type = "rep";
     cfg.stem_chs = {64};
-    cfg.first_conv = "stem.conv_kxk.conv";  // timm lists stem.conv_kxk.conv and stem.conv_1x1.conv
+    cfg.first_conv = {"stem.conv_kxk.conv", "stem.conv_1x1.conv"};
     register_model(r, "repvgg_a2", cfg);
   }
   {
@@ -813,7 +804,7 @@ void register_byobnet_models(Registry& r) {
     cfg.stem_pool = "";
     cfg.num_features = 2048;
     cfg.act = Act::silu;
-    cfg.first_conv = "stem.conv1";
+    cfg.first_conv = {"stem.conv1"};
     register_model(r, "resnet51q", cfg);
   }
   {
@@ -830,7 +821,7 @@ void register_byobnet_models(Registry& r) {
     cfg.num_features = 2048;
     cfg.act = Act::silu;
     cfg.block_kwargs.extra_conv = true;
-    cfg.first_conv = "stem.conv1.conv";
+    cfg.first_conv = {"stem.conv1.conv"};
     register_model(r, "resnet61q", cfg);
   }
   register_model(r, "gcresnext26ts", tiered(resnext26_blocks(), "maxpool", Act::silu, "gca", 0));

@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -121,20 +122,17 @@ struct ModelCfg {
   BlockKwargs block_kwargs{};
 
   // pretrained cfg and creation arguments
-  std::string first_conv = "stem.conv";
+  std::vector<std::string> first_conv{"stem.conv"};  // timm's pretrained cfg first_conv (all)
   std::optional<int64_t> img_size{};  // timm's img_size: fixed-size models (fixed_input_size)
   int64_t min_input_size = 1;         // timm's min_input_size, where it has one
 };
 
-class ByobNet : public Classifier {
+class ByobNet : public HeadedClassifier<ClassifierHead> {
  public:
   ByobNet(const std::string& arch, const ModelCfg& cfg, const ModelOptions& options);
 
   torch::Tensor forward_features(torch::Tensor x) override;
-  torch::Tensor forward_head(torch::Tensor x) override;
-  std::string first_conv_name() const override { return first_conv_; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override;
+  std::vector<std::string> first_conv_names() const override { return first_conv_; }
   int64_t min_input_size() const override { return min_input_size_; }
   std::optional<int64_t> fixed_input_size() const override { return fixed_input_size_; }
 
@@ -150,14 +148,13 @@ class ByobNet : public Classifier {
  private:
   void check_size(int64_t h, int64_t w) const;
 
-  std::string first_conv_;
+  std::vector<std::string> first_conv_;
   int64_t min_input_size_ = 1;
   std::optional<int64_t> fixed_input_size_;
   std::vector<SizeRule> size_rules_;
   std::shared_ptr<BlockBase> stem_;
   std::vector<std::vector<std::shared_ptr<BlockBase>>> stages_;
   ConvBnAct final_conv_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 // timm's ConvNormAct with BatchNormAct2d: conv (no bias, symmetric padding) + bn (+ act).

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -31,10 +32,10 @@ class ResidualImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Residual);
 
-class ConvMixer : public Classifier {
+class ConvMixer : public LinearHeadClassifier {
  public:
   ConvMixer(const std::string& arch, const ConvMixerConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), patch_size_(cfg.patch_size) {
+      : LinearHeadClassifier(arch, options, "head"), patch_size_(cfg.patch_size) {
     const int64_t dim = cfg.dim;
     stem_ = register_module("stem", Sequential());
     stem_->push_back(Conv2d(ConvOptions(options.in_chans, dim, cfg.patch_size)
@@ -60,23 +61,13 @@ class ConvMixer : public Classifier {
       blocks_->push_back(block);
     }
     set_num_features(dim);
-    head_ = register_module("head", torch::nn::Linear(dim, options.num_classes));
+    register_fc(dim);
   }
 
   torch::Tensor forward_features(torch::Tensor x) override {
     return blocks_->forward(stem_->forward(x));
   }
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return head_->forward(x);
-  }
-  std::string first_conv_name() const override { return "stem.0"; }
-  std::string classifier_name() const override { return "head"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_ = replace_module("head", torch::nn::Linear(num_features(), num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.0"}; }
   // The patch embedding needs one whole patch.
   int64_t min_input_size() const override { return patch_size_; }
 
@@ -84,7 +75,6 @@ class ConvMixer : public Classifier {
   int64_t patch_size_;
   Sequential stem_{nullptr};
   Sequential blocks_{nullptr};
-  torch::nn::Linear head_{nullptr};
 };
 
 }  // namespace

@@ -120,8 +120,8 @@ class ConvNeXt : public Classifier {
   torch::Tensor forward_head(torch::Tensor x) override {
     return norm_head_ ? norm_head_->forward(x) : head_->forward(x);
   }
-  std::string first_conv_name() const override { return "stem.0"; }
-  std::string classifier_name() const override { return "head.fc"; }
+  std::vector<std::string> first_conv_names() const override { return {"stem.0"}; }
+  std::vector<std::string> classifier_names() const override { return {"head.fc"}; }
   void reset_classifier(int64_t num_classes) override {
     set_num_classes(num_classes);
     if (norm_head_) {

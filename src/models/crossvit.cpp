@@ -275,9 +275,11 @@ class CrossVit : public Classifier {
     return torch::stack(logits, 0).mean(0);
   }
 
-  std::string first_conv_name() const override { return "patch_embed.0.proj"; }
-  // timm lists every branch's classifier: head.0, head.1.
-  std::string classifier_name() const override { return "head.0"; }
+  // One patch embedding and one classifier per branch, as timm lists them.
+  std::vector<std::string> first_conv_names() const override {
+    return branch_names("patch_embed", ".proj");
+  }
+  std::vector<std::string> classifier_names() const override { return branch_names("head", ""); }
   void reset_classifier(int64_t num_classes) override {
     set_num_classes(num_classes);
     head_ = replace_module("head", make_heads(num_classes));
@@ -285,6 +287,13 @@ class CrossVit : public Classifier {
   std::optional<int64_t> fixed_input_size() const override { return cfg_.img_size; }
 
  private:
+  // "<list>.0<suffix>", "<list>.1<suffix>", ...: one name per branch.
+  std::vector<std::string> branch_names(const std::string& list, const std::string& suffix) const {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < cfg_.embed_dim.size(); ++i)
+      out.push_back(list + "." + std::to_string(i) + suffix);
+    return out;
+  }
   torch::nn::ModuleList make_heads(int64_t num_classes) const {
     torch::nn::ModuleList heads;
     for (const int64_t d : cfg_.embed_dim) heads->push_back(torch::nn::Linear(d, num_classes));

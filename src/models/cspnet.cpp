@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -240,10 +241,10 @@ class CspStageImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CspStage);
 
-class CspNet : public Classifier {
+class CspNet : public HeadedClassifier<ClassifierHead> {
  public:
   CspNet(const std::string& arch, const CspConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : HeadedClassifier(arch, options) {
     // Each spatial reduction as (kernel, stride, padding, is_avg_pool) for min_input_size.
     std::vector<std::array<int64_t, 4>> reductions;
 
@@ -335,13 +336,7 @@ class CspNet : public Classifier {
     if (stem_pool_) x = torch::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
     return stages_->forward(x);
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.conv1.conv"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.conv1.conv"}; }
   int64_t min_input_size() const override { return min_size_; }
 
  private:
@@ -349,7 +344,6 @@ class CspNet : public Classifier {
   std::vector<ConvNormAct> stem_convs_;
   bool stem_pool_ = false;
   Sequential stages_{nullptr};
-  ClassifierHead head_{nullptr};
   int64_t min_size_ = 1;
 };
 

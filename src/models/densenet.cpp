@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -68,10 +69,10 @@ struct DenseNetConfig {
   bool blur_stem = false;  // aa_layer = BlurPool2d (aa_stem_only: the stem pool only)
 };
 
-class DenseNet : public Classifier {
+class DenseNet : public LinearHeadClassifier {
  public:
   DenseNet(const std::string& arch, const DenseNetConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : LinearHeadClassifier(arch, options, "classifier") {
     const int64_t init_features = cfg.growth_rate * 2;
     features = Sequential();
     if (cfg.deep_stem) {
@@ -117,7 +118,7 @@ class DenseNet : public Classifier {
     features->push_back("norm5", BatchNormAct2d(num, Act::relu));
     register_module("features", features);
     set_num_features(num);
-    classifier = register_module("classifier", torch::nn::Linear(num, options.num_classes));
+    register_fc(num);
 
     // timm's "official init from torch repo": conv kaiming_normal_ (fan_in, gain sqrt(2)),
     // BatchNorm 1 / 0, Linear bias 0.
@@ -133,18 +134,7 @@ class DenseNet : public Classifier {
 
   torch::Tensor forward_features(torch::Tensor x) override { return features->forward(x); }
 
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return classifier->forward(x);
-  }
-
-  std::string first_conv_name() const override { return "features.conv0"; }
-  std::string classifier_name() const override { return "classifier"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    classifier = replace_module("classifier", torch::nn::Linear(num_features(), num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"features.conv0"}; }
 
   // The stem halves the size twice (conv0 or the deep stem's conv0, then the max / blur pool,
   // both ceil-like: s -> (s + 1) / 2), and each AvgPool 2x2 transition floors it: the last
@@ -155,7 +145,6 @@ class DenseNet : public Classifier {
   }
 
   Sequential features{nullptr};
-  torch::nn::Linear classifier{nullptr};
 
  private:
   int64_t num_transitions_ = 0;

@@ -254,8 +254,8 @@ class DLA : public Classifier {
     return fc->forward(x).flatten(1);
   }
 
-  std::string first_conv_name() const override { return "base_layer.0"; }
-  std::string classifier_name() const override { return "fc"; }
+  std::vector<std::string> first_conv_names() const override { return {"base_layer.0"}; }
+  std::vector<std::string> classifier_names() const override { return {"fc"}; }
   void reset_classifier(int64_t num_classes) override {
     set_num_classes(num_classes);
     fc = replace_module("fc", make_fc(num_classes));

@@ -167,8 +167,8 @@ class DPN : public Classifier {
                                            is_training());
   }
 
-  std::string first_conv_name() const override { return "features.conv1_1.conv"; }
-  std::string classifier_name() const override { return "classifier"; }
+  std::vector<std::string> first_conv_names() const override { return {"features.conv1_1.conv"}; }
+  std::vector<std::string> classifier_names() const override { return {"classifier"}; }
   void reset_classifier(int64_t num_classes) override {
     set_num_classes(num_classes);
     classifier_ =

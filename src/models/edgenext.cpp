@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/transformer.hpp"
 #include "models/model.hpp"
@@ -217,10 +218,10 @@ NormConvStage edgenext_stage(int64_t in_chs, int64_t out_chs, int64_t stride, si
   return NormConvStage(in_chs, out_chs, stride != 1 ? 2 : 0, kEps, b);
 }
 
-class EdgeNeXt : public Classifier {
+class EdgeNeXt : public HeadedClassifier<NormMlpClassifierHead> {
  public:
   EdgeNeXt(const std::string& arch, const EdgeNeXtConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : HeadedClassifier(arch, options) {
     const auto& dims = cfg.dims;
     stem_ = register_module("stem", patchify_stem(options.in_chans, dims[0], 4, kEps));
     const auto dpr = drop_path_rates(options.drop_path_rate, cfg.depths);
@@ -241,19 +242,12 @@ class EdgeNeXt : public Classifier {
   torch::Tensor forward_features(torch::Tensor x) override {
     return stages_->forward(stem_->forward(x));
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.0"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.0"}; }
   // The stem's 4x4 patches and three 2x2 downsampling convolutions.
   int64_t min_input_size() const override { return 32; }
 
  private:
   Sequential stem_{nullptr}, stages_{nullptr};
-  NormMlpClassifierHead head_{nullptr};
 };
 
 }  // namespace

@@ -7,7 +7,7 @@ namespace pepr::models {
 
 EfficientNet::EfficientNet(const std::string& arch, const EfficientNetConfig& cfg,
                            const ModelOptions& options)
-    : Classifier(arch, options) {
+    : LinearHeadClassifier(arch, options, "classifier") {
   const int64_t stem_size = stem_channels(cfg);
   conv_stem_ = register_module(
       "conv_stem",
@@ -32,7 +32,7 @@ EfficientNet::EfficientNet(const std::string& arch, const EfficientNetConfig& cf
     features = cfg.num_features;
   }
   set_num_features(features);
-  classifier_ = register_module("classifier", torch::nn::Linear(features, options.num_classes));
+  register_fc(features);
   init_weight_goog(*this);
 }
 
@@ -41,18 +41,6 @@ torch::Tensor EfficientNet::forward_features(torch::Tensor x) {
   x = blocks_->forward(x);
   if (conv_head_) x = bn2_->forward(conv_head_->forward(x));
   return x;
-}
-
-torch::Tensor EfficientNet::forward_head(torch::Tensor x) {
-  x = global_avg_pool(x);
-  if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-  return classifier_->forward(x);
-}
-
-void EfficientNet::reset_classifier(int64_t num_classes) {
-  set_num_classes(num_classes);
-  // timm's reset_classifier: a plain Linear with PyTorch's default initialisation.
-  classifier_ = replace_module("classifier", torch::nn::Linear(num_features(), num_classes));
 }
 
 // ---------------------------------------------------------------------------------------------

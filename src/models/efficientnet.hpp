@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "models/efficientnet_blocks.hpp"
+#include "models/headed_classifier.hpp"
 #include "models/model.hpp"
 
 namespace pepr::models {
@@ -37,16 +38,13 @@ struct EfficientNetConfig {
   }
 };
 
-class EfficientNet : public Classifier {
+class EfficientNet : public LinearHeadClassifier {
  public:
   EfficientNet(const std::string& arch, const EfficientNetConfig& config,
                const ModelOptions& options);
 
   torch::Tensor forward_features(torch::Tensor x) override;
-  torch::Tensor forward_head(torch::Tensor x) override;
-  std::string first_conv_name() const override { return "conv_stem"; }
-  std::string classifier_name() const override { return "classifier"; }
-  void reset_classifier(int64_t num_classes) override;
+  std::vector<std::string> first_conv_names() const override { return {"conv_stem"}; }
 
  private:
   Conv2d conv_stem_{nullptr};
@@ -54,7 +52,6 @@ class EfficientNet : public Classifier {
   Sequential blocks_{nullptr};
   Conv2d conv_head_{nullptr};
   BatchNormAct2d bn2_{nullptr};
-  torch::nn::Linear classifier_{nullptr};
 };
 
 }  // namespace pepr::models

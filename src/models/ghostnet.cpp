@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "models/efficientnet_blocks.hpp"
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -114,10 +115,10 @@ struct GhostLayer {
   int64_t s;
 };
 
-class GhostNet : public Classifier {
+class GhostNet : public LinearHeadClassifier {
  public:
   GhostNet(const std::string& arch, double width, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : LinearHeadClassifier(arch, options, "classifier") {
     // clang-format off
     // k, t (expansion channels), c, SE ratio, s
     const std::vector<std::vector<GhostLayer>> cfgs = {
@@ -161,8 +162,7 @@ class GhostNet : public Classifier {
     conv_head_ = register_module("conv_head", Conv2d(ConvOptions(out_chs, kHeadHiddenSize, 1)
                                                          .bias(true)
                                                          .padding(torch::ExpandingArray<2>(0))));
-    classifier_ =
-        register_module("classifier", torch::nn::Linear(kHeadHiddenSize, options.num_classes));
+    register_fc(kHeadHiddenSize);
     // timm leaves PyTorch's default initialisation in place ("FIXME init").
   }
 
@@ -171,20 +171,12 @@ class GhostNet : public Classifier {
     return blocks_->forward(x);
   }
 
-  torch::Tensor forward_head(torch::Tensor x) override {
+  torch::Tensor pre_logits(torch::Tensor x) override {
     x = x.mean({2, 3}, /*keepdim=*/true);
-    x = torch::relu(conv_head_->forward(x)).flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return classifier_->forward(x);
+    return torch::relu(conv_head_->forward(x)).flatten(1);
   }
 
-  std::string first_conv_name() const override { return "conv_stem"; }
-  std::string classifier_name() const override { return "classifier"; }
-
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    classifier_ = replace_module("classifier", torch::nn::Linear(kHeadHiddenSize, num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"conv_stem"}; }
 
  private:
   static constexpr int64_t kHeadHiddenSize = 1280;
@@ -192,7 +184,6 @@ class GhostNet : public Classifier {
   BatchNormAct2d bn1_{nullptr};
   Sequential blocks_{nullptr};
   Conv2d conv_head_{nullptr};
-  torch::nn::Linear classifier_{nullptr};
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/error.hpp"
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -154,10 +155,10 @@ struct HRNetConfig {
   StageCfg stage1, stage2, stage3, stage4;
 };
 
-class HighResolutionNet : public Classifier {
+class HighResolutionNet : public LinearHeadClassifier {
  public:
   HighResolutionNet(const std::string& arch, const HRNetConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : LinearHeadClassifier(arch, options, "classifier") {
     conv1_ = register_module("conv1", create_conv2d(options.in_chans, cfg.stem_width, 3, 2));
     bn1_ = register_module("bn1", BatchNormAct2d(cfg.stem_width, Act::relu));
     conv2_ = register_module("conv2", create_conv2d(cfg.stem_width, 64, 3, 2));
@@ -202,8 +203,7 @@ class HighResolutionNet : public Classifier {
     final_layer_ = register_module("final_layer",
                                    conv_bn(head_channels[3] * 4, kNumFeatures, 1, 1, true, true));
     set_num_features(kNumFeatures);
-    classifier_ =
-        register_module("classifier", torch::nn::Linear(kNumFeatures, options.num_classes));
+    register_fc(kNumFeatures);
 
     // timm init_weights: kaiming_normal_(fan_out, relu) for conv weights (biases keep PyTorch's
     // default), BatchNorm 1 / 0; the Linear keeps its default.
@@ -253,17 +253,7 @@ class HighResolutionNet : public Classifier {
     }
     return final_layer_->forward(y);
   }
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return classifier_->forward(x);
-  }
-  std::string first_conv_name() const override { return "conv1"; }
-  std::string classifier_name() const override { return "classifier"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    classifier_ = replace_module("classifier", torch::nn::Linear(kNumFeatures, num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"conv1"}; }
   int64_t min_input_size() const override { return 32; }
 
  private:
@@ -301,7 +291,6 @@ class HighResolutionNet : public Classifier {
   std::vector<std::vector<HighResolutionModule>> stages_;
   std::vector<Sequential> incre_, downsamp_;
   Sequential final_layer_{nullptr};
-  torch::nn::Linear classifier_{nullptr};
 };
 
 }  // namespace

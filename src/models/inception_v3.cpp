@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -159,9 +160,10 @@ class InceptionEImpl : public torch::nn::Module {
 };
 TORCH_MODULE(InceptionE);
 
-class InceptionV3 : public Classifier {
+class InceptionV3 : public LinearHeadClassifier {
  public:
-  InceptionV3(const std::string& arch, const ModelOptions& options) : Classifier(arch, options) {
+  InceptionV3(const std::string& arch, const ModelOptions& options)
+      : LinearHeadClassifier(arch, options, "fc") {
     Conv2d_1a_3x3 = register_module("Conv2d_1a_3x3", cba(options.in_chans, 32, 3, 2));
     Conv2d_2a_3x3 = register_module("Conv2d_2a_3x3", cba(32, 32, 3));
     Conv2d_2b_3x3 = register_module("Conv2d_2b_3x3", cba(32, 64, 3, 1, 1));
@@ -179,7 +181,7 @@ class InceptionV3 : public Classifier {
     mixed_.emplace_back(register_module("Mixed_7b", InceptionE(1280)));
     mixed_.emplace_back(register_module("Mixed_7c", InceptionE(2048)));
     set_num_features(2048);
-    fc_ = register_module("fc", torch::nn::Linear(2048, options.num_classes));
+    register_fc(2048);
 
     // timm: trunc_normal_(std=0.1) for every conv and Linear weight; BatchNorm 1 / 0.
     for (auto& m : modules(/*include_self=*/false)) {
@@ -198,17 +200,7 @@ class InceptionV3 : public Classifier {
     for (auto& m : mixed_) x = m.forward(x);
     return x;
   }
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return fc_->forward(x);
-  }
-  std::string first_conv_name() const override { return "Conv2d_1a_3x3.conv"; }
-  std::string classifier_name() const override { return "fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    fc_ = replace_module("fc", torch::nn::Linear(num_features(), num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"Conv2d_1a_3x3.conv"}; }
   // Unpadded 3x3 convs and max pools: 1a (s2), 2a, pool, 4a, pool, 6a (s2), 7a (s2).
   int64_t min_input_size() const override {
     return dpnvov::smallest_size([](int64_t s) {
@@ -232,7 +224,6 @@ class InceptionV3 : public Classifier {
   ConvNormAct Conv2d_1a_3x3{nullptr}, Conv2d_2a_3x3{nullptr}, Conv2d_2b_3x3{nullptr},
       Conv2d_3b_1x1{nullptr}, Conv2d_4a_3x3{nullptr};
   std::vector<torch::nn::AnyModule> mixed_;
-  torch::nn::Linear fc_{nullptr};
 };
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/transformer.hpp"
 #include "models/model.hpp"
@@ -362,10 +363,10 @@ class MaxxVitBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MaxxVitBlock);
 
-class MaxxVit : public Classifier {
+class MaxxVit : public HeadedClassifier<ClassifierHead> {
  public:
   MaxxVit(const std::string& arch, const MaxxVitConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), cfg_(cfg) {
+      : HeadedClassifier(arch, options), cfg_(cfg) {
     auto stem = std::make_shared<torch::nn::Module>();
     stem_conv1_ =
         stem->register_module("conv1", create_conv2d(options.in_chans, cfg.stem_width[0], 3, 2));
@@ -409,13 +410,7 @@ class MaxxVit : public Classifier {
     for (auto& b : stage_blocks_) x = b->forward(x);
     return norm_->forward(x);
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.conv1"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.conv1"}; }
   std::optional<int64_t> fixed_input_size() const override { return cfg_.img_size; }
 
  private:
@@ -460,7 +455,6 @@ class MaxxVit : public Classifier {
   std::shared_ptr<torch::nn::Module> stages_;
   std::vector<Sequential> stage_blocks_;
   LayerNorm2d norm_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 }  // namespace

@@ -132,8 +132,8 @@ class MetaFormer : public Classifier {
     x = head_norm_->forward(x.mean({2, 3}, /*keepdim=*/true)).flatten(1);
     return head_fc_->forward(x);
   }
-  std::string first_conv_name() const override { return "stem.conv"; }
-  std::string classifier_name() const override { return "head.fc"; }
+  std::vector<std::string> first_conv_names() const override { return {"stem.conv"}; }
+  std::vector<std::string> classifier_names() const override { return {"head.fc"}; }
   void reset_classifier(int64_t num_classes) override {
     set_num_classes(num_classes);
     head_fc_ = head_->replace_module("fc", torch::nn::Linear(num_features(), num_classes));

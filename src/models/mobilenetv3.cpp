@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "models/efficientnet_blocks.hpp"
+#include "models/headed_classifier.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
 
@@ -31,10 +32,12 @@ struct MobileNetV3Config {
 
 // timm MobileNetV3 (head_norm = False): conv_stem, bn1, blocks, global pool, conv_head (bias =
 // head_bias), act2, flatten, dropout, classifier.
-class MobileNetV3 : public Classifier {
+class MobileNetV3 : public LinearHeadClassifier {
  public:
   MobileNetV3(const std::string& arch, const MobileNetV3Config& cfg, const ModelOptions& options)
-      : Classifier(arch, options), act_(cfg.act), head_hidden_size_(cfg.num_features) {
+      : LinearHeadClassifier(arch, options, "classifier"),
+        act_(cfg.act),
+        head_hidden_size_(cfg.num_features) {
     const int64_t stem_size = stem_channels(cfg);
     conv_stem_ = register_module(
         "conv_stem", create_conv2d(options.in_chans, stem_size, 3, 2, 1, 1, cfg.pad_type));
@@ -47,8 +50,7 @@ class MobileNetV3 : public Classifier {
 
     conv_head_ = register_module("conv_head", create_conv2d(built.out_chs, head_hidden_size_, 1, 1,
                                                             1, 1, cfg.pad_type, cfg.head_bias));
-    classifier_ =
-        register_module("classifier", torch::nn::Linear(head_hidden_size_, options.num_classes));
+    register_fc(head_hidden_size_);
     init_weight_goog(*this);
   }
 
@@ -57,22 +59,12 @@ class MobileNetV3 : public Classifier {
     return blocks_->forward(x);
   }
 
-  torch::Tensor forward_head(torch::Tensor x) override {
+  torch::Tensor pre_logits(torch::Tensor x) override {
     x = x.mean({2, 3}, /*keepdim=*/true);
-    x = apply_act(act_, conv_head_->forward(x), /*inplace=*/true);
-    x = x.flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return classifier_->forward(x);
+    return apply_act(act_, conv_head_->forward(x), /*inplace=*/true).flatten(1);
   }
 
-  std::string first_conv_name() const override { return "conv_stem"; }
-  std::string classifier_name() const override { return "classifier"; }
-
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    // timm: a plain Linear(head_hidden_size, num_classes) with PyTorch's default initialisation.
-    classifier_ = replace_module("classifier", torch::nn::Linear(head_hidden_size_, num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"conv_stem"}; }
 
  private:
   Act act_;
@@ -81,7 +73,6 @@ class MobileNetV3 : public Classifier {
   BatchNormAct2d bn1_{nullptr};
   Sequential blocks_{nullptr};
   Conv2d conv_head_{nullptr};
-  torch::nn::Linear classifier_{nullptr};
 };
 
 // timm hardcorenas._gen_hardcorenas: hard_swish, SE with relu, hard_sigmoid gate and

@@ -299,7 +299,7 @@ ModelCfg mobilevitv2_cfg(double multiplier) {
   cfg.stem_pool = "";
   cfg.downsample = "";
   cfg.act = Act::silu;
-  cfg.first_conv = "stem.conv";
+  cfg.first_conv = {"stem.conv"};
   return cfg;
 }
 
@@ -320,7 +320,7 @@ void register_mobilevit_models(Registry& r) {
     cfg.downsample = "";
     cfg.act = Act::silu;
     cfg.num_features = 640;
-    cfg.first_conv = "stem.conv";
+    cfg.first_conv = {"stem.conv"};
     register_model(r, "mobilevit_s", cfg);
   }
   register_model(r, "mobilevitv2_050", mobilevitv2_cfg(0.5));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -26,10 +27,15 @@ class Classifier : public torch::nn::Module {
   virtual torch::Tensor forward_features(torch::Tensor x) = 0;
   virtual torch::Tensor forward_head(torch::Tensor x) = 0;
 
-  // Dotted names as in timm's pretrained_cfg: the stem convolution ("conv1", "conv1.0",
-  // "conv_stem", "features.0") and the classifier ("fc", "classifier", "head.fc").
-  virtual std::string first_conv_name() const = 0;
-  virtual std::string classifier_name() const = 0;
+  // Dotted module names as timm's pretrained_cfg lists them: the stem convolution(s) that take the
+  // image ({"conv1"}, {"conv1.0"}, {"conv_stem"}; RepVGG's two stem branches, CrossViT's patch
+  // embedding per branch) and the classifier(s) ({"fc"}, {"head.fc"}; CrossViT's head per branch).
+  // The family code that registers these modules is the only source of the names: pretrained
+  // loading adapts every first conv to 1-channel input and leaves every classifier fresh when its
+  // class count differs; `pepr zoo info` shows them; the equivalence test checks them against
+  // timm's for every model of the study.
+  virtual std::vector<std::string> first_conv_names() const = 0;
+  virtual std::vector<std::string> classifier_names() const = 0;
 
   // Replaces the classifier by a freshly initialised one with num_classes (>= 1) outputs.
   virtual void reset_classifier(int64_t num_classes) = 0;

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -172,10 +173,10 @@ class NormFreeBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(NormFreeBlock);
 
-class NormFreeNet : public Classifier {
+class NormFreeNet : public HeadedClassifier<ClassifierHead> {
  public:
   NormFreeNet(const std::string& arch, const NfConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), act_{cfg.act, nonlin_gamma(cfg.act)} {
+      : HeadedClassifier(arch, options), act_{cfg.act, nonlin_gamma(cfg.act)} {
     const double eps = cfg.std_conv_eps;
     // deep_quad stem: 3x3 convs to c/8, c/4, c/2, c with strides 2, 1, 1, 2.
     const int64_t c = make_divisible(static_cast<double>(cfg.stem_chs), cfg.ch_div);
@@ -240,20 +241,13 @@ class NormFreeNet : public Classifier {
     for (auto& block : blocks_) x = block->forward(x);
     return act_(final_conv_->forward(x));
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.conv1"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.conv1"}; }
 
  private:
   GammaAct act_;
   std::vector<ScaledStdConv2d> stem_;
   std::vector<NormFreeBlock> blocks_;
   ScaledStdConv2d final_conv_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 }  // namespace

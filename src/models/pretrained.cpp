@@ -1,9 +1,6 @@
 #include "models/pretrained.hpp"
 
 #include <map>
-#include <sstream>
-
-#include <fmt/ranges.h>
 
 #include <fmt/format.h>
 
@@ -43,15 +40,6 @@ torch::ScalarType scalar_type(Dtype d) {
   return torch::kFloat32;
 }
 
-std::vector<std::string> split_names(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 bool under(const std::string& name, const std::vector<std::string>& prefixes) {
   for (const auto& p : prefixes)
     if (name == p || name.rfind(p + ".", 0) == 0) return true;
@@ -72,8 +60,8 @@ PretrainedLoad load_pretrained(Classifier& model, const std::string& path) {
   const auto target = state_dict(model);
   PretrainedLoad r;
   r.path = path;
-  const auto heads = split_names(model.classifier_name());
-  const auto stems = split_names(model.first_conv_name());
+  const auto heads = model.classifier_names();
+  const auto stems = model.first_conv_names();
   for (auto it = source.begin(); it != source.end();) {
     auto tt = target.find(it->first);
     if (tt != target.end() && tt->second.sizes() != it->second.sizes()) {

@@ -18,10 +18,10 @@ struct PretrainedLoad {
 
 // Loads a .safetensors file written in timm's naming (timm's own hub weights, or a state dict
 // saved by pepr) into `model`, converting F16/BF16/F64 to the model's dtype:
-// - the classifier (model.classifier_name()) keeps its fresh initialisation when the file's has
+// - every classifier (model.classifier_names()) keeps its fresh initialisation when the file's has
 //   another shape (another number of classes);
-// - with a 1-channel model, the stem convolution's RGB kernels are summed into one (as timm's
-//   adapt_input_conv does);
+// - with a 1-channel model, every stem convolution's (model.first_conv_names()) RGB kernels are
+//   summed into one (as timm's adapt_input_conv does);
 // - everything else must match exactly: missing, unexpected or differently shaped tensors throw a
 //   pepr::Error that lists them, and the model is left unchanged.
 PretrainedLoad load_pretrained(Classifier& model, const std::string& path);

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/transformer.hpp"
 #include "models/model.hpp"
@@ -141,11 +142,11 @@ class PvtStageImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PvtStage);
 
-class PyramidVisionTransformerV2 : public Classifier {
+class PyramidVisionTransformerV2 : public LinearHeadClassifier {
  public:
   PyramidVisionTransformerV2(const std::string& arch, const PvtV2Config& cfg,
                              const ModelOptions& options)
-      : Classifier(arch, options), cfg_(cfg) {
+      : LinearHeadClassifier(arch, options, "head"), cfg_(cfg) {
     patch_embed_ = register_module("patch_embed",
                                    OverlapPatchEmbed(7, 4, options.in_chans, cfg.embed_dims[0]));
     const auto dpr = drop_path_rates(options.drop_path_rate, cfg.depths);
@@ -159,7 +160,7 @@ class PyramidVisionTransformerV2 : public Classifier {
       prev = cfg.embed_dims[i];
     }
     set_num_features(prev);
-    head_ = register_module("head", torch::nn::Linear(prev, options.num_classes));
+    register_fc(prev);
 
     init_trunc_linear_fan_out_conv(*this);  // timm's _init_weights
   }
@@ -169,17 +170,8 @@ class PyramidVisionTransformerV2 : public Classifier {
     for (auto& s : stage_list_) x = s->forward(x);
     return x;
   }
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = x.mean({-1, -2});
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return head_->forward(x);
-  }
-  std::string first_conv_name() const override { return "patch_embed.proj"; }
-  std::string classifier_name() const override { return "head"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_ = replace_module("head", torch::nn::Linear(num_features(), num_classes));
-  }
+  torch::Tensor pre_logits(torch::Tensor x) override { return x.mean({-1, -2}); }
+  std::vector<std::string> first_conv_names() const override { return {"patch_embed.proj"}; }
   // Every spatial-reduction convolution (kernel = stride = sr_ratio) needs at least sr_ratio
   // tokens per side: the smallest size for which the stride-4 embedding and the stride-2
   // downsamplings leave that many.
@@ -200,7 +192,6 @@ class PyramidVisionTransformerV2 : public Classifier {
   OverlapPatchEmbed patch_embed_{nullptr};
   torch::nn::ModuleList stages_{nullptr};
   std::vector<PvtStage> stage_list_;
-  torch::nn::Linear head_{nullptr};
 };
 
 }  // namespace

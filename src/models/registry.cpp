@@ -81,6 +81,8 @@ NativeFacts native_facts(const std::string& name) {
   NativeFacts f;
   f.params = count_parameters(*model);
   f.min_input_size = model->min_input_size();
+  f.first_conv = model->first_conv_names();
+  f.classifier = model->classifier_names();
   const auto tensors = state_dict(*model);
   for (const auto& n : state_dict_names(*model)) {
     const auto sizes = tensors.at(n).sizes();

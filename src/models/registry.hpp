@@ -59,10 +59,12 @@ bool is_native(const std::string& name);
 std::string family_of(const std::string& name);
 
 // What building a native model with 1000 classes tells (pepr::Error if not native): its
-// trainable parameters, its input-size rule, and its state dict (names and shapes, in order).
+// trainable parameters, its input-size rule, its stem and head names (as timm's pretrained_cfg
+// lists them) and its state dict (names and shapes, in order).
 struct NativeFacts {
   std::int64_t params = 0;
   std::int64_t min_input_size = 1;
+  std::vector<std::string> first_conv, classifier;
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> state_dict;
 };
 NativeFacts native_facts(const std::string& name);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -102,10 +103,10 @@ class PreBottleneckImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PreBottleneck);
 
-class RegNet : public Classifier {
+class RegNet : public HeadedClassifier<ClassifierHead> {
  public:
   RegNet(const std::string& arch, const RegNetConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), act_(cfg.act) {
+      : HeadedClassifier(arch, options), act_(cfg.act) {
     stem_ = register_module("stem", create_conv2d(options.in_chans, cfg.stem_width, 3, 2));
     const auto stages = regnet_stages(cfg);
     int64_t total = 0;
@@ -140,19 +141,12 @@ class RegNet : public Classifier {
     for (auto& block : blocks_) x = block->forward(x);
     return apply_act(act_, x);  // final_conv: the activation (pre-activation network)
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem"}; }
 
  private:
   Act act_;
   Conv2d stem_{nullptr};
   std::vector<PreBottleneck> blocks_;
-  ClassifierHead head_{nullptr};
 };
 
 }  // namespace

@@ -147,7 +147,7 @@ TORCH_MODULE(Bottleneck);
 }  // namespace
 
 ResNet::ResNet(const std::string& arch, const ResNetConfig& cfg, const ModelOptions& options)
-    : Classifier(arch, options), aa_(cfg.aa) {
+    : LinearHeadClassifier(arch, options, "fc"), aa_(cfg.aa) {
   if (cfg.layers.size() != cfg.channels.size() || cfg.layers.empty()) {
     throw std::logic_error(arch + ": layers and channels must have the same, non-zero length");
   }
@@ -242,7 +242,7 @@ ResNet::ResNet(const std::string& arch, const ResNetConfig& cfg, const ModelOpti
     stages_.push_back(register_module(fmt::format("layer{}", stage + 1), blocks));
   }
   set_num_features(inplanes);
-  fc_ = register_module("fc", torch::nn::Linear(inplanes, options.num_classes));
+  register_fc(inplanes);
 
   // timm's init_weights(zero_init_last=True); Linear and Conv1d keep PyTorch's default.
   init_kaiming_fan_out(*this);
@@ -295,17 +295,6 @@ torch::Tensor ResNet::forward_features(torch::Tensor x) {
   x = maxpool_.forward(x);
   for (auto& stage : stages_) x = stage->forward(x);
   return x;
-}
-
-torch::Tensor ResNet::forward_head(torch::Tensor x) {
-  x = global_avg_pool(x);
-  if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-  return fc_->forward(x);
-}
-
-void ResNet::reset_classifier(int64_t num_classes) {
-  set_num_classes(num_classes);
-  fc_ = replace_module("fc", torch::nn::Linear(num_features(), num_classes));
 }
 
 // ---------------------------------------------------------------------------------------------

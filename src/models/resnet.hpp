@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 
@@ -67,15 +68,14 @@ struct ResNetConfig {
   std::function<torch::nn::AnyModule(int64_t channels)> attn_layer;
 };
 
-class ResNet : public Classifier {
+class ResNet : public LinearHeadClassifier {
  public:
   ResNet(const std::string& arch, const ResNetConfig& config, const ModelOptions& options);
 
   torch::Tensor forward_features(torch::Tensor x) override;
-  torch::Tensor forward_head(torch::Tensor x) override;
-  std::string first_conv_name() const override { return deep_stem_ ? "conv1.0" : "conv1"; }
-  std::string classifier_name() const override { return "fc"; }
-  void reset_classifier(int64_t num_classes) override;
+  std::vector<std::string> first_conv_names() const override {
+    return {deep_stem_ ? "conv1.0" : "conv1"};
+  }
   int64_t min_input_size() const override;
 
  private:
@@ -87,7 +87,6 @@ class ResNet : public Classifier {
   BatchNormAct2d bn1_{nullptr};
   torch::nn::AnyModule maxpool_;
   std::vector<Sequential> stages_;
-  torch::nn::Linear fc_{nullptr};
 };
 
 }  // namespace pepr::models

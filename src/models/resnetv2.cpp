@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -79,10 +80,10 @@ struct ResNetV2Config {
   Act act = Act::relu;
 };
 
-class ResNetV2 : public Classifier {
+class ResNetV2 : public HeadedClassifier<dpnvov::ConvClassifierHead> {
  public:
   ResNetV2(const std::string& arch, const ResNetV2Config& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : HeadedClassifier(arch, options) {
     const int64_t stem_chs = make_divisible(static_cast<double>(cfg.stem_chs));
     auto stem = register_module("stem", std::make_shared<torch::nn::Module>());
     stem_conv_ = stem->register_module("conv", create_conv2d(options.in_chans, stem_chs, 7, 2));
@@ -117,13 +118,7 @@ class ResNetV2 : public Classifier {
     x = stages_->forward(x);
     return norm_->forward(x);
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.conv"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.conv"}; }
 
  private:
   // timm _init_weights: Linear N(0, 0.01), conv kaiming_normal_(fan_out, relu) with zero bias,
@@ -138,7 +133,6 @@ class ResNetV2 : public Classifier {
   Conv2d stem_conv_{nullptr};
   Sequential stages_{nullptr};
   BatchNormAct2d norm_{nullptr};
-  dpnvov::ConvClassifierHead head_{nullptr};
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -72,10 +73,10 @@ struct SelecSlsConfig {
   int64_t num_features;
 };
 
-class SelecSls : public Classifier {
+class SelecSls : public LinearHeadClassifier {
  public:
   SelecSls(const std::string& arch, const SelecSlsConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : LinearHeadClassifier(arch, options, "fc") {
     stem_ = register_module("stem", conv_bn(options.in_chans, 32, 3, 2));
     auto features = register_module("features", std::make_shared<torch::nn::Module>());
     for (size_t i = 0; i < cfg.features.size(); ++i) {
@@ -85,7 +86,7 @@ class SelecSls : public Classifier {
     head_ = register_module("head", Sequential());
     for (const auto& h : cfg.head) head_->push_back(conv_bn(h.in_chs, h.out_chs, h.k, h.stride));
     set_num_features(cfg.num_features);
-    fc_ = register_module("fc", torch::nn::Linear(cfg.num_features, options.num_classes));
+    register_fc(cfg.num_features);
     // timm: kaiming_normal_(fan_out, relu) for every conv; BatchNorm and Linear keep defaults.
     torch::NoGradGuard no_grad;
     for (auto& m : modules(/*include_self=*/false)) {
@@ -101,23 +102,12 @@ class SelecSls : public Classifier {
     for (auto& block : blocks_) std::tie(x, skip) = block->forward(x, skip);
     return head_->forward(x);
   }
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return fc_->forward(x);
-  }
-  std::string first_conv_name() const override { return "stem.0"; }
-  std::string classifier_name() const override { return "fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    fc_ = replace_module("fc", torch::nn::Linear(num_features(), num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.0"}; }
 
  private:
   Sequential stem_{nullptr};
   std::vector<SelecSlsBlock> blocks_;
   Sequential head_{nullptr};
-  torch::nn::Linear fc_{nullptr};
 };
 
 }  // namespace

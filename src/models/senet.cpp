@@ -3,6 +3,7 @@
 // last_linear.
 #include <fmt/format.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -106,10 +107,10 @@ class Layer0Impl : public torch::nn::Module {
 };
 TORCH_MODULE(Layer0);
 
-class SENet : public Classifier {
+class SENet : public LinearHeadClassifier {
  public:
   SENet(const std::string& arch, const SENetConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : LinearHeadClassifier(arch, options, "last_linear") {
     if (cfg.layers.size() != 4) throw std::logic_error(arch + ": SENet has four stages");
     layer0_ = register_module("layer0", Layer0(options.in_chans, cfg.inplanes, cfg.input_3x3));
     int64_t inplanes = cfg.inplanes;
@@ -142,7 +143,7 @@ class SENet : public Classifier {
       stages_.push_back(register_module(fmt::format("layer{}", stage + 1), blocks));
     }
     set_num_features(inplanes);
-    last_linear_ = register_module("last_linear", torch::nn::Linear(inplanes, options.num_classes));
+    register_fc(inplanes);
     // timm's _weight_init: kaiming_normal_(fan_out) for convs, BatchNorm 1 / 0.
     init_kaiming_fan_out(*this);
   }
@@ -155,19 +156,7 @@ class SENet : public Classifier {
     return x;
   }
 
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = global_avg_pool(x);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return last_linear_->forward(x);
-  }
-
-  std::string first_conv_name() const override { return "layer0.conv1"; }
-  std::string classifier_name() const override { return "last_linear"; }
-
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    last_linear_ = replace_module("last_linear", torch::nn::Linear(num_features(), num_classes));
-  }
+  std::vector<std::string> first_conv_names() const override { return {"layer0.conv1"}; }
 
   // The stem halves the input (rounding up); pool0 needs at least 2 pixels: 3 -> 2 -> 1.
   int64_t min_input_size() const override { return 3; }
@@ -175,7 +164,6 @@ class SENet : public Classifier {
  private:
   Layer0 layer0_{nullptr};
   std::vector<Sequential> stages_;
-  torch::nn::Linear last_linear_{nullptr};
 };
 
 }  // namespace

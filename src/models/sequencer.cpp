@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/transformer.hpp"
 #include "models/model.hpp"
@@ -127,10 +128,10 @@ class Sequencer2dStageImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Sequencer2dStage);
 
-class Sequencer2d : public Classifier {
+class Sequencer2d : public HeadedClassifier<ClassifierHead> {
  public:
   Sequencer2d(const std::string& arch, const SequencerConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), cfg_(cfg) {
+      : HeadedClassifier(arch, options), cfg_(cfg) {
     stem_ = register_module(
         "stem", PatchConv("proj", options.in_chans, cfg.embed_dims[0], cfg.patch_sizes[0]));
     Sequential stages;
@@ -176,12 +177,7 @@ class Sequencer2d : public Classifier {
     return norm_->forward(stages_->forward(x));  // NHWC
   }
   torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x.mean({1, 2})); }
-  std::string first_conv_name() const override { return "stem.proj"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.proj"}; }
   // Every patch convolution needs at least one patch.
   int64_t min_input_size() const override {
     int64_t r = 1;
@@ -194,7 +190,6 @@ class Sequencer2d : public Classifier {
   PatchConv stem_{nullptr};
   Sequential stages_{nullptr};
   LayerNorm norm_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/transformer.hpp"
 #include "models/model.hpp"
@@ -232,10 +233,10 @@ class SwinV2StageImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SwinV2Stage);
 
-class SwinTransformerV2 : public Classifier {
+class SwinTransformerV2 : public HeadedClassifier<ClassifierHead> {
  public:
   SwinTransformerV2(const std::string& arch, const SwinV2Config& cfg, const ModelOptions& options)
-      : Classifier(arch, options), cfg_(cfg) {
+      : HeadedClassifier(arch, options), cfg_(cfg) {
     auto pe = std::make_shared<torch::nn::Module>();
     pe_proj_ = pe->register_module(
         "proj", Conv2d(ConvOptions(options.in_chans, cfg.embed_dim, cfg.patch_size)
@@ -284,12 +285,7 @@ class SwinTransformerV2 : public Classifier {
     return norm_->forward(layers_->forward(x));  // NHWC
   }
   torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x.mean({1, 2})); }
-  std::string first_conv_name() const override { return "patch_embed.proj"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"patch_embed.proj"}; }
   std::optional<int64_t> fixed_input_size() const override { return cfg_.img_size; }
 
  private:
@@ -298,7 +294,6 @@ class SwinTransformerV2 : public Classifier {
   LayerNorm pe_norm_{nullptr};
   Sequential layers_{nullptr};
   LayerNorm norm_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/transformer.hpp"
 #include "models/model.hpp"
@@ -97,10 +98,10 @@ class PosConvImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PosConv);
 
-class Twins : public Classifier {
+class Twins : public LinearHeadClassifier {
  public:
   Twins(const std::string& arch, const TwinsConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), cfg_(cfg) {
+      : LinearHeadClassifier(arch, options, "head"), cfg_(cfg) {
     const size_t n = cfg.depths.size();
     patch_embeds_ = register_module("patch_embeds", torch::nn::ModuleList());
     int64_t prev = options.in_chans;
@@ -136,7 +137,7 @@ class Twins : public Classifier {
     }
     set_num_features(cfg.embed_dims.back());
     norm_ = register_module("norm", LayerNorm(num_features(), kEps));
-    head_ = register_module("head", torch::nn::Linear(num_features(), options.num_classes));
+    register_fc(num_features());
 
     init_trunc_linear_fan_out_conv(*this);  // timm's _init_weights
   }
@@ -156,17 +157,8 @@ class Twins : public Classifier {
     }
     return norm_->forward(x);
   }
-  torch::Tensor forward_head(torch::Tensor x) override {
-    x = x.mean(1);
-    if (options().drop_rate > 0.0) x = torch::dropout(x, options().drop_rate, is_training());
-    return head_->forward(x);
-  }
-  std::string first_conv_name() const override { return "patch_embeds.0.proj"; }
-  std::string classifier_name() const override { return "head"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_ = replace_module("head", torch::nn::Linear(num_features(), num_classes));
-  }
+  torch::Tensor pre_logits(torch::Tensor x) override { return x.mean(1); }  // tokens [N, L, C]
+  std::vector<std::string> first_conv_names() const override { return {"patch_embeds.0.proj"}; }
   // Stage k sees the image reduced by patch_size * 2^k and sub-samples it by sr_ratio[k].
   int64_t min_input_size() const override {
     int64_t need = 1;
@@ -185,7 +177,6 @@ class Twins : public Classifier {
   std::vector<std::vector<TwinsBlock>> block_lists_;
   std::vector<PosConv> pos_list_;
   LayerNorm norm_{nullptr};
-  torch::nn::Linear head_{nullptr};
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/model.hpp"
 #include "models/registry.hpp"
@@ -43,10 +44,10 @@ class VggPreLogitsImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VggPreLogits);
 
-class VGG : public Classifier {
+class VGG : public HeadedClassifier<ClassifierHead> {
  public:
   VGG(const std::string& arch, const std::vector<int64_t>& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : HeadedClassifier(arch, options) {
     Sequential features;
     int64_t prev = options.in_chans;
     for (int64_t v : cfg) {
@@ -80,12 +81,7 @@ class VGG : public Classifier {
   torch::Tensor forward_head(torch::Tensor x) override {
     return head_->forward(pre_logits_->forward(x));
   }
-  std::string first_conv_name() const override { return "features.0"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"features.0"}; }
   // Each MaxPool2d(2, 2) needs at least 2 pixels: 5 of them need 32.
   int64_t min_input_size() const override { return int64_t{1} << num_pools_; }
 
@@ -94,7 +90,6 @@ class VGG : public Classifier {
   int num_pools_ = 0;
   Sequential features_{nullptr};
   VggPreLogits pre_logits_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 void add(Registry& r, const std::string& name, std::vector<int64_t> cfg) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -111,10 +112,10 @@ class OsaStageImpl : public torch::nn::Module {
 };
 TORCH_MODULE(OsaStage);
 
-class VovNet : public Classifier {
+class VovNet : public HeadedClassifier<ClassifierHead> {
  public:
   VovNet(const std::string& arch, const VovNetConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options) {
+      : HeadedClassifier(arch, options) {
     const auto& sc = cfg.stem_chs;
     const int64_t last_stem_stride = cfg.stem_stride / 2;
     stem_ = register_module("stem", Sequential());
@@ -171,19 +172,12 @@ class VovNet : public Classifier {
   torch::Tensor forward_features(torch::Tensor x) override {
     return stages_->forward(stem_->forward(x));
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.0.conv"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.0.conv"}; }
   int64_t min_input_size() const override { return min_size_; }
 
  private:
   Sequential stem_{nullptr};
   Sequential stages_{nullptr};
-  ClassifierHead head_{nullptr};
   std::vector<bool> downsamples_;
   int64_t min_size_ = 1;
 };

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "models/headed_classifier.hpp"
 #include "models/layers/common.hpp"
 #include "models/layers/dpnvov.hpp"
 #include "models/model.hpp"
@@ -125,10 +126,10 @@ struct XceptionConfig {
   double bn_eps = 1e-3;
 };
 
-class XceptionAligned : public Classifier {
+class XceptionAligned : public HeadedClassifier<ClassifierHead> {
  public:
   XceptionAligned(const std::string& arch, const XceptionConfig& cfg, const ModelOptions& options)
-      : Classifier(arch, options), preact_(cfg.preact) {
+      : HeadedClassifier(arch, options), preact_(cfg.preact) {
     const auto bn = BatchNormOptions().eps(cfg.bn_eps);
     stem_ = register_module("stem", Sequential());
     stem_->push_back(ConvNormAct(ConvOptions(options.in_chans, 32, 3).stride(2), Act::relu, bn));
@@ -152,19 +153,12 @@ class XceptionAligned : public Classifier {
     x = blocks_->forward(stem_->forward(x));
     return preact_ ? torch::relu(x) : x;
   }
-  torch::Tensor forward_head(torch::Tensor x) override { return head_->forward(x); }
-  std::string first_conv_name() const override { return "stem.0.conv"; }
-  std::string classifier_name() const override { return "head.fc"; }
-  void reset_classifier(int64_t num_classes) override {
-    set_num_classes(num_classes);
-    head_->reset(num_classes);
-  }
+  std::vector<std::string> first_conv_names() const override { return {"stem.0.conv"}; }
 
  private:
   bool preact_;
   Sequential stem_{nullptr};
   Sequential blocks_{nullptr};
-  ClassifierHead head_{nullptr};
 };
 
 // Entry flow, `middle` middle-flow blocks, exit flow.

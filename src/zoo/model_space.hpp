@@ -26,10 +26,6 @@ struct ModelEntry {
   std::string_view hf_hub_id{};      // "timm/ghostnet_100.in1k": the default pretrained weights
                                      // ("" for the legacy SENets: timm has no hub weights)
   std::string_view tag{};            // "in1k"
-  // The stem convolution(s) (adapted for 1-channel input) and the head(s) (replaced for the
-  // dataset's classes), comma-separated where timm lists several (crossvit, repvgg).
-  std::string_view first_conv{};
-  std::string_view classifier{};
   std::string_view timm_name_now{};  // timm's current name where it renamed the model, else ""
 };
 

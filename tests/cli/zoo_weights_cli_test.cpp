@@ -40,6 +40,13 @@ TEST(ZooCli, InfoSaysHowToUseAModelThatIsNotNative) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("timm/ghostnet_100.in1k"), std::string::npos);
   EXPECT_NE(r.out.find("5182508"), std::string::npos);
+  // The stem and head names come from the native model: all of them where timm lists several.
+  auto rep = pepr::test::run_pepr({"zoo", "info", "repvgg_a2", "-f", "csv"});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  if (rep.out.find("native,yes") != std::string::npos) {
+    EXPECT_NE(rep.out.find("stem.conv_kxk.conv, stem.conv_1x1.conv"), std::string::npos) << rep.out;
+    EXPECT_NE(rep.out.find("classifier,head.fc "), std::string::npos) << rep.out;
+  }
   auto n = pepr::test::run_pepr({"zoo", "info", "nasnetalarge"});
   ASSERT_EQ(n.exit_code, 0);
   if (n.out.find("not native") != std::string::npos) {

@@ -42,8 +42,8 @@ TEST_P(TimmEquivalence, StateDictParamsAndLogitsMatchTimm) {
 
   // 2. Parameter count and the names of the stem and the head.
   EXPECT_EQ(pepr::models::count_parameters(*model), ref.timm_params);
-  EXPECT_EQ(model->first_conv_name(), ref.first_conv);
-  EXPECT_EQ(model->classifier_name(), ref.classifier);
+  EXPECT_EQ(model->first_conv_names(), ref.first_conv);
+  EXPECT_EQ(model->classifier_names(), ref.classifier);
 
   // 3. Logits under the fill rule, on $PEPR_TEST_DEVICE (default cpu; `cuda` on a GPU machine,
   // with TF32 off so that float32 means float32 there too).

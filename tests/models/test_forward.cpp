@@ -6,7 +6,6 @@
 // its stem and classifier names are truthful; reset_classifier changes only the head; and
 // channels_last gives the same logits.
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <vector>
 
@@ -35,20 +34,10 @@ int64_t test_size(const Classifier& model, int64_t wanted) {
   return model.fixed_input_size().value_or(std::max(wanted, model.min_input_size()));
 }
 
-// Whether a state-dict entry belongs to the classifier. timm lists several classifiers for
-// multi-head models (CrossViT: head.0, head.1); the model names the first, "<list>.0", and its
-// siblings "<list>.<k>" are classifiers too.
-bool in_classifier(const std::string& entry, const std::string& classifier) {
-  if (entry.starts_with(classifier + ".")) return true;
-  const auto dot = classifier.rfind('.');
-  if (dot == std::string::npos || classifier.substr(dot + 1) != "0") return false;
-  const std::string list = classifier.substr(0, dot + 1);  // "head."
-  if (!entry.starts_with(list)) return false;
-  const auto rest = entry.substr(list.size());
-  const auto end = rest.find('.');
-  return end != std::string::npos && end > 0 &&
-         std::all_of(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(end),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+// Whether a state-dict entry belongs to one of the model's classifiers.
+bool in_classifier(const std::string& entry, const std::vector<std::string>& classifiers) {
+  return std::any_of(classifiers.begin(), classifiers.end(),
+                     [&](const std::string& c) { return entry.starts_with(c + "."); });
 }
 
 // Runs `forward` and expects a pepr::Error whose message holds every one of `parts`.
@@ -72,20 +61,27 @@ TEST_P(NativeModel, KeepsThePeprModelContract) {
   const auto fixed = model->fixed_input_size();
   const int64_t min = model->min_input_size();
 
-  // 1. Names: the stem takes the 1 channel, the classifier gives the 7 classes. A Linear
-  //    [classes, C], or a 1x1 conv classifier [classes, C, 1, 1] (timm's use_conv heads).
+  // 1. Names: every stem conv takes the 1 channel, every classifier gives the 7 classes. A
+  //    Linear [classes, C], or a 1x1 conv classifier [classes, C, 1, 1] (timm's use_conv heads).
   {
     const auto sd = state_dict(*model);
-    const auto conv = sd.find(model->first_conv_name() + ".weight");
-    ASSERT_NE(conv, sd.end()) << model->first_conv_name();
-    EXPECT_EQ(conv->second.size(1), 1);
-    const auto fc = sd.find(model->classifier_name() + ".weight");
-    ASSERT_NE(fc, sd.end()) << model->classifier_name();
-    EXPECT_TRUE(fc->second.dim() == 2 ||
-                (fc->second.dim() == 4 && fc->second.size(2) == 1 && fc->second.size(3) == 1))
-        << fc->second.sizes();
-    EXPECT_EQ(fc->second.size(0), 7);
-    EXPECT_EQ(sd.at(model->classifier_name() + ".bias").size(0), 7);
+    ASSERT_FALSE(model->first_conv_names().empty());
+    for (const auto& stem : model->first_conv_names()) {
+      const auto conv = sd.find(stem + ".weight");
+      ASSERT_NE(conv, sd.end()) << stem;
+      EXPECT_EQ(conv->second.dim(), 4) << stem;
+      EXPECT_EQ(conv->second.size(1), 1) << stem;
+    }
+    ASSERT_FALSE(model->classifier_names().empty());
+    for (const auto& head : model->classifier_names()) {
+      const auto fc = sd.find(head + ".weight");
+      ASSERT_NE(fc, sd.end()) << head;
+      EXPECT_TRUE(fc->second.dim() == 2 ||
+                  (fc->second.dim() == 4 && fc->second.size(2) == 1 && fc->second.size(3) == 1))
+          << fc->second.sizes();
+      EXPECT_EQ(fc->second.size(0), 7) << head;
+      EXPECT_EQ(sd.at(head + ".bias").size(0), 7) << head;
+    }
   }
 
   // 2. Training: every parameter gets a gradient and BatchNorm counts the one batch.
@@ -161,7 +157,7 @@ TEST_P(NativeModel, KeepsThePeprModelContract) {
   ASSERT_EQ(before.size(), after.size());
   for (const auto& [entry, t] : after) {
     ASSERT_EQ(before.count(entry), 1u) << entry;
-    if (in_classifier(entry, model->classifier_name())) {
+    if (in_classifier(entry, model->classifier_names())) {
       EXPECT_EQ(t.size(0), 5) << entry;
     } else {
       EXPECT_TRUE(t.is_same(before.at(entry))) << entry;

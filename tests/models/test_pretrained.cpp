@@ -3,6 +3,10 @@
 // native model and reproduces timm's logits; for a 1-channel, 7-class model the head is
 // re-initialised and the stem's RGB kernels are summed; weights of another architecture are
 // refused and leave the model unchanged.
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
@@ -76,6 +80,41 @@ TEST(Pretrained, NewHeadAndOneChannelStemForAMedicalDataset) {
   EXPECT_TRUE(torch::allclose(sd.at("conv1.0.weight"), rgb.sum(1, true)));
   EXPECT_TRUE(torch::equal(sd.at("layer4.1.bn2.running_var"),
                            pepr::test::fill_rule_tensor("layer4.1.bn2.running_var", {512})));
+}
+
+// Models where timm lists several stems or heads (RepVGG's 3x3 and 1x1 stem branches, CrossViT's
+// patch embedding and classifier per branch): every one of them is adapted or kept fresh, as
+// timm does, so timm's weights load into a 1-channel, 7-class model.
+TEST(Pretrained, EveryStemAndHeadTimmListsIsAdapted) {
+  for (const std::string name : {"repvgg_a2", "crossvit_9_240"}) {
+    SCOPED_TRACE(name);
+    PEPR_REQUIRE_SHARED(json, "timm-reference/" + name + ".json");
+    const auto ref = pepr::test::load_timm_reference(json);
+    ASSERT_EQ(ref.first_conv.size() + ref.classifier.size(), name == "repvgg_a2" ? 3u : 4u);
+    pepr::test::TempDir dir;
+    const auto path = (dir / (name + ".safetensors")).string();
+    write_timm_named_file(ref, path);
+
+    auto model = create_model(name, {.num_classes = 7, .in_chans = 1});
+    const PretrainedLoad load = load_pretrained(*model, path);
+    std::vector<std::string> stems, heads;
+    for (const auto& c : ref.first_conv) stems.push_back(c + ".weight");
+    for (const auto& c : ref.classifier) {
+      heads.push_back(c + ".bias");
+      heads.push_back(c + ".weight");
+    }
+    std::sort(stems.begin(), stems.end());  // the loader reports them in name order
+    std::sort(heads.begin(), heads.end());
+    EXPECT_EQ(load.stem_adapted, stems);
+    EXPECT_EQ(load.head_skipped, heads);
+    const auto sd = state_dict(*model);
+    for (const auto& ref_entry : ref.state_dict) {
+      if (std::find(stems.begin(), stems.end(), ref_entry.name) == stems.end()) continue;
+      auto rgb = pepr::test::fill_rule_tensor(ref_entry.name, ref_entry.shape);
+      EXPECT_TRUE(torch::allclose(sd.at(ref_entry.name), rgb.sum(1, true))) << ref_entry.name;
+    }
+    for (const auto& h : heads) EXPECT_EQ(sd.at(h).size(0), 7) << h;
+  }
 }
 
 TEST(Pretrained, WeightsOfAnotherArchitectureAreRefusedAndChangeNothing) {

@@ -135,16 +135,16 @@ TimmReference load_timm_reference(const std::filesystem::path& json_file) {
   ref.timm_params = j.at("timm_params").get<int64_t>();
   ref.input_size = j.at("input_size").get<std::vector<int64_t>>();
   if (j.contains("sample_diff")) ref.sample_diff = j.at("sample_diff").get<double>();
-  // timm gives a list for models with several stems or classifiers (crossvit: head.0, head.1;
-  // repvgg: two stem convolutions); the native model names the first.
-  const auto first_name = [&j](const char* key) -> std::string {
-    if (!j.contains(key)) return "";
+  // timm gives a string, or a list for models with several stems or classifiers (crossvit:
+  // head.0, head.1; repvgg: two stem convolutions).
+  const auto names = [&j](const char* key) -> std::vector<std::string> {
+    if (!j.contains(key) || j.at(key).is_null()) return {};
     const auto& v = j.at(key);
-    if (v.is_array()) return v.empty() ? "" : v.at(0).get<std::string>();
-    return v.get<std::string>();
+    if (v.is_array()) return v.get<std::vector<std::string>>();
+    return {v.get<std::string>()};
   };
-  ref.first_conv = first_name("first_conv");
-  ref.classifier = first_name("classifier");
+  ref.first_conv = names("first_conv");
+  ref.classifier = names("classifier");
   for (const auto& e : j.at("state_dict")) {
     ref.state_dict.push_back({e.at(0).get<std::string>(), e.at(1).get<std::vector<int64_t>>(),
                               e.at(2).get<std::string>()});

@@ -44,13 +44,13 @@ struct StateEntry {
 struct TimmReference {
   std::string name;
   int64_t timm_params = 0;
-  std::vector<int64_t> input_size;  // C, H, W
-  std::string first_conv;           // the first of timm's list where timm gives several
-  std::string classifier;
-  std::vector<StateEntry> state_dict;  // timm's order
-  torch::Tensor logits;                // [2, 1000] float32
-  double sample_diff = 0;              // max |logits[0] - logits[1]|: the input sensitivity
-  std::string error;                   // set where timm could not build the model
+  std::vector<int64_t> input_size;      // C, H, W
+  std::vector<std::string> first_conv;  // timm's pretrained_cfg names, every one where it
+  std::vector<std::string> classifier;  // lists several (repvgg's stems, crossvit's heads)
+  std::vector<StateEntry> state_dict;   // timm's order
+  torch::Tensor logits;                 // [2, 1000] float32
+  double sample_diff = 0;               // max |logits[0] - logits[1]|: the input sensitivity
+  std::string error;                    // set where timm could not build the model
 };
 
 TimmReference load_timm_reference(const std::filesystem::path& json_file);

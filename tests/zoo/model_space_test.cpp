@@ -46,7 +46,7 @@ TEST(ModelSpace, TimmConfigurationAndLookups) {
   EXPECT_EQ(g->hf_hub_id, "timm/ghostnet_100.in1k");
   EXPECT_EQ(g->height, 224);
   EXPECT_DOUBLE_EQ(g->mean[0], 0.485);
-  EXPECT_EQ(g->first_conv, "conv_stem");
+  EXPECT_EQ(g->interpolation, "bicubic");
   // timm renamed gluon_xception65: both names find it.
   EXPECT_EQ(find_model("xception65"), find_model("gluon_xception65"));
   EXPECT_EQ(find_model("nope"), nullptr);
