@@ -806,7 +806,10 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   Trainer t{
       cfg, c, d, net, *opt, scaler, feed, progress, interrupt, Clock::now(), net.parameters()};
   if (progress)
-    progress({.kind = Progress::Kind::Start, .epochs = cfg.epochs, .steps = feed.steps()});
+    progress({.kind = Progress::Kind::Start,
+              .epochs = cfg.epochs,
+              .steps = feed.steps(),
+              .record = &rec});
 
   std::vector<double> test_acc_hist, cum_energy;
   double energy_sum = 0;

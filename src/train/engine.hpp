@@ -59,6 +59,8 @@ struct Progress {
   double images_per_s = 0;
   double elapsed_s = 0;
   const nlohmann::json* epoch_record = nullptr;  // Kind::Epoch
+  // Kind::Start: the record before the first epoch (configuration, model, data, environment).
+  const nlohmann::json* record = nullptr;
 };
 using ProgressFn = std::function<void(const Progress&)>;
 

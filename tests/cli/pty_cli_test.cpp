@@ -116,6 +116,26 @@ TEST(PtyTrain, DumbTerminalGetsLinesNotRedraws) {
   EXPECT_NE(r.out.find("epoch 2/2  loss"), std::string::npos) << r.out;
 }
 
+// What the set-up means for the run (here oneDNN turned off) is said before the first epoch, not
+// after the whole run.
+TEST(PtyTrain, SetUpNotesComeBeforeTheFirstEpoch) {
+  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  TempDir dir;
+  const std::string data = synth(dir);
+  PtyOptions o;
+  o.env = {{"TERM", "dumb"}, {"PEPR_ONEDNN", "off"}};
+  auto r = run_pepr_in_pty(train_args(data, (dir / "run.json").string()), o);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  expect_record(dir / "run.json");
+  const auto note = r.out.find("note: oneDNN off: PEPR_ONEDNN=off");
+  ASSERT_NE(note, std::string::npos) << r.out;
+  const auto first_epoch = r.out.find("epoch 1/2");
+  ASSERT_NE(first_epoch, std::string::npos) << r.out;
+  EXPECT_LT(note, first_epoch) << r.out;
+  EXPECT_EQ(r.out.find("note: oneDNN off", note + 1), std::string::npos) << "said twice:\n"
+                                                                         << r.out;
+}
+
 // A terminal resized while training (wide to narrow): the bar follows the new width.
 TEST(PtyTrain, ResizedTerminal) {
   if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";

@@ -55,6 +55,20 @@ std::string train_progress_text(const train::Progress& p, int columns) {
                            columns);
 }
 
+// What the set-up means for this run, said before the first epoch rather than after it: oneDNN
+// turned off on this machine, LibTorch on the slow reference BLAS.
+void print_setup_notes(const nlohmann::json& environment) {
+  const auto onednn = environment.value("onednn", nlohmann::json::object());
+  if (!onednn.value("used", true) && onednn["reason"].is_string())
+    fmt::print(stderr, "  note: oneDNN off: {}\n", onednn["reason"].get<std::string>());
+  const std::string blas = environment.value("blas", std::string());
+  if (sweep::is_reference_blas(blas))
+    fmt::print(stderr,
+               "  note: LibTorch's matrix products run on the netlib reference BLAS ({}); "
+               "install libopenblas0-openmp for much faster Linear layers\n",
+               blas);
+}
+
 void run_train(TrainArgs& a) {
   // A bad -o loses nothing: it is refused before any training.
   check_output_path(a.output, "-o");
@@ -92,7 +106,9 @@ void run_train(TrainArgs& a) {
       std::fflush(progress_out);
     }
     if (a.quiet) return;
-    if (p.kind == K::Step && bar.redraws()) {
+    if (p.kind == K::Start && p.record) {
+      print_setup_notes((*p.record)["environment"]);
+    } else if (p.kind == K::Step && bar.redraws()) {
       if (p.elapsed_s - last_draw < 0.1 && p.step != p.steps) return;
       last_draw = p.elapsed_s;
       bar.draw(train_progress_text(p, bar.columns()));
@@ -162,15 +178,6 @@ void run_train(TrainArgs& a) {
     // The meter's notes: shared machine, GPUs that cannot be read, counter resets, ...
     for (const auto& n : meter.value("notes", nlohmann::json::array()))
       if (n.is_string()) fmt::print(stderr, "  note: {}\n", n.get<std::string>());
-    const auto onednn = rec["environment"].value("onednn", nlohmann::json::object());
-    if (!onednn.value("used", true) && onednn["reason"].is_string())
-      fmt::print(stderr, "  note: oneDNN off: {}\n", onednn["reason"].get<std::string>());
-    const std::string blas = rec["environment"]["blas"].get<std::string>();
-    if (sweep::is_reference_blas(blas))
-      fmt::print(stderr,
-                 "  note: LibTorch's matrix products ran on the netlib reference BLAS ({}); "
-                 "install libopenblas0-openmp for much faster Linear layers\n",
-                 blas);
   }
   if (status == "interrupted") throw CLI::RuntimeError(130);
   if (status == "failed") throw CLI::RuntimeError(1);
