@@ -169,8 +169,11 @@ ProcReading ProcessTree::read(double now, double refresh_s) {
       mem = read_stat(0).rss_bytes;
     } else {
       StatFields f = read_stat(pids_[i]);
-      if (!f.ok) continue;                             // exited since the refresh
-      if (is_root) last_hwm_gb_ = read_hwm_gb(root_);  // resets at exec: keep the latest
+      if (!f.ok) continue;  // exited since the refresh
+      // VmHWM restarts at exec: keep the latest. A child that has exited but is not yet reaped
+      // (a zombie) has no memory left to report: its last reading stands.
+      if (is_root)
+        if (const double hwm = read_hwm_gb(root_); hwm > 0) last_hwm_gb_ = hwm;
       cpu += f.cpu_s + f.children_s;
       mem = f.rss_bytes;
     }

@@ -117,17 +117,24 @@ TEST(Tracker, PeakMemoryPerInterval) {
 
 TEST(Tracker, ChildPeakMemoryStartsAtExec) {
   // A child holds 200 MB of the image it was forked from, then execs sleep: its peak is sleep's.
+  // (pepr's own children hold only the image they were forked with; this one grows it first, so
+  // the test waits until it has, else under load no sample would see the 200 MB before the exec
+  // and nothing could tell them from sleep's own peak.)
   EnvGuard env{PEPR_NO_SENSORS_ENV};
-  int gate[2], execp[2];
+  int gate[2], execp[2], ready[2];
   ASSERT_EQ(::pipe(gate), 0);
   ASSERT_EQ(::pipe2(execp, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe(ready), 0);
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::close(gate[1]);
     ::close(execp[0]);
+    ::close(ready[0]);
     std::vector<char> big(200u << 20);
     std::memset(big.data(), 1, big.size());
+    (void)!::write(ready[1], "r", 1);
+    ::close(ready[1]);
     char c = 0;
     (void)!::read(gate[0], &c, 1);
     ::execlp("sleep", "sleep", "0.3", static_cast<char*>(nullptr));
@@ -135,11 +142,15 @@ TEST(Tracker, ChildPeakMemoryStartsAtExec) {
   }
   ::close(gate[0]);
   ::close(execp[1]);
+  ::close(ready[1]);
   TrackerOptions o;
   o.interval_s = 0.01;
   Tracker t(o);
   t.set_target(pid);
   t.start();
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1);  // the 200 MB are resident
+  ::close(ready[0]);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // samples of the forked image
   (void)!::write(gate[1], "g", 1);
   ::close(gate[1]);
