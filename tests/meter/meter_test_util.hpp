@@ -1,7 +1,12 @@
 // Helpers for the meter tests: environment guards and fake powercap trees.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -72,5 +77,52 @@ inline void set_energy(const std::filesystem::path& root, const std::string& zon
   {"PEPR_POWERCAP_ROOT", std::string("/nonexistent/powercap")}, {"PEPR_PERF", std::string("0")}, { \
     "PEPR_NVML_LIB", std::string("/nonexistent/libnvidia-ml.so.1")                                 \
   }
+
+// A forked child that first fills 200 MB of the image it was forked from, says so, waits to be
+// released, then execs `sleep <seconds>`: a program whose own peak is a few MB, while Linux keeps
+// the 200 MB in its ru_maxrss. pid() is negative when the pipes or the fork failed.
+class GrownChildBeforeExec {
+ public:
+  explicit GrownChildBeforeExec(const char* sleep_seconds) {
+    if (::pipe(gate_) != 0 || ::pipe(ready_) != 0 || ::pipe2(exec_, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(gate_[1]);
+      ::close(ready_[0]);
+      ::close(exec_[0]);
+      std::vector<char> big(200u << 20);
+      std::memset(big.data(), 1, big.size());
+      (void)!::write(ready_[1], "r", 1);
+      char c = 0;
+      (void)!::read(gate_[0], &c, 1);
+      ::execlp("sleep", "sleep", sleep_seconds, static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int fd : {gate_[0], ready_[1], exec_[1]}) ::close(fd);
+  }
+  ~GrownChildBeforeExec() {
+    for (int fd : {gate_[1], ready_[0], exec_[0]})
+      if (fd >= 0) ::close(fd);
+  }
+  GrownChildBeforeExec(const GrownChildBeforeExec&) = delete;
+  GrownChildBeforeExec& operator=(const GrownChildBeforeExec&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Blocks until the 200 MB are resident.
+  bool wait_grown() {
+    char c = 0;
+    return ::read(ready_[0], &c, 1) == 1;
+  }
+  // Lets the child exec; returns once it has (the exec closes its end of a close-on-exec pipe).
+  bool release_and_wait_exec() {
+    (void)!::write(gate_[1], "g", 1);
+    char c = 0;
+    return ::read(exec_[0], &c, 1) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int gate_[2] = {-1, -1}, ready_[2] = {-1, -1}, exec_[2] = {-1, -1};
+};
 
 }  // namespace pepr::test

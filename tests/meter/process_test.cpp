@@ -98,34 +98,14 @@ TEST(ProcessMemory, ALoneProcessIsItsRss) {
 // and wait4 (a zombie, the window a sampler can hit under load), its peak is still the small
 // program's, not the pre-exec 200 MB that Linux keeps in ru_maxrss.
 TEST(ProcessMemory, ChildReadWhileAZombieKeepsItsPeakAfterExec) {
-  int gate[2], ready[2], execp[2];
-  ASSERT_EQ(::pipe(gate), 0);
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe2(execp, O_CLOEXEC), 0);
-  const pid_t pid = ::fork();
+  pepr::test::GrownChildBeforeExec child("0.2");
+  const pid_t pid = child.pid();
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(gate[1]);
-    ::close(ready[0]);
-    ::close(execp[0]);
-    std::vector<char> big(200u << 20);
-    std::memset(big.data(), 1, big.size());
-    (void)!::write(ready[1], "r", 1);
-    char c = 0;
-    (void)!::read(gate[0], &c, 1);
-    ::execlp("sleep", "sleep", "0.2", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(gate[0]);
-  ::close(ready[1]);
-  ::close(execp[1]);
   pepr::meter::ProcessTree tree(pid);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ASSERT_TRUE(child.wait_grown());
   const double pre_exec = tree.read(0.0).rss_gb;
   EXPECT_GT(pre_exec, 0.15);
-  (void)!::write(gate[1], "g", 1);
-  ASSERT_EQ(::read(execp[0], &c, 1), 0);  // closed by the exec
+  ASSERT_TRUE(child.release_and_wait_exec());
   tree.note_exec(pre_exec);
   tree.read(1.0);  // alive, after the exec: sleep's own VmHWM
   siginfo_t info{};
@@ -138,5 +118,4 @@ TEST(ProcessMemory, ChildReadWhileAZombieKeepsItsPeakAfterExec) {
   EXPECT_GT(static_cast<double>(ru.ru_maxrss) * 1024 / 1e9, 0.15);
   EXPECT_LT(tree.kernel_peak_gb(), 0.05);
   EXPECT_GT(tree.kernel_peak_gb(), 0.0);
-  for (int fd : {gate[1], ready[0], execp[0]}) ::close(fd);
 }

@@ -121,42 +121,17 @@ TEST(Tracker, ChildPeakMemoryStartsAtExec) {
   // the test waits until it has, else under load no sample would see the 200 MB before the exec
   // and nothing could tell them from sleep's own peak.)
   EnvGuard env{PEPR_NO_SENSORS_ENV};
-  int gate[2], execp[2], ready[2];
-  ASSERT_EQ(::pipe(gate), 0);
-  ASSERT_EQ(::pipe2(execp, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t pid = ::fork();
+  pepr::test::GrownChildBeforeExec child("0.3");
+  const pid_t pid = child.pid();
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(gate[1]);
-    ::close(execp[0]);
-    ::close(ready[0]);
-    std::vector<char> big(200u << 20);
-    std::memset(big.data(), 1, big.size());
-    (void)!::write(ready[1], "r", 1);
-    ::close(ready[1]);
-    char c = 0;
-    (void)!::read(gate[0], &c, 1);
-    ::execlp("sleep", "sleep", "0.3", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(gate[0]);
-  ::close(execp[1]);
-  ::close(ready[1]);
   TrackerOptions o;
   o.interval_s = 0.01;
   Tracker t(o);
   t.set_target(pid);
   t.start();
-  char r = 0;
-  ASSERT_EQ(::read(ready[0], &r, 1), 1);  // the 200 MB are resident
-  ::close(ready[0]);
+  ASSERT_TRUE(child.wait_grown());                              // the 200 MB are resident
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // samples of the forked image
-  (void)!::write(gate[1], "g", 1);
-  ::close(gate[1]);
-  char c = 0;
-  ASSERT_EQ(::read(execp[0], &c, 1), 0);  // closed by the exec
-  ::close(execp[0]);
+  ASSERT_TRUE(child.release_and_wait_exec());
   t.child_execed();
   int status = 0;
   struct rusage ru {};
