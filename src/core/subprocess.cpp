@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -167,10 +170,37 @@ void Subprocess::read_exec_result() {
   close_fd(exec_fd_);
 }
 
+namespace {
+
+// Writes one byte to a pipe whose reader may be gone without raising SIGPIPE in this process
+// (whose default action would end it): SIGPIPE is blocked in this thread for the write, and the
+// one the write raised, if any, is taken off the pending set before the old mask returns.
+void write_byte_no_sigpipe(int fd) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  ssize_t n;
+  while ((n = ::write(fd, "g", 1)) < 0 && errno == EINTR) {
+  }
+  if (n < 0 && errno == EPIPE && !was_pending) {
+    const struct timespec zero {};
+    while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+}  // namespace
+
 int Subprocess::release() {
   if (gate_fd_ >= 0) {
-    while (::write(gate_fd_, "g", 1) < 0 && errno == EINTR) {
-    }
+    // The child may already be dead (a signal forwarded to it before its exec): then the gate has
+    // no reader, and the write fails with EPIPE; wait() reports how the child ended.
+    write_byte_no_sigpipe(gate_fd_);
     close_fd(gate_fd_);
   }
   read_exec_result();

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <thread>
 
 #include "core/error.hpp"
@@ -119,6 +120,33 @@ TEST(Subprocess, AGatedChildRunsOnlyAfterRelease) {
   EXPECT_EQ(bad.exec_error(), 0);
   EXPECT_EQ(bad.release(), ENOENT);
   EXPECT_EQ(bad.wait().code(), 127);
+}
+
+// pepr track forwards a SIGTERM to its gated child as soon as the child's pid is known; one that
+// arrives before the child's exec ends the child there, and release() then writes to a gate whose
+// reader is gone. That write must not raise SIGPIPE in pepr (its default action ended pepr track
+// instead of reporting the child's signal: the flaky TrackCli.ForwardsSigterm).
+TEST(Subprocess, ReleasingAChildThatDiedBeforeItsExecReportsItsSignal) {
+  SpawnOptions o;
+  o.gated = true;
+  auto p = Subprocess::spawn({"sleep", "30"}, o);
+  ASSERT_EQ(::kill(p.pid(), SIGTERM), 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Dead (a zombie) before release: /proc/PID/stat says Z.
+  for (;;) {
+    std::ifstream stat("/proc/" + std::to_string(p.pid()) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close != std::string::npos && line.substr(close + 2, 1) == "Z") break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the gated child did not die";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(p.release(), 0);  // this process is still alive: no SIGPIPE ended it
+  sigset_t pending;
+  sigpending(&pending);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0) << "a SIGPIPE was left pending";
+  EXPECT_EQ(p.wait().signal(), SIGTERM);
 }
 
 TEST(Subprocess, TryWaitAndKillAndUsage) {
