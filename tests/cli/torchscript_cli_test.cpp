@@ -13,10 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path source_dir() {
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
-}
-
 TEST(TorchScriptCli, ExportedTorchvisionModelTrainsWithPeprTrain) {
   auto probe = pepr::test::run({"/usr/bin/python3", "-c", "import torch, torchvision"});
   if (probe.exit_code != 0)
@@ -28,7 +24,7 @@ TEST(TorchScriptCli, ExportedTorchvisionModelTrainsWithPeprTrain) {
   pepr::test::TempDir dir;
   const auto pt = (dir / "mnv2.pt").string();
   auto exp = pepr::test::run(
-      {"/usr/bin/python3", (source_dir() / "scripts/export_torchscript.py").string(),
+      {"/usr/bin/python3", (pepr::test::source_dir() / "scripts/export_torchscript.py").string(),
        "mobilenet_v2", "--torchvision", "--no-pretrained", "--num-classes", "3", "-o", pt});
   ASSERT_EQ(exp.exit_code, 0) << exp.err;
   ASSERT_TRUE(fs::exists(pt));

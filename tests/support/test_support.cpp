@@ -76,6 +76,10 @@ std::string pepr_binary() {
   return std::string(PEPR_BINARY_DIR) + "/pepr";
 }
 
+fs::path source_dir() {
+  return fs::path(PEPR_SOURCE_DIR);
+}
+
 namespace {
 std::string drain(int fd) {
   std::string out;

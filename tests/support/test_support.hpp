@@ -43,6 +43,9 @@ std::string read_file(const std::filesystem::path& path);
 // The pepr executable built with the tests ($PEPR_BIN or the build folder).
 std::string pepr_binary();
 
+// The source tree this build was configured from (its scripts/, data/, examples/).
+std::filesystem::path source_dir();
+
 struct RunResult {
   int exit_code = -1;
   std::string out;  // stdout
