@@ -13,6 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Label `train` (about 10 s): Python starts torch and torchvision to export the model, then
+// pepr train fine-tunes it; the path a user takes, end to end.
 TEST(TorchScriptCli, ExportedTorchvisionModelTrainsWithPeprTrain) {
   auto probe = pepr::test::run({"/usr/bin/python3", "-c", "import torch, torchvision"});
   if (probe.exit_code != 0)

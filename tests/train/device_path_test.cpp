@@ -154,6 +154,8 @@ TEST(TrainPlacement, DeviceResidentDataTrainsLikeTheHostPath) {
   EXPECT_NE(a["data"]["placement_reason"].get<std::string>().find("CPU"), std::string::npos);
 }
 
+// Label `train` (about 7 s): two short runs, bf16 and fp32, since only their losses side by side
+// show that autocast took effect; bf16 matrix products on a CPU without native bf16 are slow.
 TEST(TrainPrecision, Bf16AutocastTrainsOnCpuAndIsRecorded) {
   pepr::test::TempDir dir;
   TrainConfig c = config(synth_file(dir, 160));
