@@ -833,7 +833,9 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       if (c.cuda()) torch::cuda::synchronize(c.index);
       meter::IntervalRecord iv = tracker.mark(fmt::format("epoch-{}", epoch));
       json e = epoch_record(epoch, tr, val, test, iv, feed.wait_seconds());
-      if (auto peaks = compat::cuda_memory_peaks(c.index); peaks && c.cuda()) {
+      // Only on CUDA: a CPU run's device index is -1, which a CUDA LibTorch's allocator statistics
+      // refuse with an exception (the CPU run would be recorded as failed after epoch 1).
+      if (auto peaks = c.cuda() ? compat::cuda_memory_peaks(c.index) : std::nullopt) {
         // The paper's memR: the caching allocator's reserved peak during the epoch.
         e["gpu_mem_reserved_peak_gb"] = static_cast<double>(peaks->reserved) / 1e9;
         e["gpu_mem_allocated_peak_gb"] = static_cast<double>(peaks->allocated) / 1e9;

@@ -51,7 +51,7 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> cuda_memory_info(int devi
 }
 
 std::optional<CudaMemoryPeaks> cuda_memory_peaks(int device_index) {
-  if (!torch::cuda::is_available()) return std::nullopt;
+  if (device_index < 0 || !torch::cuda::is_available()) return std::nullopt;
   // The stats' type moved namespaces across versions; index 0 is the aggregate in all of them.
   const auto stats =
       c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device_index));
@@ -62,7 +62,7 @@ std::optional<CudaMemoryPeaks> cuda_memory_peaks(int device_index) {
 }
 
 void reset_cuda_memory_peaks(int device_index) {
-  if (!torch::cuda::is_available()) return;
+  if (device_index < 0 || !torch::cuda::is_available()) return;
   c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device_index));
 }
 
