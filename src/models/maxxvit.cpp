@@ -214,10 +214,12 @@ class RelPosMlpImpl : public torch::nn::Module {
     coords_ = (torch::sign(table) * torch::log(1.0 + table.abs())).to(f32.dtype());
   }
   torch::Tensor get_bias() {
-    if (index_.device() != fc1->weight.device()) {
-      index_ = index_.to(fc1->weight.device());
-      coords_ = coords_.to(fc1->weight.device());
-    }
+    // Not registered (timm's are non-persistent buffers), so they follow the weights here: the
+    // device, and for coords_ the dtype too (a float64 model, e.g. the equivalence test's check
+    // of float32 rounding, would otherwise multiply float32 coordinates by float64 weights).
+    if (index_.device() != fc1->weight.device()) index_ = index_.to(fc1->weight.device());
+    if (coords_.device() != fc1->weight.device() || coords_.dtype() != fc1->weight.dtype())
+      coords_ = coords_.to(fc1->weight.options());
     auto b = torch::relu(fc1->forward(coords_));
     b = torch::dropout(b, 0.125, is_training());
     b = fc2->forward(b);

@@ -170,6 +170,19 @@ TEST_P(NativeModel, KeepsThePeprModelContract) {
 INSTANTIATE_TEST_SUITE_P(Native, NativeModel, ::testing::ValuesIn(native_model_names()),
                          [](const auto& info) { return sanitize(info.param); });
 
+// MaxxViT's relative-position MLP keeps its coordinates outside the state dict (timm's are
+// non-persistent buffers): they must follow the model to float64 as the weights do, or the
+// equivalence test's float64 check of rounding throws instead of judging the model.
+TEST(MaxxVit, RelativePositionCoordinatesFollowTheModelToFloat64) {
+  auto model = create_model("maxxvit_rmlp_nano_rw_256", {.num_classes = 3});
+  model->eval();
+  model->to(torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  const auto y = model->forward(torch::randn({1, 3, 256, 256}, torch::kFloat64));
+  EXPECT_EQ(y.scalar_type(), torch::kFloat64);
+  EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
+}
+
 TEST(Vgg, SmallInputsAreRefusedWithTheMinimumSize) {
   auto model = create_model("vgg11", {.num_classes = 7});
   EXPECT_EQ(model->min_input_size(), 32);
