@@ -28,6 +28,7 @@
 #include "sweep/stopping.hpp"
 #include "train/device_data.hpp"
 #include "train/metrics.hpp"
+#include "train/optimizer.hpp"
 #include "train/torch_compat.hpp"
 #include "weights/hub.hpp"
 #include "zoo/model_space.hpp"
@@ -455,15 +456,6 @@ std::pair<json, std::string> build_network(const TrainConfig& cfg, const RunData
   return weights;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, Network& net) {
-  if (cfg.optimizer == "adam")
-    return std::make_unique<torch::optim::Adam>(
-        net.parameters(), torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
-  return std::make_unique<torch::optim::SGD>(
-      net.parameters(),
-      torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).weight_decay(cfg.weight_decay));
-}
-
 // LibTorch's CPU convolution backend: oneDNN's version, whether it was used and why not.
 json onednn_json(const models::CpuBackend& b) {
   return {{"version", b.facts.version.empty() ? json(nullptr) : json(b.facts.version)},
@@ -791,7 +783,7 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   Network net(cfg, num_classes, cfg.in_chans);
   bool channels_last = false;
   const auto weights = build_network(cfg, d, c, net, channels_last);
-  auto opt = make_optimizer(cfg, net);
+  auto opt = make_optimizer(cfg, net.parameters());
   json rec = initial_record(cfg, c, d, net, weights, channels_last);
   const DeviceSplits on_device = place_data(cfg, c, d, rec);
   SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);

@@ -107,7 +107,9 @@ torch::Tensor fill_rule_tensor(const std::string& name, at::IntArrayRef shape) {
 void fill_by_rule(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& [name, tensor] : models::state_dict(module)) {
-    if (!tensor.is_floating_point()) continue;
+    // Integer buffers are left alone; num_batches_tracked by name too, because LibTorch's
+    // Module::to(dtype) converts it to that (floating) dtype, where PyTorch's leaves it int64.
+    if (!tensor.is_floating_point() || last_part(name) == "num_batches_tracked") continue;
     tensor.copy_(fill_rule_tensor(name, tensor.sizes()));
   }
 }
