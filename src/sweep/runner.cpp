@@ -22,6 +22,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in format.h before fmt 11)
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
