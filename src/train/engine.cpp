@@ -783,8 +783,9 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   Network net(cfg, num_classes, cfg.in_chans);
   bool channels_last = false;
   const auto weights = build_network(cfg, d, c, net, channels_last);
-  auto opt = make_optimizer(cfg, net.parameters());
+  auto [opt, kernels] = make_optimizer(cfg, net.parameters());
   json rec = initial_record(cfg, c, d, net, weights, channels_last);
+  rec["environment"]["optimizer_kernels"] = kernels_name(kernels);
   const DeviceSplits on_device = place_data(cfg, c, d, rec);
   SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);
   std::optional<LossScaler> scaler;

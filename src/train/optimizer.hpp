@@ -5,6 +5,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace at {
@@ -18,10 +20,35 @@ namespace pepr::train {
 
 struct TrainConfig;
 
-// "adam": torch::optim::Adam with lr and weight_decay (LibTorch's defaults otherwise: betas 0.9,
-// 0.999, eps 1e-8, no amsgrad); "sgd": torch::optim::SGD with lr, momentum and weight_decay
-// (dampening 0, no Nesterov). Any other name is rejected before this is called (engine.cpp).
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg,
-                                                        const std::vector<at::Tensor>& params);
+// How a step updates the parameters. `single`: LibTorch's torch::optim::Adam / SGD, about 7
+// kernels per parameter tensor (Adam; resnet18 has 62 tensors: about 430 launches a step).
+// `foreach`: the same arithmetic, in the same order, on whole lists of tensors with ATen's
+// _foreach_* operators (on CUDA a few multi-tensor kernels a step; on CPU a loop inside ATen, as
+// PyTorch's foreach=True). `fused`: ATen's _fused_adam_ / _fused_sgd_, one kernel over all tensors
+// (PyTorch's fused=True; rounding differs from the others in the last bits). `automatic` is
+// fused where the LibTorch has a fused kernel for the optimizer and the parameters' device, and
+// foreach otherwise.
+enum class OptimizerKernels { automatic, single, foreach, fused };
+
+std::string_view kernels_name(OptimizerKernels kernels);
+
+// Whether this LibTorch has a fused kernel of `optimizer` ("adam" or "sgd") for CUDA or the CPU
+// (asked of ATen's dispatcher: LibTorch 1.13 has _fused_adam_ for CUDA only, 2.4 and later for
+// both, and _fused_sgd_ from 2.3 on).
+bool has_fused_kernel(const std::string& optimizer, bool cuda);
+
+struct MadeOptimizer {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  OptimizerKernels kernels = OptimizerKernels::single;  // what it uses (never automatic)
+};
+
+// "adam": Adam with lr and weight_decay (LibTorch's defaults otherwise: betas 0.9, 0.999, eps
+// 1e-8, no amsgrad); "sgd": SGD with lr, momentum and weight_decay (dampening 0, no Nesterov).
+// The result is a torch::optim::Adam or SGD (its options, param groups and per-parameter state
+// are LibTorch's: AdamParamState, SGDParamState) whose step() uses `kernels`. Any other optimizer
+// name is rejected before this is called (engine.cpp); `fused` where has_fused_kernel is false
+// throws pepr::Error.
+MadeOptimizer make_optimizer(const TrainConfig& cfg, const std::vector<at::Tensor>& params,
+                             OptimizerKernels kernels = OptimizerKernels::automatic);
 
 }  // namespace pepr::train
