@@ -76,6 +76,12 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 log "built in $build_s s; $(printf '%s' "$warnings" | grep -c . || true) warnings in our sources"
+# One LibTorch per process: every libtorch / libc10 the binary loads must be the venv's.
+if foreign="$(ldd "$build/pepr" | grep -E 'lib(torch|c10)[a-z_]*\.so' | grep -v -F "$venv/")"; then
+  echo "$foreign" >&2
+  log "pepr loads LibTorch libraries from outside the venv (above): two LibTorches in one process"
+  exit 1
+fi
 
 # 3. The whole suite on the CPU.
 tests="not run"

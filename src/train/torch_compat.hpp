@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -76,5 +77,25 @@ struct CudaMemoryPeaks {
 };
 std::optional<CudaMemoryPeaks> cuda_memory_peaks(int device_index);
 void reset_cuda_memory_peaks(int device_index);
+
+// The device's own times of a run of steps on a CUDA device: a timing event is recorded on the
+// device's current stream at construction and at each mark(); after a synchronise, intervals_s()
+// gives the time between consecutive events on the GPU's clock. (The host's clock only sees how
+// long each step took to enqueue: the GPU runs behind it, so host times of early steps are too
+// short and later ones absorb the queue.) Without CUDA, or with no GPU, it records nothing and
+// intervals_s() is empty. Implemented in torch_cuda.cpp.
+class CudaStepTimer {
+ public:
+  explicit CudaStepTimer(int device_index);
+  ~CudaStepTimer();
+  CudaStepTimer(const CudaStepTimer&) = delete;
+  CudaStepTimer& operator=(const CudaStepTimer&) = delete;
+  void mark();
+  std::vector<double> intervals_s() const;
+
+ private:
+  int device_ = -1;
+  std::vector<void*> events_;  // cudaEvent_t
+};
 
 }  // namespace pepr::train::compat

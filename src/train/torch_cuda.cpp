@@ -66,7 +66,48 @@ void reset_cuda_memory_peaks(int device_index) {
   c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device_index));
 }
 
+CudaStepTimer::CudaStepTimer(int device_index) {
+  if (device_index < 0 || !torch::cuda::is_available()) return;
+  device_ = device_index;
+  mark();
+}
+
+CudaStepTimer::~CudaStepTimer() {
+  for (void* e : events_) cudaEventDestroy(static_cast<cudaEvent_t>(e));
+}
+
+void CudaStepTimer::mark() {
+  if (device_ < 0) return;
+  cudaEvent_t e = nullptr;
+  if (cudaEventCreate(&e) != cudaSuccess) {  // (timing enabled: the default flags)
+    device_ = -1;  // give up: intervals_s() will not match the steps and is not used
+    return;
+  }
+  cudaEventRecord(e, at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)));
+  events_.push_back(e);
+}
+
+std::vector<double> CudaStepTimer::intervals_s() const {
+  std::vector<double> out;
+  if (device_ < 0) return out;
+  for (size_t i = 1; i < events_.size(); ++i) {
+    float ms = 0;
+    if (cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(events_[i - 1]),
+                             static_cast<cudaEvent_t>(events_[i])) != cudaSuccess)
+      return {};
+    out.push_back(ms / 1e3);
+  }
+  return out;
+}
+
 #else
+
+CudaStepTimer::CudaStepTimer(int) {}
+CudaStepTimer::~CudaStepTimer() = default;
+void CudaStepTimer::mark() {}
+std::vector<double> CudaStepTimer::intervals_s() const {
+  return {};
+}
 
 std::optional<CudaInfo> cuda_info(int) {
   return std::nullopt;
