@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   fmt::print("{:<16} {:<5} {:<8} {:>12} {:>10} {:>14} {:>10}\n", "model", "opt", "kernels",
              "step() ms", "vs single", "train step ms", "vs single");
   for (const std::string model : {"resnet18", "mobilenetv2_050"}) {
-    for (const std::string optimizer : {"adam", "sgd"}) {
+    for (const auto optimizer : {pepr::run::Optimizer::adam, pepr::run::Optimizer::sgd}) {
       std::vector<OptimizerKernels> paths = {OptimizerKernels::single, OptimizerKernels::foreach};
       if (pepr::train::has_fused_kernel(optimizer, false)) paths.push_back(OptimizerKernels::fused);
       std::map<OptimizerKernels, std::vector<double>> step_ms, train_ms;
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
           pepr::train::TrainConfig cfg;
           cfg.optimizer = optimizer;
           cfg.lr = 5e-4;
-          cfg.momentum = optimizer == "sgd" ? 0.9 : 0.0;
+          cfg.momentum = optimizer == pepr::run::Optimizer::sgd ? 0.9 : 0.0;
           auto opt = pepr::train::make_optimizer(cfg, net->parameters(), kernels).optimizer;
           double in_step = 0, total = 0;
           for (int k = 0; k < steps + 2; ++k) {  // 2 warm-up steps (state, allocator)
@@ -79,8 +79,9 @@ int main(int argc, char** argv) {
       const double base_train = median(train_ms[OptimizerKernels::single]);
       for (const auto kernels : paths) {
         const double s = median(step_ms[kernels]), t = median(train_ms[kernels]);
-        fmt::print("{:<16} {:<5} {:<8} {:>12.2f} {:>9.2f}x {:>14.1f} {:>9.2f}x\n", model, optimizer,
-                   pepr::train::kernels_name(kernels), s, base_step / s, t, base_train / t);
+        fmt::print("{:<16} {:<5} {:<8} {:>12.2f} {:>9.2f}x {:>14.1f} {:>9.2f}x\n", model,
+                   pepr::run::name(optimizer), pepr::train::kernels_name(kernels), s, base_step / s,
+                   t, base_train / t);
       }
     }
   }

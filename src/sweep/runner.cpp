@@ -31,6 +31,7 @@
 #include "core/progress.hpp"
 #include "core/subprocess.hpp"
 #include "core/table.hpp"
+#include "run/config.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/process.hpp"
 #include "sweep/stopping.hpp"
@@ -458,39 +459,30 @@ std::string resolve_train_program(const BenchOptions& o) {
 
 std::vector<std::string> train_argv(const RunSpec& r, const BenchOptions& o) {
   const fs::path dir = fs::absolute(o.runs_dir);
-  std::vector<std::string> a{resolve_train_program(o),
-                             "train",
-                             "--model",
-                             r.model,
-                             "--data",
-                             r.data,
-                             "--dataset-name",
-                             r.dataset.name,
-                             "--epochs",
-                             std::to_string(r.epochs),
-                             "--optimizer",
-                             r.optimizer,
-                             "--lr",
-                             format_number(r.lr),
-                             "--batch-size",
-                             std::to_string(r.batch_size),
-                             "--seed",
-                             std::to_string(r.seed),
-                             "--train-fraction",
-                             format_number(r.train_fraction),
-                             "--device",
-                             r.device,
-                             "--threads",
-                             std::to_string(r.threads)};
-  if (r.image_size > 0) a.insert(a.end(), {"--image-size", std::to_string(r.image_size)});
-  if (r.precision != "fp32") a.insert(a.end(), {"--precision", r.precision});
-  if (r.pretrained) a.push_back("--pretrained");
+  run::RunConfig c;
+  c.model = r.model;
+  c.data = r.data;
+  c.dataset = r.dataset.name;
+  c.pretrained = r.pretrained;
+  c.epochs = r.epochs;
+  // The plan checked these names; the table's parser reads them as `pepr train` does.
+  run::set_from_text(*run::find_flag("--optimizer"), c, r.optimizer);
+  run::set_from_text(*run::find_flag("--precision"), c, r.precision);
+  c.lr = r.lr;
+  c.batch_size = r.batch_size;
+  c.seed = static_cast<std::uint64_t>(r.seed);
+  c.train_fraction = r.train_fraction;
+  c.device = r.device;
+  c.threads = r.threads;
+  c.image_size = r.image_size;
+  if (o.max_energy_wh > 0) c.max_energy_wh = o.max_energy_wh;
+  if (o.max_time_s > 0) c.max_time_s = o.max_time_s;
+  c.pepr_patience = std::max(0, o.pepr_patience);
+  c.run_id = r.id;
+  std::vector<std::string> a{resolve_train_program(o), "train"};
+  for (auto& arg : run::to_args(c)) a.push_back(std::move(arg));
   a.insert(a.end(), {"-o", (dir / (r.id + ".json")).string(), "--progress",
                      (dir / (r.id + ".progress.jsonl")).string()});
-  if (o.max_energy_wh >= 0) a.insert(a.end(), {"--max-energy-wh", format_number(o.max_energy_wh)});
-  if (o.max_time_s >= 0) a.insert(a.end(), {"--max-time-s", format_number(o.max_time_s)});
-  if (o.pepr_patience > 0) a.insert(a.end(), {"--pepr-patience", std::to_string(o.pepr_patience)});
-  a.insert(a.end(), {"--run-id", r.id});
   a.insert(a.end(), r.train_args.begin(), r.train_args.end());
   return a;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -40,21 +41,6 @@ std::string libtorch_version() {
 }
 bool cuda_available() {
   return torch::cuda::is_available();
-}
-
-DeviceSpec parse_device(const std::string& device) {
-  DeviceSpec d;
-  if (device == "cpu") return d;
-  if (device.rfind("cuda", 0) != 0)
-    throw Error(fmt::format("device '{}': expected cpu, cuda or cuda:N", device));
-  d.cuda = true;
-  if (device == "cuda") return d;
-  const std::string idx = device.size() > 5 && device[4] == ':' ? device.substr(5) : "";
-  if (idx.empty() || idx.size() > 4 ||
-      !std::all_of(idx.begin(), idx.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    throw Error(fmt::format("device '{}': expected cpu, cuda or cuda:N", device));
-  d.index = std::stoi(idx);
-  return d;
 }
 
 namespace {
@@ -308,36 +294,6 @@ class LossScaler {
 
 // ---- train_run's steps ------------------------------------------------------------------------
 
-// The configuration, checked in its own terms (the CLI checks its flags before this).
-void check_config(const TrainConfig& cfg) {
-  if (cfg.epochs < 1) throw Error(fmt::format("epochs must be at least 1 (got {})", cfg.epochs));
-  if (cfg.batch_size < 1)
-    throw Error(fmt::format("batch size must be at least 1 (got {})", cfg.batch_size));
-  if (cfg.eval_batch_size < 1)
-    throw Error(
-        fmt::format("evaluation batch size must be at least 1 (got {})", cfg.eval_batch_size));
-  if (!(cfg.lr > 0)) throw Error(fmt::format("learning rate must be positive (got {:g})", cfg.lr));
-  if (!(cfg.train_fraction > 0 && cfg.train_fraction <= 1))
-    throw Error(fmt::format("train fraction must lie in (0, 1] (got {:g})", cfg.train_fraction));
-  if (cfg.in_chans != 1 && cfg.in_chans != 3)
-    throw Error(fmt::format("input channels must be 1 or 3 (got {})", cfg.in_chans));
-  if (cfg.optimizer != "adam" && cfg.optimizer != "sgd")
-    throw Error(fmt::format("optimizer '{}': expected adam or sgd", cfg.optimizer));
-  if (cfg.precision != "fp32" && cfg.precision != "bf16" && cfg.precision != "fp16")
-    throw Error(fmt::format("precision '{}': expected fp32, bf16 or fp16", cfg.precision));
-  if (cfg.data_placement != "auto" && cfg.data_placement != "device" &&
-      cfg.data_placement != "host")
-    throw Error(
-        fmt::format("data placement '{}': expected auto, device or host", cfg.data_placement));
-  if (!(cfg.device_data_share > 0 && cfg.device_data_share <= 1))
-    throw Error(
-        fmt::format("device data share must lie in (0, 1] (got {:g})", cfg.device_data_share));
-  if (cfg.memory_format != "auto" && cfg.memory_format != "channels_last" &&
-      cfg.memory_format != "contiguous")
-    throw Error(fmt::format("memory format '{}': expected auto, contiguous or channels_last",
-                            cfg.memory_format));
-}
-
 // Where and how the run computes.
 struct Compute {
   torch::Device device{torch::kCPU};
@@ -367,8 +323,8 @@ Compute set_up_compute(const TrainConfig& cfg) {
     c.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::max(spec.index, 0)));
     c.index = c.device.index();
   }
-  if (cfg.precision == "bf16") c.autocast = c10::ScalarType::BFloat16;
-  if (cfg.precision == "fp16") {
+  if (cfg.precision == run::Precision::bf16) c.autocast = c10::ScalarType::BFloat16;
+  if (cfg.precision == run::Precision::fp16) {
     if (!c.cuda()) throw Error("precision fp16 needs a CUDA device (on CPU, use bf16)");
     c.autocast = c10::ScalarType::Half;
   }
@@ -448,8 +404,8 @@ std::pair<json, std::string> build_network(const TrainConfig& cfg, const RunData
   auto weights = load_weights(cfg, net);
   // auto: on CPU from 64 px (measured: slower at 28 px); on CUDA with bf16/fp16, where cuDNN's
   // tensor-core kernels want NHWC.
-  channels_last = cfg.memory_format == "channels_last" ||
-                  (cfg.memory_format == "auto" && net.native() &&
+  channels_last = cfg.memory_format == run::MemoryFormat::channels_last ||
+                  (cfg.memory_format == run::MemoryFormat::automatic && net.native() &&
                    (c.cuda() ? c.autocast.has_value() : d.height >= 64));
   net.to(c.device);
   if (channels_last) net.channels_last();
@@ -480,12 +436,12 @@ json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, 
                    {"weights", weights_path.empty() ? json(nullptr) : json(weights_path)},
                    {"train_fraction", cfg.train_fraction},
                    {"epochs", cfg.epochs},
-                   {"optimizer", cfg.optimizer},
+                   {"optimizer", run::name(cfg.optimizer)},
                    {"lr", cfg.lr},
                    {"batch_size", cfg.batch_size},
                    {"seed", cfg.seed},
                    {"device", c.device.str()},
-                   {"precision", cfg.precision},
+                   {"precision", run::name(cfg.precision)},
                    {"deterministic", cfg.deterministic},
                    {"cudnn_benchmark", c.cuda() && !cfg.deterministic},
                    {"threads", c.threads},
@@ -547,9 +503,9 @@ DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData&
   const int64_t data_bytes = DeviceImages::bytes_needed(d.train) +
                              DeviceImages::bytes_needed(d.ds.val) +
                              DeviceImages::bytes_needed(d.ds.test);
-  bool on_device = cfg.data_placement == "device";
+  bool on_device = cfg.data_placement == run::DataPlacement::device;
   std::string reason = on_device ? "asked (data placement device)" : "";
-  if (cfg.data_placement == "auto") {
+  if (cfg.data_placement == run::DataPlacement::automatic) {
     if (c.cuda()) {
       const auto mem = compat::cuda_memory_info(c.index);
       const double limit = mem ? cfg.device_data_share * static_cast<double>(mem->first) : 0.0;
@@ -562,7 +518,7 @@ DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData&
     } else {
       reason = "CPU training: batches prepared by a prefetch thread";
     }
-  } else if (cfg.data_placement == "host") {
+  } else if (cfg.data_placement == run::DataPlacement::host) {
     reason = "asked (data placement host)";
   }
   DeviceSplits s;
@@ -619,6 +575,10 @@ EpochTrained train_epoch(Trainer& t, int epoch) {
     compat::reset_cuda_memory_peaks(t.c.index);
   }
   const auto t_epoch = Clock::now();
+  // On a GPU, epoch 1's step times come from events on the GPU's clock (the host's are enqueue
+  // times); the host's stay where the GPU gives none.
+  std::optional<compat::CudaStepTimer> gpu_steps;
+  if (epoch == 1 && t.c.cuda()) gpu_steps.emplace(t.c.index);
   t.feed.start_epoch(order);
   // Epoch 1's step times: its first step and a partial last batch carry one-off costs (kernel
   // selection, allocator growth); the others give the steady rate the budget prediction
@@ -671,6 +631,7 @@ EpochTrained train_epoch(Trainer& t, int epoch) {
       r.timing.step_s.push_back(now - last_step_end);
       r.timing.step_images.push_back(bsize);
       last_step_end = now;
+      if (gpu_steps) gpu_steps->mark();
     }
     if (t.progress)
       t.progress({.kind = Progress::Kind::Step,
@@ -683,6 +644,10 @@ EpochTrained train_epoch(Trainer& t, int epoch) {
     if (t.interrupt && t.interrupt->load()) break;
   }
   if (t.c.cuda()) torch::cuda::synchronize(t.c.index);
+  if (gpu_steps) {
+    auto device_s = gpu_steps->intervals_s();
+    if (device_s.size() == r.timing.step_s.size()) r.timing.step_s = std::move(device_s);
+  }
   r.loss_sum = loss_acc.item<double>();
   r.correct = static_cast<double>(correct_acc.item<int64_t>());
   if (!std::isfinite(r.loss_sum) && !t.scaler)
@@ -776,7 +741,7 @@ void finish_record(json& rec, const std::string& status, const meter::IntervalRe
 
 json train_run(const TrainConfig& cfg, const ProgressFn& progress,
                const std::atomic<bool>* interrupt) {
-  check_config(cfg);
+  cfg.validate();
   const Compute c = set_up_compute(cfg);
   const RunData d = load_run_data(cfg);
   const int64_t num_classes = d.ds.num_classes;
@@ -789,7 +754,7 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   const DeviceSplits on_device = place_data(cfg, c, d, rec);
   SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);
   std::optional<LossScaler> scaler;
-  if (cfg.precision == "fp16") scaler.emplace(c.device);
+  if (cfg.precision == run::Precision::fp16) scaler.emplace(c.device);
 
   meter::TrackerOptions meter_opts = cfg.meter;
   if (c.cuda()) meter_opts.cuda_device = c.index;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <sstream>
 #include <tuple>
 #include <type_traits>
 
@@ -31,10 +32,11 @@ std::string_view kernels_name(OptimizerKernels kernels) {
   return "?";
 }
 
-bool has_fused_kernel(const std::string& optimizer, bool cuda) {
-  const char* op = optimizer == "adam" ? "aten::_fused_adam_" : "aten::_fused_sgd_";
+bool has_fused_kernel(run::Optimizer optimizer, bool cuda) {
+  const bool adam = optimizer == run::Optimizer::adam;
+  const char* op = adam ? "aten::_fused_adam_" : "aten::_fused_sgd_";
 #ifndef PEPR_HAS_FUSED_SGD
-  if (optimizer != "adam") return false;  // the operator is registered, pepr cannot call it
+  if (!adam) return false;  // the operator may be registered; these headers cannot call it
 #endif
   const auto handle = c10::Dispatcher::singleton().findOp({op, ""});
   return handle.has_value() &&
@@ -61,13 +63,16 @@ std::vector<std::vector<torch::Tensor>> with_grads_by_device_and_dtype(
 }
 
 // torch::optim::Optimizer::state_ is keyed by the parameter's TensorImpl: a void* from LibTorch
-// 2.0 on, its printed address before.
+// 2.0 on, its address printed to a string before (c10::guts::to_string, gone in 2.x).
 template <typename Map>
 typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
-  if constexpr (std::is_same_v<typename Map::key_type, void*>)
+  if constexpr (std::is_same_v<typename Map::key_type, void*>) {
     return p.unsafeGetTensorImpl();
-  else
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
+  } else {
+    std::ostringstream key;
+    key << p.unsafeGetTensorImpl();
+    return key.str();
+  }
 }
 
 torch::Tensor run_closure(const torch::optim::Optimizer::LossClosure& closure) {
@@ -237,11 +242,11 @@ MadeOptimizer make_optimizer(const TrainConfig& cfg, const std::vector<at::Tenso
         has_fused_kernel(cfg.optimizer, cuda) ? OptimizerKernels::fused : OptimizerKernels::foreach;
   if (kernels == OptimizerKernels::fused && !has_fused_kernel(cfg.optimizer, cuda))
     throw Error(fmt::format("this LibTorch ({}) has no fused {} kernel for the {}", TORCH_VERSION,
-                            cfg.optimizer, cuda ? "GPU" : "CPU"));
+                            run::name(cfg.optimizer), cuda ? "GPU" : "CPU"));
   const bool fused = kernels == OptimizerKernels::fused;
   MadeOptimizer made;
   made.kernels = kernels;
-  if (cfg.optimizer == "adam") {
+  if (cfg.optimizer == run::Optimizer::adam) {
     const auto o = torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay);
     if (kernels == OptimizerKernels::single)
       made.optimizer = std::make_unique<torch::optim::Adam>(params, o);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "run/modes.hpp"
+
 namespace at {
 class Tensor;
 }
@@ -32,22 +34,21 @@ enum class OptimizerKernels { automatic, single, foreach, fused };
 
 std::string_view kernels_name(OptimizerKernels kernels);
 
-// Whether this LibTorch has a fused kernel of `optimizer` ("adam" or "sgd") for CUDA or the CPU
+// Whether this LibTorch has a fused kernel of `optimizer` for CUDA or the CPU
 // (asked of ATen's dispatcher: LibTorch 1.13 has _fused_adam_ for CUDA only, 2.4 and later for
 // both, and _fused_sgd_ from 2.3 on).
-bool has_fused_kernel(const std::string& optimizer, bool cuda);
+bool has_fused_kernel(run::Optimizer optimizer, bool cuda);
 
 struct MadeOptimizer {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   OptimizerKernels kernels = OptimizerKernels::single;  // what it uses (never automatic)
 };
 
-// "adam": Adam with lr and weight_decay (LibTorch's defaults otherwise: betas 0.9, 0.999, eps
-// 1e-8, no amsgrad); "sgd": SGD with lr, momentum and weight_decay (dampening 0, no Nesterov).
+// Adam with lr and weight_decay (LibTorch's defaults otherwise: betas 0.9, 0.999, eps 1e-8, no
+// amsgrad), or SGD with lr, momentum and weight_decay (dampening 0, no Nesterov).
 // The result is a torch::optim::Adam or SGD (its options, param groups and per-parameter state
-// are LibTorch's: AdamParamState, SGDParamState) whose step() uses `kernels`. Any other optimizer
-// name is rejected before this is called (engine.cpp); `fused` where has_fused_kernel is false
-// throws pepr::Error.
+// are LibTorch's: AdamParamState, SGDParamState) whose step() uses `kernels`. `fused` where
+// has_fused_kernel is false throws pepr::Error.
 MadeOptimizer make_optimizer(const TrainConfig& cfg, const std::vector<at::Tensor>& params,
                              OptimizerKernels kernels = OptimizerKernels::automatic);
 

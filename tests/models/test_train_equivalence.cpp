@@ -112,14 +112,15 @@ Outcome train_like_engine(const json& ref, const Perturbation& perturb = {},
   // The engine's optimizer, from the TrainConfig fields it reads.
   const auto& o = ref.at("optimizer_settings");
   pepr::train::TrainConfig cfg;
-  cfg.optimizer = ref.at("optimizer").get<std::string>();
+  cfg.optimizer =
+      *pepr::run::from_name<pepr::run::Optimizer>(ref.at("optimizer").get<std::string>());
   cfg.lr = o.at("lr").get<double>();
   cfg.weight_decay = o.at("weight_decay").get<double>();
   if (o.contains("momentum")) cfg.momentum = o.at("momentum").get<double>();
   auto opt = pepr::train::make_optimizer(cfg, model->parameters(), kernels).optimizer;
   // The settings the engine does not set must be LibTorch's defaults equal to the reference's.
   auto& group = opt->param_groups().at(0).options();
-  if (cfg.optimizer == "adam") {
+  if (cfg.optimizer == pepr::run::Optimizer::adam) {
     auto& a = static_cast<torch::optim::AdamOptions&>(group);
     const auto betas = o.at("betas").get<std::vector<double>>();
     EXPECT_EQ(std::get<0>(a.betas()), betas.at(0));
@@ -257,7 +258,8 @@ class TrainEquivalence : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TrainEquivalence, LossesParamsAndRunningStatsMatchPyTorch) {
   const auto& [model, optimizer, kernels] = GetParam();
-  if (kernels == OptimizerKernels::fused && !pepr::train::has_fused_kernel(optimizer, false))
+  if (kernels == OptimizerKernels::fused &&
+      !pepr::train::has_fused_kernel(*pepr::run::from_name<pepr::run::Optimizer>(optimizer), false))
     GTEST_SKIP() << "this LibTorch (" << TORCH_VERSION << ") has no fused " << optimizer
                  << " kernel for the CPU (LibTorch 2.4 and later have)";
   const json ref = load_reference(model, optimizer);
@@ -297,11 +299,13 @@ INSTANTIATE_TEST_SUITE_P(
 // 6 steps within 1e-12 relative (float64; fused rounds differently in the last bits).
 TEST(OptimizerKernels, AgreeWithLibTorchsOwnWhenAParameterGetsItsFirstGradientLate) {
   struct Setting {
-    const char* optimizer;
+    pepr::run::Optimizer optimizer;
     double lr, momentum, weight_decay;
   };
-  for (const Setting st : {Setting{"adam", 5e-4, 0, 0}, Setting{"adam", 1e-3, 0, 0.01},
-                           Setting{"sgd", 0.1, 0.9, 1e-4}, Setting{"sgd", 0.1, 0, 0}}) {
+  for (const Setting st : {Setting{pepr::run::Optimizer::adam, 5e-4, 0, 0},
+                           Setting{pepr::run::Optimizer::adam, 1e-3, 0, 0.01},
+                           Setting{pepr::run::Optimizer::sgd, 0.1, 0.9, 1e-4},
+                           Setting{pepr::run::Optimizer::sgd, 0.1, 0, 0}}) {
     std::map<std::string, std::vector<torch::Tensor>> finals;
     for (const auto kernels :
          {OptimizerKernels::single, OptimizerKernels::foreach, OptimizerKernels::fused}) {
@@ -335,12 +339,13 @@ TEST(OptimizerKernels, AgreeWithLibTorchsOwnWhenAParameterGetsItsFirstGradientLa
     for (const auto& [name, got] : finals)
       for (size_t i = 0; i < want.size(); ++i) {
         const double rel = ((got[i] - want[i]).abs().max() / want[i].abs().max()).item<double>();
-        EXPECT_LE(rel, 1e-12) << st.optimizer << " " << name << " parameter " << i;
+        EXPECT_LE(rel, 1e-12) << pepr::run::name(st.optimizer) << " " << name << " parameter " << i;
       }
     // The late parameter moved (it was updated from step 3 on).
     torch::manual_seed(7);
     torch::randn({4, 3}, torch::kFloat64);
-    EXPECT_FALSE(torch::allclose(want[1], torch::randn({5}, torch::kFloat64))) << st.optimizer;
+    EXPECT_FALSE(torch::allclose(want[1], torch::randn({5}, torch::kFloat64)))
+        << pepr::run::name(st.optimizer);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/run_options.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
@@ -36,7 +37,6 @@ struct TrainArgs {
   std::optional<double> intensity;
   std::optional<double> cpu_tdp;
   double pue = 1.0;
-  double max_energy_wh = -1, max_time_s = -1;
   bool quiet = false;
 };
 
@@ -77,8 +77,6 @@ void run_train(TrainArgs& a) {
   cfg.meter.pue = a.pue;
   cfg.meter.cpu_tdp_w = a.cpu_tdp;
   cfg.meter.intensity = meter::resolve_intensity(a.country, a.intensity);
-  if (a.max_energy_wh > 0) cfg.max_energy_wh = a.max_energy_wh;
-  if (a.max_time_s > 0) cfg.max_time_s = a.max_time_s;
 
   std::FILE* progress_out = nullptr;
   if (!a.progress_file.empty()) {
@@ -192,72 +190,10 @@ void add_train(CLI::App& app) {
       "train",
       "Train or fine-tune an image classifier, evaluating val and test after every epoch and "
       "metering energy, CO2eq, time and memory per epoch; writes a run record (JSON).");
-  cmd->add_option("--model,-m", c.model, "a native timm name (pepr zoo list) or a TorchScript file")
-      ->required();
-  cmd->add_option("--data,-d", c.data, ".npz file, image folder, or a pulled catalogue name")
-      ->required();
+  // Every option of the run itself, from its table (run/config.hpp).
+  auto run_options = std::make_shared<RunOptions>(cmd, c);
   cmd->add_option("-o,--output", a->output, "the run record (JSON), written atomically");
-  cmd->add_option("--dataset-name", c.dataset, "the dataset's name in the record");
-  cmd->add_option("--num-classes", c.num_classes,
-                  "classes of the task when not all appear in the data (0: from the data)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100000));
-  cmd->add_option("--epochs,-e", c.epochs, "epochs")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--optimizer", c.optimizer, "adam or sgd")->capture_default_str();
-  cmd->add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
-  cmd->add_option("--weight-decay", c.weight_decay, "weight decay")->capture_default_str();
-  cmd->add_option("--batch-size,-b", c.batch_size, "batch size")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
-      ->capture_default_str();
-  cmd->add_option("--train-fraction", c.train_fraction,
-                  "train on a stratified, seeded subset of this fraction")
-      ->capture_default_str();
-  cmd->add_option("--seed", c.seed, "seed for initialisation, order and subsets")
-      ->capture_default_str();
-  cmd->add_option("--device", c.device, "cpu, cuda or cuda:N (the GPU to train on)")
-      ->capture_default_str();
-  cmd->add_option("--precision", c.precision,
-                  "fp32, bf16 (autocast; CPU or GPU) or fp16 (autocast with loss scaling; GPU)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
-  cmd->add_flag("--deterministic", c.deterministic,
-                "deterministic algorithms (cuDNN, cuBLAS): reproducible, may be slower");
-  cmd->add_option("--data-placement", c.data_placement,
-                  "auto (on the GPU when it fits), device or host")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "device", "host"}));
-  cmd->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--image-size", c.image_size, "resize images to this size (0: as stored)")
-      ->capture_default_str();
-  cmd->add_option("--in-chans", c.in_chans, "model input channels: 3 (gray replicated) or 1")
-      ->capture_default_str()
-      ->check(CLI::IsMember({1, 3}));
-  cmd->add_flag("--imagenet-norm", c.imagenet_norm, "normalise with ImageNet mean and std");
-  cmd->add_option("--memory-format", c.memory_format,
-                  "auto (channels_last from 64 px), contiguous or channels_last")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "contiguous", "channels_last"}));
-  cmd->add_flag("--pretrained", c.pretrained, "start from the model's pretrained weights");
-  cmd->add_option("--weights", c.weights, "pretrained weights (.safetensors)");
-  cmd->add_option("--run-id", c.run_id, "identifier stored in the record");
   cmd->add_option("--progress", a->progress_file, "append progress events as JSON lines here");
-  cmd->add_option("--max-energy-wh", a->max_energy_wh,
-                  "stop after epoch 1 if the predicted total energy exceeds this");
-  cmd->add_option("--max-time-s", a->max_time_s,
-                  "stop after epoch 1 if the predicted total time exceeds this");
-  cmd->add_option("--pepr-patience", c.pepr_patience,
-                  "stop once PePR over cumulative energy has not improved for K epochs (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--stop-after-epochs", c.stop_after_epochs,
-                  "stop (status stopped) after this many of the --epochs; the budget "
-                  "prediction still plans for --epochs (pepr bench --prune-top's probes; 0: off)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
   cmd->add_option("--country", a->country,
                   "ISO 3166 alpha-2 or alpha-3 code for the grid carbon intensity (DE, DEU)");
   cmd->add_option("--intensity", a->intensity, "grid carbon intensity in gCO2eq/kWh");
@@ -268,7 +204,10 @@ void add_train(CLI::App& app) {
   cmd->footer(
       "Example:\n"
       "  pepr data synth -o synth.npz && pepr train -m resnet18 -d synth.npz -e 3 -o run.json");
-  cmd->callback([a] { run_train(*a); });
+  cmd->callback([a, run_options] {
+    run_options->apply();
+    run_train(*a);
+  });
 }
 
 }  // namespace pepr::cli

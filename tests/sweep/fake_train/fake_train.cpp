@@ -1,7 +1,7 @@
 // A stand-in for `pepr train` that follows the child-process contract of docs/sweep.md without
-// LibTorch: it parses the same options (unknown ones are an error), simulates the epochs with
-// deterministic test accuracies and energies, appends progress events, honours the budgets and
-// PePR patience, handles SIGINT/SIGTERM, and writes a run record atomically.
+// LibTorch: it reads the same options through the same table (unknown ones are an error), simulates
+// the epochs with deterministic test accuracies and energies, appends progress events, honours the
+// budgets and PePR patience, handles SIGINT/SIGTERM, and writes a run record atomically.
 //
 // Environment: FAKE_TRAIN_EPOCH_MS (sleep per epoch, default 5), FAKE_TRAIN_FAIL_MODEL=NAME
 // (exit 1 with a message, no record), FAKE_TRAIN_CRASH_MODEL=NAME (abort()),
@@ -20,7 +20,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "run/config.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/stopping.hpp"
 
@@ -44,64 +46,38 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fake_train: expected `train` first\n");
     return 2;
   }
-  std::string model, data, dataset, output, progress, run_id, optimizer = "adam", device = "cpu";
-  int epochs = 10, batch = 32, seed = 0, threads = 0, image_size = 0, patience = 0, stop_after = 0;
-  double lr = 5e-4, fraction = 1.0, max_wh = -1, max_s = -1;
-  bool pretrained = false;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "fake_train: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return args[++i];
-    };
-    if (a == "--model")
-      model = val();
-    else if (a == "--data")
-      data = val();
-    else if (a == "--dataset-name")
-      dataset = val();
-    else if (a == "--epochs")
-      epochs = std::stoi(val());
-    else if (a == "--optimizer")
-      optimizer = val();
-    else if (a == "--lr")
-      lr = std::stod(val());
-    else if (a == "--batch-size")
-      batch = std::stoi(val());
-    else if (a == "--seed")
-      seed = std::stoi(val());
-    else if (a == "--train-fraction")
-      fraction = std::stod(val());
-    else if (a == "--device")
-      device = val();
-    else if (a == "--threads")
-      threads = std::stoi(val());
-    else if (a == "--image-size")
-      image_size = std::stoi(val());
-    else if (a == "--pretrained")
-      pretrained = true;
-    else if (a == "-o")
-      output = val();
-    else if (a == "--progress")
-      progress = val();
-    else if (a == "--max-energy-wh")
-      max_wh = std::stod(val());
-    else if (a == "--max-time-s")
-      max_s = std::stod(val());
-    else if (a == "--pepr-patience")
-      patience = std::stoi(val());
-    else if (a == "--stop-after-epochs")
-      stop_after = std::stoi(val());
-    else if (a == "--run-id")
-      run_id = val();
-    else {
-      std::fprintf(stderr, "fake_train: unknown option %s\n", a.c_str());
+  // The run's options through the table `pepr train` reads them with (run/config.hpp); -o and
+  // --progress are the command's own.
+  std::vector<std::string> rest;
+  pepr::run::RunConfig c;
+  try {
+    c = pepr::run::from_args({args.begin() + 1, args.end()}, &rest);
+    c.validate();
+  } catch (const pepr::Error& e) {
+    std::fprintf(stderr, "fake_train: %s\n", e.what());
+    return 2;
+  }
+  std::string output, progress;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const bool has_value = i + 1 < rest.size();
+    if (rest[i] == "-o" && has_value) {
+      output = rest[++i];
+    } else if (rest[i] == "--progress" && has_value) {
+      progress = rest[++i];
+    } else {
+      std::fprintf(stderr, "fake_train: unknown option %s\n", rest[i].c_str());
       return 2;
     }
   }
+  const std::string &model = c.model, &data = c.data, &dataset = c.dataset, &run_id = c.run_id,
+                    &device = c.device;
+  const std::string optimizer(pepr::run::name(c.optimizer));
+  const int epochs = c.epochs, batch = c.batch_size, threads = c.threads, image_size = c.image_size,
+            patience = c.pepr_patience, stop_after = c.stop_after_epochs;
+  const auto seed = c.seed;
+  const double lr = c.lr, fraction = c.train_fraction;
+  const double max_wh = c.max_energy_wh.value_or(-1), max_s = c.max_time_s.value_or(-1);
+  const bool pretrained = c.pretrained;
   if (const char* inv = std::getenv("FAKE_TRAIN_INVOCATIONS"); inv && *inv) {
     if (std::FILE* f = std::fopen(inv, "a")) {
       std::fprintf(f, "%s\n", run_id.c_str());
