@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
+#include "run/modes.hpp"
 #include "sweep/collect.hpp"
 
 namespace pepr::cli {
@@ -38,12 +39,9 @@ void run_collect(const CollectArgs& a) {
       start = comma + 1;
     }
     for (const auto& s : o.statuses)
-      if (s != "completed" && s != "stopped" && s != "pruned" && s != "probed" && s != "failed" &&
-          s != "interrupted" && s != "running")
-        throw Error(
-            fmt::format("--status: unknown status '{}' (completed, stopped, pruned, probed, "
-                        "failed, interrupted, running, or all)",
-                        s));
+      if (!run::from_name<run::RunStatus>(s))
+        throw Error(fmt::format("--status: unknown status '{}' ({}, or all)", s,
+                                fmt::join(run::all_names<run::RunStatus>(), ", ")));
   }
   sweep::CollectResult res = sweep::collect_runs(a.runs_dir, o);
   for (const auto& w : res.warnings) fmt::print(stderr, "pepr collect: warning: {}\n", w);

@@ -27,7 +27,7 @@
 #include "meter/tracker.hpp"
 #include "meter/tracker_record.hpp"
 #include "meter/util.hpp"
-#include "sweep/process.hpp"
+#include "run/environment.hpp"
 
 namespace pepr::cli {
 
@@ -245,7 +245,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
 
   // Signals sent to pepr are held from here until the child's pid is known, then forwarded; the
   // child is held before exec until the tracker runs, so its whole life is metered.
-  const std::string started = sweep::utc_now();
+  const std::string started = run::utc_now();
   int exec_errno = 0;
   ExitStatus status;
   struct rusage ru {};
@@ -275,7 +275,7 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
   rec["exit_code"] = code;
   if (status.signaled()) rec["signal"] = status.signal();
   rec["started_at"] = started;
-  rec["host"] = {{"hostname", sweep::host_name()},
+  rec["host"] = {{"hostname", run::host_name()},
                  {"cpu_model", meter::cpu_model_name()},
                  {"cpus", meter::online_cpus()},
                  {"mem_total_gb", meter::mem_total_gb()}};

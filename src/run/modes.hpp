@@ -16,7 +16,9 @@ enum class Optimizer { adam, sgd };
 enum class Precision { fp32, bf16, fp16 };
 enum class DataPlacement { automatic, device, host };
 enum class MemoryFormat { automatic, contiguous, channels_last };
-enum class RunStatus { completed, failed, interrupted, running, stopped };
+// A run record's status: pepr train writes the first five; a sweep also records probed (a
+// --prune-top probe that will be resumed) and pruned (stopped because it cannot make the top K).
+enum class RunStatus { completed, failed, interrupted, running, stopped, probed, pruned };
 
 // Names<E>::table: every value of E with its name; Names<E>::what: what E is, for messages.
 template <typename E>
@@ -53,12 +55,14 @@ struct Names<MemoryFormat> {
 template <>
 struct Names<RunStatus> {
   static constexpr std::string_view what = "run status";
-  static constexpr std::array<std::pair<RunStatus, std::string_view>, 5> table{
+  static constexpr std::array<std::pair<RunStatus, std::string_view>, 7> table{
       {{RunStatus::completed, "completed"},
        {RunStatus::failed, "failed"},
        {RunStatus::interrupted, "interrupted"},
        {RunStatus::running, "running"},
-       {RunStatus::stopped, "stopped"}}};
+       {RunStatus::stopped, "stopped"},
+       {RunStatus::probed, "probed"},
+       {RunStatus::pruned, "pruned"}}};
 };
 
 template <typename E>

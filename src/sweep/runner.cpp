@@ -33,6 +33,7 @@
 #include "core/table.hpp"
 #include "run/config.hpp"
 #include "sweep/collect.hpp"
+#include "run/environment.hpp"
 #include "sweep/process.hpp"
 #include "sweep/stopping.hpp"
 
@@ -105,7 +106,7 @@ class RunLock {
         ::close(fd);
         continue;
       }
-      std::string me = fmt::format("{} {}\n", host_name(), ::getpid());
+      std::string me = fmt::format("{} {}\n", run::host_name(), ::getpid());
       if (::ftruncate(fd, 0) == 0) {
         [[maybe_unused]] ssize_t n = ::pwrite(fd, me.data(), me.size(), 0);
       }
@@ -135,7 +136,7 @@ class RunLock {
 bool held_by_dead_local_sweep(const std::string& holder) {
   auto space = holder.find(' ');
   if (space == std::string::npos) return false;
-  if (holder.substr(0, space) != host_name()) return false;
+  if (holder.substr(0, space) != run::host_name()) return false;
   auto pid = parse_number(holder.substr(space + 1));
   return pid && !pid_alive(static_cast<pid_t>(*pid));
 }
@@ -285,7 +286,7 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
   ChildOutcome oc;
   std::FILE* log = std::fopen(log_path.c_str(), "a");
   if (log) {
-    fmt::print(log, "=== {} {}\n", utc_now(), fmt::join(argv, " "));
+    fmt::print(log, "=== {} {}\n", run::utc_now(), fmt::join(argv, " "));
     std::fflush(log);
   }
   // The trainer's stdout and stderr into one pipe; it dies with the sweep (a SIGKILLed sweep
@@ -415,7 +416,7 @@ json running_record(const RunSpec& run, const BenchOptions& o, int attempt,
           {"sweep",
            {{"plan", o.plan_file},
             {"plan_name", o.plan_name},
-            {"host", host_name()},
+            {"host", run::host_name()},
             {"pid", ::getpid()},
             {"started_at", started_at},
             {"attempt", attempt},
@@ -656,7 +657,7 @@ void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t positi
   out["budget"] = {{"predicted_energy_kwh", projected}};
   if (auto t = jnum(probe, "predicted_time_s")) out["budget"]["predicted_time_s"] = *t;
   out["totals"] = {{"energy_kwh", 0.0}};
-  out["sweep"]["finished_at"] = utc_now();
+  out["sweep"]["finished_at"] = run::utc_now();
   write_file_atomic((w.dir / (run.id + ".json")).string(), out.dump(2) + "\n");
   ++w.sum.pruned;
   s.units_total -= run_units(run);
@@ -794,7 +795,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
     if (prev->contains("sweep") && (*prev)["sweep"].is_object())
       attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
   }
-  json running = running_record(run, o, attempt, utc_now());
+  json running = running_record(run, o, attempt, run::utc_now());
   if (probe.is_object()) running["probe"] = probe;
   if (phase == Phase::AfterProbe && w.prune) {
     std::string why = prune_check(*w.prune, run, nullptr);
@@ -834,7 +835,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   if (probe.is_object() && !out.contains("probe")) out["probe"] = probe;
   if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
   json sweep = running["sweep"];
-  sweep["finished_at"] = utc_now();
+  sweep["finished_at"] = run::utc_now();
   sweep["wall_s"] = wall;
   sweep["exit"] = oc.status.describe();
   sweep["argv"] = argv;

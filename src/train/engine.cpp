@@ -25,7 +25,7 @@
 #include "models/model.hpp"
 #include "models/pretrained.hpp"
 #include "models/registry.hpp"
-#include "sweep/process.hpp"
+#include "run/environment.hpp"
 #include "sweep/stopping.hpp"
 #include "train/device_data.hpp"
 #include "train/metrics.hpp"
@@ -475,8 +475,8 @@ json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, 
                         {"cudnn", nullptr},
                         {"device", c.device.str()},
                         {"threads", c.threads},
-                        {"hostname", sweep::host_name()},
-                        {"blas", sweep::loaded_blas()},
+                        {"hostname", run::host_name()},
+                        {"blas", run::loaded_blas()},
                         {"onednn", onednn_json(models::settle_cpu_backend())}};
   if (c.cuda()) {
     if (auto ci = compat::cuda_info(c.index)) {

@@ -17,7 +17,7 @@
 #include "core/format.hpp"
 #include "core/progress.hpp"
 #include "meter/carbon.hpp"
-#include "sweep/process.hpp"
+#include "run/environment.hpp"
 #include "train/engine.hpp"
 
 namespace pepr::cli {
@@ -62,7 +62,7 @@ void print_setup_notes(const nlohmann::json& environment) {
   if (!onednn.value("used", true) && onednn["reason"].is_string())
     fmt::print(stderr, "  note: oneDNN off: {}\n", onednn["reason"].get<std::string>());
   const std::string blas = environment.value("blas", std::string());
-  if (sweep::is_reference_blas(blas))
+  if (run::is_reference_blas(blas))
     fmt::print(stderr,
                "  note: LibTorch's matrix products run on the netlib reference BLAS ({}); "
                "install libopenblas0-openmp for much faster Linear layers\n",

@@ -1,9 +1,9 @@
 // The process helpers that read this process's environment.
 #include <gtest/gtest.h>
 
-#include "sweep/process.hpp"
+#include "run/environment.hpp"
 
-namespace sw = pepr::sweep;
+namespace sw = pepr::run;
 
 TEST(Process, ReferenceBlasIsRecognised) {
   EXPECT_TRUE(sw::is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3"));
