@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/json_check.hpp"
 
 namespace pepr::run {
 
@@ -39,6 +40,10 @@ DeviceSpec parse_device(const std::string& device) {
 
 void RunConfig::validate() const {
   if (model.empty()) throw Error("no model given (--model)");
+  for (const auto& f : flags())
+    if (const auto* m = std::get_if<std::string RunConfig::*>(&f.member))
+      if (const auto at = utf8_error_offset(this->**m); at != std::string_view::npos)
+        throw Error(fmt::format("{}: the value is not valid UTF-8 (byte {})", f.flag, at + 1));
   if (data.empty()) throw Error("no data given (--data)");
   if (epochs < 1) throw Error(fmt::format("epochs must be at least 1 (got {})", epochs));
   if (num_classes < 0 || num_classes > 100000)
@@ -171,6 +176,9 @@ void parse_into(const Flag& f, std::string_view text, T& out) {
     return Error(fmt::format("{} '{}': expected {}", f.flag, text, expected));
   };
   if constexpr (std::is_same_v<T, std::string>) {
+    // Records are JSON: a value that is not UTF-8 could not be written into one.
+    if (const auto at = utf8_error_offset(text); at != std::string_view::npos)
+      throw Error(fmt::format("{}: the value is not valid UTF-8 (byte {})", f.flag, at + 1));
     out = std::string(text);
   } else if constexpr (std::is_same_v<T, bool>) {
     if (text == "true" || text == "1")
@@ -296,7 +304,10 @@ nlohmann::json to_json(const RunConfig& c) {
 RunConfig from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw Error("a run configuration must be a JSON object");
   RunConfig c;
-  for (const auto& [key, value] : j.items()) {
+  for (auto item = j.begin(); item != j.end(); ++item) {
+    // (Named copies: clang before 16 cannot capture structured bindings in the lambdas below.)
+    const std::string key = item.key();
+    const nlohmann::json& value = item.value();
     const auto it =
         std::find_if(kFlags.begin(), kFlags.end(), [&](const Flag& f) { return f.key == key; });
     if (it == kFlags.end()) throw Error(fmt::format("run configuration: unknown member '{}'", key));

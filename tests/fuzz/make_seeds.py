@@ -161,3 +161,11 @@ out("fuzz_carbon", "minimal.json", '{"total": {"energy_raw_j": 3.6e6}}')
 out("fuzz_carbon", "no_intervals.json", '{"total": {"energy_raw_j": 0}, "intervals": []}')
 out("fuzz_carbon", "country_dk.txt", "DK")
 out("fuzz_carbon", "country_fr.txt", "fr")
+
+# ---- run configurations: command lines (one argument per line) and JSON
+out("fuzz_run_config", "args.txt", "\n".join([
+    "-m", "resnet18", "--data=x.npz", "-e", "3", "--precision", "bf16", "--deterministic",
+    "--lr", "0.001", "--max-time-s", "60", "-o", "run.json"]))
+out("fuzz_run_config", "config.json", json.dumps({
+    "model": "resnet18", "data": "x.npz", "epochs": 3, "optimizer": "sgd", "momentum": 0.9,
+    "seed": 7, "max_energy_wh": None, "memory_format": "channels_last"}))

@@ -174,6 +174,11 @@ TEST(RunConfig, ParseErrorsNameTheFlagAndTheValue) {
   EXPECT_EQ(message_of([] { from_args({"--lr"}); }), "--lr: needs a value");
   EXPECT_EQ(message_of([] { from_args({"--deterministic=maybe"}); }),
             "--deterministic 'maybe': expected true or false");
+  // Found by fuzz_run_config: a value that is not UTF-8 made the record's JSON throw on writing.
+  EXPECT_EQ(message_of([] {
+              from_args({"--model", "resnet\x82"});
+            }),
+            "--model: the value is not valid UTF-8 (byte 7)");
 }
 
 TEST(RunConfig, JsonErrorsNameTheMember) {
@@ -215,6 +220,7 @@ TEST(RunConfig, ValidateNamesTheValueOutOfRange) {
       {[](RunConfig& c) { c.max_energy_wh = 0; }, "maximum energy (Wh) must be positive (got 0)"},
       {[](RunConfig& c) { c.threads = -2; }, "threads must not be negative (got -2)"},
       {[](RunConfig& c) { c.model.clear(); }, "no model given (--model)"},
+      {[](RunConfig& c) { c.data = "x\xff.npz"; }, "--data: the value is not valid UTF-8 (byte 2)"},
   };
   for (const auto& k : cases) {
     RunConfig c = ok;
