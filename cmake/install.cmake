@@ -4,7 +4,7 @@
 #   PREFIX/include/pepr/*.hpp               the public API (include/pepr in the source tree)
 #   PREFIX/include/pepr/<module>/*.hpp      the module headers the public ones build on
 #   PREFIX/lib/cmake/pepr/                  the package: find_package(pepr) gives pepr::core,
-#                                           pepr::meter, pepr::report, pepr::data, pepr::sweep,
+#                                           pepr::run, pepr::meter, pepr::report, pepr::data, pepr::sweep,
 #                                           pepr::zoo, pepr::weights, and with LibTorch
 #                                           pepr::models and pepr::train
 # examples/cpp builds against it; tests/install checks that it does.

@@ -139,8 +139,8 @@ void emit_slurm(BenchArgs& a, const sweep::Plan& plan, const std::string& plan_l
   so.plan_file = plan_label;
   so.runs_dir = runs_dir.string();
   so.job_name = "pepr-" + plan.name;
-  so.device = plan.device;
-  const bool cpu_plan = plan.device == "cpu";
+  so.device = plan.run.device;
+  const bool cpu_plan = plan.run.device == "cpu";
   if (so.gpus > 0 && cpu_plan)
     fmt::print(stderr,
                "pepr bench: warning: --gpus {} but the plan trains on cpu (device = \"cpu\"): "
@@ -150,7 +150,7 @@ void emit_slurm(BenchArgs& a, const sweep::Plan& plan, const std::string& plan_l
     fmt::print(stderr,
                "pepr bench: warning: the plan trains on {} but --gpus is 0: Slurm gives the "
                "tasks no GPU; add --gpus 1\n",
-               plan.device);
+               plan.run.device);
   if (so.shards > static_cast<int>(n_runs))
     fmt::print(stderr, "pepr bench: note: {} for {}: some tasks will have none\n",
                plural(so.shards, "shard"), plural(static_cast<long long>(n_runs), "run"));
@@ -206,8 +206,9 @@ sweep::BenchOptions bench_options(const BenchArgs& a, const sweep::Plan& plan,
 void print_run_list(const std::vector<sweep::RunSpec>& mine) {
   Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs"});
   for (const auto& r : mine)
-    t.add_row({r.id, r.model, r.experiment(), r.regime, sweep::fraction_text(r.train_fraction),
-               std::to_string(r.seed), std::to_string(r.epochs)});
+    t.add_row({r.id, r.config.model, r.experiment(), r.regime,
+               sweep::fraction_text(r.config.train_fraction), std::to_string(r.config.seed),
+               std::to_string(r.config.epochs)});
   fmt::print("{}", render(t, Format::Table));
 }
 

@@ -144,6 +144,19 @@ struct Reader {
   }
 };
 
+// A mode by its name in run/modes.hpp's table: `'precision' must be "fp32", "bf16" or "fp16"`.
+template <typename E>
+void read_mode(const Reader& rd, const toml::node& v, const std::string& key, E& out) {
+  const std::string text = rd.str(v, key);
+  if (const auto mode = run::from_name<E>(text)) {
+    out = *mode;
+    return;
+  }
+  std::vector<std::string> quoted;
+  for (const auto& n : run::all_names<E>()) quoted.push_back(fmt::format("\"{}\"", n));
+  rd.fail(v, fmt::format("'{}' must be {}", key, run::join_or(quoted)));
+}
+
 // A name usable in run IDs and file names: letters, digits, '_' and '.'; others become '_'.
 std::string id_part(const std::string& s) {
   std::string out;
@@ -183,30 +196,27 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
         p.name = rd.str(v, key);
         if (p.name.empty()) rd.fail(v, "'name' must not be empty");
       } else if (key == "epochs") {
-        p.epochs = rd.positive_int(v, key);
+        p.run.epochs = rd.positive_int(v, key);
       } else if (key == "lr") {
-        p.lr = rd.num(v, key);
-        if (!(p.lr > 0)) rd.fail(v, "'lr' must be > 0");
+        p.run.lr = rd.num(v, key);
+        if (!(p.run.lr > 0)) rd.fail(v, "'lr' must be > 0");
       } else if (key == "batch_size") {
-        p.batch_size = rd.positive_int(v, key);
+        p.run.batch_size = rd.positive_int(v, key);
       } else if (key == "optimizer") {
-        p.optimizer = rd.str(v, key);
-        if (p.optimizer != "adam" && p.optimizer != "sgd")
-          rd.fail(v, "'optimizer' must be \"adam\" or \"sgd\"");
+        read_mode(rd, v, key, p.run.optimizer);
       } else if (key == "device") {
-        p.device = rd.str(v, key);
-        if (p.device != "cpu" && p.device != "cuda" &&
-            !(p.device.rfind("cuda:", 0) == 0 && p.device.size() > 5 &&
-              p.device.find_first_not_of("0123456789", 5) == std::string::npos))
+        p.run.device = rd.str(v, key);
+        try {
+          run::parse_device(p.run.device);
+        } catch (const Error&) {
           rd.fail(v, "'device' must be \"cpu\", \"cuda\" or \"cuda:N\"");
+        }
       } else if (key == "precision") {
-        p.precision = rd.str(v, key);
-        if (p.precision != "fp32" && p.precision != "bf16" && p.precision != "fp16")
-          rd.fail(v, "'precision' must be \"fp32\", \"bf16\" or \"fp16\"");
+        read_mode(rd, v, key, p.run.precision);
       } else if (key == "threads") {
-        p.threads = rd.positive_int(v, key, 0);
+        p.run.threads = rd.positive_int(v, key, 0);
       } else if (key == "image_size") {
-        p.image_size = rd.positive_int(v, key, 0);
+        p.run.image_size = rd.positive_int(v, key, 0);
       } else if (key == "seeds") {
         p.seeds.clear();
         for (const auto& e : rd.array(v, key)) p.seeds.push_back(rd.positive_int(e, key, 0));
@@ -369,7 +379,7 @@ std::string experiment_name(const std::string& data_name, bool pretrained, doubl
 }
 
 std::string RunSpec::experiment() const {
-  return experiment_name(dataset.name, pretrained, train_fraction);
+  return experiment_name(dataset.name, config.pretrained, config.train_fraction);
 }
 
 nlohmann::json RunSpec::identity() const {
@@ -377,39 +387,42 @@ nlohmann::json RunSpec::identity() const {
   if (!dataset.file.empty()) data["file"] = dataset.file;
   if (!dataset.pull.empty()) data["pull"] = dataset.pull;
   if (dataset.synth) data["synth"] = dataset.synth_args;
-  nlohmann::json id = {{"model", model},
+  const auto& c = config;
+  nlohmann::json id = {{"model", c.model},
                        {"data", data},
-                       {"pretrained", pretrained},
-                       {"train_fraction", train_fraction},
-                       {"seed", seed},
-                       {"epochs", epochs},
-                       {"lr", lr},
-                       {"batch_size", batch_size},
-                       {"optimizer", optimizer},
-                       {"device", device},
-                       {"threads", threads},
-                       {"image_size", image_size},
+                       {"pretrained", c.pretrained},
+                       {"train_fraction", c.train_fraction},
+                       {"seed", c.seed},
+                       {"epochs", c.epochs},
+                       {"lr", c.lr},
+                       {"batch_size", c.batch_size},
+                       {"optimizer", run::name(c.optimizer)},
+                       {"device", c.device},
+                       {"threads", c.threads},
+                       {"image_size", c.image_size},
                        {"train_args", train_args}};
-  if (precision != "fp32") id["precision"] = precision;  // fp32 plans keep their IDs
+  // fp32 plans keep their IDs
+  if (c.precision != run::Precision::fp32) id["precision"] = run::name(c.precision);
   return id;
 }
 
 nlohmann::json RunSpec::config_json() const {
-  return {{"model", model},
+  const auto& c = config;
+  return {{"model", c.model},
           {"dataset", dataset.name},
-          {"data_file", data},
-          {"pretrained", pretrained},
+          {"data_file", c.data},
+          {"pretrained", c.pretrained},
           {"weights", nullptr},
-          {"train_fraction", train_fraction},
-          {"epochs", epochs},
-          {"optimizer", optimizer},
-          {"lr", lr},
-          {"batch_size", batch_size},
-          {"seed", seed},
-          {"device", device},
-          {"precision", precision},
-          {"threads", threads},
-          {"image_size", image_size}};
+          {"train_fraction", c.train_fraction},
+          {"epochs", c.epochs},
+          {"optimizer", run::name(c.optimizer)},
+          {"lr", c.lr},
+          {"batch_size", c.batch_size},
+          {"seed", c.seed},
+          {"device", c.device},
+          {"precision", run::name(c.precision)},
+          {"threads", c.threads},
+          {"image_size", c.image_size}};
 }
 
 std::uint64_t fnv1a64(std::string_view text) {
@@ -424,8 +437,9 @@ std::uint64_t fnv1a64(std::string_view text) {
 std::string make_run_id(const RunSpec& r) {
   // nlohmann::json objects keep their keys sorted, so dump() is canonical.
   std::uint64_t h = fnv1a64(r.identity().dump());
-  return fmt::format("{}-{}-{}-f{}-s{}-{:08x}", id_part(r.model), id_part(r.dataset.name),
-                     r.pretrained ? "pt" : "scratch", fraction_text(r.train_fraction), r.seed,
+  const auto& c = r.config;
+  return fmt::format("{}-{}-{}-f{}-s{}-{:08x}", id_part(c.model), id_part(r.dataset.name),
+                     c.pretrained ? "pt" : "scratch", fraction_text(c.train_fraction), c.seed,
                      static_cast<std::uint32_t>(h ^ (h >> 32)));
 }
 
@@ -474,21 +488,15 @@ std::vector<RunSpec> expand_plan(const Plan& plan, const fs::path& runs_dir,
         for (double f : plan.train_fractions)
           for (int seed : plan.seeds) {
             RunSpec r;
-            r.model = m;
             r.dataset = d;
-            r.data = data;
             r.regime = regime;
-            r.pretrained = regime == "pretrained";
-            r.train_fraction = f;
-            r.seed = seed;
-            r.epochs = plan.epochs;
-            r.lr = plan.lr;
-            r.batch_size = plan.batch_size;
-            r.optimizer = plan.optimizer;
-            r.device = plan.device;
-            r.precision = plan.precision;
-            r.threads = plan.threads;
-            r.image_size = plan.image_size;
+            r.config = plan.run;
+            r.config.model = m;
+            r.config.data = data;
+            r.config.dataset = d.name;
+            r.config.pretrained = regime == "pretrained";
+            r.config.train_fraction = f;
+            r.config.seed = static_cast<std::uint64_t>(seed);
             r.train_args = plan.train_args;
             r.id = make_run_id(r);
             if (!ids.insert(r.id).second) continue;  // repeated seeds or fractions

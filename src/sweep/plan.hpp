@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "run/config.hpp"
+
 namespace pepr::sweep {
 
 // One architecture of the model space, as model filters see it.
@@ -58,14 +60,10 @@ struct Plan {
   std::string name = "sweep";
   std::string source = "<plan>";   // the plan file, for messages
   std::filesystem::path base_dir;  // relative dataset files are resolved against this
-  int epochs = 10;
-  double lr = 5e-4;
-  int batch_size = 32;
-  std::string optimizer = "adam";
-  std::string device = "cpu";      // cpu, cuda, cuda:N
-  std::string precision = "fp32";  // fp32 | bf16 | fp16
-  int threads = 0;
-  int image_size = 0;  // 0: as stored
+  // The options every run of the plan shares ([sweep]'s epochs, lr, batch_size, optimizer,
+  // device, precision, threads, image_size; run::RunConfig's defaults otherwise). The model, data,
+  // pretrained, train fraction and seed are each run's own.
+  run::RunConfig run;
   std::vector<int> seeds{0};
   std::vector<double> train_fractions{1.0};
   std::vector<std::string> regimes{"pretrained"};
@@ -92,21 +90,11 @@ void validate_plan(const Plan& plan, const std::vector<std::string>* known_model
 // One run of a sweep.
 struct RunSpec {
   std::string id;
-  std::string model;
   DatasetSpec dataset;
-  std::string data;    // the --data argument: an absolute file path or a catalogue name
   std::string regime;  // "pretrained" or "scratch"
-  bool pretrained = false;
-  double train_fraction = 1.0;
-  int seed = 0;
-  int epochs = 10;
-  double lr = 5e-4;
-  int batch_size = 32;
-  std::string optimizer = "adam";
-  std::string device = "cpu";      // cpu, cuda, cuda:N
-  std::string precision = "fp32";  // fp32 | bf16 | fp16
-  int threads = 0;
-  int image_size = 0;
+  // What `pepr train` is given: the plan's shared options with this run's model, data (an
+  // absolute file path or a catalogue name), dataset name, pretrained, train fraction and seed.
+  run::RunConfig config;
   std::vector<std::string> train_args;
 
   // The experiment name used as the paper's `dataset` column: see experiment_name().

@@ -32,8 +32,8 @@
 #include "core/subprocess.hpp"
 #include "core/table.hpp"
 #include "run/config.hpp"
-#include "sweep/collect.hpp"
 #include "run/environment.hpp"
+#include "sweep/collect.hpp"
 #include "sweep/process.hpp"
 #include "sweep/stopping.hpp"
 
@@ -142,12 +142,12 @@ bool held_by_dead_local_sweep(const std::string& holder) {
 }
 
 std::string regime_token(const RunSpec& r) {
-  return r.pretrained ? "pt" : "scratch";
+  return r.config.pretrained ? "pt" : "scratch";
 }
 
 std::string run_label(const RunSpec& r) {
-  return fmt::format("{} {} {} f={} s{}", r.model, r.dataset.name, regime_token(r),
-                     fraction_text(r.train_fraction), r.seed);
+  return fmt::format("{} {} {} f={} s{}", r.config.model, r.dataset.name, regime_token(r),
+                     fraction_text(r.config.train_fraction), r.config.seed);
 }
 
 std::optional<double> jnum(const json& j, const char* key) {
@@ -241,7 +241,7 @@ struct SweepState {
 };
 
 double run_units(const RunSpec& r) {
-  return r.epochs * r.train_fraction;
+  return r.config.epochs * r.config.train_fraction;
 }
 
 void status_line(SweepState& s, const std::string& line, bool final_line) {
@@ -333,11 +333,11 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
   auto draw = [&](bool epoch_line) {
     double cur_energy = 0;
     for (const auto& e : oc.epochs) cur_energy += e.energy_kwh;
-    double frac = oc.epochs.empty() ? 0.0 : double(oc.epochs.back().epoch) / run.epochs;
-    std::string line =
-        fmt::format("[{}/{}] {}  epoch {}/{}  ETA {}  energy so far {:.3g} Wh", position, s.total,
-                    run_label(run), oc.epochs.empty() ? 0 : oc.epochs.back().epoch, run.epochs,
-                    eta_text(s, frac * run_units(run)), (s.energy_kwh + cur_energy) * 1000);
+    double frac = oc.epochs.empty() ? 0.0 : double(oc.epochs.back().epoch) / run.config.epochs;
+    std::string line = fmt::format(
+        "[{}/{}] {}  epoch {}/{}  ETA {}  energy so far {:.3g} Wh", position, s.total,
+        run_label(run), oc.epochs.empty() ? 0 : oc.epochs.back().epoch, run.config.epochs,
+        eta_text(s, frac * run_units(run)), (s.energy_kwh + cur_energy) * 1000);
     if (!oc.epochs.empty() && std::isfinite(oc.epochs.back().test_acc))
       line += fmt::format("  test acc {:.4f}", oc.epochs.back().test_acc);
     if (s.tty || epoch_line) status_line(s, line, false);
@@ -354,15 +354,15 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
       e.time_s = jnum(ev, "time_s").value_or(0);
       e.raw = ev;
       oc.epochs.push_back(std::move(e));
-      if (running && oc.epochs.size() == 1 && run.epochs > 1) {
-        auto pred =
-            predict_after_first_epoch(oc.epochs[0].energy_kwh, oc.epochs[0].time_s, run.epochs);
+      if (running && oc.epochs.size() == 1 && run.config.epochs > 1) {
+        auto pred = predict_after_first_epoch(oc.epochs[0].energy_kwh, oc.epochs[0].time_s,
+                                              run.config.epochs);
         oc.budget_reason = budget_stop_reason(pred, o.max_energy_wh, o.max_time_s);
         // The trainer should stop by itself; give it a few seconds before stopping it.
         if (!oc.budget_reason.empty()) budget_deadline = Clock::now() + std::chrono::seconds(5);
       }
       if (running && stop_check && oc.sweep_stop.empty() && !g_signal &&
-          oc.epochs.size() < static_cast<std::size_t>(run.epochs)) {
+          oc.epochs.size() < static_cast<std::size_t>(run.config.epochs)) {
         oc.sweep_stop = stop_check(oc.epochs);
         if (!oc.sweep_stop.empty()) child.kill(SIGTERM);
       }
@@ -460,22 +460,7 @@ std::string resolve_train_program(const BenchOptions& o) {
 
 std::vector<std::string> train_argv(const RunSpec& r, const BenchOptions& o) {
   const fs::path dir = fs::absolute(o.runs_dir);
-  run::RunConfig c;
-  c.model = r.model;
-  c.data = r.data;
-  c.dataset = r.dataset.name;
-  c.pretrained = r.pretrained;
-  c.epochs = r.epochs;
-  // The plan checked these names; the table's parser reads them as `pepr train` does.
-  run::set_from_text(*run::find_flag("--optimizer"), c, r.optimizer);
-  run::set_from_text(*run::find_flag("--precision"), c, r.precision);
-  c.lr = r.lr;
-  c.batch_size = r.batch_size;
-  c.seed = static_cast<std::uint64_t>(r.seed);
-  c.train_fraction = r.train_fraction;
-  c.device = r.device;
-  c.threads = r.threads;
-  c.image_size = r.image_size;
+  run::RunConfig c = r.config;
   if (o.max_energy_wh > 0) c.max_energy_wh = o.max_energy_wh;
   if (o.max_time_s > 0) c.max_time_s = o.max_time_s;
   c.pepr_patience = std::max(0, o.pepr_patience);
@@ -491,15 +476,16 @@ std::vector<std::string> train_argv(const RunSpec& r, const BenchOptions& o) {
 void prepare_datasets(const std::vector<RunSpec>& runs, const BenchOptions& o) {
   std::set<std::string> done;
   for (const auto& r : runs) {
-    if (!r.dataset.synth || done.count(r.data)) continue;
-    done.insert(r.data);
-    if (fs::exists(r.data)) continue;
+    const std::string& data = r.config.data;
+    if (!r.dataset.synth || done.count(data)) continue;
+    done.insert(data);
+    if (fs::exists(data)) continue;
     std::string exe = o.pepr_exe.empty() ? self_exe() : o.pepr_exe;
-    std::vector<std::string> argv{exe, "data", "synth", "-o", r.data, "--seed", "0"};
+    std::vector<std::string> argv{exe, "data", "synth", "-o", data, "--seed", "0"};
     argv.insert(argv.end(), r.dataset.synth_args.begin(), r.dataset.synth_args.end());
-    if (!o.quiet) fmt::print(stderr, "pepr bench: generating {}\n", r.data);
+    if (!o.quiet) fmt::print(stderr, "pepr bench: generating {}\n", data);
     CaptureResult c = run_capture(argv);
-    if (c.exit_code != 0 || !fs::exists(r.data))
+    if (c.exit_code != 0 || !fs::exists(data))
       throw Error(fmt::format("dataset '{}': `{}` failed (status {}): {}", r.dataset.name,
                               fmt::join(argv, " "), c.exit_code, tail_lines(c.err, 5, 1000)));
   }
@@ -692,7 +678,7 @@ json probe_summary(const json& out, const RunSpec& run, double energy, double wa
   }
   if (!(pe > 0)) {
     auto p = predict_after_first_epoch(jnum(e1, "energy_kwh").value_or(0),
-                                       jnum(e1, "time_s").value_or(0), run.epochs);
+                                       jnum(e1, "time_s").value_or(0), run.config.epochs);
     pe = p.energy_kwh, pt = p.time_s;
   }
   return {{"predicted_energy_kwh", pe},
@@ -840,7 +826,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   sweep["exit"] = oc.status.describe();
   sweep["argv"] = argv;
   out["sweep"] = sweep;
-  fill_budget(out, run.epochs);
+  fill_budget(out, run.config.epochs);
   write_file_atomic(rec_path.string(), out.dump(2) + "\n");
   fs::remove(progress_path, ec);
 
@@ -929,7 +915,7 @@ bool run_in_order(Sweep& w, const std::vector<RunSpec>& runs,
       ++w.sum.already_done;
       continue;
     }
-    const Phase phase = probes && run.epochs > 1 ? Phase::Probe : Phase::Full;
+    const Phase phase = probes && run.config.epochs > 1 ? Phase::Probe : Phase::Full;
     if (!run_one(w, run, position, phase)) return false;
   }
   return true;

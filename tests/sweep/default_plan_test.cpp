@@ -75,14 +75,14 @@ TEST(DefaultPlan, ExpandsIntoScratchRunsOnAllAndTenPercentOfTheShippedFile) {
   std::set<std::string> models, experiments;
   std::set<double> fractions;
   for (const auto& r : runs) {
-    EXPECT_EQ(r.data, (kRepoData / "pneumoniamnist.npz").lexically_normal().string());
+    EXPECT_EQ(r.config.data, (kRepoData / "pneumoniamnist.npz").lexically_normal().string());
     EXPECT_FALSE(r.dataset.synth);
     EXPECT_EQ(r.dataset.name, "pneumonia");
-    EXPECT_FALSE(r.pretrained);
-    EXPECT_EQ(r.threads, 2);
-    models.insert(r.model);
+    EXPECT_FALSE(r.config.pretrained);
+    EXPECT_EQ(r.config.threads, 2);
+    models.insert(r.config.model);
     experiments.insert(r.experiment());
-    fractions.insert(r.train_fraction);
+    fractions.insert(r.config.train_fraction);
   }
   EXPECT_EQ(models.size(), sw::kDefaultModels.size());
   EXPECT_EQ(experiments, (std::set<std::string>{"pneumonia_scratch", "pneumonia_scratch_small"}));
@@ -93,7 +93,7 @@ TEST(DefaultPlan, ExpandsIntoScratchRunsOnAllAndTenPercentOfTheShippedFile) {
   ASSERT_EQ(moved.size(), runs.size());
   for (std::size_t i = 0; i < runs.size(); ++i) {
     EXPECT_EQ(moved[i].id, runs[i].id);
-    EXPECT_EQ(moved[i].data, "/elsewhere/data/pneumoniamnist.npz");
+    EXPECT_EQ(moved[i].config.data, "/elsewhere/data/pneumoniamnist.npz");
   }
 }
 

@@ -54,11 +54,11 @@ std::string error_of(const std::string& text) {
 TEST(SweepPlan, ExpandsEveryCombination) {
   auto runs = expand(kPlan);
   ASSERT_EQ(runs.size(), 2u * 2 * 2 * 2 * 2);  // datasets x models x regimes x fractions x seeds
-  EXPECT_EQ(runs[0].model, "resnet18");
-  EXPECT_EQ(runs[0].data, "/plans/data/derma.npz");
+  EXPECT_EQ(runs[0].config.model, "resnet18");
+  EXPECT_EQ(runs[0].config.data, "/plans/data/derma.npz");
   EXPECT_EQ(runs[0].dataset.name, "derma");
-  EXPECT_TRUE(runs[0].pretrained);
-  EXPECT_EQ(runs.back().data, "pneumoniamnist");
+  EXPECT_TRUE(runs[0].config.pretrained);
+  EXPECT_EQ(runs.back().config.data, "pneumoniamnist");
   EXPECT_EQ(runs.back().dataset.name, "pneumoniamnist");
   EXPECT_EQ(runs[0].id.rfind("resnet18-derma-pt-f1-s0-", 0), 0u) << runs[0].id;
   std::set<std::string> ids;
@@ -88,12 +88,12 @@ TEST(SweepPlan, DeviceAndPrecision) {
   std::string gpu = kPlan;
   gpu.replace(gpu.find("lr = 5e-4"), 9, "lr = 5e-4\ndevice = \"cuda:1\"\nprecision = \"fp32\"");
   auto g = expand(gpu);
-  EXPECT_EQ(g[0].device, "cuda:1");
-  EXPECT_EQ(g[0].precision, "fp32");
+  EXPECT_EQ(g[0].config.device, "cuda:1");
+  EXPECT_EQ(g[0].config.precision, pepr::run::Precision::fp32);
   std::string bf16 = kPlan;
   bf16.replace(bf16.find("lr = 5e-4"), 9, "lr = 5e-4\nprecision = \"bf16\"");
   auto b = expand(bf16);
-  EXPECT_EQ(b[0].precision, "bf16");
+  EXPECT_EQ(b[0].config.precision, pepr::run::Precision::bf16);
   EXPECT_EQ(b[0].config_json()["precision"], "bf16");
   for (std::size_t i = 0; i < fp32.size(); ++i) EXPECT_NE(fp32[i].id, b[i].id);
   std::string base = "[models]\nnames = [\"a\"]\n[[datasets]]\nfile = \"x.npz\"\n";
@@ -146,8 +146,8 @@ TEST(SweepPlan, FiltersNeedTheModelSpace) {
   sw::Plan p = sw::parse_plan(plan, "plan.toml", "/");
   auto runs = sw::expand_plan(p, "/runs", &space);
   ASSERT_EQ(runs.size(), 2u);
-  EXPECT_EQ(runs[0].model, "small");
-  EXPECT_EQ(runs[1].model, "tiny");
+  EXPECT_EQ(runs[0].config.model, "small");
+  EXPECT_EQ(runs[1].config.model, "tiny");
 }
 
 TEST(SweepPlan, NativeFilter) {
@@ -157,7 +157,7 @@ TEST(SweepPlan, NativeFilter) {
       sw::parse_plan("[models]\nnative = true\n[[datasets]]\nfile = \"x.npz\"\n", "plan.toml", "/");
   auto runs = sw::expand_plan(p, "/runs", &space);
   ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0].model, "small");
+  EXPECT_EQ(runs[0].config.model, "small");
 }
 
 TEST(SweepPlan, ShardsCoverEveryRunExactlyOnce) {
