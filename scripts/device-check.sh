@@ -682,7 +682,16 @@ pepr="$work/bin/pepr"
 
 # Which CUDA runtime and which of the prefix's libraries the binary loads, by its RPATH alone.
 section "ldd $build/pepr (without the prefix in LD_LIBRARY_PATH)"
-run_step libs "$work/ldd.txt" "$work/ldd.txt" ldd "$build/pepr"
+# Fails (exit 3) when the binary's first needed library is not libstdc++ (PyPI's libtorch.so
+# exports std::filesystem copies that then interpose libstdc++'s and crash), and (exit 4) when it
+# loads LibTorch libraries from two folders (a system LibTorch beside the Python torch's).
+# shellcheck disable=SC2016  # (expanded by the inner bash)
+run_step libs "$work/ldd.txt" "$work/ldd.txt" bash -c '
+  ldd "$1" || exit 2
+  first=$(readelf -d "$1" | awk "/NEEDED/ {print \$NF; exit}")
+  case "$first" in *libstdc++*) ;; *) echo "first needed library: $first, not libstdc++"; exit 3 ;; esac
+  dirs=$(ldd "$1" | awk "/lib(torch|c10)[a-z_]*\\.so/ {print \$3}" | xargs -r -n1 dirname | sort -u)
+  [ "$(printf "%s\n" "$dirs" | grep -c .)" -le 1 ] || { echo "LibTorch from: $dirs"; exit 4; }' _ "$build/pepr"
 cat "$work/ldd.txt" >>"$misc" 2>/dev/null
 grep -E "cudart|libtorch_cuda|libc10_cuda|not found" "$work/ldd.txt" >&2 2>/dev/null
 

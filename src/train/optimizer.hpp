@@ -28,8 +28,8 @@ struct TrainConfig;
 // _foreach_* operators (on CUDA a few multi-tensor kernels a step; on CPU a loop inside ATen, as
 // PyTorch's foreach=True). `fused`: ATen's _fused_adam_ / _fused_sgd_, one kernel over all tensors
 // (PyTorch's fused=True; rounding differs from the others in the last bits). `automatic` is
-// fused where the LibTorch has a fused kernel for the optimizer and the parameters' device, and
-// foreach otherwise.
+// fused where the LibTorch has a fused kernel for the optimizer and the parameters' device (on
+// the CPU for Adam only: CPU-fused SGD was slower, bench/README.md), and foreach otherwise.
 enum class OptimizerKernels { automatic, single, foreach, fused };
 
 std::string_view kernels_name(OptimizerKernels kernels);

@@ -254,6 +254,10 @@ struct Case {
   OptimizerKernels kernels = OptimizerKernels::automatic;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.model << " " << c.optimizer << " " << pepr::train::kernels_name(c.kernels);
+}
+
 class TrainEquivalence : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TrainEquivalence, LossesParamsAndRunningStatsMatchPyTorch) {
