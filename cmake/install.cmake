@@ -27,6 +27,12 @@ install(EXPORT peprTargets NAMESPACE pepr:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/
 # What the package's users need found again: the libraries' own dependencies.
 set(PEPR_PACKAGE_WITH_TORCH ${PEPR_WITH_TORCH})
 set(PEPR_PACKAGE_WITH_CURL ${PEPR_WITH_CURL})
+set(PEPR_PACKAGE_TORCH_PREFIX "")
+set(PEPR_PACKAGE_TORCH_LIB_DIR "")
+if(PEPR_TORCH_FROM_PYTHON)
+  set(PEPR_PACKAGE_TORCH_PREFIX "${PEPR_PYTHON_TORCH_PREFIX}")
+  set(PEPR_PACKAGE_TORCH_LIB_DIR "${_pepr_torch_lib}")
+endif()
 configure_package_config_file("${CMAKE_SOURCE_DIR}/cmake/peprConfig.cmake.in"
                               "${CMAKE_BINARY_DIR}/peprConfig.cmake"
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pepr)
