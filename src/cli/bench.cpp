@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/report_command.hpp"
+#include "cli/run_options.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
@@ -35,8 +36,9 @@ struct BenchArgs {
   std::string runs_dir;
   bool resume = false;
   std::string shard = "0/1";
-  double max_energy_wh = -1, max_time_s = -1;
-  int pepr_patience = 0;
+  // The budgets every run gets (run/config.hpp's --max-energy-wh, --max-time-s, --pepr-patience).
+  run::RunConfig budgets;
+  std::shared_ptr<RunOptions> budget_options;
   std::size_t prune_top = 0;
   std::string prune_bound = "peers";
   double prune_margin = 0.05, prune_energy_margin = 1.25;
@@ -154,12 +156,7 @@ void emit_slurm(BenchArgs& a, const sweep::Plan& plan, const std::string& plan_l
   if (so.shards > static_cast<int>(n_runs))
     fmt::print(stderr, "pepr bench: note: {} for {}: some tasks will have none\n",
                plural(so.shards, "shard"), plural(static_cast<long long>(n_runs), "run"));
-  if (a.max_energy_wh >= 0)
-    so.bench_args.insert(so.bench_args.end(), {"--max-energy-wh", format_number(a.max_energy_wh)});
-  if (a.max_time_s >= 0)
-    so.bench_args.insert(so.bench_args.end(), {"--max-time-s", format_number(a.max_time_s)});
-  if (a.pepr_patience > 0)
-    so.bench_args.insert(so.bench_args.end(), {"--pepr-patience", std::to_string(a.pepr_patience)});
+  for (auto& arg : a.budget_options->given_args()) so.bench_args.push_back(std::move(arg));
   if (a.prune_top > 0)
     so.bench_args.insert(so.bench_args.end(),
                          {"--prune-top", std::to_string(a.prune_top), "--prune-bound",
@@ -183,9 +180,9 @@ sweep::BenchOptions bench_options(const BenchArgs& a, const sweep::Plan& plan,
   o.runs_dir = runs_dir;
   o.resume = a.resume;
   o.shard = sweep::Shard::parse(a.shard);
-  o.max_energy_wh = a.max_energy_wh;
-  o.max_time_s = a.max_time_s;
-  o.pepr_patience = a.pepr_patience;
+  o.max_energy_wh = a.budgets.max_energy_wh.value_or(-1);
+  o.max_time_s = a.budgets.max_time_s.value_or(-1);
+  o.pepr_patience = a.budgets.pepr_patience;
   if (a.prune_top > 0) {
     o.prune.top_k = a.prune_top;
     o.prune.bound = a.prune_bound == "one"    ? sweep::OptimisticP::One
@@ -328,14 +325,10 @@ void add_bench(CLI::App& app) {
                 "skip completed (and stopped) runs, redo failed, interrupted and running ones");
   cmd->add_option("--shard", a->shard, "run only shard I of N (I/N, 0 <= I < N)")
       ->capture_default_str();
-  cmd->add_option("--max-energy-wh", a->max_energy_wh,
-                  "stop a run after epoch 1 if its predicted total energy exceeds this (Wh)");
-  cmd->add_option("--max-time-s", a->max_time_s,
-                  "stop a run after epoch 1 if its predicted total time exceeds this (s)");
-  cmd->add_option("--pepr-patience", a->pepr_patience,
-                  "stop a run once its PePR curve over cumulative energy has not improved for K "
-                  "epochs (0: off)")
-      ->check(CLI::NonNegativeNumber);
+  // Declared, read and passed on to each run by the run options' table.
+  a->budget_options = std::make_shared<RunOptions>(
+      cmd, a->budgets,
+      std::vector<std::string_view>{"--max-energy-wh", "--max-time-s", "--pepr-patience"});
   cmd->add_option("--prune-top", a->prune_top,
                   "prune the sweep: run every run's epoch 1 first, then the runs cheapest "
                   "first, stopping each once it cannot enter its experiment's top K by PePR-E "
@@ -379,7 +372,10 @@ void add_bench(CLI::App& app) {
       "  pepr bench plan.toml -o /shared/runs --emit-slurm sweep.sbatch --shards 8 --gpus 1 \\\n"
       "      --partition gpu --time 12:00:00\n"
       "  pepr collect runs -o results.csv");
-  cmd->callback([a] { run_bench_cmd(*a); });
+  cmd->callback([a] {
+    a->budget_options->apply();
+    run_bench_cmd(*a);
+  });
 }
 
 }  // namespace pepr::cli

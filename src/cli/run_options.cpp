@@ -1,5 +1,6 @@
 #include "cli/run_options.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 
@@ -9,9 +10,11 @@
 
 namespace pepr::cli {
 
-RunOptions::RunOptions(CLI::App* cmd, run::RunConfig& cfg) : cfg_(cfg) {
+RunOptions::RunOptions(CLI::App* cmd, run::RunConfig& cfg, std::vector<std::string_view> only)
+    : cfg_(cfg), subset_(!only.empty()) {
   const run::RunConfig defaults;
   for (const auto& f : run::flags()) {
+    if (subset_ && std::find(only.begin(), only.end(), f.flag) == only.end()) continue;
     auto& b = bound_.emplace_back(Bound{&f, nullptr, {}});
     std::string names(f.flag);
     if (!f.short_flag.empty()) names = fmt::format("{},{}", f.flag, f.short_flag);
@@ -64,10 +67,28 @@ void RunOptions::apply() const {
     run::set_from_text(*b.flag, cfg_, flag ? "true" : b.text);
   }
   try {
-    cfg_.validate();
+    if (!subset_) {
+      cfg_.validate();
+    } else {
+      // Only these options were given: the others (the model, the data) are each run's.
+      run::RunConfig check = cfg_;
+      check.model = check.data = "-";
+      check.validate();
+    }
   } catch (const Error& e) {
     throw CLI::ValidationError(e.what());
   }
+}
+
+std::vector<std::string> RunOptions::given_args() const {
+  std::vector<std::string> out;
+  for (const auto& b : bound_) {
+    if (b.option->count() == 0) continue;
+    out.emplace_back(b.flag->flag);
+    if (!std::holds_alternative<bool run::RunConfig::*>(b.flag->member))
+      out.push_back(run::value_text(*b.flag, cfg_));
+  }
+  return out;
 }
 
 }  // namespace pepr::cli
