@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 #include <pepr/train.hpp>
 
@@ -20,14 +21,13 @@ int main(int argc, char** argv) {
   if (argc > 4) c.weights = argv[4];  // pretrained weights: fine-tuning
   c.threads = 2;
   try {
-    nlohmann::json rec = pepr::train_run(c);
-    for (const auto& e : rec["epochs"])
-      std::printf("epoch %d: test acc %.4f, %.3g Wh\n", e["epoch"].get<int>(),
-                  e["test_acc"].is_number() ? e["test_acc"].get<double>() : -1.0,
-                  e["energy_kwh"].get<double>() * 1000);
-    std::printf("status %s, %s parameters\n", rec["status"].get<std::string>().c_str(),
-                rec["model"]["params"].dump().c_str());
-    return rec["status"] == "completed" ? 0 : 1;
+    const pepr::RunRecord rec = pepr::train_run(c);
+    for (const auto& e : rec.epoch_list())
+      std::printf("epoch %lld: test acc %.4f, %.3g Wh\n", static_cast<long long>(*e.epoch),
+                  e.test_acc.value_or(-1.0), e.energy_kwh.value_or(0) * 1000);
+    std::printf("status %s, %lld parameters\n", std::string(pepr::run::name(rec.status)).c_str(),
+                static_cast<long long>(rec.model->params.value_or(0)));
+    return rec.status == pepr::RunStatus::completed ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "finetune: %s\n", e.what());
     return 1;

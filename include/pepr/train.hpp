@@ -3,7 +3,8 @@
 //
 //   pepr::TrainConfig c;
 //   c.model = "resnet18";  c.data = "pneumoniamnist.npz";  c.epochs = 2;
-//   nlohmann::json record = pepr::train_run(c);   // record["epochs"][k]["test_acc"], ["totals"]
+//   pepr::RunRecord r = pepr::train_run(c);   // r.epoch_list()[k].test_acc, r.totals, r.dump()
+//   nlohmann::json j = r;                       // the same record as JSON
 //
 // Link pepr::train (LibTorch). Bad configuration throws pepr::Error; a failure while training
 // (a diverging loss, out of memory) gives a record with status "failed".
@@ -12,6 +13,8 @@
 #include "train/engine.hpp"
 
 namespace pepr {
+using run::RunRecord;
+using run::RunStatus;
 using train::Progress;
 using train::train_run;
 using train::TrainConfig;

@@ -11,6 +11,7 @@
 #include "core/score.hpp"
 #include "core/table.hpp"
 #include "report/experiments.hpp"
+#include "run/record.hpp"
 
 namespace pepr::report {
 
@@ -23,7 +24,7 @@ struct ReportOptions {
   std::string title = "PePR report";
   std::string input_name;            // the input as shown in the report
   std::string command_line;          // shown in the report when not empty
-  std::vector<nlohmann::json> runs;  // run records (pepr.run/1), e.g. from --runs
+  std::vector<run::RunRecord> runs;  // run records (pepr.run/1), e.g. from --runs
   std::string runs_dir;              // where they came from
 };
 

@@ -73,18 +73,16 @@ RunsSummary summarise_runs(const ReportData& d, const Table& input, const Report
     std::map<std::vector<std::string>, std::size_t> envs;
     std::size_t used = 0;
     for (const auto& rec : o.runs) {
-      const json* id = member(rec, "run_id");
-      if (!wanted.empty() && (!id || !id->is_string() || !wanted.count(id->get<std::string>())))
-        continue;
+      if (!wanted.empty() && (!rec.run_id || !wanted.count(*rec.run_id))) continue;
       ++used;
       std::vector<std::string> key;
+      const json env = rec.environment.value_or(json::object());
       for (const char* k :
            {"hostname", "cpu", "gpu", "threads", "libtorch", "pepr_version", "meter_methods"}) {
-        const json* v = member(rec, "environment", k);
+        const json* v = member(env, k);
         key.push_back(v ? json_text(*v) : "");
       }
-      const json* dev = member(rec, "config", "device");
-      key.push_back(dev ? json_text(*dev) : "");
+      key.push_back(rec.config ? rec.config->device.value_or("") : "");
       ++envs[key];
     }
     ReportTable t;

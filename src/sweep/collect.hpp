@@ -7,23 +7,16 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/table.hpp"
+#include "run/record.hpp"
 
 namespace pepr::sweep {
 
-// Reads a run record; nullopt (and *why) when the file cannot be read, is not JSON, or is not
-// a pepr.run/1 object with a status. A record without a run_id (`pepr train` without --run-id
-// writes null) gets the file's name without .json as its run_id.
-std::optional<nlohmann::json> read_record(const std::filesystem::path& path,
+// Reads a run record (run/record.hpp: run::read_record_file); nullopt (and *why) when the file
+// cannot be read, is not JSON, or is not a pepr.run/1 object with a known status. A record
+// without a run_id (`pepr train` without --run-id writes null) gets the file's name without .json.
+std::optional<run::RunRecord> read_record(const std::filesystem::path& path,
                                           std::string* why = nullptr);
-
-// The "done" statuses: a run with one of these is not run again by --resume: completed, stopped
-// (by the trainer, a budget or PePR patience: its record is a result) and pruned (by
-// `pepr bench --prune-top`: it cannot enter its experiment's top K). "probed" (epoch 1 only,
-// before pruning) is not done.
-bool is_done_status(const std::string& status);
 
 struct CollectOptions {
   // Empty: every status. Pruned runs are rows (status "pruned", energy / co2 / train_time their

@@ -406,23 +406,29 @@ nlohmann::json RunSpec::identity() const {
   return id;
 }
 
-nlohmann::json RunSpec::config_json() const {
+run::ConfigRecord RunSpec::config_record() const {
   const auto& c = config;
-  return {{"model", c.model},
-          {"dataset", dataset.name},
-          {"data_file", c.data},
-          {"pretrained", c.pretrained},
-          {"weights", nullptr},
-          {"train_fraction", c.train_fraction},
-          {"epochs", c.epochs},
-          {"optimizer", run::name(c.optimizer)},
-          {"lr", c.lr},
-          {"batch_size", c.batch_size},
-          {"seed", c.seed},
-          {"device", c.device},
-          {"precision", run::name(c.precision)},
-          {"threads", c.threads},
-          {"image_size", c.image_size}};
+  run::ConfigRecord r;
+  r.model = c.model;
+  r.dataset = dataset.name;
+  r.data_file = c.data;
+  r.pretrained = c.pretrained;
+  r.weights = nullptr;
+  r.train_fraction = c.train_fraction;
+  r.epochs = c.epochs;
+  r.optimizer = std::string(run::name(c.optimizer));
+  r.lr = c.lr;
+  r.batch_size = c.batch_size;
+  r.seed = c.seed;
+  r.device = c.device;
+  r.precision = std::string(run::name(c.precision));
+  r.threads = c.threads;
+  r.image_size = c.image_size;
+  return r;
+}
+
+nlohmann::json RunSpec::config_json() const {
+  return run::section_to_json(config_record());
 }
 
 std::uint64_t fnv1a64(std::string_view text) {

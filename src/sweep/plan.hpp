@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run/config.hpp"
+#include "run/record.hpp"
 
 namespace pepr::sweep {
 
@@ -103,6 +104,8 @@ struct RunSpec {
   // wherever it lies).
   nlohmann::json identity() const;
   // The record's "config" object as far as the plan knows it.
+  // The record's "config" before the trainer writes its own (run/record.hpp).
+  run::ConfigRecord config_record() const;
   nlohmann::json config_json() const;
 };
 

@@ -405,47 +405,49 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
   return oc;
 }
 
-json running_record(const RunSpec& run, const BenchOptions& o, int attempt,
-                    const std::string& started_at) {
-  return {{"schema", "pepr.run/1"},
-          {"run_id", run.id},
-          {"status", "running"},
-          {"error", nullptr},
-          {"stop_reason", nullptr},
-          {"config", run.config_json()},
-          {"sweep",
-           {{"plan", o.plan_file},
-            {"plan_name", o.plan_name},
-            {"host", run::host_name()},
-            {"pid", ::getpid()},
-            {"started_at", started_at},
-            {"attempt", attempt},
-            {"shard", fmt::format("{}/{}", o.shard.index, o.shard.count)}}}};
+run::RunRecord running_record(const RunSpec& run, const BenchOptions& o, int attempt,
+                              const std::string& started_at) {
+  run::RunRecord r;
+  r.run_id = run.id;
+  r.status = run::RunStatus::running;
+  r.error = nullptr;
+  r.stop_reason = nullptr;
+  r.config = run.config_record();
+  run::SweepRecord& s = r.sweep.emplace();
+  s.plan = o.plan_file;
+  s.plan_name = o.plan_name;
+  s.host = run::host_name();
+  s.pid = ::getpid();
+  s.started_at = started_at;
+  s.attempt = attempt;
+  s.shard = fmt::format("{}/{}", o.shard.index, o.shard.count);
+  return r;
 }
 
 // Adds the budget prediction (after epoch 1) and, for completed runs, its error, where the
 // trainer did not.
-void fill_budget(json& rec, int planned_epochs) {
-  if (!rec.contains("epochs") || !rec["epochs"].is_array() || rec["epochs"].empty()) return;
-  const json& e1 = rec["epochs"][0];
-  auto e = jnum(e1, "energy_kwh"), t = jnum(e1, "time_s");
-  if (!rec.contains("budget") || !rec["budget"].is_object()) {
-    if (!e || !t) return;
-    auto p = predict_after_first_epoch(*e, *t, planned_epochs);
-    rec["budget"] = {{"predicted_energy_kwh", p.energy_kwh}, {"predicted_time_s", p.time_s}};
+void fill_budget(run::RunRecord& rec, int planned_epochs) {
+  const auto& epochs = rec.epoch_list();
+  if (epochs.empty()) return;
+  const run::EpochRecord& e1 = epochs[0];
+  if (!rec.budget) {
+    if (!e1.energy_kwh || !e1.time_s) return;
+    auto p = predict_after_first_epoch(*e1.energy_kwh, *e1.time_s, planned_epochs);
+    run::BudgetRecord& b = rec.budget.emplace();
+    b.predicted_energy_kwh = p.energy_kwh;
+    b.predicted_time_s = p.time_s;
   }
-  json& b = rec["budget"];
-  if (rec.value("status", "") != "completed") return;
+  run::BudgetRecord& b = *rec.budget;
+  if (rec.status != run::RunStatus::completed) return;
   // The actual values: the sums over epochs, the same span the prediction covers.
   double se = 0, st = 0;
-  for (const auto& ep : rec["epochs"])
-    se += jnum(ep, "energy_kwh").value_or(0), st += jnum(ep, "time_s").value_or(0);
-  if (!b.contains("energy_error"))
-    if (auto pe = jnum(b, "predicted_energy_kwh"))
-      if (auto err = relative_error(*pe, se)) b["energy_error"] = *err;
-  if (!b.contains("time_error"))
-    if (auto pt = jnum(b, "predicted_time_s"))
-      if (auto err = relative_error(*pt, st)) b["time_error"] = *err;
+  for (const auto& ep : epochs) se += ep.energy_kwh.value_or(0), st += ep.time_s.value_or(0);
+  if (!b.energy_error.present())
+    if (auto pe = b.predicted_energy_kwh.opt())
+      if (auto err = relative_error(*pe, se)) b.energy_error = *err;
+  if (!b.time_error.present())
+    if (auto pt = b.predicted_time_s.opt())
+      if (auto err = relative_error(*pt, st)) b.time_error = *err;
 }
 
 }  // namespace
@@ -494,28 +496,10 @@ void prepare_datasets(const std::vector<RunSpec>& runs, const BenchOptions& o) {
 namespace {
 
 // The test accuracies of a record's epochs (a missing one counts as 0).
-std::vector<double> record_accs(const json& rec) {
+std::vector<double> record_accs(const run::RunRecord& rec) {
   std::vector<double> acc;
-  if (rec.contains("epochs") && rec["epochs"].is_array())
-    for (const auto& e : rec["epochs"]) acc.push_back(jnum(e, "test_acc").value_or(0));
+  for (const auto& e : rec.epoch_list()) acc.push_back(e.test_acc.value_or(0));
   return acc;
-}
-
-// A record's energy: its totals, else the sum over its epochs.
-double record_energy(const json& rec) {
-  if (rec.contains("totals"))
-    if (auto e = jnum(rec["totals"], "energy_kwh")) return *e;
-  double e = 0;
-  if (rec.contains("epochs") && rec["epochs"].is_array())
-    for (const auto& ep : rec["epochs"]) e += jnum(ep, "energy_kwh").value_or(0);
-  return e;
-}
-
-// The probe of a run: {predicted_energy_kwh, predicted_time_s, energy_kwh, test_acc}, carried
-// from record to record once made; null when the run has none.
-json record_probe(const json& rec) {
-  if (rec.contains("probe") && rec["probe"].is_object()) return rec["probe"];
-  return nullptr;
 }
 
 struct PruneContext {
@@ -537,21 +521,18 @@ PruneState prune_state(const PruneContext& c, const RunSpec& self,
   for (const RunSpec* r : c.experiments.at(self.experiment())) {
     PruneRun pr;
     if (auto rec = read_record(c.dir / (r->id + ".json"))) {
-      const std::string status = (*rec)["status"].get<std::string>();
-      const json probe = record_probe(*rec);
-      if (status == "completed" || status == "stopped") {
+      if (rec->status == run::RunStatus::completed || rec->status == run::RunStatus::stopped) {
         pr.finished = true;
-        pr.energy_kwh = record_energy(*rec);
+        pr.energy_kwh = rec->energy_kwh();
         pr.test_acc = record_accs(*rec);
       } else {
-        if (probe.is_object()) {
-          pr.energy_kwh = jnum(probe, "predicted_energy_kwh").value_or(0);
-          pr.test_acc = {jnum(probe, "test_acc").value_or(0)};
+        if (rec->probe) {
+          pr.energy_kwh = rec->probe->predicted_energy_kwh.value_or(0);
+          pr.test_acc = {rec->probe->test_acc.value_or(0)};
         }
-        if (status == "pruned") {
+        if (rec->status == run::RunStatus::pruned) {
           pr.test_acc = record_accs(*rec);
-          if (rec->contains("pruned"))
-            pr.spent_kwh = jnum((*rec)["pruned"], "spent_kwh").value_or(0);
+          if (rec->pruned) pr.spent_kwh = rec->pruned->spent_kwh.value_or(0);
         }
       }
     }
@@ -590,19 +571,28 @@ struct Sweep {
   const PruneContext* prune = nullptr;  // null: no pruning
 };
 
-void count_status(BenchSummary& sum, const std::string& st, const std::string& id) {
-  if (st == "completed")
-    ++sum.completed;
-  else if (st == "stopped")
-    ++sum.stopped;
-  else if (st == "pruned")
-    ++sum.pruned;
-  else if (st == "probed")
-    ++sum.probed;
-  else if (st == "interrupted")
-    ++sum.interrupted;
-  else
-    ++sum.failed, sum.failed_ids.push_back(id);
+void count_status(BenchSummary& sum, run::RunStatus st, const std::string& id) {
+  switch (st) {
+    case run::RunStatus::completed:
+      ++sum.completed;
+      break;
+    case run::RunStatus::stopped:
+      ++sum.stopped;
+      break;
+    case run::RunStatus::pruned:
+      ++sum.pruned;
+      break;
+    case run::RunStatus::probed:
+      ++sum.probed;
+      break;
+    case run::RunStatus::interrupted:
+      ++sum.interrupted;
+      break;
+    case run::RunStatus::failed:
+    case run::RunStatus::running:
+      ++sum.failed, sum.failed_ids.push_back(id);
+      break;
+  }
 }
 
 // The run's lock, or nullopt when another sweep holds it (counted as busy). A sweep of this host
@@ -628,23 +618,26 @@ std::optional<RunLock> lock_run(Sweep& w, const RunSpec& run, std::size_t positi
 
 // Records a run pruned before it starts (K finished runs already beat it).
 void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t position,
-                                const std::string& why, json out, const std::optional<json>& prev,
-                                const json& probe) {
+                                const std::string& why, run::RunRecord out,
+                                const std::optional<run::RunRecord>& prev,
+                                const std::optional<run::ProbeRecord>& probe) {
   SweepState& s = w.s;
-  out["status"] = "pruned";
-  out["stop_reason"] = "pruned by pepr bench before it started: " + why;
-  if (prev && prev->contains("epochs")) out["epochs"] = (*prev)["epochs"];
-  const double projected = jnum(probe, "predicted_energy_kwh").value_or(0);
-  const double spent = jnum(probe, "energy_kwh").value_or(0);
-  out["pruned"] = {{"reason", why},
-                   {"top_k", w.prune->opt->top_k},
-                   {"projected_energy_kwh", projected},
-                   {"spent_kwh", spent}};
-  out["budget"] = {{"predicted_energy_kwh", projected}};
-  if (auto t = jnum(probe, "predicted_time_s")) out["budget"]["predicted_time_s"] = *t;
-  out["totals"] = {{"energy_kwh", 0.0}};
-  out["sweep"]["finished_at"] = run::utc_now();
-  write_file_atomic((w.dir / (run.id + ".json")).string(), out.dump(2) + "\n");
+  out.status = run::RunStatus::pruned;
+  out.stop_reason = "pruned by pepr bench before it started: " + why;
+  if (prev && prev->epochs) out.epochs = prev->epochs;
+  const double projected = probe ? probe->predicted_energy_kwh.value_or(0) : 0;
+  const double spent = probe ? probe->energy_kwh.value_or(0) : 0;
+  run::PrunedRecord& pruned = out.pruned.emplace();
+  pruned.reason = why;
+  pruned.top_k = w.prune->opt->top_k;
+  pruned.projected_energy_kwh = projected;
+  pruned.spent_kwh = spent;
+  run::BudgetRecord& budget = out.budget.emplace();
+  budget.predicted_energy_kwh = projected;
+  if (probe && probe->predicted_time_s) budget.predicted_time_s = *probe->predicted_time_s;
+  out.totals.emplace().energy_kwh = 0.0;
+  out.sweep.value().finished_at = run::utc_now();
+  write_file_atomic((w.dir / (run.id + ".json")).string(), out.dump());
   ++w.sum.pruned;
   s.units_total -= run_units(run);
   status_line(s,
@@ -655,104 +648,110 @@ void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t positi
 }
 
 // What the progress file showed of a run that left no epochs in its record.
-void keep_seen_epochs(json& out, const std::vector<EpochSeen>& seen) {
-  if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty()) return;
-  json eps = json::array();
+void keep_seen_epochs(run::RunRecord& out, const std::vector<EpochSeen>& seen) {
+  if (!out.epoch_list().empty()) return;
+  std::vector<run::EpochRecord> eps;
   for (const auto& e : seen) {
     json ej = {{"epoch", e.epoch}, {"energy_kwh", e.energy_kwh}, {"time_s", e.time_s}};
     ej["test_acc"] = std::isfinite(e.test_acc) ? json(e.test_acc) : json(nullptr);
     for (const char* k : {"val_acc", "co2_g", "train_loss"})
       if (e.raw.contains(k)) ej[k] = e.raw[k];
-    eps.push_back(ej);
+    eps.push_back(run::section_from_json<run::EpochRecord>(ej));
   }
-  if (!eps.empty()) out["epochs"] = eps;
+  if (!eps.empty()) out.epochs = std::move(eps);
 }
 
 // A probe that ran its epoch: its prediction of the whole run, kept in the record.
-json probe_summary(const json& out, const RunSpec& run, double energy, double wall) {
-  const json& e1 = out["epochs"][0];
+run::ProbeRecord probe_summary(const run::RunRecord& out, const RunSpec& run, double energy,
+                               double wall) {
+  const run::EpochRecord& e1 = out.epoch_list().front();
   double pe = 0, pt = 0;
-  if (out.contains("budget") && out["budget"].is_object()) {
-    pe = jnum(out["budget"], "predicted_energy_kwh").value_or(0);
-    pt = jnum(out["budget"], "predicted_time_s").value_or(0);
+  if (out.budget) {
+    pe = out.budget->predicted_energy_kwh.value_or(0);
+    pt = out.budget->predicted_time_s.value_or(0);
   }
   if (!(pe > 0)) {
-    auto p = predict_after_first_epoch(jnum(e1, "energy_kwh").value_or(0),
-                                       jnum(e1, "time_s").value_or(0), run.config.epochs);
+    auto p = predict_after_first_epoch(e1.energy_kwh.value_or(0), e1.time_s.value_or(0),
+                                       run.config.epochs);
     pe = p.energy_kwh, pt = p.time_s;
   }
-  return {{"predicted_energy_kwh", pe},
-          {"predicted_time_s", pt},
-          {"energy_kwh", energy},
-          {"test_acc", jnum(e1, "test_acc").value_or(0)},
-          {"wall_s", wall}};
+  run::ProbeRecord probe;
+  probe.predicted_energy_kwh = pe;
+  probe.predicted_time_s = pt;
+  probe.energy_kwh = energy;
+  probe.test_acc = e1.test_acc.value_or(0);
+  probe.wall_s = wall;
+  return probe;
 }
 
 // The run's status from the trainer's record and how the child ended; sets `out`'s error,
 // stop reason, probe and pruning fields to match.
-std::string settle_status(Sweep& w, json& out, const ChildOutcome& oc, Phase phase,
-                          const RunSpec& run, const json& probe, double energy, double wall) {
-  std::string st = out["status"].get<std::string>();
+run::RunStatus settle_status(Sweep& w, run::RunRecord& out, const ChildOutcome& oc, Phase phase,
+                             const RunSpec& run, const std::optional<run::ProbeRecord>& probe,
+                             double energy, double wall) {
+  using run::RunStatus;
+  RunStatus st = out.status;
   const bool clean_exit = !oc.status.signaled() && oc.status.code() == 0;
   const std::string how = oc.status.describe();
-  const bool probe_made =
-      phase == Phase::Probe && st == "stopped" && out.value("stop_reason", json("")).is_string() &&
-      out.value("stop_reason", std::string()).rfind("stop-after-epochs", 0) == 0 &&
-      out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty();
+  const bool probe_made = phase == Phase::Probe && st == RunStatus::stopped && out.stop_reason &&
+                          out.stop_reason->rfind("stop-after-epochs", 0) == 0 &&
+                          !out.epoch_list().empty();
   if (probe_made) {
-    st = "probed";
-    out["stop_reason"] = nullptr;
-    out["probe"] = probe_summary(out, run, energy, wall);
+    st = RunStatus::probed;
+    out.stop_reason = nullptr;
+    out.probe = probe_summary(out, run, energy, wall);
     w.sum.probe_energy_kwh += energy;
-  } else if (is_done_status(st)) {
+  } else if (run::is_done(st)) {
     // The trainer finished (possibly just as a signal came): its record stands.
   } else if (oc.signal_forwarded) {
-    st = "interrupted";
-    out["error"] = nullptr;
+    st = RunStatus::interrupted;
+    out.error = nullptr;
   } else if (!oc.sweep_stop.empty() && phase == Phase::AfterProbe) {
-    st = "pruned";
-    out["error"] = nullptr;
-    out["stop_reason"] =
+    st = RunStatus::pruned;
+    out.error = nullptr;
+    out.stop_reason =
         fmt::format("pruned by pepr bench after epoch {}: {}", oc.epochs.size(), oc.sweep_stop);
-    const double projected = jnum(probe, "predicted_energy_kwh").value_or(0);
-    out["pruned"] = {{"reason", oc.sweep_stop},
-                     {"top_k", w.prune->opt->top_k},
-                     {"projected_energy_kwh", projected},
-                     {"spent_kwh", energy + jnum(probe, "energy_kwh").value_or(0)}};
+    run::PrunedRecord& pruned = out.pruned.emplace();
+    pruned.reason = oc.sweep_stop;
+    pruned.top_k = w.prune->opt->top_k;
+    pruned.projected_energy_kwh = probe ? probe->predicted_energy_kwh.value_or(0) : 0;
+    pruned.spent_kwh = energy + (probe ? probe->energy_kwh.value_or(0) : 0);
   } else if (oc.budget_killed) {
-    st = "stopped";
-    out["stop_reason"] = oc.budget_reason + " (stopped by pepr bench)";
-  } else if (st == "failed" || st == "interrupted") {
-    if (!out.contains("error") || out["error"].is_null() || out["error"] == "")
-      out["error"] = fmt::format("pepr train {}: {}", how, oc.err_tail);
+    st = RunStatus::stopped;
+    out.stop_reason = oc.budget_reason + " (stopped by pepr bench)";
+  } else if (st == RunStatus::failed || st == RunStatus::interrupted) {
+    if (!out.error || out.error->empty())
+      out.error = fmt::format("pepr train {}: {}", how, oc.err_tail);
   } else {
-    st = "failed";
-    out["error"] =
-        clean_exit ? fmt::format("the trainer exited 0 without writing a record; {}", oc.err_tail)
-                   : fmt::format("the trainer {}: {}", how, oc.err_tail);
+    st = RunStatus::failed;
+    out.error = clean_exit
+                    ? fmt::format("the trainer exited 0 without writing a record; {}", oc.err_tail)
+                    : fmt::format("the trainer {}: {}", how, oc.err_tail);
   }
   return st;
 }
 
 // The run's line: "[3/8] id completed in 1m 02s, 0.42 Wh, test acc 0.8123".
-void print_run_line(SweepState& s, const RunSpec& run, std::size_t position, const json& out,
-                    const std::string& st, double wall, double energy) {
+void print_run_line(SweepState& s, const RunSpec& run, std::size_t position,
+                    const run::RunRecord& out, run::RunStatus st, double wall, double energy) {
+  using run::RunStatus;
   std::string detail;
-  if (st == "completed" || st == "stopped" || st == "probed" || st == "pruned") {
-    if (out.contains("epochs") && out["epochs"].is_array() && !out["epochs"].empty())
-      if (auto acc = jnum(out["epochs"].back(), "test_acc"))
+  if (st == RunStatus::completed || st == RunStatus::stopped || st == RunStatus::probed ||
+      st == RunStatus::pruned) {
+    if (!out.epoch_list().empty())
+      if (auto acc = out.epoch_list().back().test_acc.opt())
         detail = fmt::format(", test acc {:.4f}", *acc);
-    if (st == "stopped" || st == "pruned")
-      detail += fmt::format(" ({})", out.value("stop_reason", ""));
-    if (st == "probed")
+    if (st == RunStatus::stopped || st == RunStatus::pruned)
+      detail += fmt::format(" ({})", out.stop_reason.value_or(""));
+    if (st == RunStatus::probed)
       detail += fmt::format(", predicted total {:.3g} Wh",
-                            jnum(out["probe"], "predicted_energy_kwh").value_or(0) * 1000);
-  } else if (st == "failed") {
-    detail = fmt::format(": {}", tail_lines(out.value("error", ""), 1, 200));
+                            (out.probe ? out.probe->predicted_energy_kwh.value_or(0) : 0) * 1000);
+  } else if (st == RunStatus::failed) {
+    detail = fmt::format(": {}", tail_lines(out.error.value_or(""), 1, 200));
   }
   status_line(s,
-              fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id, st,
-                          format_duration(wall), energy * 1000, detail),
+              fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id,
+                          run::name(st), format_duration(wall), energy * 1000, detail),
               true);
 }
 
@@ -766,23 +765,22 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   if (!lock) return true;
   // Another shard may have finished (or probed) it meanwhile.
   int attempt = 1;
-  json probe = nullptr;
-  std::optional<json> prev = read_record(rec_path);
+  std::optional<run::ProbeRecord> probe;  // carried from record to record once made
+  std::optional<run::RunRecord> prev = read_record(rec_path);
   if (prev) {
-    if (is_done_status((*prev)["status"].get<std::string>())) {
+    if (run::is_done(prev->status)) {
       ++sum.already_done;
       s.units_total -= run_units(run);
       return true;
     }
-    probe = record_probe(*prev);
-    if (phase == Phase::Probe && probe.is_object()) return true;  // probed before
+    probe = prev->probe;
+    if (phase == Phase::Probe && probe) return true;  // probed before
     // A record left by an earlier attempt (ours, or the trainer's when it was interrupted).
     attempt = 2;
-    if (prev->contains("sweep") && (*prev)["sweep"].is_object())
-      attempt = static_cast<int>(jnum((*prev)["sweep"], "attempt").value_or(1)) + 1;
+    if (prev->sweep) attempt = static_cast<int>(prev->sweep->attempt.value_or(1)) + 1;
   }
-  json running = running_record(run, o, attempt, run::utc_now());
-  if (probe.is_object()) running["probe"] = probe;
+  run::RunRecord running = running_record(run, o, attempt, run::utc_now());
+  if (probe) running.probe = probe;
   if (phase == Phase::AfterProbe && w.prune) {
     std::string why = prune_check(*w.prune, run, nullptr);
     if (!why.empty()) {
@@ -791,7 +789,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
     }
   }
 
-  write_file_atomic(rec_path.string(), running.dump(2) + "\n");
+  write_file_atomic(rec_path.string(), running.dump());
   const fs::path progress_path = w.dir / (run.id + ".progress.jsonl");
   std::error_code ec;
   fs::remove(progress_path, ec);
@@ -810,30 +808,30 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
 
   // The outcome: the trainer's record when it wrote one, else ours.
   auto rec = read_record(rec_path);
-  json out = (rec && (*rec)["status"] != "running") ? *rec : running;
+  run::RunRecord out = (rec && rec->status != run::RunStatus::running) ? *rec : running;
   keep_seen_epochs(out, oc.epochs);
-  double energy = record_energy(out);
+  double energy = out.energy_kwh();
   if (energy == 0)
     for (const auto& e : oc.epochs) energy += e.energy_kwh;
-  const std::string st = settle_status(w, out, oc, phase, run, probe, energy, wall);
-  out["status"] = st;
-  out["run_id"] = run.id;
-  if (probe.is_object() && !out.contains("probe")) out["probe"] = probe;
-  if (!out.contains("config") || !out["config"].is_object()) out["config"] = run.config_json();
-  json sweep = running["sweep"];
-  sweep["finished_at"] = run::utc_now();
-  sweep["wall_s"] = wall;
-  sweep["exit"] = oc.status.describe();
-  sweep["argv"] = argv;
-  out["sweep"] = sweep;
+  const run::RunStatus st = settle_status(w, out, oc, phase, run, probe, energy, wall);
+  out.status = st;
+  out.run_id = run.id;
+  if (probe && !out.probe) out.probe = probe;
+  if (!out.config) out.config = run.config_record();
+  run::SweepRecord sweep = running.sweep.value();
+  sweep.finished_at = run::utc_now();
+  sweep.wall_s = wall;
+  sweep.exit = oc.status.describe();
+  sweep.argv = json(argv);
+  out.sweep = std::move(sweep);
   fill_budget(out, run.config.epochs);
-  write_file_atomic(rec_path.string(), out.dump(2) + "\n");
+  write_file_atomic(rec_path.string(), out.dump());
   fs::remove(progress_path, ec);
 
   s.energy_kwh += energy;
   sum.energy_kwh += energy;
   sum.time_s += wall;
-  if (st != "probed") s.units_done += run_units(run);
+  if (st != run::RunStatus::probed) s.units_done += run_units(run);
   print_run_line(s, run, position, out, st, wall, energy);
   count_status(sum, st, run.id);
   lock->release();
@@ -854,9 +852,9 @@ std::set<std::string> runs_done_before(const std::vector<RunSpec>& runs, const B
     fs::path p = dir / (r.id + ".json");
     if (!fs::exists(p)) continue;
     auto rec = read_record(p);
-    std::string st = rec ? (*rec)["status"].get<std::string>() : "unreadable";
+    const std::string st = rec ? std::string(run::name(rec->status)) : "unreadable";
     existing.push_back(fmt::format("{} ({})", r.id, st));
-    if (rec && is_done_status(st)) done_before.insert(r.id);
+    if (rec && run::is_done(rec->status)) done_before.insert(r.id);
   }
   if (!o.resume && !existing.empty())
     throw Error(fmt::format(
@@ -927,11 +925,9 @@ void run_after_probes(Sweep& w, const std::vector<RunSpec>& runs) {
   std::vector<double> predicted;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     auto rec = read_record(w.dir / (runs[i].id + ".json"));
-    if (!rec || is_done_status((*rec)["status"].get<std::string>())) continue;
-    json probe = record_probe(*rec);
-    if (!probe.is_object()) continue;
+    if (!rec || run::is_done(rec->status) || !rec->probe) continue;
     todo.push_back(i);
-    predicted.push_back(jnum(probe, "predicted_energy_kwh").value_or(0));
+    predicted.push_back(rec->probe->predicted_energy_kwh.value_or(0));
   }
   for (std::size_t k : cheapest_first(predicted))
     if (g_signal || !run_one(w, runs[todo[k]], todo[k] + 1, Phase::AfterProbe)) break;

@@ -125,8 +125,9 @@ class Network {
   std::optional<torch::jit::script::Module> script_;
 };
 
-json nullable(double v) {
-  return std::isnan(v) ? json(nullptr) : json(v);
+// A metric that could not be computed (NaN) is recorded as null.
+run::Field<double> nullable(double v) {
+  return std::isnan(v) ? run::Field<double>(nullptr) : run::Field<double>(v);
 }
 
 struct EvalResult {
@@ -420,67 +421,73 @@ json onednn_json(const models::CpuBackend& b) {
 }
 
 // The record before the first epoch: configuration, model, data and environment.
-json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, Network& net,
-                    const std::pair<json, std::string>& weights, bool channels_last) {
+run::RunRecord initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d,
+                              Network& net, const std::pair<json, std::string>& weights,
+                              bool channels_last) {
   const std::string& weights_path = weights.second;
-  json rec;
-  rec["schema"] = "pepr.run/1";
-  rec["run_id"] = cfg.run_id.empty() ? json(nullptr) : json(cfg.run_id);
-  rec["status"] = "running";
-  rec["error"] = nullptr;
-  rec["stop_reason"] = nullptr;
-  rec["config"] = {{"model", cfg.model},
-                   {"dataset", cfg.dataset.empty() ? d.ds.name : cfg.dataset},
-                   {"data_file", d.ds.source},
-                   {"pretrained", cfg.pretrained || !weights_path.empty()},
-                   {"weights", weights_path.empty() ? json(nullptr) : json(weights_path)},
-                   {"train_fraction", cfg.train_fraction},
-                   {"epochs", cfg.epochs},
-                   {"optimizer", run::name(cfg.optimizer)},
-                   {"lr", cfg.lr},
-                   {"batch_size", cfg.batch_size},
-                   {"seed", cfg.seed},
-                   {"device", c.device.str()},
-                   {"precision", run::name(cfg.precision)},
-                   {"deterministic", cfg.deterministic},
-                   {"cudnn_benchmark", c.cuda() && !cfg.deterministic},
-                   {"threads", c.threads},
-                   {"image_size", d.height},
-                   {"in_chans", cfg.in_chans},
-                   {"imagenet_norm", cfg.imagenet_norm},
-                   {"memory_format", channels_last ? "channels_last" : "contiguous"}};
-  json model_json = {{"name", cfg.model}, {"params", net.params()}, {"native", net.native()}};
+  run::RunRecord rec;
+  rec.run_id = cfg.run_id.empty() ? run::Field<std::string>(nullptr) : cfg.run_id;
+  rec.status = run::RunStatus::running;
+  rec.error = nullptr;
+  rec.stop_reason = nullptr;
+  run::ConfigRecord& rc = rec.config.emplace();
+  rc.model = cfg.model;
+  rc.dataset = cfg.dataset.empty() ? d.ds.name : cfg.dataset;
+  rc.data_file = d.ds.source;
+  rc.pretrained = cfg.pretrained || !weights_path.empty();
+  rc.weights = weights_path.empty() ? run::Field<std::string>(nullptr) : weights_path;
+  rc.train_fraction = cfg.train_fraction;
+  rc.epochs = cfg.epochs;
+  rc.optimizer = std::string(run::name(cfg.optimizer));
+  rc.lr = cfg.lr;
+  rc.batch_size = cfg.batch_size;
+  rc.seed = cfg.seed;
+  rc.device = c.device.str();
+  rc.precision = std::string(run::name(cfg.precision));
+  rc.deterministic = cfg.deterministic;
+  rc.cudnn_benchmark = c.cuda() && !cfg.deterministic;
+  rc.threads = c.threads;
+  rc.image_size = d.height;
+  rc.in_chans = cfg.in_chans;
+  rc.imagenet_norm = cfg.imagenet_norm;
+  rc.memory_format = channels_last ? "channels_last" : "contiguous";
+  run::ModelRecord& m = rec.model.emplace();
+  m.name = cfg.model;
+  m.params = net.params();
+  m.native = net.native();
   if (const auto* z = zoo::find_model(cfg.model)) {
     // The paper's classification, so that collected results read like its all_results.csv.
-    model_json["type"] = std::string(z->type);
-    model_json["efficient"] = z->efficient;
+    m.type = std::string(z->type);
+    m.efficient = z->efficient;
   }
   if (net.native()) {
     // Parameters with timm's 1000-class head, as the paper counts them.
     models::ModelOptions mo;
     mo.in_chans = 3;
-    model_json["params_1000"] = models::count_parameters(*models::create_model(cfg.model, mo));
+    m.params_1000 = models::count_parameters(*models::create_model(cfg.model, mo));
   }
-  rec["model"] = model_json;
-  rec["weights"] = weights.first;
-  rec["data"] = {{"train_samples", d.train.n},  {"val_samples", d.ds.val.n},
-                 {"test_samples", d.ds.test.n}, {"num_classes", d.ds.num_classes},
-                 {"image_height", d.height},    {"image_width", d.width}};
-  rec["environment"] = {{"pepr_version", kVersion},
-                        {"cpu", meter::cpu_model_name()},
-                        {"gpu", nullptr},
-                        {"libtorch", libtorch_version()},
-                        {"cuda", cuda_available()},
-                        {"cuda_runtime", nullptr},
-                        {"cudnn", nullptr},
-                        {"device", c.device.str()},
-                        {"threads", c.threads},
-                        {"hostname", run::host_name()},
-                        {"blas", run::loaded_blas()},
-                        {"onednn", onednn_json(models::settle_cpu_backend())}};
+  rec.weights = weights.first;
+  run::DataRecord& data = rec.data.emplace();
+  data.train_samples = d.train.n;
+  data.val_samples = d.ds.val.n;
+  data.test_samples = d.ds.test.n;
+  data.num_classes = d.ds.num_classes;
+  data.image_height = d.height;
+  data.image_width = d.width;
+  json env = {{"pepr_version", kVersion},
+              {"cpu", meter::cpu_model_name()},
+              {"gpu", nullptr},
+              {"libtorch", libtorch_version()},
+              {"cuda", cuda_available()},
+              {"cuda_runtime", nullptr},
+              {"cudnn", nullptr},
+              {"device", c.device.str()},
+              {"threads", c.threads},
+              {"hostname", run::host_name()},
+              {"blas", run::loaded_blas()},
+              {"onednn", onednn_json(models::settle_cpu_backend())}};
   if (c.cuda()) {
     if (auto ci = compat::cuda_info(c.index)) {
-      auto& env = rec["environment"];
       env["gpu"] = ci->device_name;
       env["gpu_memory_gb"] = ci->total_memory_gb;
       env["gpu_capability"] = fmt::format("{}.{}", ci->capability_major, ci->capability_minor);
@@ -488,7 +495,8 @@ json initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d, 
       env["cudnn"] = ci->cudnn.empty() ? json(nullptr) : json(ci->cudnn);
     }
   }
-  rec["epochs"] = json::array();
+  rec.environment = std::move(env);
+  rec.epochs.emplace();
   return rec;
 }
 
@@ -499,7 +507,8 @@ struct DeviceSplits {
 
 // Where the data lives: on the device when asked, or on CUDA when the uint8 splits fit in the
 // stated share of free GPU memory; else batches from the host prefetcher. Says why in `rec`.
-DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData& d, json& rec) {
+DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData& d,
+                        run::RunRecord& rec) {
   const int64_t data_bytes = DeviceImages::bytes_needed(d.train) +
                              DeviceImages::bytes_needed(d.ds.val) +
                              DeviceImages::bytes_needed(d.ds.test);
@@ -527,8 +536,8 @@ DeviceSplits place_data(const TrainConfig& cfg, const Compute& c, const RunData&
     s.val = std::make_unique<DeviceImages>(d.ds.val, d.pre, c.device);
     s.test = std::make_unique<DeviceImages>(d.ds.test, d.pre, c.device);
   }
-  rec["data"]["placement"] = on_device ? "device" : "host";
-  rec["data"]["placement_reason"] = reason;
+  rec.data->placement = on_device ? "device" : "host";
+  rec.data->placement_reason = reason;
   return s;
 }
 
@@ -660,31 +669,34 @@ EpochTrained train_epoch(Trainer& t, int epoch) {
 }
 
 // An epoch's line of the record: training, validation and test metrics, time, energy, memory.
-json epoch_record(int epoch, const EpochTrained& tr, const EvalResult& val, const EvalResult& test,
-                  const meter::IntervalRecord& iv, double data_wait_s) {
-  return {{"epoch", epoch},
-          {"train_loss", tr.loss_sum / tr.seen},
-          {"train_acc", tr.correct / tr.seen},
-          {"val_loss", nullable(val.metrics.loss)},
-          {"val_acc", nullable(val.metrics.accuracy)},
-          {"val_balanced_acc", nullable(val.metrics.balanced_accuracy)},
-          {"val_auc", nullable(val.metrics.auc)},
-          {"test_loss", nullable(test.metrics.loss)},
-          {"test_acc", nullable(test.metrics.accuracy)},
-          {"test_balanced_acc", nullable(test.metrics.balanced_accuracy)},
-          {"test_auc", nullable(test.metrics.auc)},
-          {"time_s", iv.wall_s},
-          {"train_time_s", tr.train_s},
-          {"train_images_per_s", tr.seen / std::max(1e-9, tr.train_s)},
-          {"data_wait_s", data_wait_s},
-          {"cpu_time_s", iv.cpu_s},
-          {"energy_kwh", iv.energy_kwh},
-          {"energy_raw_kwh", iv.energy_raw_j / 3.6e6},
-          {"co2_g", iv.co2_g},
-          {"mem_peak_gb", iv.mem_peak_gb},
-          {"gpu_mem_peak_gb", iv.gpu_mem_peak_gb ? json(*iv.gpu_mem_peak_gb) : json(nullptr)},
-          {"gpu_mem_reserved_peak_gb", nullptr},
-          {"gpu_mem_allocated_peak_gb", nullptr}};
+run::EpochRecord epoch_record(int epoch, const EpochTrained& tr, const EvalResult& val,
+                              const EvalResult& test, const meter::IntervalRecord& iv,
+                              double data_wait_s) {
+  run::EpochRecord e;
+  e.epoch = epoch;
+  e.train_loss = tr.loss_sum / tr.seen;
+  e.train_acc = tr.correct / tr.seen;
+  e.val_loss = nullable(val.metrics.loss);
+  e.val_acc = nullable(val.metrics.accuracy);
+  e.val_balanced_acc = nullable(val.metrics.balanced_accuracy);
+  e.val_auc = nullable(val.metrics.auc);
+  e.test_loss = nullable(test.metrics.loss);
+  e.test_acc = nullable(test.metrics.accuracy);
+  e.test_balanced_acc = nullable(test.metrics.balanced_accuracy);
+  e.test_auc = nullable(test.metrics.auc);
+  e.time_s = iv.wall_s;
+  e.train_time_s = tr.train_s;
+  e.train_images_per_s = tr.seen / std::max(1e-9, tr.train_s);
+  e.data_wait_s = data_wait_s;
+  e.cpu_time_s = iv.cpu_s;
+  e.energy_kwh = iv.energy_kwh;
+  e.energy_raw_kwh = iv.energy_raw_j / 3.6e6;
+  e.co2_g = iv.co2_g;
+  e.mem_peak_gb = iv.mem_peak_gb;
+  e.gpu_mem_peak_gb = iv.gpu_mem_peak_gb;
+  e.gpu_mem_reserved_peak_gb = nullptr;
+  e.gpu_mem_allocated_peak_gb = nullptr;
+  return e;
 }
 
 // Why the run stops after this epoch (budgets, PePR patience, a probe's epoch count), or "".
@@ -704,43 +716,42 @@ std::string stop_reason(const TrainConfig& cfg, int epoch,
 }
 
 // The record's totals, the meter's account and the prediction's error.
-void finish_record(json& rec, const std::string& status, const meter::IntervalRecord& total,
+void finish_record(run::RunRecord& rec, run::RunStatus status, const meter::IntervalRecord& total,
                    const meter::Tracker& tracker, const Compute& c, const RunData& d,
                    const sweep::BudgetPrediction& prediction, double wall_s,
                    double gpu_reserved_peak, double gpu_allocated_peak) {
-  rec["status"] = status;
+  rec.status = status;
   double time_s = 0, mem_peak = 0;
-  for (const auto& e : rec["epochs"]) {
-    time_s += e["time_s"].get<double>();
-    mem_peak = std::max(mem_peak, e["mem_peak_gb"].get<double>());
+  for (const auto& e : rec.epoch_list()) {
+    time_s += e.time_s.value_or(0);
+    mem_peak = std::max(mem_peak, e.mem_peak_gb.value_or(0));
   }
-  rec["totals"] = {{"time_s", wall_s},
-                   {"epochs_time_s", time_s},
-                   {"energy_kwh", total.energy_kwh},
-                   {"energy_raw_kwh", total.energy_raw_j / 3.6e6},
-                   {"co2_g", total.co2_g},
-                   {"mem_peak_gb", std::max(mem_peak, total.mem_peak_gb)},
-                   {"gpu_mem_peak_gb", nullptr},
-                   {"gpu_mem_reserved_peak_gb",
-                    c.cuda() && gpu_reserved_peak > 0 ? json(gpu_reserved_peak) : json(nullptr)},
-                   {"gpu_mem_allocated_peak_gb",
-                    c.cuda() && gpu_allocated_peak > 0 ? json(gpu_allocated_peak) : json(nullptr)},
-                   {"train_samples", d.train.n},
-                   {"epochs_done", rec["epochs"].size()}};
-  rec["meter"] = tracker.to_json();
-  if (rec.contains("budget") && status == "completed") {
-    auto& b = rec["budget"];
-    auto err_e = sweep::relative_error(prediction.energy_kwh, total.energy_kwh);
-    auto err_t = sweep::relative_error(prediction.time_s, time_s);
-    b["energy_error"] = err_e ? json(*err_e) : json(nullptr);
-    b["time_error"] = err_t ? json(*err_t) : json(nullptr);
+  auto gpu_peak = [&](double v) {
+    return c.cuda() && v > 0 ? run::Field<double>(v) : run::Field<double>(nullptr);
+  };
+  run::TotalsRecord& t = rec.totals.emplace();
+  t.time_s = wall_s;
+  t.epochs_time_s = time_s;
+  t.energy_kwh = total.energy_kwh;
+  t.energy_raw_kwh = total.energy_raw_j / 3.6e6;
+  t.co2_g = total.co2_g;
+  t.mem_peak_gb = std::max(mem_peak, total.mem_peak_gb);
+  t.gpu_mem_peak_gb = nullptr;
+  t.gpu_mem_reserved_peak_gb = gpu_peak(gpu_reserved_peak);
+  t.gpu_mem_allocated_peak_gb = gpu_peak(gpu_allocated_peak);
+  t.train_samples = d.train.n;
+  t.epochs_done = static_cast<std::int64_t>(rec.epoch_list().size());
+  rec.meter = tracker.to_json();
+  if (rec.budget && status == run::RunStatus::completed) {
+    rec.budget->energy_error = sweep::relative_error(prediction.energy_kwh, total.energy_kwh);
+    rec.budget->time_error = sweep::relative_error(prediction.time_s, time_s);
   }
 }
 
 }  // namespace
 
-json train_run(const TrainConfig& cfg, const ProgressFn& progress,
-               const std::atomic<bool>* interrupt) {
+run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
+                         const std::atomic<bool>* interrupt) {
   cfg.validate();
   const Compute c = set_up_compute(cfg);
   const RunData d = load_run_data(cfg);
@@ -749,8 +760,8 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   bool channels_last = false;
   const auto weights = build_network(cfg, d, c, net, channels_last);
   auto [opt, kernels] = make_optimizer(cfg, net.parameters());
-  json rec = initial_record(cfg, c, d, net, weights, channels_last);
-  rec["environment"]["optimizer_kernels"] = kernels_name(kernels);
+  run::RunRecord rec = initial_record(cfg, c, d, net, weights, channels_last);
+  (*rec.environment)["optimizer_kernels"] = kernels_name(kernels);
   const DeviceSplits on_device = place_data(cfg, c, d, rec);
   SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);
   std::optional<LossScaler> scaler;
@@ -760,7 +771,7 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   if (c.cuda()) meter_opts.cuda_device = c.index;
   meter::Tracker tracker(meter_opts);
   tracker.start();
-  rec["environment"]["meter_methods"] = {{"energy", tracker.energy_method()}};
+  (*rec.environment)["meter_methods"] = {{"energy", tracker.energy_method()}};
   Trainer t{
       cfg, c, d, net, *opt, scaler, feed, progress, interrupt, Clock::now(), net.parameters()};
   if (progress)
@@ -773,12 +784,12 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
   double energy_sum = 0;
   double gpu_reserved_peak = 0, gpu_allocated_peak = 0;
   sweep::BudgetPrediction prediction;
-  std::string status = "completed";
+  run::RunStatus status = run::RunStatus::completed;
   try {
     for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
       EpochTrained tr = train_epoch(t, epoch);
       if (tr.interrupted) {
-        status = "interrupted";
+        status = run::RunStatus::interrupted;
         break;
       }
       const auto t_eval = Clock::now();
@@ -790,19 +801,19 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
       const double test_s = seconds_since(t_eval) - val_s;
       if (c.cuda()) torch::cuda::synchronize(c.index);
       meter::IntervalRecord iv = tracker.mark(fmt::format("epoch-{}", epoch));
-      json e = epoch_record(epoch, tr, val, test, iv, feed.wait_seconds());
+      run::EpochRecord e = epoch_record(epoch, tr, val, test, iv, feed.wait_seconds());
       // Only on CUDA: a CPU run's device index is -1, which a CUDA LibTorch's allocator statistics
       // refuse with an exception (the CPU run would be recorded as failed after epoch 1).
       if (auto peaks = c.cuda() ? compat::cuda_memory_peaks(c.index) : std::nullopt) {
         // The paper's memR: the caching allocator's reserved peak during the epoch.
-        e["gpu_mem_reserved_peak_gb"] = static_cast<double>(peaks->reserved) / 1e9;
-        e["gpu_mem_allocated_peak_gb"] = static_cast<double>(peaks->allocated) / 1e9;
+        e.gpu_mem_reserved_peak_gb = static_cast<double>(peaks->reserved) / 1e9;
+        e.gpu_mem_allocated_peak_gb = static_cast<double>(peaks->allocated) / 1e9;
         gpu_reserved_peak = std::max(gpu_reserved_peak, static_cast<double>(peaks->reserved) / 1e9);
         gpu_allocated_peak =
             std::max(gpu_allocated_peak, static_cast<double>(peaks->allocated) / 1e9);
       }
-      if (scaler) e["loss_scale"] = scaler->current();
-      rec["epochs"].push_back(e);
+      if (scaler) e.loss_scale = scaler->current();
+      rec.epochs->push_back(std::move(e));
       energy_sum += iv.energy_kwh;
       test_acc_hist.push_back(test.metrics.accuracy);
       cum_energy.push_back(energy_sum);
@@ -816,32 +827,33 @@ json train_run(const TrainConfig& cfg, const ProgressFn& progress,
         tr.timing.wall_s = iv.wall_s;
         const double steady = sweep::epoch1_steady_fraction(tr.timing);
         prediction = sweep::predict_after_first_epoch(iv.energy_kwh, iv.wall_s, cfg.epochs, steady);
-        rec["budget"] = {{"predicted_energy_kwh", prediction.energy_kwh},
-                         {"predicted_time_s", prediction.time_s},
-                         {"epoch1_steady_fraction", steady}};
+        run::BudgetRecord& b = rec.budget.emplace();
+        b.predicted_energy_kwh = prediction.energy_kwh;
+        b.predicted_time_s = prediction.time_s;
+        b.epoch1_steady_fraction = steady;
       }
       if (progress)
         progress({.kind = Progress::Kind::Epoch,
                   .epoch = epoch,
                   .epochs = cfg.epochs,
                   .elapsed_s = seconds_since(t.t_start),
-                  .epoch_record = &rec["epochs"].back()});
+                  .epoch_record = &rec.epochs->back()});
       const std::string reason = stop_reason(cfg, epoch, prediction, test_acc_hist, cum_energy);
       if (!reason.empty()) {
-        status = "stopped";
-        rec["stop_reason"] = reason;
+        status = run::RunStatus::stopped;
+        rec.stop_reason = reason;
         break;
       }
     }
   } catch (const TrainingFailure& e) {
-    status = "failed";
-    rec["error"] = e.what();
+    status = run::RunStatus::failed;
+    rec.error = e.what();
   } catch (const c10::Error& e) {
-    status = "failed";
-    rec["error"] = std::string(e.what_without_backtrace()).substr(0, 2000);
+    status = run::RunStatus::failed;
+    rec.error = std::string(e.what_without_backtrace()).substr(0, 2000);
   } catch (const std::bad_alloc&) {
-    status = "failed";
-    rec["error"] = "out of memory";
+    status = run::RunStatus::failed;
+    rec.error = "out of memory";
   }
   meter::IntervalRecord total = tracker.stop("end");
   finish_record(rec, status, total, tracker, c, d, prediction, seconds_since(t.t_start),

@@ -8,10 +8,9 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "meter/tracker.hpp"
 #include "run/config.hpp"
+#include "run/record.hpp"
 
 namespace pepr::train {
 
@@ -28,16 +27,16 @@ struct Progress {
   int64_t step = 0, steps = 0;
   double images_per_s = 0;
   double elapsed_s = 0;
-  const nlohmann::json* epoch_record = nullptr;  // Kind::Epoch
+  const run::EpochRecord* epoch_record = nullptr;  // Kind::Epoch
   // Kind::Start: the record before the first epoch (configuration, model, data, environment).
-  const nlohmann::json* record = nullptr;
+  const run::RunRecord* record = nullptr;
 };
 using ProgressFn = std::function<void(const Progress&)>;
 
 // Trains and returns the run record. Errors in the input (unknown model, bad data) throw
 // pepr::Error; an error during training (NaN loss, out of memory) gives a record with status
 // "failed" and the error. Setting *interrupt stops after the current step: status "interrupted".
-nlohmann::json train_run(const TrainConfig& config, const ProgressFn& progress = {},
+run::RunRecord train_run(const TrainConfig& config, const ProgressFn& progress = {},
                          const std::atomic<bool>* interrupt = nullptr);
 
 // The LibTorch version pepr was built with, and whether it has CUDA and sees a GPU.

@@ -169,3 +169,18 @@ out("fuzz_run_config", "args.txt", "\n".join([
 out("fuzz_run_config", "config.json", json.dumps({
     "model": "resnet18", "data": "x.npz", "epochs": 3, "optimizer": "sgd", "momentum": 0.9,
     "seed": 7, "max_energy_wh": None, "memory_format": "channels_last"}))
+
+# ---- run records: one with every section (members of each type), and two written by pepr
+out("fuzz_run_record", "sections.json", json.dumps({
+    "schema": "pepr.run/1", "run_id": "r", "status": "pruned", "error": None,
+    "stop_reason": "pruned", "config": {"model": "m", "seed": 1, "lr": 5e-4, "pretrained": False},
+    "model": {"params": 3, "efficient": 1}, "data": {"train_samples": 9, "placement": "host"},
+    "environment": {"meter_methods": {"cpu": "estimate"}}, "weights": None, "meter": {},
+    "epochs": [{"epoch": 1, "test_acc": None, "energy_kwh": 1, "later": [1]}],
+    "totals": {"energy_kwh": 0.0}, "budget": {"predicted_energy_kwh": 2e-6},
+    "probe": {"test_acc": 0.5}, "pruned": {"reason": "x", "top_k": 3},
+    "sweep": {"argv": ["pepr", "train"], "attempt": 2, "wall_s": 1}, "unknown": True}))
+records = pathlib.Path(__file__).resolve().parents[1] / "run" / "records"
+for name in ("completed.json", "sweep-probed.json"):
+    if (records / name).exists():
+        out("fuzz_run_record", name, (records / name).read_bytes())

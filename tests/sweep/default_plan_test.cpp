@@ -144,8 +144,8 @@ TEST(DefaultPlan, BenchDefaultTrainsOnTheShippedFile) {
     if (e.path().extension() != ".json") continue;
     auto rec = sw::read_record(e.path());
     ASSERT_TRUE(rec) << e.path();
-    EXPECT_EQ((*rec)["status"], "completed");
-    EXPECT_EQ(fs::weakly_canonical((*rec)["config"]["data_file"].get<std::string>()),
+    EXPECT_EQ(rec->status, pepr::run::RunStatus::completed);
+    EXPECT_EQ(fs::weakly_canonical(*rec->config->data_file),
               fs::weakly_canonical(kRepoData / "pneumoniamnist.npz"))
         << rec->dump();
     ++n;

@@ -20,7 +20,7 @@ inline std::map<std::string, nlohmann::json> run_records(const std::filesystem::
   if (!std::filesystem::is_directory(dir)) return out;
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".json")
-      if (auto r = pepr::sweep::read_record(e.path())) out[(*r)["run_id"]] = *r;
+      if (auto r = pepr::sweep::read_record(e.path())) out[*r->run_id] = *r;
   return out;
 }
 

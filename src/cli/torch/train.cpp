@@ -97,15 +97,16 @@ void run_train(TrainArgs& a) {
                            {"epochs", p.epochs},
                            {"elapsed_s", p.elapsed_s}};
       if (p.epoch_record) {
+        nlohmann::json e = *p.epoch_record;
         for (const char* k : {"test_acc", "val_acc", "energy_kwh", "time_s", "co2_g", "train_loss"})
-          ev[k] = (*p.epoch_record)[k];
+          ev[k] = e[k];
       }
       std::fputs((ev.dump() + "\n").c_str(), progress_out);
       std::fflush(progress_out);
     }
     if (a.quiet) return;
     if (p.kind == K::Start && p.record) {
-      print_setup_notes((*p.record)["environment"]);
+      print_setup_notes(p.record->environment.value_or(nlohmann::json::object()));
     } else if (p.kind == K::Step && bar.redraws()) {
       if (p.elapsed_s - last_draw < 0.1 && p.step != p.steps) return;
       last_draw = p.elapsed_s;
@@ -116,10 +117,8 @@ void run_train(TrainArgs& a) {
       fmt::print(
           stderr,
           "  epoch {}/{}  loss {:.4f}  val acc {:.4f}  test acc {:.4f}  {:.1f} s  {:.3g} Wh\n",
-          p.epoch, p.epochs, e["train_loss"].get<double>(),
-          e["val_acc"].is_null() ? 0.0 : e["val_acc"].get<double>(),
-          e["test_acc"].is_null() ? 0.0 : e["test_acc"].get<double>(), e["time_s"].get<double>(),
-          e["energy_kwh"].get<double>() * 1000);
+          p.epoch, p.epochs, e.train_loss.value_or(0), e.val_acc.value_or(0),
+          e.test_acc.value_or(0), e.time_s.value_or(0), e.energy_kwh.value_or(0) * 1000);
     } else if (p.kind == K::End) {
       bar.clear();
     }
@@ -133,52 +132,47 @@ void run_train(TrainArgs& a) {
   }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
-  nlohmann::json rec = train::train_run(cfg, progress, &g_interrupt);
+  const run::RunRecord rec = train::train_run(cfg, progress, &g_interrupt);
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
 
-  if (!a.output.empty()) write_file_atomic(a.output, rec.dump(2) + "\n");
-  const std::string status = rec["status"];
+  if (!a.output.empty()) write_file_atomic(a.output, rec.dump());
+  const run::RunStatus status = rec.status;
   if (!a.quiet) {
-    const auto& t = rec["totals"];
-    const auto& epochs = rec["epochs"];
-    fmt::print(stderr, "\n{} on {} ({}, {}): {}\n", cfg.model,
-               rec["config"]["dataset"].get<std::string>(),
-               plural(rec["data"]["train_samples"].get<int64_t>(), "train image"),
-               plural(rec["data"]["num_classes"].get<int64_t>(), "class", "classes"), status);
-    fmt::print(stderr, "  parameters     {:.3f} M\n", rec["model"]["params"].get<double>() / 1e6);
+    const run::TotalsRecord t = rec.totals.value_or(run::TotalsRecord{});
+    const auto& epochs = rec.epoch_list();
+    fmt::print(stderr, "\n{} on {} ({}, {}): {}\n", cfg.model, *rec.config->dataset,
+               plural(rec.data->train_samples.value_or(0), "train image"),
+               plural(rec.data->num_classes.value_or(0), "class", "classes"), run::name(status));
+    fmt::print(stderr, "  parameters     {:.3f} M\n",
+               static_cast<double>(rec.model->params.value_or(0)) / 1e6);
     if (!epochs.empty()) {
       const auto& last = epochs.back();
-      fmt::print(
-          stderr, "  test accuracy  {:.4f} (balanced {:.4f}, AUC {:.4f}) after {}\n",
-          last["test_acc"].is_null() ? 0.0 : last["test_acc"].get<double>(),
-          last["test_balanced_acc"].is_null() ? 0.0 : last["test_balanced_acc"].get<double>(),
-          last["test_auc"].is_null() ? 0.0 : last["test_auc"].get<double>(),
-          plural(static_cast<long long>(epochs.size()), "epoch"));
+      fmt::print(stderr, "  test accuracy  {:.4f} (balanced {:.4f}, AUC {:.4f}) after {}\n",
+                 last.test_acc.value_or(0), last.test_balanced_acc.value_or(0),
+                 last.test_auc.value_or(0), plural(static_cast<long long>(epochs.size()), "epoch"));
     }
-    fmt::print(stderr, "  time           {:.1f} s\n", t["time_s"].get<double>());
-    fmt::print(stderr, "  energy         {:.4g} Wh ({})\n", t["energy_kwh"].get<double>() * 1000,
-               rec["environment"]["meter_methods"]["energy"].get<std::string>());
-    fmt::print(stderr, "  CO2eq          {:.4g} g at {} g/kWh, PUE {}\n", t["co2_g"].get<double>(),
+    fmt::print(stderr, "  time           {:.1f} s\n", t.time_s.value_or(0));
+    fmt::print(stderr, "  energy         {:.4g} Wh ({})\n", t.energy_kwh.value_or(0) * 1000,
+               rec.energy_method());
+    fmt::print(stderr, "  CO2eq          {:.4g} g at {} g/kWh, PUE {}\n", t.co2_g.value_or(0),
                cfg.meter.intensity.g_per_kwh, cfg.meter.pue);
-    const nlohmann::json meter = rec.value("meter", nlohmann::json::object());
+    const nlohmann::json meter = rec.meter.value_or(nlohmann::json::object());
     fmt::print(
-        stderr, "  peak memory    {:.3f} GB ({})\n", t["mem_peak_gb"].get<double>(),
+        stderr, "  peak memory    {:.3f} GB ({})\n", t.mem_peak_gb.value_or(0),
         meter.value("methods", nlohmann::json::object()).value("memory_kind", std::string()) ==
                 "pss"
             ? "PSS of the process tree"
             : "RSS");
-    if (!rec["stop_reason"].is_null())
-      fmt::print(stderr, "  stopped        {}\n", rec["stop_reason"].get<std::string>());
-    if (!rec["error"].is_null())
-      fmt::print(stderr, "  error          {}\n", rec["error"].get<std::string>());
+    if (rec.stop_reason) fmt::print(stderr, "  stopped        {}\n", *rec.stop_reason);
+    if (rec.error) fmt::print(stderr, "  error          {}\n", *rec.error);
     if (!a.output.empty()) fmt::print(stderr, "  record         {}\n", a.output);
     // The meter's notes: shared machine, GPUs that cannot be read, counter resets, ...
     for (const auto& n : meter.value("notes", nlohmann::json::array()))
       if (n.is_string()) fmt::print(stderr, "  note: {}\n", n.get<std::string>());
   }
-  if (status == "interrupted") throw CLI::RuntimeError(130);
-  if (status == "failed") throw CLI::RuntimeError(1);
+  if (status == run::RunStatus::interrupted) throw CLI::RuntimeError(130);
+  if (status == run::RunStatus::failed) throw CLI::RuntimeError(1);
 }
 
 }  // namespace
