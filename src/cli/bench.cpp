@@ -14,6 +14,7 @@
 #include "core/format.hpp"
 #include "core/score.hpp"
 #include "data/digest.hpp"
+#include "meter/sharing.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/default_plan.hpp"
 #include "sweep/plan.hpp"
@@ -49,6 +50,32 @@ struct BenchArgs {
 };
 
 // The PePR-E ranking of the completed runs, per experiment, as an aligned table.
+// What the ranking's energies are worth: estimated (no sensor) and measured on a loaded machine.
+std::vector<std::string> measurement_notes(const Table& results) {
+  std::vector<std::string> notes;
+  std::size_t estimated = 0, loaded = 0;
+  double most_busy = 0;
+  if (auto m = results.find_column("energy_method"))
+    for (std::size_t r = 0; r < results.num_rows(); ++r)
+      estimated += results.cell(r, *m).find("estimate") != std::string_view::npos;
+  if (auto b = results.find_column("others_busy_cores"))
+    for (std::size_t r = 0; r < results.num_rows(); ++r)
+      if (auto v = results.number_or_missing(r, *b); v && *v >= meter::kLoadedBusyCores)
+        ++loaded, most_busy = std::max(most_busy, *v);
+  if (estimated > 0)
+    notes.push_back(fmt::format(
+        "energy of {} of {} runs is an estimate (no energy sensor: CPU time x a power model, "
+        "docs/meters.md), comparable between runs on this machine only",
+        estimated, results.num_rows()));
+  if (loaded > 0)
+    notes.push_back(fmt::format(
+        "LOADED MACHINE: {} of {} runs ran while other processes kept up to {:.1f} CPUs busy: "
+        "their time and energy are inflated; rerun them alone (pepr bench --resume after "
+        "deleting their records) for comparable figures",
+        loaded, results.num_rows(), most_busy));
+  return notes;
+}
+
 std::string ranking(const Table& results, std::size_t top) {
   ScoreOptions so;
   so.performance = PerformanceSpec::parse("last:test_");
@@ -79,6 +106,7 @@ std::string ranking(const Table& results, std::size_t top) {
   ro.notes = {"P = final test accuracy; E_n: energy min-max within each experiment",
               "PePR-E = P / (1 + E_n); test_balanced_acc 0.5 and test_auc 0.5 are chance for "
               "two classes"};
+  for (auto& n : measurement_notes(results)) ro.notes.push_back(std::move(n));
   return render(t.select_columns(cols), Format::Table, ro);
 }
 

@@ -128,6 +128,8 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
   sharing.registry = meter_registry_dir();
   sharing.other_meters = running_meters(sharing.registry);
   sharing.slurm = slurm_partial_node(online_cpus());
+  sharing.cpus = online_cpus();
+  sharing.others_busy_cores = busy_cores_now(0.2);  // over 0.2 s now, not over a run
   out["sharing"] = sharing.to_json();
 
   std::string cpu_method = rapl.usable() ? "rapl-powercap" : psrc ? "perf-pmu" : "estimate";
@@ -217,6 +219,13 @@ std::string format_probe(const nlohmann::json& p) {
       o += fmt::format("               Slurm job {} has {} of this node's {} CPUs\n",
                        sh["slurm"]["job_id"].get<std::string>(), sh["slurm"]["job_cpus"].get<int>(),
                        sh["slurm"]["node_cpus"].get<int>());
+    if (sh.contains("others_busy_cores") && sh["others_busy_cores"].is_number())
+      o += fmt::format("               other processes keep {:.1f} CPUs busy now{}\n",
+                       sh["others_busy_cores"].get<double>(),
+                       sh.value("loaded", false)
+                           ? ": LOADED (a run now gets fewer threads, and its time and CPU "
+                             "energy are not comparable with an idle machine's)"
+                           : "");
     o += fmt::format(
         "               energy attribution now: {}\n",
         sh["attribution"].get<std::string>() == "job"

@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -129,8 +132,30 @@ std::optional<double> machine_busy_cpu_s() {
   return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
 }
 
+std::optional<double> busy_cores_now(double sample_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto b0 = machine_busy_cpu_s();
+  std::this_thread::sleep_for(std::chrono::duration<double>(sample_s));
+  const auto b1 = machine_busy_cpu_s();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!b0 || !b1 || wall <= 0) return std::nullopt;
+  return std::max(0.0, (*b1 - *b0) / wall);
+}
+
+int threads_for_free_cpus(int cpus, double others_busy_cores) {
+  cpus = std::max(1, cpus);
+  const int busy = static_cast<int>(std::lround(std::max(0.0, others_busy_cores)));
+  return std::clamp(cpus - busy, 1, cpus);
+}
+
 std::vector<std::string> SharingState::notes() const {
   std::vector<std::string> out;
+  if (loaded())
+    out.push_back(fmt::format(
+        "loaded machine: other processes kept {:.1f} of the {} CPUs busy during the run: this "
+        "run's time, CPU time and CPU energy are higher than on an idle machine and not "
+        "comparable with such runs (measure alone, or compare runs made side by side)",
+        *others_busy_cores, cpus));
   const std::string share =
       cpu_time_share
           ? fmt::format(" (this job did {:.0f} % of the machine's CPU work)", 100 * *cpu_time_share)
@@ -162,11 +187,18 @@ nlohmann::json SharingState::to_json() const {
   else
     j["slurm"] = nullptr;
   j["cpu_time_share"] = cpu_time_share ? nlohmann::json(*cpu_time_share) : nlohmann::json(nullptr);
+  j["others_busy_cores"] =
+      others_busy_cores ? nlohmann::json(*others_busy_cores) : nlohmann::json(nullptr);
+  j["loaded"] = loaded();
   j["note"] =
       whole_machine()
           ? "the machine was shared: sensor figures (RAPL, NVML) include others' work; "
             "cpu_time_share is the job's share of the machine's busy CPU time over the run, for "
             "apportioning by hand"
+      : loaded()
+          ? "no other pepr meter ran and no partial Slurm allocation was seen, but other "
+            "processes kept CPUs busy (others_busy_cores): sensor figures (RAPL) include their "
+            "draw, and the job's time and CPU time grew with their load"
           : "no other pepr meter ran and no partial Slurm allocation was seen: the sensors "
             "measured this job and the machine's own draw";
   return j;

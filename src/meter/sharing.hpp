@@ -54,12 +54,28 @@ std::optional<SlurmShare> slurm_partial_node(int node_cpus);
 // share of the machine's CPU work.
 std::optional<double> machine_busy_cpu_s();
 
+// The CPUs other processes keep busy: the machine's busy CPU seconds over `sample_s` of waiting,
+// divided by it (this process sleeps meanwhile). nullopt when /proc/stat is unreadable.
+std::optional<double> busy_cores_now(double sample_s = 0.2);
+
+// A machine is loaded when other processes kept at least this many CPUs busy on average (the
+// job's own threads then compete for cores, and its time and CPU energy grow with their work).
+inline constexpr double kLoadedBusyCores = 0.5;
+
+// The threads to train with when none are asked: the CPUs the other processes leave free (busy
+// rounded to the nearest whole CPU), at least 1, at most `cpus`.
+int threads_for_free_cpus(int cpus, double others_busy_cores);
+
 // What the tracker learns about sharing during a run.
 struct SharingState {
   std::string registry;             // the registry folder, or why none
   std::vector<pid_t> other_meters;  // every other meter seen while this one ran
   std::optional<SlurmShare> slurm;
   std::optional<double> cpu_time_share;  // job CPU s / machine busy CPU s over the run
+  // Other processes' busy CPU s / wall s over the run (machine busy minus the job's CPU time).
+  std::optional<double> others_busy_cores;
+  int cpus = 0;  // online CPUs
+  bool loaded() const { return others_busy_cores && *others_busy_cores >= kLoadedBusyCores; }
   bool whole_machine() const { return !other_meters.empty() || slurm.has_value(); }
   // The notes for the record and stderr (empty when the machine was not shared).
   std::vector<std::string> notes() const;

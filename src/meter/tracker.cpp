@@ -307,6 +307,7 @@ void Tracker::start() {
         m.registration->problem().empty() ? m.registration->dir() : m.registration->problem();
     m.ancestors = ancestor_pids();
     m.sharing.slurm = slurm_partial_node(online_cpus());
+    m.sharing.cpus = online_cpus();
     m.busy0 = machine_busy_cpu_s();
     m.check_sharing_locked(now_s());
     m.started = true;
@@ -357,8 +358,11 @@ IntervalRecord Tracker::stop(const std::string& label) {
   t.gpu_mem_peak_gb = m.tot_gpu_peak;
   m.finish(t);
   m.check_sharing_locked(now_s());
-  if (auto busy = machine_busy_cpu_s(); busy && m.busy0 && *busy - *m.busy0 > 0)
+  if (auto busy = machine_busy_cpu_s(); busy && m.busy0 && *busy - *m.busy0 > 0) {
     m.sharing.cpu_time_share = std::min(1.0, t.cpu_s / (*busy - *m.busy0));
+    if (t.wall_s > 0)
+      m.sharing.others_busy_cores = std::max(0.0, (*busy - *m.busy0 - t.cpu_s) / t.wall_s);
+  }
   m.registration.reset();
   if (!had_marks) {
     // Without marks there is one interval: the whole run.

@@ -42,7 +42,7 @@ struct RunConfig {
   // the uint8 splits take at most `device_data_share` of its free memory.
   DataPlacement data_placement = DataPlacement::automatic;
   double device_data_share = 0.25;
-  int threads = 0;     // 0: all cores
+  int threads = 0;     // 0: the CPUs other processes leave free (all on an idle machine)
   int image_size = 0;  // 0: the data's own size
   int in_chans = 3;    // 1 or 3
   bool imagenet_norm = false;

@@ -38,6 +38,16 @@ std::string text(const run::Field<std::string>& f) {
   return f.value_or("");
 }
 
+// The CPUs other processes kept busy during the run (the meter's account), if measured.
+std::optional<double> others_busy_cores(const run::RunRecord& r) {
+  if (!r.meter || !r.meter->is_object()) return std::nullopt;
+  auto sh = r.meter->find("sharing");
+  if (sh == r.meter->end() || !sh->is_object()) return std::nullopt;
+  auto v = sh->find("others_busy_cores");
+  if (v == sh->end() || !v->is_number()) return std::nullopt;
+  return finite(v->get<double>());
+}
+
 // What the tables show of a run, from its record.
 struct RunView {
   const run::RunRecord* rec;
@@ -199,7 +209,8 @@ std::vector<std::string> wide_columns(std::size_t max_epochs) {
                         "energy_error",
                         "predicted_time_s",
                         "time_error",
-                        "probe_energy_kwh"})
+                        "probe_energy_kwh",
+                        "others_busy_cores"})
     cols.push_back(c);
   return cols;
 }
@@ -276,7 +287,8 @@ std::vector<std::string> wide_row(const RunView& v, std::size_t max_epochs) {
                                 cell(num(v.budget.energy_error)),
                                 cell(num(v.budget.predicted_time_s)),
                                 cell(num(v.budget.time_error)),
-                                cell(r.probe ? num(r.probe->energy_kwh) : std::nullopt)};
+                                cell(r.probe ? num(r.probe->energy_kwh) : std::nullopt),
+                                cell(others_busy_cores(r))};
   row.insert(row.end(), tail.begin(), tail.end());
   return row;
 }

@@ -21,6 +21,7 @@
 #include "data/prefetch.hpp"
 #include "data/preprocess.hpp"
 #include "meter/estimate.hpp"
+#include "meter/sharing.hpp"
 #include "models/cpu_backend.hpp"
 #include "models/model.hpp"
 #include "models/pretrained.hpp"
@@ -301,6 +302,7 @@ struct Compute {
   int index = -1;  // the CUDA device's index, -1 on CPU
   std::optional<c10::ScalarType> autocast;
   int threads = 1;
+  std::string threads_choice;  // how the threads were chosen, for the record
   bool cuda() const { return device.is_cuda(); }
 };
 
@@ -334,8 +336,20 @@ Compute set_up_compute(const TrainConfig& cfg) {
   at::globalContext().setDeterministicCuDNN(cfg.deterministic);
   // cuDNN picks the fastest kernels for each shape on first use (inputs have fixed shapes here).
   at::globalContext().setBenchmarkCuDNN(c.cuda() && !cfg.deterministic);
-  c.threads = cfg.threads > 0 ? cfg.threads
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (cfg.threads > 0) {
+    c.threads = cfg.threads;
+    c.threads_choice = "asked";
+  } else {
+    // Not more threads than free CPUs: oversubscribed, LibTorch's OpenMP workers spin waiting
+    // for each other, which costs time and CPU energy (issue 31: 6-10 s instead of 0.4 s).
+    const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const auto busy = meter::busy_cores_now(0.2);
+    c.threads = meter::threads_for_free_cpus(cpus, busy.value_or(0));
+    c.threads_choice =
+        busy ? fmt::format("{} of {} CPUs: other processes kept {:.1f} busy before the run",
+                           c.threads, cpus, *busy)
+             : fmt::format("{} of {} CPUs (the machine's load is unreadable)", c.threads, cpus);
+  }
   torch::set_num_threads(c.threads);
   torch::manual_seed(cfg.seed);
   if (c.cuda()) torch::cuda::manual_seed_all(cfg.seed);
@@ -483,6 +497,7 @@ run::RunRecord initial_record(const TrainConfig& cfg, const Compute& c, const Ru
               {"cudnn", nullptr},
               {"device", c.device.str()},
               {"threads", c.threads},
+              {"threads_choice", c.threads_choice},
               {"hostname", run::host_name()},
               {"blas", run::loaded_blas()},
               {"onednn", onednn_json(models::settle_cpu_backend())}};

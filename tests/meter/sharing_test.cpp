@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -98,6 +99,56 @@ TEST(Sharing, EntriesOfMetersThatAreGoneAreRemoved) {
   EXPECT_TRUE(std::filesystem::exists(live));
   ::close(fd);
   EXPECT_TRUE(running_meters(tmp.path().string()).empty());
+}
+
+// A process that keeps one CPU busy for `seconds` and is not a descendant of this one (the
+// tracker counts its own process tree as the job): started by a child that exits at once.
+void spin_elsewhere(double seconds) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::fork() == 0) {
+      volatile double x = 0;
+      const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+      while (std::chrono::steady_clock::now() < end) x = x + 1;
+      ::_exit(0);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+}
+
+TEST(Sharing, ThreadsLeaveTheCpusOthersKeepBusy) {
+  EXPECT_EQ(threads_for_free_cpus(2, 0.1), 2);
+  EXPECT_EQ(threads_for_free_cpus(2, 1.0), 1);
+  EXPECT_EQ(threads_for_free_cpus(2, 4.7), 1);  // never fewer than one
+  EXPECT_EQ(threads_for_free_cpus(16, 3.4), 13);
+  EXPECT_EQ(threads_for_free_cpus(8, -1), 8);
+  EXPECT_EQ(threads_for_free_cpus(0, 0), 1);
+}
+
+// Issue 31: on a machine with other work, runs took 6-10 s instead of 0.4 s and nothing said so.
+TEST(Sharing, ALoadedMachineIsRecordedAndSaid) {
+  pepr::test::TempDir tmp;
+  EnvGuard env{PEPR_NO_SENSORS_ENV, {"PEPR_METER_REGISTRY", (tmp.path() / "registry").string()}};
+  spin_elsewhere(1.5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto busy = busy_cores_now(0.3);
+  ASSERT_TRUE(busy.has_value());
+  // The spinner alone keeps about one CPU busy (less when the tests beside it compete).
+  EXPECT_GE(*busy, 0.4);
+  Tracker t;
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  t.stop();
+  auto j = t.to_json();
+  ASSERT_TRUE(j["sharing"]["others_busy_cores"].is_number()) << j["sharing"].dump();
+  EXPECT_GE(j["sharing"]["others_busy_cores"].get<double>(), kLoadedBusyCores);
+  EXPECT_EQ(j["sharing"]["loaded"], true);
+  bool said = false;
+  for (const auto& n : j["notes"])
+    said = said || n.get<std::string>().rfind("loaded machine: other processes kept", 0) == 0;
+  EXPECT_TRUE(said) << j["notes"].dump();
 }
 
 TEST(Sharing, RegistryOffIsSaid) {
