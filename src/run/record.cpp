@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "run/config.hpp"
 
 namespace pepr::run {
 
@@ -165,6 +166,26 @@ PEPR_RECORD_SECTION(ProbeRecord)
 PEPR_RECORD_SECTION(PrunedRecord)
 PEPR_RECORD_SECTION(SweepRecord)
 #undef PEPR_RECORD_SECTION
+
+ConfigRecord ConfigRecord::asked(const RunConfig& c) {
+  ConfigRecord r;
+  r.model = c.model;
+  r.dataset = c.dataset;
+  r.data_file = c.data;
+  r.pretrained = c.pretrained;
+  r.weights = c.weights.empty() ? Field<std::string>(nullptr) : c.weights;
+  r.train_fraction = c.train_fraction;
+  r.epochs = c.epochs;
+  r.optimizer = std::string(name(c.optimizer));
+  r.lr = c.lr;
+  r.batch_size = c.batch_size;
+  r.seed = c.seed;
+  r.device = c.device;
+  r.precision = std::string(name(c.precision));
+  r.threads = c.threads;
+  r.image_size = c.image_size;
+  return r;
+}
 
 const std::vector<EpochRecord>& RunRecord::epoch_list() const {
   static const std::vector<EpochRecord> none;

@@ -83,7 +83,13 @@ struct EpochRecord {
 };
 
 // The configuration as run (the device, threads and image size resolved).
+struct RunConfig;
+
 struct ConfigRecord {
+  // The members a configuration gives as it is asked for (model, data_file, weights, ...,
+  // device, threads and image size before they are resolved); the trainer adds and resolves.
+  static ConfigRecord asked(const RunConfig& c);
+
   Field<std::string> model, dataset, data_file, weights, optimizer, device, precision;
   Field<std::string> memory_format;
   Field<bool> pretrained, deterministic, cudnn_benchmark, imagenet_norm;

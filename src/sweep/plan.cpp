@@ -407,23 +407,9 @@ nlohmann::json RunSpec::identity() const {
 }
 
 run::ConfigRecord RunSpec::config_record() const {
-  const auto& c = config;
-  run::ConfigRecord r;
-  r.model = c.model;
+  run::ConfigRecord r = run::ConfigRecord::asked(config);
   r.dataset = dataset.name;
-  r.data_file = c.data;
-  r.pretrained = c.pretrained;
-  r.weights = nullptr;
-  r.train_fraction = c.train_fraction;
-  r.epochs = c.epochs;
-  r.optimizer = std::string(run::name(c.optimizer));
-  r.lr = c.lr;
-  r.batch_size = c.batch_size;
-  r.seed = c.seed;
-  r.device = c.device;
-  r.precision = std::string(run::name(c.precision));
-  r.threads = c.threads;
-  r.image_size = c.image_size;
+  r.weights = nullptr;  // a plan's pretrained runs take the model's default timm weights
   return r;
 }
 

@@ -444,24 +444,18 @@ run::RunRecord initial_record(const TrainConfig& cfg, const Compute& c, const Ru
   rec.status = run::RunStatus::running;
   rec.error = nullptr;
   rec.stop_reason = nullptr;
-  run::ConfigRecord& rc = rec.config.emplace();
-  rc.model = cfg.model;
-  rc.dataset = cfg.dataset.empty() ? d.ds.name : cfg.dataset;
+  // As asked, then as resolved: the data's name and file, the weights loaded, the device,
+  // threads and image size in use, and what only the trainer knows.
+  run::ConfigRecord& rc = rec.config.emplace(run::ConfigRecord::asked(cfg));
+  if (cfg.dataset.empty()) rc.dataset = d.ds.name;
   rc.data_file = d.ds.source;
   rc.pretrained = cfg.pretrained || !weights_path.empty();
   rc.weights = weights_path.empty() ? run::Field<std::string>(nullptr) : weights_path;
-  rc.train_fraction = cfg.train_fraction;
-  rc.epochs = cfg.epochs;
-  rc.optimizer = std::string(run::name(cfg.optimizer));
-  rc.lr = cfg.lr;
-  rc.batch_size = cfg.batch_size;
-  rc.seed = cfg.seed;
   rc.device = c.device.str();
-  rc.precision = std::string(run::name(cfg.precision));
-  rc.deterministic = cfg.deterministic;
-  rc.cudnn_benchmark = c.cuda() && !cfg.deterministic;
   rc.threads = c.threads;
   rc.image_size = d.height;
+  rc.deterministic = cfg.deterministic;
+  rc.cudnn_benchmark = c.cuda() && !cfg.deterministic;
   rc.in_chans = cfg.in_chans;
   rc.imagenet_norm = cfg.imagenet_norm;
   rc.memory_format = channels_last ? "channels_last" : "contiguous";

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "run/config.hpp"
 #include "run/record.hpp"
 #include "support/test_support.hpp"
 
@@ -233,6 +234,25 @@ TEST(RunRecord, EnergyIsTheTotalsElseTheSumOverEpochs) {
   EXPECT_DOUBLE_EQ(rec.energy_kwh(), 2.0);
   EXPECT_TRUE(pepr::run::is_done(pepr::run::RunStatus::pruned));
   EXPECT_FALSE(pepr::run::is_done(pepr::run::RunStatus::probed));
+}
+
+TEST(RunRecord, TheConfigurationAsAskedIsTheRunsOptions) {
+  pepr::run::RunConfig c;
+  c.model = "resnet18";
+  c.data = "x.npz";
+  c.epochs = 3;
+  c.optimizer = pepr::run::Optimizer::sgd;
+  c.precision = pepr::run::Precision::bf16;
+  c.seed = 18446744073709551615ull;
+  const auto r = pepr::run::ConfigRecord::asked(c);
+  EXPECT_EQ(r.model.value_or(""), "resnet18");
+  EXPECT_EQ(r.data_file.value_or(""), "x.npz");
+  EXPECT_EQ(r.epochs.value_or(0), 3);
+  EXPECT_EQ(r.optimizer.value_or(""), "sgd");
+  EXPECT_EQ(r.precision.value_or(""), "bf16");
+  EXPECT_EQ(r.seed.value_or(0), 18446744073709551615ull);
+  EXPECT_TRUE(r.weights.present() && !r.weights.has_value()) << "no weights: null";
+  EXPECT_EQ(pepr::run::section_to_json(r)["seed"].dump(), "18446744073709551615");
 }
 
 }  // namespace
