@@ -1,9 +1,11 @@
 #include "models/registry.hpp"
 
+#include <cctype>
+
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "core/error.hpp"
+#include "core/suggest.hpp"
 #include "models/cpu_backend.hpp"
 #include "models/model.hpp"
 #include "models/state_dict.hpp"
@@ -49,9 +51,20 @@ std::vector<std::string> Registry::names() const {
 }
 
 namespace {
+// The closest native name (a different case, else a typo), or how to see them all: not the
+// whole list, which is 2,000 characters.
 [[noreturn]] void throw_unknown(const std::string& name) {
-  throw Error(fmt::format("'{}' is not a native model; native models: {}", name,
-                          fmt::join(Registry::instance().names(), ", ")));
+  const std::vector<std::string> names = Registry::instance().names();
+  auto lower = [](std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  std::string hint;
+  for (const auto& n : names)
+    if (lower(n) == lower(name)) hint = fmt::format(" (names are lower case: did you mean {}?)", n);
+  if (hint.empty()) hint = did_you_mean(name, names);
+  throw Error(fmt::format("'{}' is not a native model{}; `pepr zoo list --native` lists all {}",
+                          name, hint, names.size()));
 }
 }  // namespace
 

@@ -31,8 +31,23 @@ TEST(Registry, UnknownNamesSayWhatIsNative) {
   } catch (const pepr::Error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("'resnet9000' is not a native model"), std::string::npos) << what;
-    EXPECT_NE(what.find("resnet18d"), std::string::npos) << what;
+    EXPECT_NE(what.find("`pepr zoo list --native` lists all"), std::string::npos) << what;
   }
+  // Issue 31: `-m resnet81` printed a 1,970-character list of every native model.
+  auto message = [](const std::string& name) {
+    try {
+      create_model(name);
+    } catch (const pepr::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(created)");
+  };
+  const std::string typo = message("resnet81");
+  EXPECT_NE(typo.find("(did you mean resnet18?)"), std::string::npos) << typo;
+  EXPECT_LT(typo.size(), 200u) << typo;
+  const std::string upper = message("ResNet18");
+  EXPECT_NE(upper.find("(names are lower case: did you mean resnet18?)"), std::string::npos)
+      << upper;
   EXPECT_THROW(family_of("nope"), pepr::Error);
 }
 
