@@ -24,15 +24,18 @@ bool integral_float(double d, double lowest) {
 template <typename T>
 bool fits(const Json& v) {
   if constexpr (std::is_same_v<T, double>) {
+    // An integer is written back as an int64: it must be one, and survive the double.
     if (v.is_number_float()) return true;
-    if (v.is_number_unsigned())
-      return static_cast<std::uint64_t>(static_cast<double>(v.get<std::uint64_t>())) ==
-                 v.get<std::uint64_t>() &&
-             v.get<std::uint64_t>() <=
-                 static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    if (v.is_number_integer())
-      return static_cast<std::int64_t>(static_cast<double>(v.get<std::int64_t>())) ==
-             v.get<std::int64_t>();
+    if (v.is_number_unsigned()) {
+      const std::uint64_t u = v.get<std::uint64_t>();
+      const double d = static_cast<double>(u);
+      return d < 0x1p63 && static_cast<std::uint64_t>(d) == u;
+    }
+    if (v.is_number_integer()) {
+      const std::int64_t i = v.get<std::int64_t>();
+      const double d = static_cast<double>(i);
+      return d < 0x1p63 && static_cast<std::int64_t>(d) == i;  // d >= -2^63 always
+    }
     return false;
   } else if constexpr (std::is_same_v<T, std::int64_t>) {
     if (v.is_number_float())  // 3.0: read as 3, written back as 3.0
@@ -95,8 +98,9 @@ struct Writer {
     if (!f.has_value())
       j[key] = nullptr;
     else if constexpr (std::is_same_v<T, double>)
-      j[key] = f.other_number_kind() && std::isfinite(*f) ? Json(static_cast<std::int64_t>(*f))
-                                                          : Json(*f);
+      j[key] = f.other_number_kind() && *f >= -0x1p63 && *f < 0x1p63
+                   ? Json(static_cast<std::int64_t>(*f))
+                   : Json(*f);
     else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
       j[key] = f.other_number_kind() ? Json(static_cast<double>(*f)) : Json(*f);
     else
