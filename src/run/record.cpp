@@ -321,8 +321,7 @@ std::optional<RunRecord> read_record_file(const std::filesystem::path& path, std
   }
   // `pepr train` without --run-id writes "run_id": null: the file's name is the run's id, stable
   // as long as the file keeps its name.
-  if (!r.run_id.present() && !r.extra.contains("run_id")) r.run_id = nullptr;
-  if (r.run_id.present() && !r.run_id.has_value()) r.run_id = path.stem().string();
+  if (!r.run_id && !r.extra.contains("run_id")) r.run_id = path.stem().string();
   if (!r.run_id || r.run_id->empty()) return set("record whose run_id is not a string");
   return r;
 }
