@@ -76,6 +76,7 @@ struct InfoArgs {
   std::string path;
   std::string format = "table";
   int num_classes = 0;
+  int image_size = 0;
 };
 
 std::string dims(const std::vector<int64_t>& s) {
@@ -87,7 +88,22 @@ std::string dims(const std::vector<int64_t>& s) {
 void run_info(const InfoArgs& a) {
   data::LoadOptions lo;
   lo.num_classes = a.num_classes;
+  lo.size = a.image_size;
   data::DatasetInfo info = data::inspect_dataset(a.path, lo);
+  const data::FolderSplit& made = info.split_made;
+  const std::string split_note =
+      made.made ? fmt::format(
+                      "{} split off from the {} images: {:g} % per class for val, {:g} % "
+                      "for test (stratified, seed {}; the same for every run)",
+                      fmt::join(made.splits, " and "), made.from, 100 * made.val_fraction,
+                      100 * made.test_fraction, made.seed)
+                : "";
+  // .npz images are resized when a run reads them; an image folder as it is read (above).
+  const std::string resize_note =
+      a.image_size > 0 && info.format == "npz"
+          ? fmt::format("shapes as stored; pepr train --image-size {0} resizes them to {0}x{0}",
+                        a.image_size)
+          : "";
   if (a.format == "json") {
     json j;
     j["path"] = info.path;
@@ -108,6 +124,13 @@ void run_info(const InfoArgs& a) {
                          {"class_counts", s.class_counts}};
     }
     j["splits"] = splits;
+    j["split_made"] = made.made ? json{{"splits", made.splits},
+                                       {"from_images", made.from},
+                                       {"seed", made.seed},
+                                       {"val_fraction", made.val_fraction},
+                                       {"test_fraction", made.test_fraction}}
+                                : json(nullptr);
+    if (a.image_size > 0) j["image_size"] = a.image_size;
     fmt::print("{}\n", j.dump(2));
     return;
   }
@@ -126,6 +149,23 @@ void run_info(const InfoArgs& a) {
     fmt::print("{:<6} {:>8}  {:<16} {:<6} {:<12} {:<6} {}\n", s.split, s.n, dims(s.image_shape),
                s.image_dtype, dims(s.label_shape), s.label_dtype, counts);
   }
+  if (!split_note.empty()) fmt::print("{}\n", split_note);
+  if (!resize_note.empty()) fmt::print("{}\n", resize_note);
+}
+
+struct ExportArgs {
+  std::string source, output;
+  data::FolderExport opt;
+};
+
+void run_export(const ExportArgs& a) {
+  if (a.output.empty()) throw Error("export: give the output folder with -o DIR");
+  data::Dataset ds = data::load_dataset(a.source);
+  const int64_t n = data::save_image_folder(ds, a.output, a.opt);
+  fmt::print(stderr, "{}: {} PNG images of {} classes{}\n", a.output, n, ds.num_classes,
+             a.opt.flat
+                 ? " in class folders (no split folders: pepr splits them when it reads them)"
+                 : " in train/, val/ and test/");
 }
 
 struct SynthArgs {
@@ -229,7 +269,26 @@ void add_data(CLI::App& app) {
                 "the dataset's classes when not every class has images (default: the labels "
                 "present, 0..K-1)")
       ->check(CLI::PositiveNumber);
+  i->add_option("--image-size", info->image_size,
+                "resize an image folder's images to this size as pepr train --image-size does "
+                "(needed when they differ in size)")
+      ->check(CLI::Range(1, static_cast<int>(data::kMaxImageSide)));
   i->callback([info] { run_info(*info); });
+
+  auto exp = std::make_shared<ExportArgs>();
+  CLI::App* x = data->add_subcommand(
+      "export",
+      "Write a dataset as an image folder of PNGs (to look at it, or to try pepr on "
+      "an image folder)");
+  x->add_option("source", exp->source, "FILE.npz, ROOT folder, or catalogue name")->required();
+  x->add_option("-o,--output", exp->output, "the folder to create (must not exist)")->required();
+  x->add_flag("--flat", exp->opt.flat,
+              "ROOT/CLASS/*.png with every split's images pooled (pepr splits such a folder)");
+  x->add_option("--limit", exp->opt.limit, "at most this many images per split (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  x->add_option("--image-size", exp->opt.size, "resize to this size (default: as stored)")
+      ->check(CLI::Range(1, static_cast<int>(data::kMaxImageSide)));
+  x->callback([exp] { run_export(*exp); });
 
   auto synth = std::make_shared<SynthArgs>();
   CLI::App* s = data->add_subcommand(

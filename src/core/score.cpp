@@ -382,4 +382,12 @@ std::vector<std::size_t> rank_rows(const std::vector<double>& key, const Groupin
   return out;
 }
 
+std::string chance_level_note(double accuracy, double chance) {
+  return fmt::format(
+      "test accuracy {:.4f} is at chance level ({:.4f}: always answering the largest class); "
+      "this model learnt nothing usable, so its PePR ranks nothing (train longer, on more data, "
+      "or check the labels)",
+      accuracy, chance);
+}
+
 }  // namespace pepr

@@ -15,6 +15,16 @@ inline double pepr_score(double performance, double resource, double alpha = 1.0
   return alpha * performance / (alpha + resource);
 }
 
+// Chance level: the accuracy of always answering the largest class (the test split's largest
+// class share). An accuracy no more than kChanceMargin above it means the model learnt nothing
+// usable, whatever its PePR: train, collect, score and the report say so.
+inline constexpr double kChanceMargin = 0.01;
+inline bool at_chance_level(double accuracy, double chance) {
+  return accuracy <= chance + kChanceMargin;
+}
+// The warning printed beside such a run.
+std::string chance_level_note(double accuracy, double chance);
+
 // How absolute resource costs become R in [0, 1] within a group.
 struct Normalization {
   enum class Kind { MinMax, Zero, Fixed };

@@ -5,9 +5,11 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
@@ -197,59 +199,54 @@ Dataset load_npz_dataset(const NpzFile& f, const LoadOptions& opt) {
   return ds;
 }
 
-Dataset load_image_folder(const std::string& root, const FolderOptions& opt) {
-  if (!fs::is_directory(root)) throw Error(fmt::format("{}: not a folder", root));
-  Dataset ds;
-  ds.source = root;
-  ds.name = fs::path(root).lexically_normal().filename().string();
-  if (ds.name.empty()) {
-    ds.name = fs::path(root).lexically_normal().parent_path().filename().string();
-  }
-  std::set<std::string> classes;
-  for (const char* sp : kSplits) {
-    fs::path d = fs::path(root) / sp;
-    if (!fs::is_directory(d)) {
-      if (std::string(sp) == "val") continue;
-      throw Error(
-          fmt::format("{}: missing folder {}/ (expected ROOT/{{train,val,test}}/CLASS/"
-                      "*.png|*.jpg)",
-                      root, sp));
-    }
-    for (const auto& e : fs::directory_iterator(d)) {
-      if (e.is_directory() && e.path().filename().string()[0] != '.') {
-        classes.insert(e.path().filename().string());
-      }
-    }
-  }
-  if (classes.empty()) throw Error(fmt::format("{}: no class folders under train/", root));
-  ds.class_names.assign(classes.begin(), classes.end());
-  struct Img {
-    DecodedImage im;
-    int64_t label;
-    std::string path;
-  };
-  std::map<std::string, std::vector<Img>> loaded;
-  bool any_rgb = false;
-  int64_t H = opt.size, W = opt.size;
+namespace {
+
+bool is_image_file(const fs::directory_entry& e) {
+  std::string ext = e.path().extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg");
+}
+
+bool has_images(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (is_image_file(e)) return true;
+  return false;
+}
+
+// The class folders (names not starting with '.') under `dir`.
+std::set<std::string> class_folders(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && e.path().filename().string()[0] != '.')
+      out.insert(e.path().filename().string());
+  return out;
+}
+
+struct FolderImage {
+  DecodedImage im;
+  int64_t label;
+  std::string path;
+};
+
+// The images of one split folder (sorted by path within each class), resized to `size` when it
+// is positive, else checked against the first image's size.
+struct FolderReader {
+  const FolderOptions& opt;
+  int64_t H, W;
   std::string first_path;
-  for (const char* sp : kSplits) {
-    fs::path d = fs::path(root) / sp;
-    if (!fs::is_directory(d)) continue;
-    auto& list = loaded[sp];
-    for (std::size_t k = 0; k < ds.class_names.size(); ++k) {
-      fs::path cd = d / ds.class_names[k];
+  bool any_rgb = false;
+
+  void read(const fs::path& split_dir, const std::vector<std::string>& classes,
+            std::vector<FolderImage>& list) {
+    for (std::size_t k = 0; k < classes.size(); ++k) {
+      fs::path cd = split_dir / classes[k];
       if (!fs::is_directory(cd)) continue;
       std::vector<fs::path> files;
-      for (const auto& e : fs::directory_iterator(cd)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) {
-          files.push_back(e.path());
-        }
-      }
+      for (const auto& e : fs::directory_iterator(cd))
+        if (is_image_file(e)) files.push_back(e.path());
       std::sort(files.begin(), files.end());
       for (const auto& p : files) {
-        Img img{read_image(p.string()), static_cast<int64_t>(k), p.string()};
+        FolderImage img{read_image(p.string()), static_cast<int64_t>(k), p.string()};
         if (opt.size > 0) {
           if (img.im.h != H || img.im.w != W) {
             DecodedImage r;
@@ -275,11 +272,145 @@ Dataset load_image_folder(const std::string& root, const FolderOptions& opt) {
         list.push_back(std::move(img));
       }
     }
-    if (list.empty() && std::string(sp) != "val") {
-      throw Error(fmt::format("{}: no .png/.jpg images under {}/", root, sp));
-    }
   }
-  const int64_t C = any_rgb ? 3 : 1;
+};
+
+// The images at `indices` of `all`, moved out.
+std::vector<FolderImage> take(std::vector<FolderImage>& all, const std::vector<int64_t>& indices) {
+  std::vector<FolderImage> out;
+  out.reserve(indices.size());
+  for (int64_t i : indices) out.push_back(std::move(all[static_cast<std::size_t>(i)]));
+  return out;
+}
+
+// Splits `pool` (one folder's images) into the splits `missing` names ("val", "test"), stratified
+// by class and seeded (LoadOptions::split_seed); what stays is the training split.
+void split_pool(std::vector<FolderImage>& pool, const std::vector<std::string>& class_names,
+                const std::vector<std::string>& missing, const FolderOptions& opt,
+                std::map<std::string, std::vector<FolderImage>>& loaded, FolderSplit& made,
+                const std::string& root) {
+  std::vector<int64_t> per_class(class_names.size(), 0);
+  for (const auto& img : pool) ++per_class[static_cast<std::size_t>(img.label)];
+  const std::size_t need = missing.size() + 1;
+  for (std::size_t k = 0; k < class_names.size(); ++k)
+    if (per_class[k] > 0 && static_cast<std::size_t>(per_class[k]) < need)
+      throw Error(fmt::format(
+          "{}: class '{}' has {} image(s); pepr splits off {} from the training images and needs "
+          "at least {} per class (one for each split), or give the splits as folders "
+          "ROOT/{{train,val,test}}/CLASS/",
+          root, class_names[k], per_class[k], fmt::join(missing, " and "), need));
+  made.made = true;
+  made.seed = opt.split_seed;
+  made.from = static_cast<int64_t>(pool.size());
+  // Per class, a seeded permutation (the class's images in path order, shuffled); each split
+  // made takes round(share x count) of it, at least one, and leaves at least one image for every
+  // split still to come and for training.
+  std::vector<std::vector<int64_t>> members(class_names.size());
+  for (std::size_t i = 0; i < pool.size(); ++i)
+    members[static_cast<std::size_t>(pool[i].label)].push_back(static_cast<int64_t>(i));
+  Rng rng(opt.split_seed);
+  for (auto& idx : members)
+    for (std::size_t k = 0; k + 1 < idx.size(); ++k)
+      std::swap(idx[k], idx[k + static_cast<std::size_t>(rng.below(idx.size() - k))]);
+  std::vector<std::size_t> next(class_names.size(), 0);  // first image not yet split off
+  for (std::size_t m = 0; m < missing.size(); ++m) {
+    const double share = missing[m] == "test" ? opt.test_fraction : opt.val_fraction;
+    const std::size_t after = missing.size() - m;  // splits after this one, and training
+    std::vector<int64_t> chosen;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const std::size_t n = members[k].size();
+      if (n == 0) continue;
+      auto want = static_cast<std::size_t>(std::llround(share * static_cast<double>(n)));
+      want = std::clamp<std::size_t>(want, 1, n - next[k] - after);
+      chosen.insert(chosen.end(), members[k].begin() + static_cast<std::ptrdiff_t>(next[k]),
+                    members[k].begin() + static_cast<std::ptrdiff_t>(next[k] + want));
+      next[k] += want;
+    }
+    std::sort(chosen.begin(), chosen.end());
+    loaded[missing[m]] = take(pool, chosen);
+  }
+  std::vector<int64_t> rest;
+  for (std::size_t k = 0; k < members.size(); ++k)
+    rest.insert(rest.end(), members[k].begin() + static_cast<std::ptrdiff_t>(next[k]),
+                members[k].end());
+  std::sort(rest.begin(), rest.end());
+  loaded["train"] = take(pool, rest);
+  made.val_fraction = opt.val_fraction;
+  made.test_fraction = opt.test_fraction;
+  made.splits = missing;
+}
+
+}  // namespace
+
+Dataset load_image_folder(const std::string& root, const FolderOptions& opt) {
+  if (!fs::is_directory(root)) throw Error(fmt::format("{}: not a folder", root));
+  if (!(opt.val_fraction > 0 && opt.test_fraction > 0 && opt.val_fraction + opt.test_fraction < 1))
+    throw Error(fmt::format(
+        "split fractions: val {} and test {} must be above 0 and leave images for training",
+        opt.val_fraction, opt.test_fraction));
+  Dataset ds;
+  ds.source = root;
+  ds.name = fs::path(root).lexically_normal().filename().string();
+  if (ds.name.empty()) {
+    ds.name = fs::path(root).lexically_normal().parent_path().filename().string();
+  }
+  // Layouts: ROOT/{train,val,test}/CLASS/ (val optional); ROOT/train/CLASS/ alone, or
+  // ROOT/CLASS/ (no split folders): the missing splits are split off, stratified and seeded.
+  const fs::path r(root);
+  const bool has_train = fs::is_directory(r / "train");
+  std::vector<std::string> missing;
+  std::set<std::string> classes;
+  if (has_train) {
+    for (const char* sp : kSplits) {
+      if (!fs::is_directory(r / sp)) {
+        missing.push_back(sp);
+        continue;
+      }
+      auto found = class_folders(r / sp);
+      classes.insert(found.begin(), found.end());
+    }
+    // A lone val/ with no test/ is kept; only absent splits are made.
+    if (std::find(missing.begin(), missing.end(), "test") == missing.end()) missing.clear();
+  } else {
+    if (fs::is_directory(r / "test") || fs::is_directory(r / "val"))
+      throw Error(
+          fmt::format("{}: has {}/ but no train/ (expected ROOT/{{train,val,test}}/CLASS/"
+                      "*.png|*.jpg, or ROOT/CLASS/*.png|*.jpg to split)",
+                      root, fs::is_directory(r / "test") ? "test" : "val"));
+    classes = class_folders(r);
+    missing = {"val", "test"};
+  }
+  if (classes.empty())
+    throw Error(
+        fmt::format("{}: no class folders (expected ROOT/{{train,val,test}}/CLASS/*.png|*.jpg, or "
+                    "ROOT/CLASS/*.png|*.jpg)",
+                    root));
+  ds.class_names.assign(classes.begin(), classes.end());
+  if (!has_train && has_images(r))
+    throw Error(
+        fmt::format("{}: images directly in the folder; put each class in its own "
+                    "folder ROOT/CLASS/*.png",
+                    root));
+  std::map<std::string, std::vector<FolderImage>> loaded;
+  FolderReader reader{opt, opt.size, opt.size, {}};
+  if (has_train) {
+    for (const char* sp : kSplits)
+      if (fs::is_directory(r / sp)) reader.read(r / sp, ds.class_names, loaded[sp]);
+  } else {
+    reader.read(r, ds.class_names, loaded["train"]);
+  }
+  if (loaded["train"].empty())
+    throw Error(fmt::format("{}: no .png/.jpg images under {}", root,
+                            has_train ? "train/" : "its class folders"));
+  if (!missing.empty()) {
+    std::vector<FolderImage> pool = std::move(loaded["train"]);
+    std::erase_if(missing, [](const std::string& s) { return s == "train"; });
+    split_pool(pool, ds.class_names, missing, opt, loaded, ds.split_made, root);
+  } else if (loaded["test"].empty()) {
+    throw Error(fmt::format("{}: no .png/.jpg images under test/", root));
+  }
+  const int64_t H = reader.H, W = reader.W;
+  const int64_t C = reader.any_rgb ? 3 : 1;
   for (const char* sp : kSplits) {
     ImageSet& s = const_cast<ImageSet&>(ds.split(sp));
     auto& list = loaded[sp];
@@ -303,6 +434,41 @@ Dataset load_image_folder(const std::string& root, const FolderOptions& opt) {
   }
   finish_dataset(ds, opt.num_classes);
   return ds;
+}
+
+int64_t save_image_folder(const Dataset& ds, const std::string& dir, const FolderExport& opt) {
+  if (ds.multi_label)
+    throw Error(fmt::format("{}: multi-label datasets have no class folders", ds.source));
+  if (fs::exists(dir)) throw Error(fmt::format("{}: already exists; give a new folder", dir));
+  const std::size_t digits = std::to_string(std::max(ds.num_classes - 1, 0)).size();
+  std::vector<std::string> names;
+  for (int k = 0; k < ds.num_classes; ++k)
+    names.push_back(static_cast<std::size_t>(k) < ds.class_names.size()
+                        ? ds.class_names[static_cast<std::size_t>(k)]
+                        : fmt::format("{:0{}}", k, digits));
+  const fs::path part = fs::path(dir).string() + ".part";
+  fs::remove_all(part);
+  int64_t written = 0;
+  for (const char* sp : kSplits) {
+    ImageSet s = ds.split(sp);
+    if (opt.limit > 0 && s.n > opt.limit) {
+      std::vector<int64_t> first(static_cast<std::size_t>(opt.limit));
+      std::iota(first.begin(), first.end(), 0);
+      s = subset(s, first);
+    }
+    if (opt.size > 0 && (s.h != opt.size || s.w != opt.size))
+      s = resize_images(s, opt.size, opt.size);
+    for (int64_t i = 0; i < s.n; ++i) {
+      const fs::path folder = opt.flat ? part / names[static_cast<std::size_t>(s.labels[i])]
+                                       : part / sp / names[static_cast<std::size_t>(s.labels[i])];
+      fs::create_directories(folder);
+      write_file_atomic((folder / fmt::format("{}_{:05}.png", sp, i)).string(),
+                        encode_png(s.image(i), s.w, s.h, s.c));
+      ++written;
+    }
+  }
+  fs::rename(part, dir);
+  return written;
 }
 
 std::string resolve_dataset_path(const std::string& spec) {
@@ -421,6 +587,7 @@ DatasetInfo inspect_dataset(const std::string& spec, const LoadOptions& opt) {
     info.num_classes = ds.num_classes;
     info.multi_label = ds.multi_label;
     info.class_names = ds.class_names;
+    info.split_made = ds.split_made;
     for (const char* sp : kSplits) {
       const ImageSet& s = ds.split(sp);
       SplitInfo si{sp,  {s.n, s.h, s.w, s.c},           "uint8", {s.n}, "int64", s.n, s.h, s.w,

@@ -23,6 +23,16 @@ struct ImageSet {
   bool empty() const { return n == 0; }
 };
 
+// How pepr split an image folder that lacked split folders (ROOT/CLASS/ or ROOT/train/ only):
+// stratified by class, seeded; recorded in the run record's data section.
+struct FolderSplit {
+  bool made = false;
+  std::vector<std::string> splits;  // the splits made: "val", "test" or both
+  std::uint64_t seed = 0;
+  double val_fraction = 0, test_fraction = 0;
+  int64_t from = 0;  // images in the folder the splits were taken from
+};
+
 struct Dataset {
   ImageSet train, val, test;
   int num_classes = 0;                   // single-label: classes; multi-label: labels per image
@@ -30,15 +40,22 @@ struct Dataset {
   std::string name;                      // e.g. "pneumoniamnist" (the file's stem) or "synth"
   std::string source;                    // the file or folder it was read from
   std::vector<std::string> class_names;  // image folders: the class folder names
+  FolderSplit split_made;                // image folders: splits pepr made, if any
 
   const ImageSet& split(std::string_view name) const;  // "train", "val" or "test"
 };
 
 struct LoadOptions {
-  int64_t size = 0;     // image folders: > 0 resizes every image to size x size (bilinear); 0:
-                        // sizes must agree
+  int64_t size = 0;     // image folders: > 0 resizes every image to size x size as it is read
+                        // (bilinear, half-pixel centres, as the preprocessing resizes .npz
+                        // images, rounded to 8 bits); 0: sizes must agree
   int num_classes = 0;  // > 0: the dataset's classes (labels must be below it); 0: the
                         // catalogue's count, the class folders, or the labels present
+  // Image folders without val/ or test/: the share of each class split off for each (rounded,
+  // at least one image) and the seed. Fixed by default, so that every run of a study is
+  // tested on the same images whatever its training seed.
+  double val_fraction = 0.1, test_fraction = 0.2;
+  std::uint64_t split_seed = 0;
 };
 using FolderOptions = LoadOptions;
 
@@ -52,7 +69,8 @@ Dataset load_npz_dataset(const std::string& path, const LoadOptions& opt = {});
 class NpzFile;
 // The same from an opened archive (e.g. NpzFile::from_memory).
 Dataset load_npz_dataset(const NpzFile& f, const LoadOptions& opt = {});
-// Reads ROOT/{train,val,test}/CLASS/*.png|*.jpg|*.jpeg (train and test required, val optional).
+// Reads ROOT/{train,val,test}/CLASS/*.png|*.jpg|*.jpeg (val optional), or ROOT/train/CLASS/ or
+// ROOT/CLASS/ alone, from which the missing test (and val) splits are split off (FolderSplit).
 // Classes are the sorted class folder names; grayscale images are promoted to RGB when any
 // image of the dataset is RGB.
 Dataset load_image_folder(const std::string& root, const FolderOptions& opt = {});
@@ -66,6 +84,18 @@ std::string resolve_dataset_path(const std::string& path_or_name);
 // Writes the dataset as a MedMNIST-style `.npz` (images |u1, labels |u1 N,1 when every label
 // fits a byte, else <i8), atomically.
 void save_npz_dataset(const Dataset& ds, const std::string& path, bool compress = true);
+
+// Writes a single-label dataset as an image folder of PNGs: DIR/{train,val,test}/CLASS/ (or, with
+// `flat`, every split's images in DIR/CLASS/), files SPLIT_INDEX.png, at most `limit` images per
+// split (0: all) and resized to `size` (0: as stored). Classes are named by the dataset's class
+// names, else by number, zero-padded so that they sort in label order. Written beside DIR and
+// renamed into place; an existing DIR is refused. Returns the images written.
+struct FolderExport {
+  bool flat = false;
+  int64_t limit = 0;
+  int64_t size = 0;
+};
+int64_t save_image_folder(const Dataset& ds, const std::string& dir, const FolderExport& opt = {});
 
 // Single-label: images per class (size num_classes); multi-label: positives per label.
 std::vector<int64_t> class_counts(const ImageSet& s, int num_classes);
@@ -95,6 +125,7 @@ struct DatasetInfo {
   bool multi_label = false;
   std::vector<std::string> class_names;
   std::vector<SplitInfo> splits;
+  FolderSplit split_made;  // image folders without val/ or test/: how pepr splits them
 };
 // The CRC-32 of every member of a `.npz` is verified (decompressing each in pieces).
 DatasetInfo inspect_dataset(const std::string& path_or_name, const LoadOptions& opt = {});

@@ -119,6 +119,9 @@ struct DataRecord {
   Field<std::int64_t> train_samples, val_samples, test_samples, num_classes;
   Field<std::int64_t> image_height, image_width;
   Field<std::string> placement, placement_reason;
+  // The test accuracy of always answering the test split's largest class.
+  Field<double> chance_accuracy;
+  Field<Json> split;  // how pepr split an image folder without val/ or test/, or null
   Json extra = Json::object();
 
   template <typename V>
@@ -260,7 +263,8 @@ void DataRecord::fields(V&& v) {
   v("train_samples", train_samples), v("val_samples", val_samples);
   v("test_samples", test_samples), v("num_classes", num_classes);
   v("image_height", image_height), v("image_width", image_width), v("placement", placement);
-  v("placement_reason", placement_reason);
+  v("placement_reason", placement_reason), v("chance_accuracy", chance_accuracy);
+  v("split", split);
 }
 
 template <typename V>

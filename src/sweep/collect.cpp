@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/score.hpp"
 #include "sweep/plan.hpp"
 
 namespace pepr::sweep {
@@ -92,7 +93,7 @@ std::vector<std::string> measured_columns() {
           "energy_method",    "predicted_energy_kwh",
           "energy_error",     "predicted_time_s",
           "time_error",       "probe_energy_kwh",
-          "others_busy_cores"};
+          "others_busy_cores"};  // chance_accuracy is the data's, not a measurement
 }
 
 namespace {
@@ -210,7 +211,8 @@ std::vector<std::string> wide_columns(std::size_t max_epochs) {
                         "predicted_time_s",
                         "time_error",
                         "probe_energy_kwh",
-                        "others_busy_cores"})
+                        "others_busy_cores",
+                        "chance_accuracy"})
     cols.push_back(c);
   return cols;
 }
@@ -288,7 +290,8 @@ std::vector<std::string> wide_row(const RunView& v, std::size_t max_epochs) {
                                 cell(num(v.budget.predicted_time_s)),
                                 cell(num(v.budget.time_error)),
                                 cell(r.probe ? num(r.probe->energy_kwh) : std::nullopt),
-                                cell(others_busy_cores(r))};
+                                cell(others_busy_cores(r)),
+                                cell(r.data ? num(r.data->chance_accuracy) : std::nullopt)};
   row.insert(row.end(), tail.begin(), tail.end());
   return row;
 }
@@ -314,7 +317,15 @@ CollectResult collect_runs(const fs::path& runs_dir, const CollectOptions& o) {
   for (const auto& v : runs)
     if (v.epochs_arr) max_epochs = std::max(max_epochs, v.epochs_arr->size());
   Table t(wide_columns(max_epochs), runs_dir.string());
-  for (const auto& v : runs) t.add_row(wide_row(v, max_epochs));
+  for (const auto& v : runs) {
+    t.add_row(wide_row(v, max_epochs));
+    // The last epoch's test accuracy against the data's chance level.
+    if (v.epochs_arr && !v.epochs_arr->empty() && v.rec->data)
+      if (auto acc = num(v.epochs_arr->back().test_acc), chance = num(v.rec->data->chance_accuracy);
+          acc && chance && at_chance_level(*acc, *chance))
+        res.warnings.push_back(
+            fmt::format("{} ({}): {}", v.run_id, v.model, chance_level_note(*acc, *chance)));
+  }
   res.table = std::move(t);
   return res;
 }

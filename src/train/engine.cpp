@@ -368,6 +368,8 @@ RunData load_run_data(const TrainConfig& cfg) {
   RunData d;
   data::LoadOptions load_opts;
   load_opts.num_classes = cfg.num_classes;
+  // An image folder is resized as it is read, so that its images may differ in size.
+  load_opts.size = cfg.image_size;
   d.ds = data::load_dataset(cfg.data, load_opts);
   if (d.ds.multi_label)
     throw Error(
@@ -482,6 +484,21 @@ run::RunRecord initial_record(const TrainConfig& cfg, const Compute& c, const Ru
   data.num_classes = d.ds.num_classes;
   data.image_height = d.height;
   data.image_width = d.width;
+  if (!d.ds.multi_label && d.ds.test.n > 0) {
+    const auto counts = data::class_counts(d.ds.test, d.ds.num_classes);
+    data.chance_accuracy = static_cast<double>(*std::max_element(counts.begin(), counts.end())) /
+                           static_cast<double>(d.ds.test.n);
+  }
+  if (const data::FolderSplit& fs = d.ds.split_made; fs.made)
+    data.split = json{{"made_by", "pepr"},
+                      {"splits", fs.splits},
+                      {"from_images", fs.from},
+                      {"stratified", true},
+                      {"seed", fs.seed},
+                      {"val_fraction", fs.val_fraction},
+                      {"test_fraction", fs.test_fraction}};
+  else
+    data.split = nullptr;
   json env = {{"pepr_version", kVersion},
               {"cpu", meter::cpu_model_name()},
               {"gpu", nullptr},

@@ -1,4 +1,5 @@
 // Real MedMNIST files, image folders, subsets.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "data/dataset.hpp"
 #include "data/digest.hpp"
 #include "data/image_codec.hpp"
+#include "data/preprocess.hpp"
 #include "data/synth.hpp"
 #include "support/test_support.hpp"
 
@@ -207,7 +209,7 @@ TEST(ImageFolder, MissingSplitOrBrokenImageIsAnError) {
   pepr::test::TempDir d;
   fs::path root = d / "ds";
   write_png(root / "train/a/1.png", 4, 4, 1, 0);
-  EXPECT_THROW(load_image_folder(root.string()), pepr::Error);  // no test/
+  EXPECT_THROW(load_image_folder(root.string()), pepr::Error);  // no test/, too few to split
   write_png(root / "test/a/2.png", 4, 4, 1, 0);
   pepr::test::write_file(root / "test/a/3.png", "\x89PNG\r\n\x1a\n garbage");
   try {
@@ -217,6 +219,145 @@ TEST(ImageFolder, MissingSplitOrBrokenImageIsAnError) {
     EXPECT_NE(std::string(e.what()).find("3.png: cannot decode PNG"), std::string::npos)
         << e.what();
   }
+}
+
+// A folder of `per_class` images in each of the classes, ROOT/CLASS/NAME.png, image i of class k
+// filled with 100 * k + i (so that every image is recognisable after a split).
+void write_flat_folder(const fs::path& root, const std::vector<std::string>& classes,
+                       const std::vector<int>& per_class, int64_t size = 4) {
+  for (std::size_t k = 0; k < classes.size(); ++k)
+    for (int i = 0; i < per_class[k]; ++i) {
+      std::vector<uint8_t> px(static_cast<std::size_t>(size * size),
+                              static_cast<uint8_t>(100 * k + static_cast<std::size_t>(i)));
+      fs::create_directories(root / classes[k]);
+      pepr::test::write_file(root / classes[k] / fmt::format("{:03}.png", i),
+                             encode_png(px.data(), size, size, 1));
+    }
+}
+
+// The first pixel of every image of a split: which images it holds.
+std::multiset<int> image_ids(const ImageSet& s) {
+  std::multiset<int> ids;
+  for (int64_t i = 0; i < s.n; ++i) ids.insert(s.image(i)[0]);
+  return ids;
+}
+
+TEST(ImageFolder, ClassFoldersAloneAreSplitStratifiedSeededAndRecorded) {
+  pepr::test::TempDir d;
+  const fs::path root = d / "flat";
+  write_flat_folder(root, {"benign", "malignant"}, {20, 9});
+  const Dataset ds = load_image_folder(root.string());
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"benign", "malignant"}));
+  // Per class round(0.1 n) for val and round(0.2 n) for test, at least one: 2+1 and 4+2.
+  EXPECT_EQ(class_counts(ds.val, 2), (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(class_counts(ds.test, 2), (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(class_counts(ds.train, 2), (std::vector<int64_t>{14, 6}));
+  // Every image in exactly one split.
+  std::multiset<int> all = image_ids(ds.train);
+  for (int id : image_ids(ds.val)) all.insert(id);
+  for (int id : image_ids(ds.test)) all.insert(id);
+  std::multiset<int> expected;
+  for (int i = 0; i < 20; ++i) expected.insert(i);
+  for (int i = 0; i < 9; ++i) expected.insert(100 + i);
+  EXPECT_EQ(all, expected);
+  ASSERT_TRUE(ds.split_made.made);
+  EXPECT_EQ(ds.split_made.splits, (std::vector<std::string>{"val", "test"}));
+  EXPECT_EQ(ds.split_made.from, 29);
+  EXPECT_EQ(ds.split_made.seed, 0u);
+  // The same seed gives the same split; another seed another one (not the first images).
+  EXPECT_EQ(image_ids(load_image_folder(root.string()).test), image_ids(ds.test));
+  FolderOptions other;
+  other.split_seed = 7;
+  EXPECT_NE(image_ids(load_image_folder(root.string(), other).test), image_ids(ds.test));
+  std::multiset<int> first_four{0, 1, 2, 3, 100, 101};
+  EXPECT_NE(image_ids(ds.test), first_four);
+}
+
+TEST(ImageFolder, ATrainFolderAloneGetsATestSplitAndKeepsItsVal) {
+  pepr::test::TempDir d;
+  const fs::path root = d / "ds";
+  write_flat_folder(root / "train", {"a", "b"}, {10, 10});
+  write_flat_folder(root / "val", {"a", "b"}, {1, 1});
+  const Dataset ds = load_image_folder(root.string());
+  EXPECT_EQ(ds.val.n, 2);  // the folder's own
+  EXPECT_EQ(class_counts(ds.test, 2), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(ds.train.n, 16);
+  EXPECT_EQ(ds.split_made.splits, (std::vector<std::string>{"test"}));
+  // A folder that has test/ is used as it is.
+  write_flat_folder(root / "test", {"a", "b"}, {3, 3});
+  const Dataset given = load_image_folder(root.string());
+  EXPECT_FALSE(given.split_made.made);
+  EXPECT_EQ(given.train.n, 20);
+  EXPECT_EQ(given.test.n, 6);
+}
+
+TEST(ImageFolder, AClassTooSmallToSplitIsNamed) {
+  pepr::test::TempDir d;
+  const fs::path root = d / "ds";
+  write_flat_folder(root, {"common", "rare"}, {10, 2});
+  try {
+    load_image_folder(root.string());
+    FAIL();
+  } catch (const pepr::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("class 'rare' has 2 image(s)"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("needs at least 3 per class"), std::string::npos)
+        << e.what();
+  }
+  // Images loose in the root are not a class.
+  const fs::path loose = d / "loose";
+  write_flat_folder(loose, {"a", "b"}, {5, 5});
+  write_png(loose / "stray.png", 4, 4, 1, 0);
+  EXPECT_THROW(load_image_folder(loose.string()), pepr::Error);
+}
+
+TEST(ImageFolder, MixedSizesAreResizedAsTheyAreReadLikeThePreprocessing) {
+  pepr::test::TempDir d;
+  const fs::path root = d / "mixed";
+  write_flat_folder(root, {"a", "b"}, {5, 5}, 8);
+  std::vector<uint8_t> big(12 * 12);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 7);
+  pepr::test::write_file(root / "a" / "big.png", encode_png(big.data(), 12, 12, 1));
+  EXPECT_THROW(load_image_folder(root.string()), pepr::Error);
+  FolderOptions opt;
+  opt.size = 8;
+  const Dataset ds = load_image_folder(root.string(), opt);
+  EXPECT_EQ(ds.train.h, 8);
+  EXPECT_EQ(ds.train.n + ds.val.n + ds.test.n, 11);
+  // The 12x12 image, resized as the preprocessing resizes (bilinear, half-pixel centres).
+  ImageSet one;
+  one.n = 1, one.h = 12, one.w = 12, one.c = 1, one.pixels = big, one.labels = {0};
+  const ImageSet expected = resize_images(one, 8, 8);
+  bool found = false;
+  for (const ImageSet* s : {&ds.train, &ds.val, &ds.test})
+    for (int64_t i = 0; i < s->n; ++i)
+      if (std::equal(s->image(i), s->image(i) + 64, expected.pixels.begin())) found = true;
+  EXPECT_TRUE(found);
+}
+
+TEST(ImageFolder, ExportedFolderReadsBackTheSameImages) {
+  Dataset ds = make_synthetic(SynthOptions{3, 8, 1, 12, 6, 6, 4, 0.15});
+  pepr::test::TempDir d;
+  const fs::path out = d / "exported";
+  EXPECT_EQ(save_image_folder(ds, out.string()), 24);
+  const Dataset back = load_image_folder(out.string());
+  EXPECT_EQ(back.class_names, (std::vector<std::string>{"0", "1", "2"}));
+  // The same (label, image) pairs; the folder holds them class by class.
+  const auto pairs = [](const ImageSet& s) {
+    std::multiset<std::pair<int64_t, std::vector<uint8_t>>> out;
+    for (int64_t i = 0; i < s.n; ++i)
+      out.emplace(s.labels[i], std::vector<uint8_t>(s.image(i), s.image(i) + s.image_bytes()));
+    return out;
+  };
+  EXPECT_EQ(pairs(back.train), pairs(ds.train));
+  EXPECT_EQ(pairs(back.test), pairs(ds.test));
+  EXPECT_THROW(save_image_folder(ds, out.string()), pepr::Error);  // exists: refused
+  FolderExport flat;
+  flat.flat = true;
+  flat.limit = 4;
+  EXPECT_EQ(save_image_folder(ds, (d / "flat").string(), flat), 12);
+  EXPECT_FALSE(fs::exists(d / "flat" / "train"));
+  EXPECT_FALSE(fs::exists(d / "flat.part"));
 }
 
 TEST(Catalogue, NamesUrlsAndCache) {

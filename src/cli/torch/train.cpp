@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -16,6 +19,7 @@
 #include "core/file_io.hpp"
 #include "core/format.hpp"
 #include "core/progress.hpp"
+#include "core/score.hpp"
 #include "meter/carbon.hpp"
 #include "run/environment.hpp"
 #include "train/engine.hpp"
@@ -39,6 +43,29 @@ struct TrainArgs {
   double pue = 1.0;
   bool quiet = false;
 };
+
+// Where a run's record goes without -o: pepr-runs/MODEL_DATA_YYYYmmdd-HHMMSS.json, with a
+// counter when that exists already (two runs in one second).
+std::string default_record_path(const std::string& model, const run::RunRecord& rec) {
+  const auto file_safe = [](std::string name) {
+    if (const std::filesystem::path p(name); p.extension() == ".pt" || p.extension() == ".pth")
+      name = p.stem().string();  // a TorchScript file: its name
+    for (char& ch : name)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '-';
+    return name.empty() ? std::string("run") : name;
+  };
+  const std::string data =
+      file_safe(rec.config && rec.config->dataset ? *rec.config->dataset : "data");
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  const std::string base = fmt::format("pepr-runs/{}_{}_{}", file_safe(model), data, stamp);
+  std::string path = base + ".json";
+  for (int k = 2; std::filesystem::exists(path); ++k) path = fmt::format("{}-{}.json", base, k);
+  return path;
+}
 
 // The redrawn line during an epoch: "  epoch 2/10 [####....]  812 img/s  0:41 ETA 3:02", fitted
 // to the terminal's width. Robust to what the engine may report (zero steps before the epoch
@@ -136,7 +163,11 @@ void run_train(TrainArgs& a) {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
 
-  if (!a.output.empty()) write_file_atomic(a.output, rec.dump());
+  // No -o: the record is kept under pepr-runs/ in the working folder, never discarded.
+  const bool default_output = a.output.empty();
+  const std::string output = default_output ? default_record_path(cfg.model, rec) : a.output;
+  if (default_output) make_dirs(std::filesystem::path(output).parent_path().string());
+  write_file_atomic(output, rec.dump());
   const run::RunStatus status = rec.status;
   if (!a.quiet) {
     const run::TotalsRecord t = rec.totals.value_or(run::TotalsRecord{});
@@ -166,10 +197,15 @@ void run_train(TrainArgs& a) {
             : "RSS");
     if (rec.stop_reason) fmt::print(stderr, "  stopped        {}\n", *rec.stop_reason);
     if (rec.error) fmt::print(stderr, "  error          {}\n", *rec.error);
-    if (!a.output.empty()) fmt::print(stderr, "  record         {}\n", a.output);
+    fmt::print(stderr, "  record         {}{}\n", output,
+               default_output ? " (the default place; -o FILE to choose)" : "");
     // The meter's notes: shared machine, GPUs that cannot be read, counter resets, ...
     for (const auto& n : meter.value("notes", nlohmann::json::array()))
       if (n.is_string()) fmt::print(stderr, "  note: {}\n", n.get<std::string>());
+    if (!epochs.empty() && epochs.back().test_acc && rec.data->chance_accuracy)
+      if (const double acc = *epochs.back().test_acc, chance = *rec.data->chance_accuracy;
+          at_chance_level(acc, chance))
+        fmt::print(stderr, "  warning: {}\n", chance_level_note(acc, chance));
   }
   if (status == run::RunStatus::interrupted) throw CLI::RuntimeError(130);
   if (status == run::RunStatus::failed) throw CLI::RuntimeError(1);
@@ -186,7 +222,9 @@ void add_train(CLI::App& app) {
       "metering energy, CO2eq, time and memory per epoch; writes a run record (JSON).");
   // Every option of the run itself, from its table (run/config.hpp).
   auto run_options = std::make_shared<RunOptions>(cmd, c);
-  cmd->add_option("-o,--output", a->output, "the run record (JSON), written atomically");
+  cmd->add_option("-o,--output", a->output,
+                  "the run record (JSON), written atomically (default: "
+                  "pepr-runs/MODEL_DATA_TIME.json in the working folder)");
   cmd->add_option("--progress", a->progress_file, "append progress events as JSON lines here");
   cmd->add_option("--country", a->country,
                   "ISO 3166 alpha-2 or alpha-3 code for the grid carbon intensity (DE, DEU)");
