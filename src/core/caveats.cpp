@@ -33,9 +33,9 @@ void differing(const Table& t, const ScoreResult& res, const char* column, const
   auto c = t.find_column(column);
   if (!c) return;
   std::map<std::size_t, std::set<std::string>> values;
+  // A row without one (another table's) is not counted: nothing says it differs.
   for (std::size_t r = 0; r < t.num_rows(); ++r)
-    values[res.groups.group_of[r]].emplace(t.is_missing(r, *c) ? "(none)"
-                                                               : std::string(t.cell(r, *c)));
+    if (!t.is_missing(r, *c)) values[res.groups.group_of[r]].emplace(t.cell(r, *c));
   for (const auto& [g, v] : values)
     if (v.size() > 1) {
       const std::string where =

@@ -30,7 +30,7 @@ struct Caveats {
 
 // The caveats of the rows `result` scored (result.table's rows, in order) under `options`.
 // Estimated energy counts only when a resource ranked is energy or CO2eq (CO2eq is energy times
-// an intensity).
+// an intensity). PUE and country are compared among the rows that have them.
 Caveats score_caveats(const ScoreResult& result, const ScoreOptions& options);
 
 // A column's unit when the name alone does not say it: "kWh" for energy, "g" for co2, "s" for

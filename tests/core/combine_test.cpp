@@ -150,7 +150,8 @@ TEST(Caveats, DifferentPueOrCountryWithinAGroupIsAWarning) {
       "a,x,0.9,1,1,DE\n"
       "b,x,0.8,2,1.58,DE\n"
       "c,y,0.8,2,1,FR\n"
-      "d,y,0.8,3,1,DE\n";
+      "d,y,0.8,3,1,DE\n"
+      "e,y,0.8,3,,\n";  // none given (another table's row): not a difference
   auto grouped = scored(csv, o, "dataset");
   pepr::Caveats c = pepr::score_caveats(grouped, o);
   ASSERT_EQ(c.notes.size(), 2u);
