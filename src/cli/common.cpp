@@ -1,5 +1,6 @@
 #include "cli/common.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -23,9 +24,20 @@ CLI::Validator at_least(double lo) {
 }
 
 void add_table_options(CLI::App* cmd, TableArgs& a, bool with_resources,
-                       const std::string& default_norm) {
+                       const std::string& default_norm, bool several) {
   a.norm = default_norm;
-  cmd->add_option("INPUT", a.input, "results table (CSV; - for stdin)")->required();
+  if (several) {
+    cmd->add_option("INPUT", a.inputs,
+                    "results tables (CSV; - for stdin): several are ranked together, their "
+                    "columns matched by name, each row's file in a 'source' column")
+        ->required();
+    cmd->add_option("--rename", a.renames,
+                    "FROM=TO, repeatable: a table with column FROM and none named TO reads it as "
+                    "TO (e.g. label=model for pepr track tables without --model)")
+        ->allow_extra_args(false);
+  } else {
+    cmd->add_option("INPUT", a.input, "results table (CSV; - for stdin)")->required();
+  }
   cmd->add_option("--performance,-p", a.performance,
                   "performance P in [0,1]: COL, last:PREFIX or best:PREFIX over per-epoch "
                   "columns (default: last:test_ if the table has test_NN columns)");
@@ -86,6 +98,89 @@ ScoreOptions resolve_score_options(const TableArgs& a, const Table& table) {
   return o;
 }
 
+std::vector<std::string> input_files(const TableArgs& a) {
+  return a.inputs.empty() ? std::vector<std::string>{a.input} : a.inputs;
+}
+
+CombinedTable read_tables(const TableArgs& a) {
+  std::vector<Table> tables;
+  const auto files = input_files(a);
+  if (std::count(files.begin(), files.end(), "-") > 1)
+    throw Error("- (stdin) can be given once only");
+  for (const auto& f : files) tables.push_back(Table::read_csv(f));
+  std::vector<ColumnRename> renames;
+  for (const auto& r : a.renames) renames.push_back(ColumnRename::parse(r));
+  return combine_tables(std::move(tables), renames);
+}
+
+namespace {
+
+// A column that a row of the combined table needs: every input must have it.
+void require_everywhere(const CombinedTable& t, const std::string& column, const std::string& as) {
+  if (const auto* in = t.lacking(column)) {
+    std::string others;
+    for (const auto& i : t.inputs)
+      if (&i != in) others += (others.empty() ? "" : ", ") + i.source;
+    throw Error(fmt::format(
+        "{}: no column '{}' ({}, which {} {}), so its rows cannot be ranked with the others: "
+        "give --rename OLD={} for its column of another name, or choose a column every table "
+        "has",
+        in->source, column, as, others, t.inputs.size() == 2 ? "has" : "have", column));
+  }
+}
+
+}  // namespace
+
+ScoreOptions resolve_score_options(const TableArgs& a, const CombinedTable& t) {
+  if (t.inputs.size() <= 1) return resolve_score_options(a, t.table);
+  // Chosen among the columns every table has; a column named and missing somewhere is an error
+  // naming the file.
+  const Table common = t.common_columns();
+  ScoreOptions o = resolve_score_options(a, t.table);
+  if (a.performance.empty()) {
+    try {
+      o.performance = resolve_performance(a, common);
+    } catch (const Error&) {
+      throw Error(fmt::format(
+          "{}: no performance column that every table has (test_NN, P, performance, accuracy or "
+          "test_acc): give --performance COL, and --rename OLD=COL for a table that names it "
+          "otherwise",
+          t.table.source()));
+    }
+  } else if (o.performance.mode == PerformanceSpec::Mode::Column) {
+    require_everywhere(t, o.performance.column, "the performance");
+  } else {
+    for (const auto& in : t.inputs)
+      if (epoch_columns(Table(in.columns, in.source), o.performance.column).empty())
+        throw Error(fmt::format(
+            "{}: no per-epoch columns {}<N> (the performance, {}), so its rows cannot be ranked "
+            "with the others: give --performance COL with a column every table has",
+            in.source, o.performance.column, o.performance.describe()));
+  }
+  // A bare kind (energy, co2, ...) reads the column of that name when every table has it, else
+  // the unit-suffixed one (energy_kwh, ...).
+  std::vector<std::string> res = a.resources;
+  if (res.empty()) res.push_back("energy");
+  o.resources.clear();
+  const std::vector<std::string> kinds = resource_kinds();
+  for (const auto& text : res) {
+    std::optional<ResourceSpec> s;
+    if (text.find('=') == std::string::npos && !common.find_column(text) &&
+        std::find(kinds.begin(), kinds.end(), text) != kinds.end()) {
+      try {
+        s = ResourceSpec::parse(text, common);
+      } catch (const Error&) {
+        // Some table lacks both: require_everywhere names it.
+      }
+    }
+    if (!s) s = ResourceSpec::parse(text, t.table);
+    require_everywhere(t, s->column, "resource '" + text + "'");
+    o.resources.push_back(*s);
+  }
+  if (!o.group_by.empty()) require_everywhere(t, o.group_by, "--group-by");
+  return o;
+}
+
 void add_output_options(CLI::App* cmd, OutputArgs& a) {
   cmd->add_option("--format,-f", a.format,
                   "table, csv, json, markdown or latex (default: from the -o extension, else "
@@ -111,7 +206,9 @@ Format resolve_format(const OutputArgs& a) {
   return output_format(a.format, a.output, Format::Table);
 }
 
-void emit(const OutputArgs& a, const std::string& text) { write_file_atomic(a.output, text); }
+void emit(const OutputArgs& a, const std::string& text) {
+  write_file_atomic(a.output, text);
+}
 
 std::optional<std::size_t> id_column(const Table& table) {
   if (auto c = table.find_column("model")) return c;

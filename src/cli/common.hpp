@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/combine.hpp"
 #include "core/format.hpp"
 #include "core/score.hpp"
 #include "core/table.hpp"
@@ -14,8 +15,10 @@
 namespace pepr::cli {
 
 struct TableArgs {
-  std::string input;
-  std::string performance;  // empty: chosen from the table
+  std::string input;                 // the table, for commands that read one
+  std::vector<std::string> inputs;   // the tables, for commands that read several (score, report)
+  std::vector<std::string> renames;  // --rename FROM=TO, for several tables
+  std::string performance;           // empty: chosen from the table
   double performance_scale = 1.0;
   std::vector<std::string> resources;
   std::string group_by;
@@ -28,15 +31,26 @@ struct TableArgs {
 // A CLI11 check that a number is >= lo, whose message says so in plain numbers.
 CLI::Validator at_least(double lo);
 
-// Adds INPUT and the column options. `with_resources` adds --resource (repeatable).
+// Adds INPUT and the column options. `with_resources` adds --resource (repeatable). `several`:
+// INPUT... takes one or more tables (into `inputs`), combined by read_tables, and --rename.
 void add_table_options(CLI::App* cmd, TableArgs& args, bool with_resources = true,
-                       const std::string& default_norm = "minmax");
+                       const std::string& default_norm = "minmax", bool several = false);
+
+// The tables given (`inputs`, else `input`).
+std::vector<std::string> input_files(const TableArgs& args);
+// The tables read and combined (core/combine.hpp: rows unioned, columns matched by name after
+// --rename, a `source` column when there are several).
+CombinedTable read_tables(const TableArgs& args);
 
 // The performance spec: --performance, or last:test_ when the table has test_NN columns, or a
 // column named P / performance / accuracy.
 PerformanceSpec resolve_performance(const TableArgs& args, const Table& table);
 // The resources (default: energy) and everything else as score options.
 ScoreOptions resolve_score_options(const TableArgs& args, const Table& table);
+// The same for several tables combined: performance and resources are chosen among the columns
+// every table has (pepr collect's `energy` beside pepr track's `energy_kwh` gives energy_kwh), and
+// a column one table lacks is an error naming that file.
+ScoreOptions resolve_score_options(const TableArgs& args, const CombinedTable& tables);
 
 struct OutputArgs {
   std::string format;  // empty: from the -o extension, else table

@@ -20,7 +20,9 @@ namespace {
 
 // The command that makes this report again, for the report's summary.
 std::string command_line(const ReportArgs& a, const TableArgs& t) {
-  std::string s = "pepr report " + a.table.input;
+  std::string s = "pepr report";
+  for (const auto& f : input_files(a.table)) s += " " + f;
+  for (const auto& r : t.renames) s += " --rename " + r;
   if (!t.group_by.empty()) s += " -g " + t.group_by;
   if (!t.performance.empty()) s += " -p " + t.performance;
   if (t.performance_scale != 1.0) s += " --performance-scale " + format_number(t.performance_scale);
@@ -41,17 +43,27 @@ std::string command_line(const ReportArgs& a, const TableArgs& t) {
 
 void run_report(const ReportArgs& a) {
   check_output_folder(a.output, "-o");
-  Table input = Table::read_csv(a.table.input);
+  CombinedTable tables = read_tables(a.table);
   TableArgs targs = a.table;
-  if (targs.resources.empty()) targs.resources = report::default_resources(input, targs.group_by);
+  if (targs.resources.empty()) {
+    // Several tables: the resources every one of them has a column for.
+    const Table names = tables.common_columns();
+    std::vector<std::size_t> common;
+    for (const auto& n : names.column_names()) common.push_back(*tables.table.find_column(n));
+    targs.resources =
+        report::default_resources(tables.table.select_columns(common), targs.group_by);
+  }
   report::ReportOptions o;
-  o.score = resolve_score_options(targs, input);
+  o.score = resolve_score_options(targs, tables);
+  const Table input = std::move(tables.table);
   o.id_column = a.id;
   o.params_column = a.params_column;
   o.size_split = SizeSplit::parse(a.size_split);
   o.top = a.top;
   o.title = a.title;
-  o.input_name = a.table.input;
+  const std::vector<std::string> files = input_files(a.table);
+  o.input_name = files.front();
+  for (std::size_t i = 1; i < files.size(); ++i) o.input_name += " + " + files[i];
   o.command_line = command_line(a, targs);
   if (!a.runs.empty()) {
     namespace fs = std::filesystem;
@@ -83,7 +95,7 @@ void add_report(CLI::App& app) {
       "report",
       "Tables (Markdown, LaTeX, CSV), SVG figures and a self-contained index.html of a results "
       "table: the paper's Table 1, group tests, PePR isoclines, curves, Pareto fronts, violins.");
-  add_table_options(cmd, args->table);
+  add_table_options(cmd, args->table, /*with_resources=*/true, "minmax", /*several=*/true);
   cmd->add_option("-o,--output", args->output,
                   "the report folder (made if absent; a previous report there is replaced whole)")
       ->required();
@@ -109,7 +121,8 @@ void add_report(CLI::App& app) {
       "them (co2/co2_g, memory/mem_peak_gb/memR, time/time_s/train_time).\n"
       "Examples:\n"
       "  pepr report all_results.csv -g dataset -p test_09 -o report/\n"
-      "  pepr report results.csv -g dataset --runs runs/ -o report/");
+      "  pepr report results.csv -g dataset --runs runs/ -o report/\n"
+      "  pepr report results.csv tracked.csv -g dataset -o report/   # with pepr track rows");
   cmd->callback([args] { run_report(*args); });
 }
 

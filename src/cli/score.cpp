@@ -1,10 +1,15 @@
 // pepr score: PePR scores of every row of a results table.
 #include <memory>
+#include <set>
+#include <string_view>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "core/caveats.hpp"
+#include "core/combine.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "core/score.hpp"
@@ -34,13 +39,56 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// Several datasets normalised as one (no --group-by): R of one dataset's runs would be measured
+// against another's. A hint, on stderr.
+void hint_group_by(const Table& input, const ScoreOptions& opts) {
+  if (!opts.group_by.empty()) return;
+  auto c = input.find_column("dataset");
+  if (!c) return;
+  std::set<std::string_view> datasets;
+  for (std::size_t r = 0; r < input.num_rows(); ++r)
+    if (!input.is_missing(r, *c)) datasets.insert(input.cell(r, *c));
+  if (datasets.size() > 1)
+    fmt::print(stderr,
+               "pepr score: hint: the table has {} datasets (column 'dataset') and R is "
+               "normalised over all of them as one; give -g dataset to normalise and rank within "
+               "each\n",
+               datasets.size());
+}
+
+// Human formats: the unit in the header of a column whose name does not say it (energy -> energy
+// (kWh)); CSV and JSON keep the names.
+Table with_units(const Table& t) {
+  std::vector<std::string> names = t.column_names();
+  bool changed = false;
+  for (auto& n : names)
+    if (const std::string unit = unit_not_in_name(n); !unit.empty())
+      n += " (" + unit + ")", changed = true;
+  if (!changed) return t;
+  Table out(names, t.source());
+  std::vector<std::string> row(names.size());
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    for (std::size_t c = 0; c < names.size(); ++c) row[c] = std::string(t.cell(r, c));
+    out.add_row(row);
+  }
+  return out;
+}
+
 void run_score(const ScoreArgs& a) {
-  Table input = Table::read_csv(a.table.input);
-  ScoreOptions opts = resolve_score_options(a.table, input);
+  CombinedTable tables = read_tables(a.table);
+  ScoreOptions opts = resolve_score_options(a.table, tables);
+  Table input = std::move(tables.table);
   auto id = id_column(input);
   const std::string id_name = id ? input.column_name(*id) : "";
-  ScoreResult res = score_table(std::move(input), opts);
+  const bool several = tables.inputs.size() > 1;
   Format format = resolve_format(a.out);
+  hint_group_by(input, opts);
+  ScoreResult res = score_table(std::move(input), opts);
+  const Caveats caveats = score_caveats(res, opts);
+  if (caveats.any_row()) res.table.add_column(kCaveatsColumn, caveats.per_row);
+  // CSV has no notes: the caveats are said on stderr too when they are not on the screen.
+  if (format == Format::Csv || a.out.output != "-")
+    for (const auto& n : caveats.notes) fmt::print(stderr, "pepr score: warning: {}\n", n);
 
   // Ranking: by --sort-by (a score column) or by the first resource's score.
   std::size_t key = 0;
@@ -73,12 +121,14 @@ void run_score(const ScoreArgs& a) {
     if (!opts.group_by.empty()) names.push_back(opts.group_by);
     if (ranked) names.push_back("rank");
     if (!id_name.empty()) names.push_back(id_name);
+    if (several) names.push_back(kSourceColumn);
     names.push_back(res.performance_column);
     for (const auto& r : opts.resources) {
       names.push_back(r.column);
       names.push_back(r.norm_name);
       names.push_back(r.score_name);
     }
+    if (caveats.any_row()) names.push_back(kCaveatsColumn);
     std::vector<std::size_t> cols;
     for (const auto& n : names) {
       std::size_t c = out.require_column(n);
@@ -109,7 +159,12 @@ void run_score(const ScoreArgs& a) {
     ro.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(opts.alpha)));
   else
     ro.notes.push_back("PePR = P / (1 + R)");
-  emit(a.out, render(out, format, ro));
+  if (several)
+    ro.notes.push_back(fmt::format("{} tables ranked together ({}); each row's file in '{}'",
+                                   tables.inputs.size(), fmt::join(input_files(a.table), ", "),
+                                   kSourceColumn));
+  for (const auto& n : caveats.notes) ro.notes.push_back(n);
+  emit(a.out, render(human ? with_units(out) : out, format, ro));
 }
 
 }  // namespace
@@ -120,7 +175,7 @@ void add_score(CLI::App& app) {
       "score",
       "PePR = P / (1 + R) for every row of a results table, per resource (energy, co2, memory, "
       "time, data, params or any column).");
-  add_table_options(cmd, args->table);
+  add_table_options(cmd, args->table, /*with_resources=*/true, "minmax", /*several=*/true);
   cmd->add_option("--top,-k", args->top, "rank within each group and keep the best K rows");
   cmd->add_option("--sort-by", args->sort_by, "rank by this score column (default: the first)");
   cmd->add_option("--columns", args->columns, "comma-separated output columns");
@@ -131,7 +186,9 @@ void add_score(CLI::App& app) {
       "Examples:\n"
       "  pepr score results.csv --group-by dataset --performance test_09 \\\n"
       "      -r energy -r co2 -r time=train_time -r memory=memR -o scored.csv\n"
-      "  pepr score results.csv -g dataset -p last:test_ -r energy --top 5 -f markdown");
+      "  pepr score results.csv -g dataset -p last:test_ -r energy --top 5 -f markdown\n"
+      "  pepr score results.csv tracked.csv -g dataset --top 3   # a sweep and pepr track rows\n"
+      "  pepr score results.csv old_tracked.csv --rename label=model -p test_acc");
   cmd->callback([args] { run_score(*args); });
 }
 

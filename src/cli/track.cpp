@@ -34,7 +34,7 @@ namespace pepr::cli {
 namespace {
 
 struct TrackArgs {
-  std::string output, samples, append, label, recompute, metrics;
+  std::string output, samples, append, label, recompute, metrics, model, dataset;
   std::vector<std::string> columns;
   std::vector<std::string> command;
   double interval_s = 0.1;
@@ -63,12 +63,24 @@ const nlohmann::json& member_or_null(const nlohmann::json& obj, const char* key)
   return it == obj.end() ? kNull : *it;
 }
 
-// Appends one row to a results table that `pepr score` reads (rewritten atomically).
+// The other processes' busy CPUs over the run (the meter's sharing account), or "".
+std::string others_busy_cores(const nlohmann::json& rec) {
+  const auto& sharing = member_or_null(rec, "sharing");
+  return sharing.is_object() ? num(member_or_null(sharing, "others_busy_cores")) : "";
+}
+
+// Appends one row to a results table that `pepr score` reads (rewritten atomically). A record
+// that names its model or dataset (--model, --dataset) gets them as the first columns, as pepr
+// collect's table has them, and others_busy_cores; one that does not keeps the columns of the
+// tables written before those options (so that they can still be appended to).
 void append_row(const std::string& path, const nlohmann::json& rec, const std::string& label,
                 const std::vector<std::pair<std::string, std::string>>& extra) {
   const auto& t = rec["total"];
   const auto& carbon = rec["carbon"];
-  std::vector<std::pair<std::string, std::string>> cols = {
+  const bool named = rec.contains("model") || rec.contains("dataset");
+  std::vector<std::pair<std::string, std::string>> cols;
+  if (named) cols = {{"model", rec.value("model", label)}, {"dataset", rec.value("dataset", "")}};
+  std::vector<std::pair<std::string, std::string>> measured = {
       {"label", label},
       {"time_s", num(t["wall_s"])},
       {"cpu_time_s", num(t["cpu_s"])},
@@ -84,7 +96,17 @@ void append_row(const std::string& path, const nlohmann::json& rec, const std::s
       {"country", num(carbon["country"])},
       {"exit_code", rec.contains("exit_code") ? num(rec["exit_code"]) : ""},
   };
-  for (const auto& e : extra) cols.push_back(e);
+  cols.insert(cols.end(), measured.begin(), measured.end());
+  if (named) cols.emplace_back("others_busy_cores", others_busy_cores(rec));
+  for (const auto& e : extra) {
+    for (const auto& c : cols)
+      if (c.first == e.first)
+        throw Error(
+            fmt::format("{}: column '{}' from --column or --metrics is already one of the "
+                        "row's columns, not appending",
+                        path, e.first));
+    cols.push_back(e);
+  }
   std::string header, row;
   for (std::size_t i = 0; i < cols.size(); ++i) {
     if (i) header += ',', row += ',';
@@ -215,6 +237,8 @@ void run_recompute(const TrackArgs& a) {
     throw Error(fmt::format("{}: {}", a.recompute, e.what()));
   }
   std::string label = !a.label.empty() ? a.label : rec.value("label", std::string("run"));
+  if (!a.model.empty()) rec["model"] = a.model;
+  if (!a.dataset.empty()) rec["dataset"] = a.dataset;
   write_outputs(a, rec, label);
   if (!a.quiet) fmt::print(stderr, "pepr track: {} recomputed\n{}", a.recompute, summary(rec));
 }
@@ -271,6 +295,8 @@ int run_track(const TrackArgs& a, const std::vector<std::string>& cmd) {
 
   nlohmann::json rec = tracker.to_json();
   rec["label"] = label;
+  if (!a.model.empty()) rec["model"] = a.model;
+  if (!a.dataset.empty()) rec["dataset"] = a.dataset;
   rec["command"] = cmd;
   rec["exit_code"] = code;
   if (status.signaled()) rec["signal"] = status.signal();
@@ -325,6 +351,12 @@ void add_track(CLI::App& app) {
                   "append one row to this results table (CSV, created with a header when new; "
                   "read directly by pepr score)");
   cmd->add_option("--label", a->label, "the row's label (default: the command's name)");
+  cmd->add_option("--model", a->model,
+                  "the model's name: --append rows then start with model and dataset columns, "
+                  "as pepr collect's table, so that pepr score ranks them beside a sweep "
+                  "(default with --dataset: the label)");
+  cmd->add_option("--dataset", a->dataset,
+                  "the dataset's name, for the row's dataset column (pepr score -g dataset)");
   cmd->add_option("--column", a->columns,
                   "an extra column NAME=VALUE for --append (repeatable), e.g. accuracy=0.91")
       ->expected(1)

@@ -69,10 +69,10 @@ CurveResult pepr_curves(const Table& table, const CurveOptions& o) {
         if (table.is_missing(r, cols[k])) continue;
         double p = table.number(r, cols[k]) * o.performance.scale;
         if (p < 0 || p > 1)
-          throw ParseError(table.source(), table.line_of(r), table.column_name(cols[k]),
+          throw ParseError(table.source_of(r), table.line_of(r), table.column_name(cols[k]),
                            fmt::format("performance {} is outside [0, 1]", format_number(p)));
-        points.push_back({c, static_cast<double>(k), total * static_cast<double>(k + 1) / k_total,
-                          p, r});
+        points.push_back(
+            {c, static_cast<double>(k), total * static_cast<double>(k + 1) / k_total, p, r});
       }
     }
     out.notes.push_back(
@@ -89,8 +89,8 @@ CurveResult pepr_curves(const Table& table, const CurveOptions& o) {
       double epoch = ecol ? table.number(r, *ecol) : static_cast<double>(r);
       points.push_back({c, epoch, table.number(r, rcol), p[r], r});
     }
-    out.notes.push_back(fmt::format("'{}' is taken as the cumulative {} at each point",
-                                    res.column, res.kind));
+    out.notes.push_back(
+        fmt::format("'{}' is taken as the cumulative {} at each point", res.column, res.kind));
   }
   // Points of each curve in epoch order (then resource order).
   std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
@@ -104,7 +104,7 @@ CurveResult pepr_curves(const Table& table, const CurveOptions& o) {
     raw[i] = points[i].resource;
     group_of[i] = curves[points[i].curve].first;
     if (raw[i] < 0 && o.norm.kind == Normalization::Kind::Zero)
-      throw ParseError(table.source(), table.line_of(points[i].row), res.column,
+      throw ParseError(table.source_of(points[i].row), table.line_of(points[i].row), res.column,
                        "negative cumulative resource");
   }
   std::vector<double> rn = normalize(raw, group_of, groups.names.size(), o.norm);
@@ -132,11 +132,11 @@ CurveResult pepr_curves(const Table& table, const CurveOptions& o) {
     const auto& [g, id] = curves[points[i].curve];
     std::vector<std::string> row;
     if (!o.group_by.empty()) row.push_back(groups.names[g]);
-    row.insert(row.end(),
-               {id, std::to_string(j - i), format_number(p.back()),
-                format_number(*std::max_element(p.begin(), p.end())), format_number(m.p_star),
-                format_number(points[i + m.index].epoch), format_number(points[i + m.index].resource),
-                format_number(r[m.index]), format_number(pepr_score(p.back(), r.back(), o.alpha))});
+    row.insert(row.end(), {id, std::to_string(j - i), format_number(p.back()),
+                           format_number(*std::max_element(p.begin(), p.end())),
+                           format_number(m.p_star), format_number(points[i + m.index].epoch),
+                           format_number(points[i + m.index].resource), format_number(r[m.index]),
+                           format_number(pepr_score(p.back(), r.back(), o.alpha))});
     out.summary.add_row(row);
     for (std::size_t k = i; k < j; ++k) {
       std::vector<std::string> pr;

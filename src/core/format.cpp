@@ -209,9 +209,9 @@ std::string render_latex(const Table& t, const RenderOptions& o) {
 // JSON text is UTF-8: a name or cell that is not (e.g. a Latin-1 file) is the input's error,
 // located, not the JSON library's.
 void check_utf8(const Table& t) {
-  auto fail = [&](std::size_t line, const std::string& column, std::string_view text,
-                  std::size_t at) {
-    throw ParseError(t.source(), line, column,
+  auto fail = [&](const std::string& source, std::size_t line, const std::string& column,
+                  std::string_view text, std::size_t at) {
+    throw ParseError(source, line, column,
                      fmt::format("not valid UTF-8 (byte 0x{:02x} at byte {}); JSON output needs "
                                  "UTF-8: convert the file first, e.g. iconv -f latin1 -t utf-8",
                                  static_cast<unsigned char>(text[at]), at + 1));
@@ -219,11 +219,11 @@ void check_utf8(const Table& t) {
   for (std::size_t c = 0; c < t.num_columns(); ++c) {
     const std::string& name = t.column_name(c);
     if (auto at = utf8_error_offset(name); at != std::string_view::npos)
-      fail(1, fmt::format("column {}", c + 1), name, at);
+      fail(t.source(), 1, fmt::format("column {}", c + 1), name, at);
     for (std::size_t r = 0; r < t.num_rows(); ++r) {
       std::string_view cell = t.cell(r, c);
       if (auto at = utf8_error_offset(cell); at != std::string_view::npos)
-        fail(t.line_of(r), name, cell, at);
+        fail(t.source_of(r), t.line_of(r), name, cell, at);
     }
   }
 }

@@ -225,10 +225,10 @@ std::vector<double> performance_values(const Table& table, const PerformanceSpec
       }
     }
     if (std::isnan(v))
-      throw ParseError(table.source(), table.line_of(r), table.column_name(cols.back()),
+      throw ParseError(table.source_of(r), table.line_of(r), table.column_name(cols.back()),
                        "no performance value in any per-epoch column");
     if (v < 0 || v > 1)
-      throw ParseError(table.source(), table.line_of(r), table.column_name(at),
+      throw ParseError(table.source_of(r), table.line_of(r), table.column_name(at),
                        fmt::format("performance {} is outside [0, 1]{}", format_number(v),
                                    spec.scale == 1.0 ? "; for percentages scale it by 0.01" : ""));
     p[r] = v;
@@ -318,21 +318,21 @@ ScoreResult score_table(Table table, const ScoreOptions& options) {
       for (std::size_t r = 0; r < raw.size(); ++r)
         if (raw[r] < options.norm.lo || raw[r] > options.norm.hi)
           throw ParseError(
-              table.source(), table.line_of(r), spec.column,
+              table.source_of(r), table.line_of(r), spec.column,
               fmt::format("{} lies outside the fixed bounds [{}, {}]; clip to clamp it",
                           format_number(raw[r]), format_number(options.norm.lo),
                           format_number(options.norm.hi)));
     if (!options.allow_negative)
       for (std::size_t r = 0; r < raw.size(); ++r)
         if (raw[r] < 0)
-          throw ParseError(table.source(), table.line_of(r), spec.column,
+          throw ParseError(table.source_of(r), table.line_of(r), spec.column,
                            fmt::format("negative resource value {} (a cost is >= 0; "
                                        "allow_negative scores it anyway)",
                                        format_number(raw[r])));
     if (options.norm.kind == Normalization::Kind::Zero)
       for (std::size_t r = 0; r < raw.size(); ++r)
         if (raw[r] < 0)
-          throw ParseError(table.source(), table.line_of(r), spec.column,
+          throw ParseError(table.source_of(r), table.line_of(r), spec.column,
                            "negative resource value; zero normalisation needs values >= 0");
     Grouping within = spec.kind == "data" && !options.group_by.empty()
                           ? data_fraction_groups(res.groups)

@@ -309,7 +309,7 @@ double Table::number(std::size_t row, std::size_t col) const {
     what = fmt::format("'{}' is not a finite number", shown);
   else
     what = fmt::format("'{}' is not a number", shown);
-  throw ParseError(source_, line_of(row), column_label(names_, col), what);
+  throw ParseError(source_of(row), line_of(row), column_label(names_, col), what);
 }
 
 std::vector<double> Table::numbers(std::size_t col) const {
@@ -323,7 +323,31 @@ void Table::add_row(const std::vector<std::string>& cells) {
     throw Error(fmt::format("{}: row has {} cells, table has {} columns", source_, cells.size(),
                             names_.size()));
   for (std::size_t c = 0; c < cells.size(); ++c) cols_[c].push_back(store(cells[c]));
-  line_.push_back(static_cast<std::uint32_t>(line_.size() + 2));
+  if (row_source_.empty())
+    line_.push_back(static_cast<std::uint32_t>(line_.size() + 2));
+  else  // the table's own row among rows of other files
+    add_row_source(source_, line_.size() + 2);
+}
+
+void Table::add_row_source(const std::string& source, std::size_t line) {
+  line_.push_back(static_cast<std::uint32_t>(line));
+  auto it = std::find(sources_.begin(), sources_.end(), source);
+  if (it == sources_.end()) it = sources_.insert(sources_.end(), source);
+  row_source_.push_back(static_cast<std::uint32_t>(it - sources_.begin()));
+}
+
+void Table::add_row(const std::vector<std::string>& cells, const std::string& source,
+                    std::size_t line) {
+  if (cells.size() != names_.size())
+    throw Error(fmt::format("{}: row has {} cells, table has {} columns", source, cells.size(),
+                            names_.size()));
+  if (row_source_.empty() && !line_.empty()) {
+    // Earlier rows were the table's own.
+    sources_.push_back(source_);
+    row_source_.assign(line_.size(), 0);
+  }
+  for (std::size_t c = 0; c < cells.size(); ++c) cols_[c].push_back(store(cells[c]));
+  add_row_source(source, line);
 }
 
 std::size_t Table::add_column(const std::string& name, const std::vector<std::string>& cells) {
@@ -381,6 +405,10 @@ Table Table::select_rows(const std::vector<std::size_t>& rows) const {
   }
   t.line_.reserve(rows.size());
   for (std::size_t r : rows) t.line_.push_back(line_[r]);
+  if (!row_source_.empty()) {
+    t.sources_ = sources_;
+    for (std::size_t r : rows) t.row_source_.push_back(row_source_[r]);
+  }
   return t;
 }
 
@@ -389,6 +417,8 @@ Table Table::select_columns(const std::vector<std::size_t>& cols) const {
   t.source_ = source_;
   t.keep_alive_ = keep_alive_;
   t.line_ = line_;
+  t.sources_ = sources_;
+  t.row_source_ = row_source_;
   for (std::size_t c : cols) {
     t.names_.push_back(names_[c]);
     t.cols_.push_back(cols_[c]);

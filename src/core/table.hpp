@@ -33,6 +33,11 @@ class Table {
                          const CsvOptions& options = {});
 
   const std::string& source() const { return source_; }
+  // The file a row came from: source(), except in a table made of several
+  // (combine_tables, core/combine.hpp), whose rows keep their own file and line.
+  const std::string& source_of(std::size_t row) const {
+    return row_source_.empty() ? source_ : sources_[row_source_[row]];
+  }
   std::size_t num_rows() const { return line_.size(); }
   std::size_t num_columns() const { return names_.size(); }
   const std::vector<std::string>& column_names() const { return names_; }
@@ -56,6 +61,8 @@ class Table {
 
   // Building tables.
   void add_row(const std::vector<std::string>& cells);
+  // A row read from another file: errors about its cells name `source` and `line`.
+  void add_row(const std::vector<std::string>& cells, const std::string& source, std::size_t line);
   std::size_t add_column(const std::string& name, const std::vector<std::string>& cells);
   // Adds a numeric column, formatted as the shortest text that reads back as the same double;
   // NaN is written as a missing (empty) cell.
@@ -71,11 +78,16 @@ class Table {
  private:
   friend class CsvScanner;  // table.cpp's reader: stores unescaped quoted fields
   std::string_view store(std::string_view text);
+  void add_row_source(const std::string& source, std::size_t line);
 
   std::string source_;
   std::vector<std::string> names_;
   std::vector<std::vector<std::string_view>> cols_;  // cols_[col][row]
   std::vector<std::uint32_t> line_;                  // source line of each row
+  // Rows from several files: the file of each row (an index into sources_); empty when every
+  // row is from source_.
+  std::vector<std::string> sources_;
+  std::vector<std::uint32_t> row_source_;
   // Memory that cell views point into: the mapped input file and owned text blocks.
   std::vector<std::shared_ptr<const void>> keep_alive_;
   char* block_ = nullptr;  // the current owned block (also held in keep_alive_)

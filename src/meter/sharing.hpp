@@ -11,6 +11,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/caveats.hpp"
+
 namespace pepr::meter {
 
 // $PEPR_METER_REGISTRY, else /tmp/pepr-meters ("off" disables the registry).
@@ -60,7 +62,8 @@ std::optional<double> busy_cores_now(double sample_s = 0.2);
 
 // A machine is loaded when other processes kept at least this many CPUs busy on average (the
 // job's own threads then compete for cores, and its time and CPU energy grow with their work).
-inline constexpr double kLoadedBusyCores = 0.5;
+// Defined in the core, which says so beside pepr score's ranking (core/caveats.hpp).
+inline constexpr double kLoadedBusyCores = pepr::kLoadedBusyCores;
 
 // The threads to train with when none are asked: the CPUs the other processes leave free (busy
 // rounded to the nearest whole CPU), at least 1, at most `cpus`.

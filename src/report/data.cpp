@@ -5,9 +5,11 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include "core/caveats.hpp"
 
 #include <fmt/format.h>
 
+#include "core/caveats.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
 
@@ -182,6 +184,10 @@ ReportData prepare_data(const Table& table, const ReportOptions& o) {
       d.primary = i;
       break;
     }
+  Caveats caveats = score_caveats(d.scored, o.score);
+  if (caveats.any_row()) d.caveats = std::move(caveats.per_row);
+  d.caveat_notes = caveats.notes;
+  d.notes.insert(d.notes.end(), caveats.notes.begin(), caveats.notes.end());
 
   // Parameters, type, efficient.
   if (!o.params_column.empty())
@@ -225,7 +231,7 @@ ReportData prepare_data(const Table& table, const ReportOptions& o) {
         d.notes.push_back(
             fmt::format("{}:{}: efficient '{}' is not 0/1: the efficient marking "
                         "is left out",
-                        table.source(), table.line_of(r), table.cell(r, *ec)));
+                        table.source_of(r), table.line_of(r), table.cell(r, *ec)));
         d.efficient.clear();
         break;
       }

@@ -69,6 +69,10 @@ struct ReportData {
   Normalization norm;
   double alpha = 1;
   std::vector<std::string> notes;
+  // What each row is worth (core/caveats.hpp): "" or e.g. "energy estimate; loaded machine";
+  // empty when no row has a caveat. Their notes are in `notes` too.
+  std::vector<std::string> caveats;
+  std::vector<std::string> caveat_notes;
 
   const ScoreSeries& primary_score() const { return scores[primary]; }
   std::size_t experiment_index(const std::string& name) const;  // npos when absent

@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/comparisons.hpp"
 #include "core/error.hpp"
@@ -61,6 +62,8 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
   view.push_back("P");
   cols.push_back(s.spec.score_name);
   view.push_back(s.name);
+  const bool caveats = !d.caveats.empty();
+  if (caveats) cols.push_back("caveats"), view.push_back("caveats");
 
   ReportTable out;
   out.name = "top_" + s.spec.score_name;
@@ -78,6 +81,7 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
     if (own) row.push_back(format_number(s.raw[r]));
     row.push_back(format_number(d.performance[r]));
     row.push_back(format_number(s.score[r]));
+    if (caveats) row.push_back(d.caveats[r]);
     out.data.add_row(row);
   };
   auto order = rank_rows(s.score, d.scored.groups, 0);
@@ -127,6 +131,8 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
   out.notes.push_back(fmt::format("{} = P / (1 + R); {}", s.name, out.normalisation));
   if (d.alpha != 1.0)
     out.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(d.alpha)));
+  out.notes.insert(out.notes.end(), d.caveat_notes.begin(), d.caveat_notes.end());
+  if (caveats) out.caption += fmt::format(" Caveats: {}.", fmt::join(d.caveat_notes, "; "));
   return out;
 }
 

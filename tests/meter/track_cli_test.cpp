@@ -164,6 +164,48 @@ TEST(TrackCli, AppendRowsThatScoreReads) {
   EXPECT_NE(s.out.find("big"), std::string::npos) << s.out;
 }
 
+// --model and --dataset: rows that name their model and dataset as pepr collect's table does,
+// which pepr score ranks beside a collected table without any mapping.
+TEST(TrackCli, RowsNameTheirModelAndDatasetLikeCollectedOnes) {
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  pepr::test::TempDir tmp;
+  const std::string m = (tmp / "m.json").string(), csv = (tmp / "t.csv").string();
+  auto r = run_pepr({"track", "-q", "--model", "my_script", "--dataset", "synth_scratch",
+                     "--metrics", m, "--append", csv, "-o", (tmp / "r.json").string(), "--", "sh",
+                     "-c", "echo '{\"test_acc\": 0.75}' > " + m});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string text = pepr::test::read_file(csv);
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "model,dataset,label,time_s,cpu_time_s,energy_kwh,energy_raw_kwh,energy_idle_kwh,"
+            "co2_g,mem_peak_gb,gpu_mem_peak_gb,energy_method,intensity_g_per_kwh,pue,country,"
+            "exit_code,others_busy_cores,test_acc");
+  EXPECT_NE(text.find("\nmy_script,synth_scratch,sh,"), std::string::npos) << text;
+  EXPECT_EQ(load(tmp / "r.json")["model"], "my_script");
+  // Recomputed from the record, the row keeps its names.
+  const std::string again = (tmp / "again.csv").string();
+  auto q = run_pepr(
+      {"track", "--recompute", (tmp / "r.json").string(), "--pue", "1.5", "--append", again});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_NE(pepr::test::read_file(again).find("\nmy_script,synth_scratch,sh,"), std::string::npos);
+
+  // Ranked with a collected table: P = test_acc and energy = energy_kwh, both tables have them.
+  const std::string results = (tmp / "results.csv").string();
+  pepr::test::write_file(results,
+                         "model,energy,test_00,dataset,energy_kwh,test_acc\n"
+                         "resnet18,0.001,0.9,synth_scratch,0.001,0.9\n");
+  auto s = run_pepr({"score", results, csv, "-g", "dataset", "-f", "csv"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("\nmy_script,,,synth_scratch,"), std::string::npos) << s.out;
+
+  // A metric named like one of the row's own columns is refused, not written twice.
+  const std::string dup = (tmp / "dup.csv").string();
+  auto d = run_pepr(
+      {"track", "-q", "--model", "x", "--column", "model=y", "--append", dup, "--", "true"});
+  EXPECT_NE(d.exit_code, 0);
+  EXPECT_NE(d.err.find("column 'model' from --column or --metrics"), std::string::npos) << d.err;
+  EXPECT_FALSE(std::filesystem::exists(dup));
+}
+
 TEST(TrackCli, MetricsFileBecomesColumns) {
   EnvGuard env{PEPR_NO_SENSORS_ENV};
   pepr::test::TempDir tmp;
