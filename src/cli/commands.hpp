@@ -16,6 +16,10 @@ inline constexpr int kUsageError = 2;
 // error naming the closest command ("pepr scroe" -> did you mean score?). Prints it and returns
 // kUsageError, or returns 0 when the words are fine.
 int check_command_words(const CLI::App& app, int argc, const char* const* argv);
+// After CLI11 refused words it did not expect: an unknown --option of the command typed gets
+// "unknown option --perfomance (did you mean --performance?)" and kUsageError; 0 when no
+// word is an unknown option (CLI11's own message then stands).
+int explain_unknown_options(const CLI::App& app, int argc, const char* const* argv);
 
 // Help text wrapped to 100 columns, continuation lines aligned with the descriptions. Set on
 // the application before any subcommand is added (subcommands inherit it).

@@ -323,4 +323,35 @@ int check_command_words(const CLI::App& app, int argc, const char* const* argv) 
   return 0;
 }
 
+int explain_unknown_options(const CLI::App& app, int argc, const char* const* argv) {
+  // The command typed: its words up to the first option, as check_command_words walks them.
+  const CLI::App* cur = &app;
+  std::string path = "pepr";
+  int i = 1;
+  for (; i < argc && argv[i][0] != '-'; ++i) {
+    const CLI::App* next = nullptr;
+    for (const CLI::App* s :
+         const_cast<CLI::App*>(cur)->get_subcommands([](CLI::App*) { return true; }))
+      if (s->get_name() == argv[i]) next = s;
+    if (!next) break;
+    cur = next;
+    path += " " + std::string(argv[i]);
+  }
+  std::vector<std::string> names;  // --long options of the command and of those above it
+  for (const CLI::App* a = cur; a; a = a->get_parent())
+    for (const CLI::Option* o : a->get_options())
+      for (const std::string& n : o->get_lnames()) names.push_back("--" + n);
+  for (int k = 1; k < argc; ++k) {
+    std::string word = argv[k];
+    if (word == "--") break;
+    if (word.rfind("--", 0) != 0 || word.size() < 3) continue;
+    word = word.substr(0, word.find('='));
+    if (std::find(names.begin(), names.end(), word) != names.end()) continue;
+    fmt::print(stderr, "{}: error: unknown option {}{}\nRun {} --help for its options.\n", path,
+               word, did_you_mean(word, names), path);
+    return kUsageError;
+  }
+  return 0;
+}
+
 }  // namespace pepr::cli

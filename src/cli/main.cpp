@@ -10,6 +10,9 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
+#ifdef PEPR_WITH_TORCH
+#include "train/engine.hpp"
+#endif
 
 int main(int argc, char** argv) {
   // Process-wide allocator settings, measured to remove page-fault churn in LibTorch training
@@ -24,7 +27,14 @@ int main(int argc, char** argv) {
   app.name("pepr");
   app.formatter(pepr::cli::make_formatter());
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("pepr ") + pepr::kVersion);
+#ifdef PEPR_WITH_TORCH
+  // Computed when asked: LibTorch's CUDA hooks load only then.
+  app.set_version_flag("--version", [] {
+    return fmt::format("pepr {}\n{}", pepr::kVersion, pepr::train::libtorch_summary());
+  });
+#else
+  app.set_version_flag("--version", std::string("pepr ") + pepr::kVersion + "\nwithout LibTorch");
+#endif
   pepr::cli::add_score(app);
   pepr::cli::add_curve(app);
   pepr::cli::add_pareto(app);
@@ -45,6 +55,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a command's own exit status (track, bench)
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    if (int code = pepr::cli::explain_unknown_options(app, argc, argv); code != 0) return code;
+    app.exit(e);
+    return pepr::cli::kUsageError;
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every other usage error exits 2, whatever CLI11's own code.
     const int code = app.exit(e);

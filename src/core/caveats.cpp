@@ -88,7 +88,7 @@ Caveats score_caveats(const ScoreResult& res, const ScoreOptions& o) {
     std::vector<std::string> at;
     for (std::size_t r = 0; r < n; ++r) {
       auto chance = parse_number(t.cell(r, *c));
-      if (chance && res.performance[r] <= *chance + kChanceMargin) {
+      if (chance && at_chance_level(res.performance[r], *chance)) {
         flag(out.per_row[r], "at chance");
         at.push_back(
             fmt::format("{} <= {}", format_number(res.performance[r]), format_number(*chance)));

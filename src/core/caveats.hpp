@@ -14,9 +14,7 @@ namespace pepr {
 
 // Other processes kept at least this many CPUs busy: a loaded machine (meter/sharing.hpp).
 inline constexpr double kLoadedBusyCores = 0.5;
-// A performance at most chance_accuracy + this is at chance: a model that learnt nothing (the
-// share of the largest class is what answering that class for every image scores).
-inline constexpr double kChanceMargin = 0.01;
+// Chance level: at_chance_level and kChanceMargin (core/score.hpp).
 
 // The column of per-row caveats that pepr score adds when a row has one.
 inline constexpr const char* kCaveatsColumn = "caveats";

@@ -43,6 +43,17 @@ std::string libtorch_version() {
 bool cuda_available() {
   return torch::cuda::is_available();
 }
+bool cuda_built() {
+  return at::hasCUDA();
+}
+std::string libtorch_summary() {
+  if (!cuda_built())
+    return fmt::format("LibTorch {}, CPU only (built without CUDA)", TORCH_VERSION);
+  const auto gpus = torch::cuda::device_count();
+  return fmt::format("LibTorch {} with CUDA: {}", TORCH_VERSION,
+                     gpus == 0 ? std::string("no GPU visible")
+                               : fmt::format("{} GPU{} visible", gpus, gpus == 1 ? "" : "s"));
+}
 
 namespace {
 
@@ -316,8 +327,12 @@ Compute set_up_compute(const TrainConfig& cfg) {
   }
   if (spec.cuda) {
     if (!torch::cuda::is_available())
-      throw Error(fmt::format("device '{}': this LibTorch build has no CUDA, or no GPU is visible",
-                              cfg.device));
+      throw Error(fmt::format("device '{}': {}", cfg.device,
+                              cuda_built() ? libtorch_summary() + " (check nvidia-smi and "
+                                                                  "CUDA_VISIBLE_DEVICES)"
+                                           : libtorch_summary() +
+                                                 "; build pepr against a CUDA LibTorch "
+                                                 "(README: GPU and other LibTorch builds)"));
     const auto count = static_cast<int>(torch::cuda::device_count());
     if (spec.index >= count)
       throw Error(fmt::format("device '{}': only {} GPU{} visible (cuda:0{})", cfg.device, count,

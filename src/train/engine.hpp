@@ -42,6 +42,11 @@ run::RunRecord train_run(const TrainConfig& config, const ProgressFn& progress =
 // The LibTorch version pepr was built with, and whether it has CUDA and sees a GPU.
 std::string libtorch_version();
 bool cuda_available();
+// Whether this LibTorch was built with CUDA (its CUDA hooks are registered), GPU or not.
+bool cuda_built();
+// One line for --version and device errors: "LibTorch 1.13.1, CPU only (built without CUDA)",
+// "LibTorch 2.11.0 with CUDA: no GPU visible", "... with CUDA: 1 GPU visible".
+std::string libtorch_summary();
 
 // The device's type and index: run/config.hpp.
 using run::DeviceSpec;

@@ -63,6 +63,41 @@ TEST(CliConventions, AMistypedCommandNamesTheClosest) {
   EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
 }
 
+TEST(CliConventions, AMisspeltOptionNamesTheClosestOfItsCommand) {
+  auto r = run_pepr({"score", "x.csv", "--perfomance", "test_09"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pepr score: error: unknown option --perfomance (did you mean "
+                       "--performance?)"),
+            std::string::npos)
+      << r.err;
+  // An option of another command is suggested from this command's own.
+  auto d = run_pepr({"data", "info", "x.npz", "--image-szie=28"});
+  EXPECT_EQ(d.exit_code, 2);
+  EXPECT_NE(d.err.find("pepr data info: error: unknown option --image-szie (did you mean "
+                       "--image-size?)"),
+            std::string::npos)
+      << d.err;
+  auto far = run_pepr({"score", "x.csv", "--frobnicate"});
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_NE(far.err.find("unknown option --frobnicate"), std::string::npos) << far.err;
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+TEST(CliConventions, VersionNamesTheLibTorchBuild) {
+  auto r = run_pepr({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("pepr ", 0), 0u) << r.out;
+  // "LibTorch 1.13.0, CPU only (built without CUDA)", "LibTorch 2.11.0 with CUDA: 1 GPU
+  // visible", or a build without LibTorch.
+  EXPECT_TRUE(r.out.find("\nLibTorch ") != std::string::npos ||
+              r.out.find("\nwithout LibTorch") != std::string::npos)
+      << r.out;
+  EXPECT_TRUE(r.out.find("CPU only (built without CUDA)") != std::string::npos ||
+              r.out.find(" with CUDA: ") != std::string::npos ||
+              r.out.find("without LibTorch") != std::string::npos)
+      << r.out;
+}
+
 TEST(CliConventions, ErrorsNameOptionsInPlainNumbers) {
   TempDir dir;
   write_file(dir / "t.csv", kTable);
