@@ -208,8 +208,11 @@ void run_recompute(const TrackArgs& a) {
   nlohmann::json rec;
   try {
     rec = nlohmann::json::parse(read_text_file(a.recompute));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: not JSON: {}", a.recompute, e.what()));
+  } catch (const nlohmann::json::parse_error& e) {
+    // A CSV table (--append's) or any other file: say what it is not, and where it broke.
+    throw Error(fmt::format(
+        "{}: not a pepr track record (a JSON file written by pepr track -o): not JSON at byte {}",
+        a.recompute, e.byte));
   }
   try {
     meter::check_tracker_record(rec);

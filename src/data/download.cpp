@@ -218,6 +218,15 @@ Outcome one_request(const DownloadOptions& opt, const std::string& part, std::ui
                    rc == CURLE_HTTP2_STREAM || rc == CURLE_SSL_CONNECT_ERROR;
   std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   if (transient && attempt < max_attempts) return Outcome::retry;
+  // Nothing received: no empty .part is left behind, and a server that cannot be reached says so.
+  if (file_size_or_zero(part) == 0) std::remove(part.c_str());
+  if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+      rc == CURLE_COULDNT_RESOLVE_PROXY)
+    throw Error(fmt::format("{}: cannot connect ({}){}", opt.url, why,
+                            file_size_or_zero(part) > 0
+                                ? fmt::format("; the {} bytes in {} are kept for the next attempt",
+                                              file_size_or_zero(part), part)
+                                : std::string()));
   if (transient) {
     throw Error(
         fmt::format("{}: transfer interrupted ({}); {} bytes are kept in {} and the next "

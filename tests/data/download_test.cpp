@@ -124,6 +124,22 @@ TEST(Download, NotFoundIsAClearErrorAndLeavesNothing) {
   EXPECT_FALSE(fs::exists(dest + ".part"));
 }
 
+TEST(Download, ARefusedConnectionSaysCannotConnectAndLeavesNoPart) {
+  pepr::test::TempDir d;
+  const std::string dest = (d / "f.bin").string();
+  DownloadOptions o;
+  {
+    LocalHttpServer srv;  // a port that was just free, now closed: the connection is refused
+    o = opts(srv, "/f.npz", dest, "x");
+  }
+  o.retries = 1;
+  const std::string e = what([&] { download_file(o); });
+  EXPECT_NE(e.find(": cannot connect ("), std::string::npos) << e;
+  EXPECT_EQ(e.find("bytes are kept"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(dest));
+  EXPECT_FALSE(fs::exists(dest + ".part"));
+}
+
 TEST(Download, InterruptedTransferIsResumedByTheNextCall) {
   LocalHttpServer srv;
   std::string body = payload(200000);

@@ -403,6 +403,14 @@ TEST(TrackCli, RecomputeRefusesMalformedRecordsWithTheKeyThatIsWrong) {
   auto q = run_pepr({"track", "--recompute", ok, "--append", (tmp / "ok.csv").string()});
   EXPECT_EQ(q.exit_code, 0) << q.err;
   EXPECT_NE(q.err.find("recomputed"), std::string::npos) << q.err;
+  // The table --append wrote, given by mistake: what it is not, without a parser's internals.
+  auto csv = run_pepr({"track", "--recompute", (tmp / "ok.csv").string()});
+  EXPECT_EQ(csv.exit_code, 1) << csv.err;
+  EXPECT_NE(csv.err.find("ok.csv: not a pepr track record (a JSON file written by pepr track "
+                         "-o): not JSON at byte 1"),
+            std::string::npos)
+      << csv.err;
+  EXPECT_EQ(csv.err.find("json.exception"), std::string::npos) << csv.err;
 }
 
 // --append quotes what the CSV reader would refuse unquoted (a control byte in a label), so
