@@ -19,6 +19,14 @@ int check_command_words(const CLI::App& app, int argc, const char* const* argv);
 // After CLI11 refused words it did not expect: an unknown --option of the command typed gets
 // "unknown option --perfomance (did you mean --performance?)" and kUsageError; 0 when no
 // word is an unknown option (CLI11's own message then stands).
+// `pepr train` on a loaded machine (other processes keep kLoadedBusyCores or more busy) with no
+// OMP_WAIT_POLICY set: sets it to PASSIVE and re-executes pepr, since libgomp reads it when it
+// loads, before main. Spinning OpenMP workers that wait for a core another process holds cost
+// time and CPU energy (bench/README: 2.5-2.9 s spinning vs 1.6-1.7 s passive beside a busy
+// process); on an idle machine spinning is faster (0.83 vs 1.25 s), so it stays the default.
+// The choice is recorded (environment.omp_wait_policy). Returns only when it does not re-execute.
+void settle_omp_wait_policy(int argc, char** argv);
+
 int explain_unknown_options(const CLI::App& app, int argc, const char* const* argv);
 
 // Help text wrapped to 100 columns, continuation lines aligned with the descriptions. Set on

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 256 << 20);
+#ifdef PEPR_WITH_TORCH
+  pepr::cli::settle_omp_wait_policy(argc, argv);
+#endif
   CLI::App app{
       "pepr: choose deep-learning models by performance per unit of energy, carbon, memory, "
       "time or data (PePR = P / (1 + R))."};

@@ -451,6 +451,16 @@ json onednn_json(const models::CpuBackend& b) {
           {"reason", b.verdict.reason.empty() ? json(nullptr) : json(b.verdict.reason)}};
 }
 
+// OpenMP's wait policy in this process: as set in the environment (by the user, or by pepr train
+// on a loaded machine: PEPR_OMP_WAIT_REASON), else libgomp's default.
+json omp_wait_policy_json() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* reason = std::getenv("PEPR_OMP_WAIT_REASON");
+  if (!policy) return {{"policy", nullptr}, {"choice", "libgomp's default (spin, then sleep)"}};
+  return {{"policy", policy},
+          {"choice", reason && *reason ? std::string(reason) : "OMP_WAIT_POLICY set by the user"}};
+}
+
 // The record before the first epoch: configuration, model, data and environment.
 run::RunRecord initial_record(const TrainConfig& cfg, const Compute& c, const RunData& d,
                               Network& net, const std::pair<json, std::string>& weights,
@@ -524,6 +534,7 @@ run::RunRecord initial_record(const TrainConfig& cfg, const Compute& c, const Ru
               {"device", c.device.str()},
               {"threads", c.threads},
               {"threads_choice", c.threads_choice},
+              {"omp_wait_policy", omp_wait_policy_json()},
               {"hostname", run::host_name()},
               {"blas", run::loaded_blas()},
               {"onednn", onednn_json(models::settle_cpu_backend())}};

@@ -6,9 +6,11 @@
 #include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "core/progress.hpp"
 #include "core/score.hpp"
 #include "meter/carbon.hpp"
+#include "meter/sharing.hpp"
 #include "run/environment.hpp"
 #include "train/engine.hpp"
 
@@ -212,6 +215,21 @@ void run_train(TrainArgs& a) {
 }
 
 }  // namespace
+
+void settle_omp_wait_policy(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) != "train" || std::getenv("OMP_WAIT_POLICY")) return;
+  for (int i = 2; i < argc; ++i)  // help is printed at once
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") return;
+  const auto busy = meter::busy_cores_now(0.2);
+  if (!busy || *busy < meter::kLoadedBusyCores) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::setenv("PEPR_OMP_WAIT_REASON",
+           fmt::format("PASSIVE: other processes kept {:.1f} CPUs busy when pepr started", *busy)
+               .c_str(),
+           1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then train as started
+  ::unsetenv("PEPR_OMP_WAIT_REASON");
+}
 
 void add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
