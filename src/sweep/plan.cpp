@@ -216,7 +216,15 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
       } else if (key == "threads") {
         p.run.threads = rd.positive_int(v, key, 0);
       } else if (key == "image_size") {
-        p.run.image_size = rd.positive_int(v, key, 0);
+        if (v.is_string()) {
+          if (rd.str(v, key) != "auto")
+            rd.fail(v, "'image_size' must be \"auto\" or an integer >= 0 (0: as stored)");
+          p.run.image_size = run::ImageSize::auto_size();
+        } else {
+          if (!v.is_integer())
+            rd.fail(v, "'image_size' must be \"auto\" or an integer >= 0 (0: as stored)");
+          p.run.image_size = run::ImageSize::pixels(rd.positive_int(v, key, 0));
+        }
       } else if (key == "seeds") {
         p.seeds.clear();
         for (const auto& e : rd.array(v, key)) p.seeds.push_back(rd.positive_int(e, key, 0));
@@ -399,7 +407,10 @@ nlohmann::json RunSpec::identity() const {
                        {"optimizer", run::name(c.optimizer)},
                        {"device", c.device},
                        {"threads", c.threads},
-                       {"image_size", c.image_size},
+                       // auto hashes as 0 (the former default, as stored): plans that kept
+                       // the default keep their run IDs; for every model that accepts the
+                       // data's size the two are the same run.
+                       {"image_size", c.image_size.is_auto() ? 0 : c.image_size.px},
                        {"train_args", train_args}};
   // fp32 plans keep their IDs
   if (c.precision != run::Precision::fp32) id["precision"] = run::name(c.precision);
@@ -410,6 +421,7 @@ run::ConfigRecord RunSpec::config_record() const {
   run::ConfigRecord r = run::ConfigRecord::asked(config);
   r.dataset = dataset.name;
   r.weights = nullptr;  // a plan's pretrained runs take the model's default timm weights
+  if (image_size && image_size->ok()) r.image_size = image_size->size;  // as resolved
   return r;
 }
 
