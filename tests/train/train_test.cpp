@@ -49,10 +49,12 @@ TrainConfig small_config(const std::string& data, const std::string& model) {
 // accepts 28 px sees the data as stored.
 TEST(Train, AutoImageSizeUpsamplesOnlyForModelsThatNeedIt) {
   pepr::test::TempDir dir;
-  const std::string data = synth_file(dir, 32);
-  TrainConfig c = small_config(data, "vgg11");  // five 2x2 pools: at least 32 px
+  pepr::data::SynthOptions o;  // 28 px
+  o.train = 32, o.val = 16, o.test = 16;
+  const std::string data = (dir / "tiny.npz").string();
+  pepr::data::save_npz_dataset(pepr::data::make_synthetic(o), data);
+  TrainConfig c = small_config(data, "dla46_c");  // at least 32 px (1.3M parameters: cheap)
   c.epochs = 1;
-  c.eval_batch_size = 64;
   ASSERT_TRUE(c.image_size.is_auto());  // the default
   json rec = pepr::train::train_run(c);
   EXPECT_EQ(rec["status"], "completed") << rec.dump();
