@@ -421,7 +421,11 @@ void resolve_run_image_size(const TrainConfig& cfg, RunData& d, const Network& n
   const int64_t stored_h = d.train.h, stored_w = d.train.w;
   const run::ResolvedImageSize r =
       run::resolve_image_size(cfg.image_size, stored_h, stored_w, net.input_size_rule(), cfg.model);
-  if (!r.ok()) throw Error(fmt::format("{} (the data is {}x{})", r.problem, stored_h, stored_w));
+  // (0, as stored: the problem names the data's size itself.)
+  if (!r.ok())
+    throw Error(cfg.image_size.px > 0
+                    ? fmt::format("{} (the data is {}x{})", r.problem, stored_h, stored_w)
+                    : r.problem);
   if (cfg.image_size.is_auto() && r.resize) d.pre.out_h = d.pre.out_w = r.size;
   d.height = d.pre.height(d.train);
   d.width = d.pre.width(d.train);
