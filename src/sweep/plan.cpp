@@ -157,6 +157,14 @@ void read_mode(const Reader& rd, const toml::node& v, const std::string& key, E&
   rd.fail(v, fmt::format("'{}' must be {}", key, run::join_or(quoted)));
 }
 
+// image_size: "auto" or an integer >= 0 (0: as stored).
+run::ImageSize read_image_size(const Reader& rd, const toml::node& v) {
+  const char* what = "'image_size' must be \"auto\" or an integer >= 0 (0: as stored)";
+  if (v.is_string() && rd.str(v, "image_size") == "auto") return run::ImageSize::auto_size();
+  if (!v.is_integer()) rd.fail(v, what);
+  return run::ImageSize::pixels(rd.positive_int(v, "image_size", 0));
+}
+
 // A name usable in run IDs and file names: letters, digits, '_' and '.'; others become '_'.
 std::string id_part(const std::string& s) {
   std::string out;
@@ -216,15 +224,7 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
       } else if (key == "threads") {
         p.run.threads = rd.positive_int(v, key, 0);
       } else if (key == "image_size") {
-        if (v.is_string()) {
-          if (rd.str(v, key) != "auto")
-            rd.fail(v, "'image_size' must be \"auto\" or an integer >= 0 (0: as stored)");
-          p.run.image_size = run::ImageSize::auto_size();
-        } else {
-          if (!v.is_integer())
-            rd.fail(v, "'image_size' must be \"auto\" or an integer >= 0 (0: as stored)");
-          p.run.image_size = run::ImageSize::pixels(rd.positive_int(v, key, 0));
-        }
+        p.run.image_size = read_image_size(rd, v);
       } else if (key == "seeds") {
         p.seeds.clear();
         for (const auto& e : rd.array(v, key)) p.seeds.push_back(rd.positive_int(e, key, 0));
