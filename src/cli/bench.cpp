@@ -13,14 +13,18 @@
 #include "core/file_io.hpp"
 #include "core/format.hpp"
 #include "core/score.hpp"
+#include "data/catalogue.hpp"
+#include "data/dataset.hpp"
 #include "data/digest.hpp"
 #include "meter/sharing.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/default_plan.hpp"
+#include "sweep/image_sizes.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/process.hpp"
 #include "sweep/runner.hpp"
 #include "sweep/slurm.hpp"
+#include "zoo/input_sizes.hpp"
 #include "zoo/model_space.hpp"
 
 namespace pepr::cli {
@@ -110,6 +114,104 @@ std::string ranking(const Table& results, std::size_t top) {
   return render(t.select_columns(cols), Format::Table, ro);
 }
 
+// A native model's input-size rule from the model space's table (no LibTorch model is built).
+std::optional<run::InputSizeRule> native_rule(const std::string& model) {
+  const zoo::InputSizes* s = zoo::find_input_sizes(model);
+  if (!s) return std::nullopt;
+  return run::InputSizeRule{s->min,
+                            s->fixed > 0 ? std::optional<std::int64_t>(s->fixed) : std::nullopt};
+}
+
+// `pepr data synth`'s --size in a dataset's synth_args (28 when not given); nullopt if unreadable.
+std::optional<std::int64_t> synth_size(const std::vector<std::string>& args) {
+  std::string text = "28";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--size" && i + 1 < args.size()) text = args[i + 1];
+    if (args[i].rfind("--size=", 0) == 0) text = args[i].substr(7);
+  }
+  const auto v = parse_number(text);
+  if (!v || *v < 1 || *v != std::floor(*v)) return std::nullopt;
+  return static_cast<std::int64_t>(*v);
+}
+
+// Each dataset's image height and width, where it can be learned without loading it: a catalogue
+// name's size, synth's --size, a file's headers. Unknown sizes are left out (the trainer resolves
+// its run's size itself).
+sweep::DataSizes data_sizes(const std::vector<sweep::RunSpec>& runs) {
+  sweep::DataSizes out;
+  for (const auto& r : runs) {
+    const std::string& data = r.config.data;
+    if (out.count(data)) continue;
+    if (!r.dataset.pull.empty()) {
+      if (const auto spec = data::parse_catalogue_spec(data)) out[data] = {spec->size, spec->size};
+    } else if (r.dataset.synth) {
+      if (const auto size = synth_size(r.dataset.synth_args)) out[data] = {*size, *size};
+    } else {
+      try {
+        const data::DatasetInfo info = data::inspect_dataset(data);
+        for (const auto& sp : info.splits)
+          if (sp.split == "train" && sp.h > 0 && sp.w > 0) out[data] = {sp.h, sp.w};
+      } catch (const Error&) {
+        // unreadable here: the run's trainer says what is wrong with it
+      }
+    }
+  }
+  return out;
+}
+
+// What each model will see (sweep/image_sizes.hpp): every model (`all`), else only those that do
+// not see the data as stored, and a line for each run that is refused.
+void print_image_sizes(std::FILE* to, const std::vector<sweep::RunSpec>& runs, bool all,
+                       const std::string& prefix) {
+  Table t = sweep::image_size_table(runs, native_rule);
+  std::size_t at_data_size = 0;
+  if (!all) {
+    std::vector<std::size_t> keep;
+    const std::size_t note = t.require_column("note");
+    for (std::size_t r = 0; r < t.num_rows(); ++r)
+      if (t.cell(r, note) == "auto: as stored" || t.cell(r, note) == "as stored (image_size = 0)")
+        ++at_data_size;
+      else
+        keep.push_back(r);
+    t = t.select_rows(keep);
+  }
+  RenderOptions ro;
+  ro.notes.push_back(
+      "image_px: the height and width the model sees; compute: (image_px / data_px)^2, its "
+      "compute per image relative to the data's own size");
+  if (at_data_size > 0)
+    ro.notes.push_back(fmt::format("{} at the data's own size not listed (pepr bench --list: all)",
+                                   plural(static_cast<long long>(at_data_size), "model")));
+  for (auto& n : sweep::image_size_notes(runs)) ro.notes.push_back(std::move(n));
+  std::string text = t.num_rows() > 0 ? render(t, Format::Table, ro) : std::string();
+  if (t.num_rows() == 0)
+    for (const auto& n : ro.notes) text += n + "\n";
+  for (const auto& line : sweep::refusal_lines(runs)) text += line + "\n";
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end == std::string::npos ? end : end - start);
+    out += prefix + line + "\n";
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  fmt::print(to, "{}", out);
+}
+
+// --print-plan: after the plan, what each model will see, as TOML comments.
+void print_plan_sizes(const sweep::Plan& plan) {
+  std::optional<std::vector<sweep::ModelInfo>> space;
+  if (plan.filter.any()) {
+    space = sweep::load_model_space(sweep::self_exe());
+    if (!space) return;
+  }
+  auto runs = sweep::expand_plan(plan, fs::current_path(), space ? &*space : nullptr);
+  sweep::resolve_image_sizes(runs, data_sizes(runs), native_rule);
+  fmt::print("\n# Image sizes (image_size = {}):\n", run::to_string(plan.run.image_size));
+  print_image_sizes(stdout, runs, true, "# ");
+}
+
 // The plan: the embedded default (its dataset checked against the published file's MD5) or the
 // file given. Returns false when --print-plan printed it (nothing to run).
 bool load_bench_plan(BenchArgs& a, sweep::Plan& plan, std::string& plan_label) {
@@ -118,13 +220,17 @@ bool load_bench_plan(BenchArgs& a, sweep::Plan& plan, std::string& plan_label) {
   if (!a.use_default) {
     plan = sweep::load_plan(a.plan);
     plan_label = fs::absolute(a.plan).lexically_normal().string();
-    if (a.print_plan) fmt::print("{}", read_text_file(a.plan));
+    if (a.print_plan) {
+      fmt::print("{}", read_text_file(a.plan));
+      print_plan_sizes(plan);
+    }
     return !a.print_plan;
   }
   // The shipped dataset (data/pneumoniamnist.npz), refused unless it is the published file.
   const fs::path data_dir = sweep::find_default_data_dir(sweep::self_exe());
   if (a.print_plan) {
     fmt::print("# `file` is relative to {}\n{}", data_dir.string(), sweep::default_plan_toml());
+    print_plan_sizes(sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", data_dir));
     return false;
   }
   const std::string data_file = (data_dir / sweep::kDefaultDataFile).string();
@@ -229,12 +335,18 @@ sweep::BenchOptions bench_options(const BenchArgs& a, const sweep::Plan& plan,
 }
 
 void print_run_list(const std::vector<sweep::RunSpec>& mine) {
-  Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs"});
-  for (const auto& r : mine)
+  Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs", "image_px",
+           "compute", "start"});
+  for (const auto& r : mine) {
+    const auto& s = r.image_size;
     t.add_row({r.id, r.config.model, r.experiment(), r.regime,
                sweep::fraction_text(r.config.train_fraction), std::to_string(r.config.seed),
-               std::to_string(r.config.epochs)});
-  fmt::print("{}", render(t, Format::Table));
+               std::to_string(r.config.epochs), s ? std::to_string(s->size) : "?",
+               s ? fmt::format("{:.2f}x", run::relative_compute(s->size, r.data_size)) : "?",
+               s && !s->ok() ? "refused" : "yes"});
+  }
+  fmt::print("{}\n", render(t, Format::Table));
+  print_image_sizes(stdout, mine, true, "");
 }
 
 // How well epoch 1 predicted each completed run's total energy and time.
@@ -310,6 +422,7 @@ void run_bench_cmd(BenchArgs& a) {
   std::optional<std::vector<sweep::ModelInfo>> space;
   if (plan.filter.any()) space = sweep::load_model_space(self);
   auto runs = sweep::expand_plan(plan, runs_dir, space ? &*space : nullptr);
+  sweep::resolve_image_sizes(runs, data_sizes(runs), native_rule);
   if (!a.emit_slurm.empty()) {
     emit_slurm(a, plan, plan_label, runs_dir, self, runs.size());
     return;
@@ -320,6 +433,11 @@ void run_bench_cmd(BenchArgs& a) {
     print_run_list(mine);
     return;
   }
+  // Runs that cannot run as planned (an explicit image_size a model does not accept) are refused
+  // now, with the fix, and never started.
+  const std::vector<sweep::RunSpec> refused = sweep::refused_runs(mine);
+  if (!a.quiet || !refused.empty()) print_image_sizes(stderr, mine, false, "pepr bench: ");
+  mine = sweep::runnable_runs(mine);
   sweep::prepare_datasets(mine, o);
   sweep::BenchSummary sum = sweep::run_bench(mine, o);
   if (a.use_default && !sum.signalled)
@@ -327,8 +445,13 @@ void run_bench_cmd(BenchArgs& a) {
   else if (!a.quiet && !sum.signalled)
     fmt::print(stderr, "pepr bench: results with: pepr collect {} -o results.csv\n",
                runs_dir.string());
+  if (!refused.empty())
+    fmt::print(stderr,
+               "pepr bench: {} refused before the start (their models cannot run at the plan's "
+               "image_size; see above), not started and without records\n",
+               plural(static_cast<long long>(refused.size()), "run"));
   if (sum.signalled) throw CLI::RuntimeError(130);
-  if (sum.failed > 0) throw CLI::RuntimeError(3);
+  if (sum.failed > 0 || !refused.empty()) throw CLI::RuntimeError(3);
 }
 
 }  // namespace
@@ -393,7 +516,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--time", a->slurm.time, "--emit-slurm: time limit per task (HH:MM:SS)")
       ->capture_default_str();
   cmd->footer(
-      "Exit status: 0 all runs done, 3 some runs failed (recorded as failed), 130 interrupted.\n"
+      "Exit status: 0 all runs done, 3 some runs failed (recorded as failed) or were refused "
+      "before the start (a model that cannot run at the plan's image_size), 130 interrupted.\n"
       "Examples:\n"
       "  pepr bench --default -o runs-default\n"
       "  pepr bench plan.toml -o runs --resume --max-energy-wh 50 --pepr-patience 2\n"

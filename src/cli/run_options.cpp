@@ -28,6 +28,7 @@ RunOptions::RunOptions(CLI::App* cmd, run::RunConfig& cfg, std::vector<std::stri
         [](auto m) -> std::string {
           using T = std::remove_cvref_t<decltype(std::declval<run::RunConfig>().*m)>;
           if constexpr (std::is_integral_v<T>) return "INT";
+          if constexpr (std::is_same_v<T, run::ImageSize>) return "auto|INT";
           if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, std::optional<double>>)
             return "NUMBER";
           return "TEXT";

@@ -11,8 +11,10 @@
 #include "core/format.hpp"
 #include "core/table.hpp"
 #include "weights/hub.hpp"
+#include "zoo/input_sizes.hpp"
 #include "zoo/model_space.hpp"
 #ifdef PEPR_WITH_TORCH
+#include "models/input_size.hpp"
 #include "models/registry.hpp"
 #endif
 
@@ -49,8 +51,10 @@ struct ListArgs {
 void run_list(const ListArgs& a) {
   if (!a.type.empty() && a.type != "CNN" && a.type != "Other")
     throw Error(fmt::format("--type '{}': expected CNN or Other", a.type));
-  Table t({"model", "num_param", "params_m", "type", "efficient", "native", "paper", "input_size",
-           "hf_hub_id"});
+  // min_input_size / fixed_input_size: what the native model accepts (zoo/input_sizes.hpp;
+  // empty where not native); input_size: timm's size for the pretrained weights.
+  Table t({"model", "num_param", "params_m", "type", "efficient", "native", "paper",
+           "min_input_size", "fixed_input_size", "input_size", "hf_hub_id"});
   std::size_t n_native = 0;
   for (const auto& e : zoo::model_space()) {
     const bool nat = native(e.name);
@@ -61,9 +65,12 @@ void run_list(const ListArgs& a) {
     if (a.native_only && !nat) continue;
     if (a.paper_only && !e.in_paper) continue;
     n_native += nat;
+    const zoo::InputSizes* sizes = nat ? zoo::find_input_sizes(e.name) : nullptr;
     t.add_row({std::string(e.name), std::to_string(e.params),
                fmt::format("{:.2f}", static_cast<double>(e.params) / 1e6), std::string(e.type),
                std::to_string(e.efficient), nat ? "yes" : "no", e.in_paper ? "yes" : "no",
+               sizes ? std::to_string(sizes->min) : "",
+               sizes && sizes->fixed > 0 ? std::to_string(sizes->fixed) : "",
                fmt::format("{}x{}x{}", e.in_chans, e.height, e.width), std::string(e.hf_hub_id)});
   }
   RenderOptions ro;
@@ -71,6 +78,10 @@ void run_list(const ListArgs& a) {
       "{} models, {} native to pepr; num_param with timm's 1000-class head; type and efficient "
       "as the PePR paper classified them (paper = one of its 131)",
       t.num_rows(), n_native));
+  ro.notes.push_back(
+      "min_input_size / fixed_input_size: the smallest (the only) height and width a native model "
+      "accepts; --image-size auto (the default) upsamples smaller data to it; input_size: timm's "
+      "size for the pretrained weights");
   emit(a.out, render(t, resolve_format(a.out), ro));
 }
 
@@ -108,10 +119,16 @@ void run_info(const std::string& name, const OutputArgs& out) {
     row("classifier",
         fmt::format("{} (new for another number of classes)", fmt::join(f.classifier, ", ")));
     row("state_dict", fmt::format("{} entries", f.state_dict.size()));
+    const models::NativeInputSize sizes = models::native_input_size(std::string(e.name));
     row("min_input_size",
         f.min_input_size > 1
-            ? fmt::format("{0}x{0} (smaller inputs: pepr train --image-size {0})", f.min_input_size)
+            ? fmt::format("{0}x{0} (smaller data: --image-size auto upsamples to {0})",
+                          f.min_input_size)
             : "any");
+    row("fixed_input_size",
+        sizes.fixed > 0
+            ? fmt::format("{0}x{0} (only this size; --image-size auto resizes to it)", sizes.fixed)
+            : "none");
   } else {
     row("native", torchscript_hint(e.name));
   }

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
-#include "core/caveats.hpp"
+#include <set>
 
 #include <fmt/format.h>
 
@@ -128,6 +128,28 @@ std::string ReportData::small_text() const {
     return "fewer than 24.6M parameters (the paper's split)";
   return fmt::format("fewer than {:.4g}M parameters", size_split.threshold / 1e6);
 }
+
+namespace {
+
+// Image sizes (pepr collect's image_px): models of one experiment that saw different sizes
+// (`image_size = auto` upsamples for models that need more than the data's size) did not spend
+// their resources on the same pixels; a note says so.
+void note_image_sizes(const Table& table, ReportData& d) {
+  if (auto ic = table.find_column("image_px"))
+    for (const auto& e : d.experiments) {
+      std::set<double> sizes;
+      for (std::size_t r : e.rows)
+        if (auto v = parse_number(table.cell(r, *ic)); v && *v > 0) sizes.insert(*v);
+      if (sizes.size() > 1)
+        d.notes.push_back(fmt::format(
+            "{}: the models saw different image sizes, {} to {} px (column image_px; "
+            "image_size = auto gives a model that needs more than the data's size the smallest "
+            "it accepts): their resources include the larger inputs",
+            e.name, format_number(*sizes.begin()), format_number(*sizes.rbegin())));
+    }
+}
+
+}  // namespace
 
 ReportData prepare_data(const Table& table, const ReportOptions& o) {
   if (table.num_rows() == 0) throw Error(fmt::format("{}: no data rows", table.source()));
@@ -255,6 +277,7 @@ ReportData prepare_data(const Table& table, const ReportOptions& o) {
           "parameters, so small-scale means at most the experiment's median (--size-split paper "
           "or a count of your own to change it)");
   }
+  note_image_sizes(table, d);
   for (auto& e : d.experiments) {
     std::vector<double> p;
     if (d.has_params())

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -38,6 +39,19 @@ DeviceSpec parse_device(const std::string& device) {
   return d;
 }
 
+std::optional<ImageSize> parse_image_size(std::string_view text) {
+  if (text == "auto") return ImageSize::auto_size();
+  int n = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, n);
+  if (text.empty() || ec != std::errc() || p != end || n < 0) return std::nullopt;
+  return ImageSize::pixels(n);
+}
+
+std::string to_string(ImageSize s) {
+  return s.is_auto() ? "auto" : std::to_string(s.px);
+}
+
 void RunConfig::validate() const {
   if (model.empty()) throw Error("no model given (--model)");
   for (const auto& f : flags())
@@ -64,8 +78,8 @@ void RunConfig::validate() const {
   if (!(device_data_share > 0 && device_data_share <= 1))
     throw Error(fmt::format("device data share must lie in (0, 1] (got {:g})", device_data_share));
   if (threads < 0) throw Error(fmt::format("threads must not be negative (got {})", threads));
-  if (image_size < 0)
-    throw Error(fmt::format("image size must not be negative (got {})", image_size));
+  if (!image_size.is_auto() && image_size.px < 0)
+    throw Error(fmt::format("image size must be auto or not negative (got {})", image_size.px));
   if (in_chans != 1 && in_chans != 3)
     throw Error(fmt::format("input channels must be 1 or 3 (got {})", in_chans));
   for (const auto& [what, v] :
@@ -119,7 +133,9 @@ constexpr std::array kFlags = {
     Flag{"threads", "--threads", "",
          "intra-op threads (0: the CPUs other processes leave free, all on an idle machine)",
          &C::threads},
-    Flag{"image_size", "--image-size", "", "resize images to this size (0: as stored)",
+    Flag{"image_size", "--image-size", "",
+         "auto (per model: the data's size when the model accepts it, else the smallest it "
+         "accepts, or its fixed size), 0 (as stored, every model) or N (N x N, every model)",
          &C::image_size},
     Flag{"in_chans", "--in-chans", "", "model input channels: 3 (gray replicated) or 1",
          &C::in_chans},
@@ -153,6 +169,8 @@ std::string text_of(const T& v) {
     return v ? fmt::format("{}", *v) : std::string();
   else if constexpr (std::is_enum_v<T>)
     return std::string(name(v));
+  else if constexpr (std::is_same_v<T, ImageSize>)
+    return to_string(v);
   else
     return std::to_string(v);
 }
@@ -198,6 +216,10 @@ void parse_into(const Flag& f, std::string_view text, T& out) {
   } else if constexpr (std::is_enum_v<T>) {
     const auto v = from_name<T>(text);
     if (!v) throw bad(join_or(all_names<T>()));
+    out = *v;
+  } else if constexpr (std::is_same_v<T, ImageSize>) {
+    const auto v = parse_image_size(text);
+    if (!v) throw bad("auto or a non-negative integer");
     out = *v;
   } else {
     if (!parse_integer(text, out))
@@ -296,6 +318,8 @@ nlohmann::json to_json(const RunConfig& c) {
             j[std::string(f.key)] = std::string(name(v));
           else if constexpr (std::is_same_v<T, std::optional<double>>)
             j[std::string(f.key)] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+          else if constexpr (std::is_same_v<T, ImageSize>)
+            j[std::string(f.key)] = v.is_auto() ? nlohmann::json("auto") : nlohmann::json(v.px);
           else
             j[std::string(f.key)] = v;
         },
@@ -340,6 +364,14 @@ RunConfig from_json(const nlohmann::json& j) {
           } else if constexpr (std::is_same_v<T, double>) {
             if (!value.is_number()) throw wrong("a number");
             c.*m = value.get<double>();
+          } else if constexpr (std::is_same_v<T, ImageSize>) {
+            std::optional<ImageSize> v;
+            if (value.is_string()) v = parse_image_size(value.get<std::string>());
+            if (value.is_number_integer() && value.get<std::int64_t>() >= 0 &&
+                value.get<std::int64_t>() <= std::numeric_limits<int>::max())
+              v = ImageSize::pixels(static_cast<int>(value.get<std::int64_t>()));
+            if (!v) throw wrong("\"auto\" or a non-negative integer");
+            c.*m = *v;
           } else {
             if (!value.is_number_integer()) throw wrong("an integer");
             if constexpr (std::is_unsigned_v<T>)

@@ -18,6 +18,22 @@
 
 namespace pepr::run {
 
+// --image-size: the height and width the model sees. `auto` (the default): per model, the data's
+// own size when the model accepts it, else the smallest size it accepts, and the model's fixed
+// size where it has one (run/image_size.hpp); 0: the data's own size, whatever the model;
+// N > 0: N x N for every model. Written "auto", "0" or "N" on command lines, in plans and JSON.
+struct ImageSize {
+  static constexpr int kAuto = -1;
+  int px = kAuto;
+  bool is_auto() const { return px == kAuto; }
+  static ImageSize auto_size() { return {}; }
+  static ImageSize pixels(int n) { return {n}; }
+  bool operator==(const ImageSize&) const = default;
+};
+// "auto", or the number; nullopt for anything else (negative numbers included).
+std::optional<ImageSize> parse_image_size(std::string_view text);
+std::string to_string(ImageSize s);
+
 struct RunConfig {
   std::string model;    // a native timm name, or a TorchScript file (*.pt)
   std::string data;     // .npz file, image folder, or a cached catalogue name
@@ -42,9 +58,9 @@ struct RunConfig {
   // the uint8 splits take at most `device_data_share` of its free memory.
   DataPlacement data_placement = DataPlacement::automatic;
   double device_data_share = 0.25;
-  int threads = 0;     // 0: the CPUs other processes leave free (all on an idle machine)
-  int image_size = 0;  // 0: the data's own size
-  int in_chans = 3;    // 1 or 3
+  int threads = 0;       // 0: the CPUs other processes leave free (all on an idle machine)
+  ImageSize image_size;  // auto: per model (above); 0: the data's own size
+  int in_chans = 3;      // 1 or 3
   bool imagenet_norm = false;
   MemoryFormat memory_format = MemoryFormat::automatic;  // automatic: channels_last from 64 px
   std::string run_id;
@@ -73,7 +89,7 @@ using Member =
     std::variant<std::string RunConfig::*, bool RunConfig::*, int RunConfig::*,
                  std::uint64_t RunConfig::*, double RunConfig::*,
                  std::optional<double> RunConfig::*, Optimizer RunConfig::*, Precision RunConfig::*,
-                 DataPlacement RunConfig::*, MemoryFormat RunConfig::*>;
+                 DataPlacement RunConfig::*, MemoryFormat RunConfig::*, ImageSize RunConfig::*>;
 struct Flag {
   std::string_view key;         // the JSON member and the name in messages: "batch_size"
   std::string_view flag;        // "--batch-size"

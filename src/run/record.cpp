@@ -187,7 +187,10 @@ ConfigRecord ConfigRecord::asked(const RunConfig& c) {
   r.device = c.device;
   r.precision = std::string(name(c.precision));
   r.threads = c.threads;
-  r.image_size = c.image_size;
+  // auto before it is resolved (per model, against the data) is null; the trainer records the size
+  // it used.
+  r.image_size = c.image_size.is_auto() ? Field<std::int64_t>(nullptr)
+                                        : Field<std::int64_t>(std::int64_t{c.image_size.px});
   return r;
 }
 

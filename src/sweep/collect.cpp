@@ -133,12 +133,20 @@ std::vector<run::RunRecord> read_records(const fs::path& runs_dir, const Collect
   return records;
 }
 
+// The image height and width the model saw (the record's config.image_size, as the trainer
+// resolved it; 0 or absent: unknown).
+std::optional<double> image_px(const RunView& v) {
+  if (!v.rec->config) return std::nullopt;
+  const auto px = num(v.rec->config->image_size);
+  return px && *px > 0 ? px : std::nullopt;
+}
+
 // One row per run and epoch, with cumulative energy, CO2eq and time.
 Table long_table(const std::vector<RunView>& runs, const fs::path& runs_dir) {
   Table t({"run_id",    "model",      "dataset",    "data_name", "regime",  "train_fraction",
            "seed",      "status",     "epoch",      "test_acc",  "val_acc", "test_balanced_acc",
            "test_auc",  "train_loss", "energy_kwh", "co2_g",     "time_s",  "mem_peak_gb",
-           "num_param", "type",       "efficient"},
+           "num_param", "type",       "efficient",  "image_px"},
           runs_dir.string());
   for (const auto& v : runs) {
     if (!v.epochs_arr) continue;
@@ -170,7 +178,8 @@ Table long_table(const std::vector<RunView>& runs, const fs::path& runs_dir) {
                  cell(num(e.mem_peak_gb)),
                  cell(params),
                  text(v.model_rec.type),
-                 cell(num(v.model_rec.efficient))});
+                 cell(num(v.model_rec.efficient)),
+                 cell(image_px(v))});
     }
   }
   return t;
@@ -199,6 +208,7 @@ std::vector<std::string> wide_columns(std::size_t max_epochs) {
                         "mem_peak_gb",
                         "train_samples",
                         "params",
+                        "image_px",
                         "test_acc",
                         "val_acc",
                         "test_balanced_acc",
@@ -278,6 +288,7 @@ std::vector<std::string> wide_row(const RunView& v, std::size_t max_epochs) {
                                 cell(mem),
                                 cell(train_samples),
                                 cell(params),
+                                cell(image_px(v)),
                                 cell(last_test),
                                 cell(last_val),
                                 cell(last_bal),

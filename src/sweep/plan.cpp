@@ -157,6 +157,14 @@ void read_mode(const Reader& rd, const toml::node& v, const std::string& key, E&
   rd.fail(v, fmt::format("'{}' must be {}", key, run::join_or(quoted)));
 }
 
+// image_size: "auto" or an integer >= 0 (0: as stored).
+run::ImageSize read_image_size(const Reader& rd, const toml::node& v) {
+  const char* what = "'image_size' must be \"auto\" or an integer >= 0 (0: as stored)";
+  if (v.is_string() && rd.str(v, "image_size") == "auto") return run::ImageSize::auto_size();
+  if (!v.is_integer()) rd.fail(v, what);
+  return run::ImageSize::pixels(rd.positive_int(v, "image_size", 0));
+}
+
 // A name usable in run IDs and file names: letters, digits, '_' and '.'; others become '_'.
 std::string id_part(const std::string& s) {
   std::string out;
@@ -216,7 +224,7 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
       } else if (key == "threads") {
         p.run.threads = rd.positive_int(v, key, 0);
       } else if (key == "image_size") {
-        p.run.image_size = rd.positive_int(v, key, 0);
+        p.run.image_size = read_image_size(rd, v);
       } else if (key == "seeds") {
         p.seeds.clear();
         for (const auto& e : rd.array(v, key)) p.seeds.push_back(rd.positive_int(e, key, 0));
@@ -399,7 +407,10 @@ nlohmann::json RunSpec::identity() const {
                        {"optimizer", run::name(c.optimizer)},
                        {"device", c.device},
                        {"threads", c.threads},
-                       {"image_size", c.image_size},
+                       // auto hashes as 0 (the former default, as stored): plans that kept
+                       // the default keep their run IDs; for every model that accepts the
+                       // data's size the two are the same run.
+                       {"image_size", c.image_size.is_auto() ? 0 : c.image_size.px},
                        {"train_args", train_args}};
   // fp32 plans keep their IDs
   if (c.precision != run::Precision::fp32) id["precision"] = run::name(c.precision);
@@ -410,6 +421,7 @@ run::ConfigRecord RunSpec::config_record() const {
   run::ConfigRecord r = run::ConfigRecord::asked(config);
   r.dataset = dataset.name;
   r.weights = nullptr;  // a plan's pretrained runs take the model's default timm weights
+  if (image_size && image_size->ok()) r.image_size = image_size->size;  // as resolved
   return r;
 }
 

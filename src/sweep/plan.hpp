@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run/config.hpp"
+#include "run/image_size.hpp"
 #include "run/record.hpp"
 
 namespace pepr::sweep {
@@ -62,8 +63,8 @@ struct Plan {
   std::string source = "<plan>";   // the plan file, for messages
   std::filesystem::path base_dir;  // relative dataset files are resolved against this
   // The options every run of the plan shares ([sweep]'s epochs, lr, batch_size, optimizer,
-  // device, precision, threads, image_size; run::RunConfig's defaults otherwise). The model, data,
-  // pretrained, train fraction and seed are each run's own.
+  // device, precision, threads, image_size (auto, 0 or N); run::RunConfig's defaults otherwise).
+  // The model, data, pretrained, train fraction and seed are each run's own.
   run::RunConfig run;
   std::vector<int> seeds{0};
   std::vector<double> train_fractions{1.0};
@@ -97,6 +98,12 @@ struct RunSpec {
   // absolute file path or a catalogue name), dataset name, pretrained, train fraction and seed.
   run::RunConfig config;
   std::vector<std::string> train_args;
+  // The image size resolved before the sweep starts (resolve_image_sizes in sweep/image_sizes.hpp)
+  // when the data's size and the model's input-size rule are known; the trainer is then given
+  // the size itself (config.image_size stays as the plan asked: it is part of the run's ID).
+  // `problem`: the run cannot run as planned; it is refused, never started.
+  std::int64_t data_size = 0;  // the data's height (0: unknown)
+  std::optional<run::ResolvedImageSize> image_size;
 
   // The experiment name used as the paper's `dataset` column: see experiment_name().
   std::string experiment() const;

@@ -467,6 +467,10 @@ std::vector<std::string> train_argv(const RunSpec& r, const BenchOptions& o) {
   if (o.max_time_s > 0) c.max_time_s = o.max_time_s;
   c.pepr_patience = std::max(0, o.pepr_patience);
   c.run_id = r.id;
+  // auto, resolved before the sweep started: the size itself (0: the data as stored).
+  if (c.image_size.is_auto() && r.image_size && r.image_size->ok())
+    c.image_size =
+        run::ImageSize::pixels(r.image_size->resize ? static_cast<int>(r.image_size->size) : 0);
   std::vector<std::string> a{resolve_train_program(o), "train"};
   for (auto& arg : run::to_args(c)) a.push_back(std::move(arg));
   a.insert(a.end(), {"-o", (dir / (r.id + ".json")).string(), "--progress",

@@ -27,6 +27,7 @@
 #include "models/pretrained.hpp"
 #include "models/registry.hpp"
 #include "run/environment.hpp"
+#include "run/image_size.hpp"
 #include "sweep/stopping.hpp"
 #include "train/device_data.hpp"
 #include "train/metrics.hpp"
@@ -122,7 +123,11 @@ class Network {
   void channels_last() {
     if (native_) models::to_channels_last(*native_);
   }
-  int64_t min_input_size() const { return native_ ? native_->min_input_size() : 1; }
+  // What the model accepts; a TorchScript model says nothing (any size, as its file decides).
+  run::InputSizeRule input_size_rule() const {
+    if (!native_) return {};
+    return {native_->min_input_size(), native_->fixed_input_size()};
+  }
   models::Classifier* native_model() { return native_.get(); }
   bool native() const { return native_ != nullptr; }
   int64_t params() {
@@ -384,7 +389,7 @@ RunData load_run_data(const TrainConfig& cfg) {
   data::LoadOptions load_opts;
   load_opts.num_classes = cfg.num_classes;
   // An image folder is resized as it is read, so that its images may differ in size.
-  load_opts.size = cfg.image_size;
+  load_opts.size = cfg.image_size.is_auto() ? 0 : cfg.image_size.px;
   d.ds = data::load_dataset(cfg.data, load_opts);
   if (d.ds.multi_label)
     throw Error(
@@ -394,7 +399,8 @@ RunData load_run_data(const TrainConfig& cfg) {
     d.train =
         data::subset(d.ds.train, data::stratified_subset(d.ds.train, cfg.train_fraction, cfg.seed));
   if (d.train.n == 0) throw Error(fmt::format("{}: the training split is empty", d.ds.source));
-  d.pre.out_h = d.pre.out_w = cfg.image_size;
+  // auto is resolved once the model is built (resolve_run_image_size); until then, as stored.
+  d.pre.out_h = d.pre.out_w = cfg.image_size.is_auto() ? 0 : cfg.image_size.px;
   d.pre.in_chans = cfg.in_chans;
   d.pre.normalize = cfg.imagenet_norm;
   d.height = d.pre.height(d.train);
@@ -425,14 +431,25 @@ std::pair<json, std::string> load_weights(const TrainConfig& cfg, Network& net) 
 }
 
 // The model, its weights, on its device: the record's "weights" and the weights file.
+// --image-size against the model's rule, before anything is trained: auto becomes the data's
+// size or the smallest (fixed) size the model accepts; a size the model cannot run at is an error
+// that names the fix.
+void resolve_run_image_size(const TrainConfig& cfg, RunData& d, const Network& net) {
+  const int64_t stored_h = d.train.h, stored_w = d.train.w;
+  const run::ResolvedImageSize r =
+      run::resolve_image_size(cfg.image_size, stored_h, stored_w, net.input_size_rule(), cfg.model);
+  // (0, as stored: the problem names the data's size itself.)
+  if (!r.ok())
+    throw Error(cfg.image_size.px > 0
+                    ? fmt::format("{} (the data is {}x{})", r.problem, stored_h, stored_w)
+                    : r.problem);
+  if (cfg.image_size.is_auto() && r.resize) d.pre.out_h = d.pre.out_w = r.size;
+  d.height = d.pre.height(d.train);
+  d.width = d.pre.width(d.train);
+}
+
 std::pair<json, std::string> build_network(const TrainConfig& cfg, const RunData& d,
                                            const Compute& c, Network& net, bool& channels_last) {
-  if (d.height < net.min_input_size() || d.width < net.min_input_size())
-    throw Error(
-        fmt::format("{} needs inputs of at least {}x{} pixels; the data is {}x{}: add "
-                    "--image-size {}",
-                    cfg.model, net.min_input_size(), net.min_input_size(), d.height, d.width,
-                    net.min_input_size()));
   auto weights = load_weights(cfg, net);
   // auto: on CPU from 64 px (measured: slower at 28 px); on CUDA with bf16/fp16, where cuDNN's
   // tensor-core kernels want NHWC.
@@ -806,9 +823,10 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
                          const std::atomic<bool>* interrupt) {
   cfg.validate();
   const Compute c = set_up_compute(cfg);
-  const RunData d = load_run_data(cfg);
+  RunData d = load_run_data(cfg);
   const int64_t num_classes = d.ds.num_classes;
   Network net(cfg, num_classes, cfg.in_chans);
+  resolve_run_image_size(cfg, d, net);
   bool channels_last = false;
   const auto weights = build_network(cfg, d, c, net, channels_last);
   auto [opt, kernels] = make_optimizer(cfg, net.parameters());

@@ -1,5 +1,6 @@
 // pepr zoo and pepr weights from the command line.
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -33,6 +34,35 @@ TEST(ZooCli, ListShowsThePapers131WithNativeOnesMarked) {
   auto text = pepr::test::run_pepr({"zoo", "list"});
   EXPECT_NE(text.out.find("native to pepr"), std::string::npos);
   EXPECT_EQ(pepr::test::run_pepr({"zoo", "list", "--type", "Transformer"}).exit_code, 1);
+}
+
+// The input-size rule of each native model as columns of `zoo list` (from the table the sweep
+// reads) and rows of `zoo info` (from the model itself): a minimum, a fixed size, or neither.
+TEST(ZooCli, ListAndInfoShowTheMinimumAndFixedInputSize) {
+  if (pepr::test::run_pepr({"train", "--help"}).exit_code != 0)
+    GTEST_SKIP() << "built without LibTorch: no native models";
+  auto r = pepr::test::run_pepr({"zoo", "list", "--native", "-f", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto t = pepr::Table::parse_csv(r.out, "zoo list");
+  const auto model = t.require_column("model"), min = t.require_column("min_input_size"),
+             fixed = t.require_column("fixed_input_size");
+  std::map<std::string, std::pair<std::string, std::string>> rule;
+  for (std::size_t i = 0; i < t.num_rows(); ++i)
+    rule[std::string(t.cell(i, model))] = {std::string(t.cell(i, min)),
+                                           std::string(t.cell(i, fixed))};
+  EXPECT_EQ(rule["resnet18"], std::make_pair(std::string("1"), std::string()));
+  EXPECT_EQ(rule["vgg11"], std::make_pair(std::string("32"), std::string()));
+  EXPECT_EQ(rule["crossvit_9_240"].second, "240");
+  EXPECT_EQ(rule["maxvit_nano_rw_256"].second, "256");
+  auto info = pepr::test::run_pepr({"zoo", "info", "crossvit_9_240", "-f", "csv"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("fixed_input_size,240x240 (only this size"), std::string::npos)
+      << info.out;
+  info = pepr::test::run_pepr({"zoo", "info", "vgg11", "-f", "csv"});
+  EXPECT_NE(info.out.find("min_input_size,32x32 (smaller data: --image-size auto upsamples to 32)"),
+            std::string::npos)
+      << info.out;
+  EXPECT_NE(info.out.find("fixed_input_size,none"), std::string::npos) << info.out;
 }
 
 TEST(ZooCli, InfoSaysHowToUseAModelThatIsNotNative) {

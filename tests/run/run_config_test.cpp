@@ -56,6 +56,9 @@ RunConfig random_config(std::mt19937_64& rng) {
             c.*m = pepr::run::Names<T>::table[static_cast<size_t>(
                                                   pick(pepr::run::Names<T>::table.size()))]
                        .first;
+          else if constexpr (std::is_same_v<T, pepr::run::ImageSize>)
+            c.*m = pick(3) == 0 ? pepr::run::ImageSize::auto_size()
+                                : pepr::run::ImageSize::pixels(pick(1000));
           else if constexpr (std::is_unsigned_v<T>)
             c.*m = rng();
           else

@@ -589,3 +589,76 @@ TEST_F(BenchTest, PruningKeepsTheTopKAndRecordsWhyARunStopped) {
     EXPECT_NE(c.err.find("12 done before"), std::string::npos) << c.err;
   }
 }
+
+// image_size = auto (the plans' default): each model is given a size it accepts, said before any
+// run starts (--list, --print-plan, the sweep's start) and recorded; an explicit size refuses the
+// models that cannot run at it, with the fix, and starts none of their runs.
+TEST_F(BenchTest, ImageSizesAreResolvedPerModelAndImpossibleRunsAreRefusedBeforeTheStart) {
+  auto plan_for = [&](const std::string& size_line) {
+    return write_plan(
+        "[sweep]\nname = \"sizes\"\nepochs = 1\n" + size_line +
+        "\ntrain_fractions = [1.0]\nregimes = [\"scratch\"]\n[models]\nnames = [\"resnet18\", "
+        "\"densenet121\", \"crossvit_9_240\"]\n[[datasets]]\nname = \"toy\"\nsynth = true\n"
+        "synth_args = [\"--train\", \"20\", \"--val\", \"8\", \"--test\", \"8\"]\n");
+  };
+  fs::path plan = plan_for("");
+  const fs::path runs = tmp / "runs";
+  auto row_of = [](const std::string& text, const std::string& model) {
+    const auto at = text.find(model + " ");
+    return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+  };
+  auto l = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "--list"});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  // The run list, then each model's size: data 28 px, densenet121 at least 29, crossvit 240.
+  const std::string sizes = l.out.substr(l.out.find("data_px"));
+  EXPECT_NE(row_of(sizes, "densenet121").find("29"), std::string::npos) << sizes;
+  EXPECT_NE(row_of(sizes, "densenet121").find("1.07x"), std::string::npos) << sizes;
+  EXPECT_NE(row_of(sizes, "crossvit_9_240").find("73.47x"), std::string::npos) << sizes;
+  EXPECT_NE(row_of(sizes, "resnet18").find("auto: as stored"), std::string::npos) << sizes;
+  EXPECT_NE(l.out.find("toy: the models see different image sizes, 28 to 240 px"),
+            std::string::npos)
+      << l.out;
+  auto pp = pepr::test::run_pepr({"bench", plan.string(), "--print-plan"});
+  ASSERT_EQ(pp.exit_code, 0) << pp.err;
+  EXPECT_NE(pp.out.find("# Image sizes (image_size = auto):"), std::string::npos) << pp.out;
+  EXPECT_NE(pp.out.find("auto: upsampled to its minimum"), std::string::npos) << pp.out;
+
+  // The sweep: every trainer is given the size resolved for its model (0: as stored).
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("auto: its fixed size"), std::string::npos) << r.err;
+  std::map<std::string, json> size_of;
+  for (const auto& [id, rec] : records(runs))
+    size_of[rec["config"]["model"].get<std::string>()] = rec["config"]["image_size"];
+  EXPECT_EQ(size_of, (std::map<std::string, json>{
+                         {"resnet18", 0}, {"densenet121", 29}, {"crossvit_9_240", 240}}));
+  auto c = pepr::test::run_pepr({"collect", runs.string()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  pepr::Table t = pepr::Table::parse_csv(c.out, "collect");
+  std::map<std::string, std::string> px;
+  for (std::size_t i = 0; i < t.num_rows(); ++i)
+    px[std::string(t.cell(i, t.require_column("model")))] =
+        std::string(t.cell(i, t.require_column("image_px")));
+  EXPECT_EQ(px["densenet121"], "29");
+  EXPECT_EQ(px["crossvit_9_240"], "240");
+
+  // An explicit 28: densenet121 and crossvit_9_240 cannot run at it; refused, never started.
+  fs::remove(tmp / "invocations.txt");
+  plan = plan_for("image_size = 28");
+  const fs::path runs2 = tmp / "runs2";
+  auto x = pepr::test::run_pepr({"bench", plan.string(), "-o", runs2.string()});
+  EXPECT_EQ(x.exit_code, 3) << x.err;
+  EXPECT_NE(x.err.find("refused, not started: densenet121 on toy (1 run): densenet121 needs "
+                       "inputs of at least 29x29 pixels; image_size 28 is smaller: use image_size "
+                       "= 29 or \"auto\" (per model)"),
+            std::string::npos)
+      << x.err;
+  EXPECT_NE(x.err.find("refused, not started: crossvit_9_240 on toy (1 run): crossvit_9_240 "
+                       "needs inputs of exactly 240x240 pixels"),
+            std::string::npos)
+      << x.err;
+  EXPECT_NE(x.err.find("2 runs refused before the start"), std::string::npos) << x.err;
+  ASSERT_EQ(invocations().size(), 1u);  // resnet18's alone
+  EXPECT_EQ(invocations()[0].rfind("resnet18-", 0), 0u);
+  EXPECT_EQ(records(runs2).size(), 1u);
+}

@@ -44,6 +44,27 @@ TrainConfig small_config(const std::string& data, const std::string& model) {
   return c;
 }
 
+// --image-size auto (the default): a model that needs more than the data's 28 px trains on the
+// images upsampled to the smallest size it accepts, and the record says which; a model that
+// accepts 28 px sees the data as stored.
+TEST(Train, AutoImageSizeUpsamplesOnlyForModelsThatNeedIt) {
+  pepr::test::TempDir dir;
+  pepr::data::SynthOptions o;  // 28 px
+  o.train = 32, o.val = 16, o.test = 16;
+  const std::string data = (dir / "tiny.npz").string();
+  pepr::data::save_npz_dataset(pepr::data::make_synthetic(o), data);
+  TrainConfig c = small_config(data, "dla46_c");  // at least 32 px (1.3M parameters: cheap)
+  c.epochs = 1;
+  ASSERT_TRUE(c.image_size.is_auto());  // the default
+  json rec = pepr::train::train_run(c);
+  EXPECT_EQ(rec["status"], "completed") << rec.dump();
+  EXPECT_EQ(rec["config"]["image_size"], 32);
+  c.model = "mobilenetv2_050";
+  rec = pepr::train::train_run(c);
+  EXPECT_EQ(rec["status"], "completed") << rec.dump();
+  EXPECT_EQ(rec["config"]["image_size"], 28);
+}
+
 // Label `train` (about 15 s on 2 cores): learning is shown only by training for real, three
 // epochs of 800 images, the least that takes resnet18 well above chance every time.
 TEST(Train, Resnet18LearnsSyntheticDataWellAboveChance) {
@@ -215,8 +236,20 @@ TEST(Train, BadInputIsAClearError) {
   };
   TrainConfig c = small_config(data, "no_such_net");
   EXPECT_NE(message(c).find("no_such_net"), std::string::npos);
-  c = small_config(data, "vgg11");  // five 2x2 pools: needs 32 px
+  c = small_config(data, "vgg11");                 // five 2x2 pools: needs 32 px
+  c.image_size = pepr::run::ImageSize::pixels(0);  // as stored (28 px), not auto
   EXPECT_NE(message(c).find("--image-size 32"), std::string::npos) << message(c);
+  c.image_size = pepr::run::ImageSize::pixels(30);
+  EXPECT_NE(message(c).find("vgg11 needs inputs of at least 32x32 pixels; --image-size 30 is "
+                            "smaller: use --image-size 32 or --image-size auto"),
+            std::string::npos)
+      << message(c);
+  c = small_config(data, "crossvit_9_240");  // position embeddings fix 240 px
+  c.image_size = pepr::run::ImageSize::pixels(224);
+  EXPECT_NE(message(c).find("crossvit_9_240 needs inputs of exactly 240x240 pixels; "
+                            "--image-size 224 is another size: use --image-size 240"),
+            std::string::npos)
+      << message(c);
   c = small_config(data, "resnet18");
   c.epochs = 0;
   // The library speaks of its configuration, not of the CLI's flags.

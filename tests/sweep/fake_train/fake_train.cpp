@@ -72,8 +72,10 @@ int main(int argc, char** argv) {
   const std::string &model = c.model, &data = c.data, &dataset = c.dataset, &run_id = c.run_id,
                     &device = c.device;
   const std::string optimizer(pepr::run::name(c.optimizer));
-  const int epochs = c.epochs, batch = c.batch_size, threads = c.threads, image_size = c.image_size,
-            patience = c.pepr_patience, stop_after = c.stop_after_epochs;
+  // The size asked (auto: -1, as the fake knows no models; the sweep passes what it resolved).
+  const int epochs = c.epochs, batch = c.batch_size, threads = c.threads,
+            image_size = c.image_size.px, patience = c.pepr_patience,
+            stop_after = c.stop_after_epochs;
   const auto seed = c.seed;
   const double lr = c.lr, fraction = c.train_fraction;
   const double max_wh = c.max_energy_wh.value_or(-1), max_s = c.max_time_s.value_or(-1);
