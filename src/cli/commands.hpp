@@ -54,6 +54,8 @@ void add_collect(CLI::App& app);
 void add_zoo(CLI::App& app);
 void add_weights(CLI::App& app);
 void add_report(CLI::App& app);
+// Added last: it prints the whole tree.
+void add_completion(CLI::App& app);
 
 #ifdef PEPR_WITH_TORCH
 // Subcommands that need LibTorch (src/cli/torch/).

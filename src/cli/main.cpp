@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
 #ifdef PEPR_WITH_TORCH
   pepr::cli::add_train(app);
 #endif
+  pepr::cli::add_completion(app);
   try {
     if (int code = pepr::cli::check_command_words(app, argc, argv); code != 0) return code;
     app.parse(argc, argv);

@@ -83,6 +83,30 @@ TEST(CliConventions, AMisspeltOptionNamesTheClosestOfItsCommand) {
   EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
 }
 
+// What bash offers after `words` (the last one being completed), from `pepr completion bash`.
+std::string bash_completes(const std::string& script, const std::string& words) {
+  pepr::test::TempDir tmp;
+  pepr::test::write_file(tmp / "pepr.bash", script);
+  const auto r = pepr::test::run(
+      {"bash", "-c",
+       "source '" + (tmp / "pepr.bash").string() + "'; COMP_WORDS=(" + words +
+           "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pepr; echo \"${COMPREPLY[*]}\""});
+  return r.out;
+}
+
+TEST(CliConventions, BashCompletionKnowsEveryCommandAndOption) {
+  const auto r = run_pepr({"completion", "bash"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(bash_completes(r.out, "pepr sc"), "score\n");
+  EXPECT_EQ(bash_completes(r.out, "pepr data in"), "info\n");
+  EXPECT_EQ(bash_completes(r.out, "pepr data info x.npz --image-s"), "--image-size\n");
+  EXPECT_EQ(bash_completes(r.out, "pepr score x.csv --perf"),
+            "--performance --performance-scale\n");
+  // Options of one command are not offered for another.
+  EXPECT_EQ(bash_completes(r.out, "pepr data list --perf"), "\n");
+  EXPECT_NE(run_pepr({"completion", "zsh"}).exit_code, 0);
+}
+
 TEST(CliConventions, VersionNamesTheLibTorchBuild) {
   auto r = run_pepr({"--version"});
   EXPECT_EQ(r.exit_code, 0);
