@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/file_io.hpp"
 #include "meter/probe.hpp"
 
 namespace pepr::cli {
@@ -12,6 +13,8 @@ namespace pepr::cli {
 void add_meters(CLI::App& app) {
   struct Args {
     bool json = false;
+    std::string format;  // text or json; empty: from -o's extension, else text
+    std::string output = "-";
     double window_s = 0.5;
     double cpu_tdp = 0;
     CLI::Option* tdp_opt = nullptr;
@@ -21,7 +24,10 @@ void add_meters(CLI::App& app) {
       "meters",
       "List the energy sensors (RAPL powercap, perf power PMU, NVIDIA GPUs through NVML) with "
       "a current reading, why any is unusable, and the estimate pepr falls back to");
-  cmd->add_flag("--json", a->json, "print JSON");
+  cmd->add_flag("--json", a->json, "print JSON (the same as -f json)");
+  cmd->add_option("-f,--format", a->format, "text or json (default: from -o's extension)")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("-o,--output", a->output, "write to this file, atomically (default: stdout)");
   cmd->add_option("--window", a->window_s,
                   "seconds over which the current power is averaged (default 0.5)");
   a->tdp_opt = cmd->add_option("--cpu-tdp", a->cpu_tdp,
@@ -31,11 +37,12 @@ void add_meters(CLI::App& app) {
       throw Error("--window: expected seconds between 0 and 60");
     std::optional<double> tdp;
     if (a->tdp_opt->count()) tdp = a->cpu_tdp;
+    check_output_path(a->output, "-o");
+    const bool json = a->json || a->format == "json" ||
+                      (a->format.empty() && a->output.size() > 5 &&
+                       a->output.compare(a->output.size() - 5, 5, ".json") == 0);
     auto probe = meter::probe_sensors(a->window_s, tdp);
-    if (a->json)
-      fmt::print("{}\n", probe.dump(2));
-    else
-      fmt::print("{}", meter::format_probe(probe));
+    write_file_atomic(a->output, json ? probe.dump(2) + "\n" : meter::format_probe(probe));
   });
 }
 

@@ -301,6 +301,16 @@ TEST(MetersCli, FakeSensors) {
   auto t = run_pepr({"meters", "--window", "0.05"});
   EXPECT_NE(t.out.find("Fake GPU 1"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("(not counted)"), std::string::npos) << t.out;
+  // -o and -f as on every other command: the same JSON into a file (from its extension).
+  auto f = run_pepr({"meters", "--window", "0.05", "-o", (tmp / "m.json").string()});
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_EQ(f.out, "");
+  const json written = json::parse(pepr::test::read_file(tmp / "m.json"));
+  EXPECT_EQ(written["selected"]["gpu"], "nvml (1 GPU)");
+  auto text =
+      run_pepr({"meters", "--window", "0.05", "-f", "text", "-o", (tmp / "m.txt").string()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(pepr::test::read_file(tmp / "m.txt").find("Fake GPU 1"), std::string::npos);
 }
 
 }  // namespace
