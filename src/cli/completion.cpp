@@ -76,7 +76,10 @@ void add_completion(CLI::App& app) {
   cmd->add_option("shell", *shell, "the shell: bash")->required()->check(CLI::IsMember({"bash"}));
   cmd->footer("Example:\n  source <(pepr completion bash)    # then: pepr da<TAB> in<TAB>");
   const CLI::App* root = &app;
-  cmd->callback([root] { fmt::print("{}", bash_script(*root)); });
+  cmd->callback([root, shell] {
+    (void)shell;  // the option writes into it: kept alive as long as the command
+    fmt::print("{}", bash_script(*root));
+  });
 }
 
 }  // namespace pepr::cli

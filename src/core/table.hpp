@@ -28,7 +28,8 @@ class Table {
 
   // Reads a CSV file ("-" for stdin). Throws pepr::ParseError with FILE:LINE for bad input.
   static Table read_csv(const std::string& path, const CsvOptions& options = {});
-  // Parses CSV text; `source` names it in error messages.
+  // Parses CSV text; `source` names it in error messages. Cells are views into `text`, which must
+  // outlive the table and its copies.
   static Table parse_csv(std::string_view text, const std::string& source,
                          const CsvOptions& options = {});
 

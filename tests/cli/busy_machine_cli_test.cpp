@@ -28,6 +28,7 @@ std::string train_args(const TempDir& tmp, const std::string& out) {
 }
 
 TEST(BusyMachine, TrainOnALoadedMachineWaitsPassivelyAndSaysWhy) {
+  PEPR_REQUIRE_TRAIN();
   TempDir tmp;
   const std::string pepr = pepr::test::pepr_binary();
   ASSERT_EQ(run({pepr, "data", "synth", "-o", (tmp / "s.npz").string(), "--size", "8", "--train",

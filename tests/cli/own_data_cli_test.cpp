@@ -36,6 +36,7 @@ pepr::test::RunResult pepr_in(const fs::path& dir, const std::string& args) {
 }
 
 TEST(OwnData, AMixedSizeFolderIsInspectedAndTrainedAtTheSizeAsked) {
+  PEPR_REQUIRE_TRAIN();
   TempDir tmp;
   const fs::path root = tmp / "scans";
   write_class_images(root / "normal", 12, 8, 90);

@@ -20,10 +20,6 @@ using pepr::test::run_pepr;
 using pepr::test::run_pepr_in_pty;
 using pepr::test::TempDir;
 
-bool has_train() {
-  return run_pepr({"train", "--help"}).exit_code == 0;
-}
-
 // The segments a terminal shows on one line: text between '\r' and '\n'.
 std::vector<std::string> segments(const std::string& out) {
   std::vector<std::string> v;
@@ -60,7 +56,7 @@ void expect_record(const fs::path& record) {
 }
 
 TEST(PtyTrain, DrawsABarOnATerminalAndWritesTheRecord) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   const std::string data = synth(dir);
   PtyOptions o;
@@ -81,7 +77,7 @@ TEST(PtyTrain, DrawsABarOnATerminalAndWritesTheRecord) {
 
 // Narrow terminals, however narrow: the line is cut to fit, the run goes on.
 TEST(PtyTrain, NarrowTerminalsAndColumnsVariable) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   const std::string data = synth(dir);
   for (int cols : {20, 1}) {
@@ -101,7 +97,7 @@ TEST(PtyTrain, NarrowTerminalsAndColumnsVariable) {
 
 // TERM=dumb: no redrawing at all, one line per epoch.
 TEST(PtyTrain, DumbTerminalGetsLinesNotRedraws) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   const std::string data = synth(dir);
   PtyOptions o;
@@ -119,7 +115,7 @@ TEST(PtyTrain, DumbTerminalGetsLinesNotRedraws) {
 // What the set-up means for the run (here oneDNN turned off) is said before the first epoch, not
 // after the whole run.
 TEST(PtyTrain, SetUpNotesComeBeforeTheFirstEpoch) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   const std::string data = synth(dir);
   PtyOptions o;
@@ -138,7 +134,7 @@ TEST(PtyTrain, SetUpNotesComeBeforeTheFirstEpoch) {
 
 // A terminal resized while training (wide to narrow): the bar follows the new width.
 TEST(PtyTrain, ResizedTerminal) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   const std::string data = synth(dir);
   PtyOptions o;
@@ -161,7 +157,7 @@ TEST(PtyTrain, ResizedTerminal) {
 
 // `pepr track -- pepr train` on a terminal: the same crash reached it.
 TEST(PtyTrack, TracksTrainingOnATerminal) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   const std::string data = synth(dir);
   std::vector<std::string> args{"track", "-o", (dir / "track.json").string(), "--",
@@ -176,7 +172,7 @@ TEST(PtyTrack, TracksTrainingOnATerminal) {
 }
 
 TEST(PtyBench, SweepOnATerminal) {
-  if (!has_train()) GTEST_SKIP() << "this pepr was built without LibTorch (no train command)";
+  PEPR_REQUIRE_TRAIN();
   TempDir dir;
   pepr::test::write_file(dir / "plan.toml", R"([sweep]
 name = "pty"

@@ -115,13 +115,14 @@ pepr::ScoreResult scored(const std::string& csv, pepr::ScoreOptions& o,
 
 TEST(Caveats, EstimatedEnergyLoadedMachineAndChanceAreFlaggedPerRow) {
   pepr::ScoreOptions o;
-  auto res = scored(
+  // The text outlives the table: a parsed table's cells are views into it (Table::parse_csv).
+  const std::string csv =
       "model,test_acc,energy_kwh,energy_method,others_busy_cores,chance_accuracy\n"
       "a,0.9,1,rapl,0.1,0.6\n"
       "b,0.8,2,estimate,0,0.6\n"
       "c,0.605,3,rapl,1.5,0.6\n"
-      "d,0.7,4,rapl,,\n",
-      o);
+      "d,0.7,4,rapl,,\n";
+  auto res = scored(csv, o);
   pepr::Caveats c = pepr::score_caveats(res, o);
   EXPECT_EQ(c.per_row,
             (std::vector<std::string>{"", "energy estimate", "loaded machine; at chance", ""}));

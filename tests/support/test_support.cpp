@@ -209,4 +209,9 @@ RunResult run_pepr(const std::vector<std::string>& args, const std::string& stdi
   return run(argv, stdin_text);
 }
 
+bool pepr_has_train() {
+  static const bool has = run_pepr({"train", "--help"}).exit_code == 0;
+  return has;
+}
+
 }  // namespace pepr::test

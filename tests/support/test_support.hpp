@@ -58,6 +58,13 @@ RunResult run(const std::vector<std::string>& argv, const std::string& stdin_tex
 // Runs the pepr binary with the given arguments.
 RunResult run_pepr(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
+// Whether this pepr has the train command (it is built without it when LibTorch is absent, as in
+// the sanitizer job).
+bool pepr_has_train();
+#define PEPR_REQUIRE_TRAIN()           \
+  if (!::pepr::test::pepr_has_train()) \
+  GTEST_SKIP() << "this pepr was built without LibTorch (no train command)"
+
 // Runs a command inside a pseudo-terminal (as a person at a terminal runs it: stdin, stdout and
 // stderr are the terminal) of `columns` x 24, with extra environment variables (a nullopt value
 // unsets one). After `resize_after_s` seconds (when >= 0) the terminal is resized to
