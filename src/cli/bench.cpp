@@ -481,9 +481,11 @@ void add_bench(CLI::App& app) {
       cmd, a->budgets,
       std::vector<std::string_view>{"--max-energy-wh", "--max-time-s", "--pepr-patience"});
   cmd->add_option("--prune-top", a->prune_top,
-                  "prune the sweep: run every run's epoch 1 first, then the runs cheapest "
-                  "first, stopping each once it cannot enter its experiment's top K by PePR-E "
-                  "(keeps the top K; 0: off; see docs/sweep.md)")
+                  "prune the sweep: run every run's epoch 1 first (kept in a checkpoint), then "
+                  "continue the runs cheapest first, stopping each once it cannot enter its "
+                  "experiment's top K by PePR-E. No epoch is trained twice; it pays when an "
+                  "experiment has many more runs than K and several epochs (0: off; see "
+                  "docs/sweep.md)")
       ->capture_default_str();
   cmd->add_option("--prune-bound", a->prune_bound,
                   "--prune-top: the optimistic final accuracy of an unfinished run: one (P <= 1, "

@@ -142,6 +142,25 @@ std::optional<double> busy_cores_now(double sample_s) {
   return std::max(0.0, (*b1 - *b0) / wall);
 }
 
+namespace {
+constexpr const char* kBusyAtStartEnv = "PEPR_BUSY_CORES_AT_START";
+}
+
+void remember_busy_cores_at_start(double busy) {
+  ::setenv(kBusyAtStartEnv, fmt::format("{}", busy).c_str(), 1);
+}
+
+std::optional<double> busy_cores_at_start(double sample_s) {
+  if (const char* v = std::getenv(kBusyAtStartEnv)) {
+    char* end = nullptr;
+    const double busy = std::strtod(v, &end);
+    const bool ok = end != v && *end == '\0' && std::isfinite(busy) && busy >= 0;
+    ::unsetenv(kBusyAtStartEnv);
+    if (ok) return busy;
+  }
+  return busy_cores_now(sample_s);
+}
+
 int threads_for_free_cpus(int cpus, double others_busy_cores) {
   cpus = std::max(1, cpus);
   const int busy = static_cast<int>(std::lround(std::max(0.0, others_busy_cores)));

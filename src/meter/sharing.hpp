@@ -60,6 +60,13 @@ std::optional<double> machine_busy_cpu_s();
 // divided by it (this process sleeps meanwhile). nullopt when /proc/stat is unreadable.
 std::optional<double> busy_cores_now(double sample_s = 0.2);
 
+// The figure busy_cores_now gave when the process started: `pepr train` samples the load once,
+// before it decides the OpenMP wait policy (and may re-execute itself), and hands the figure on
+// in PEPR_BUSY_CORES_AT_START; sampled now when that is absent or unreadable. Removes the
+// variable, so that a child process samples its own start.
+std::optional<double> busy_cores_at_start(double sample_s = 0.2);
+void remember_busy_cores_at_start(double busy);
+
 // A machine is loaded when other processes kept at least this many CPUs busy on average (the
 // job's own threads then compete for cores, and its time and CPU energy grow with their work).
 // Defined in the core, which says so beside pepr score's ranking (core/caveats.hpp).

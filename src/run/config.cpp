@@ -155,6 +155,14 @@ constexpr std::array kFlags = {
          "stop (status stopped) after this many of the --epochs; the budget prediction still "
          "plans for --epochs (pepr bench --prune-top's probes; 0: off)",
          &C::stop_after_epochs},
+    Flag{"save_checkpoint", "--save-checkpoint", "",
+         "when the run stops before its last epoch (a budget, --stop-after-epochs), save the "
+         "model, optimizer and epochs so far here, for --resume-from",
+         &C::save_checkpoint},
+    Flag{"resume_from", "--resume-from", "",
+         "continue the run of the same configuration saved by --save-checkpoint: its epochs, "
+         "energy and time are the record's first ones",
+         &C::resume_from},
 };
 
 template <typename T>

@@ -68,6 +68,9 @@ struct RunConfig {
   std::optional<double> max_energy_wh, max_time_s;
   int pepr_patience = 0;      // 0: off
   int stop_after_epochs = 0;  // > 0: stop after this many epochs (a sweep's probe); 0: off
+  // Continuing a stopped run (train/checkpoint.hpp): where to save the model, optimizer and the
+  // epochs so far when the run stops before its last epoch, and a checkpoint to continue from.
+  std::string save_checkpoint, resume_from;
 
   // Throws pepr::Error naming the flag and the value at the first option out of its range.
   void validate() const;

@@ -168,6 +168,8 @@ PEPR_RECORD_SECTION(TotalsRecord)
 PEPR_RECORD_SECTION(BudgetRecord)
 PEPR_RECORD_SECTION(ProbeRecord)
 PEPR_RECORD_SECTION(PrunedRecord)
+PEPR_RECORD_SECTION(ResumedRecord)
+PEPR_RECORD_SECTION(CheckpointRecord)
 PEPR_RECORD_SECTION(SweepRecord)
 #undef PEPR_RECORD_SECTION
 
@@ -243,6 +245,8 @@ RunRecord RunRecord::from_json(const Json& j) {
   read_optional(j, "budget", r.budget, r.extra);
   read_optional(j, "probe", r.probe, r.extra);
   read_optional(j, "pruned", r.pruned, r.extra);
+  read_optional(j, "resumed", r.resumed, r.extra);
+  read_optional(j, "checkpoint", r.checkpoint, r.extra);
   read_optional(j, "sweep", r.sweep, r.extra);
   if (auto e = j.find("epochs"); e != j.end()) {
     bool all_objects = e->is_array();
@@ -256,9 +260,9 @@ RunRecord RunRecord::from_json(const Json& j) {
     }
   }
   static const std::set<std::string> known{
-      "schema",      "status", "run_id", "error", "stop_reason", "weights",
-      "environment", "meter",  "config", "model", "data",        "totals",
-      "budget",      "probe",  "pruned", "sweep", "epochs"};
+      "schema", "status", "run_id", "error",   "stop_reason", "weights", "environment",
+      "meter",  "config", "model",  "data",    "totals",      "budget",  "probe",
+      "pruned", "sweep",  "epochs", "resumed", "checkpoint"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) r.extra[it.key()] = it.value();
   return r;
@@ -278,6 +282,8 @@ Json RunRecord::to_json() const {
   write_optional(j, "budget", budget);
   write_optional(j, "probe", probe);
   write_optional(j, "pruned", pruned);
+  write_optional(j, "resumed", resumed);
+  write_optional(j, "checkpoint", checkpoint);
   write_optional(j, "sweep", sweep);
   if (epochs) {
     Json a = Json::array();

@@ -173,6 +173,32 @@ struct PrunedRecord {
   bool operator==(const PrunedRecord&) const = default;
 };
 
+// A run continued from a checkpoint (`pepr train --resume-from`): what the earlier process did.
+// Its epochs are the record's first ones and its energy, CO2eq and time are in the totals.
+struct ResumedRecord {
+  Field<std::string> checkpoint;
+  Field<std::int64_t> epochs;  // epochs done before
+  Field<double> energy_kwh, co2_g, time_s;
+  Json extra = Json::object();
+
+  template <typename V>
+  void fields(V&& v);
+  bool operator==(const ResumedRecord&) const = default;
+};
+
+// A checkpoint saved when the run stopped before its last epoch (`--save-checkpoint`), or why
+// none was (saved false: not enough free disk, a write error).
+struct CheckpointRecord {
+  Field<std::string> path, reason;
+  Field<bool> saved;
+  Field<std::int64_t> epochs, bytes;
+  Json extra = Json::object();
+
+  template <typename V>
+  void fields(V&& v);
+  bool operator==(const CheckpointRecord&) const = default;
+};
+
 // What `pepr bench` adds: the plan, where and when, which attempt, how the trainer ended.
 struct SweepRecord {
   Field<std::string> plan, plan_name, host, started_at, shard, finished_at, exit;
@@ -209,6 +235,8 @@ struct RunRecord {
   std::optional<BudgetRecord> budget;
   std::optional<ProbeRecord> probe;
   std::optional<PrunedRecord> pruned;
+  std::optional<ResumedRecord> resumed;
+  std::optional<CheckpointRecord> checkpoint;
   std::optional<SweepRecord> sweep;
   Json extra = Json::object();
 
@@ -293,6 +321,17 @@ template <typename V>
 void PrunedRecord::fields(V&& v) {
   v("reason", reason), v("top_k", top_k), v("projected_energy_kwh", projected_energy_kwh);
   v("spent_kwh", spent_kwh);
+}
+
+template <typename V>
+void ResumedRecord::fields(V&& v) {
+  v("checkpoint", checkpoint), v("epochs", epochs), v("energy_kwh", energy_kwh);
+  v("co2_g", co2_g), v("time_s", time_s);
+}
+
+template <typename V>
+void CheckpointRecord::fields(V&& v) {
+  v("path", path), v("saved", saved), v("reason", reason), v("epochs", epochs), v("bytes", bytes);
 }
 
 template <typename V>

@@ -280,10 +280,20 @@ struct ChildOutcome {
 // Asked after each epoch event of a running child: a reason to stop it now, or "".
 using StopCheck = std::function<std::string(const std::vector<EpochSeen>&)>;
 
+// A run continued from its probe's checkpoint: the epochs done before (in the probe's record),
+// their energy (counted in the sweep's when the probe ran) and how many.
+struct Continuation {
+  std::vector<EpochSeen> epochs;
+  double energy_kwh = 0;
+  int epochs_done() const { return static_cast<int>(epochs.size()); }
+};
+
 ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
                        const fs::path& progress_path, const fs::path& log_path, SweepState& s,
-                       std::size_t position, const StopCheck& stop_check) {
+                       std::size_t position, const StopCheck& stop_check,
+                       const Continuation& before) {
   ChildOutcome oc;
+  oc.epochs = before.epochs;  // the live epochs include those of the probe it continues
   std::FILE* log = std::fopen(log_path.c_str(), "a");
   if (log) {
     fmt::print(log, "=== {} {}\n", run::utc_now(), fmt::join(argv, " "));
@@ -331,9 +341,11 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
     if (log) std::fflush(log);
   };
   auto draw = [&](bool epoch_line) {
-    double cur_energy = 0;
+    double cur_energy = -before.energy_kwh;  // the probe's epochs are counted already
     for (const auto& e : oc.epochs) cur_energy += e.energy_kwh;
-    double frac = oc.epochs.empty() ? 0.0 : double(oc.epochs.back().epoch) / run.config.epochs;
+    double frac = oc.epochs.empty()
+                      ? 0.0
+                      : double(oc.epochs.back().epoch - before.epochs_done()) / run.config.epochs;
     std::string line = fmt::format(
         "[{}/{}] {}  epoch {}/{}  ETA {}  energy so far {:.3g} Wh", position, s.total,
         run_label(run), oc.epochs.empty() ? 0 : oc.epochs.back().epoch, run.config.epochs,
@@ -620,6 +632,11 @@ std::optional<RunLock> lock_run(Sweep& w, const RunSpec& run, std::size_t positi
   return lock;
 }
 
+// Where a probe keeps what its run continues from (pepr train --save-checkpoint).
+fs::path checkpoint_path(const Sweep& w, const RunSpec& run) {
+  return fs::absolute(w.dir / (run.id + ".ckpt"));
+}
+
 // Records a run pruned before it starts (K finished runs already beat it).
 void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t position,
                                 const std::string& why, run::RunRecord out,
@@ -642,8 +659,11 @@ void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t positi
   out.totals.emplace().energy_kwh = 0.0;
   out.sweep.value().finished_at = run::utc_now();
   write_file_atomic((w.dir / (run.id + ".json")).string(), out.dump());
+  std::error_code ec;
+  fs::remove(checkpoint_path(w, run), ec);
   ++w.sum.pruned;
-  s.units_total -= run_units(run);
+  // Its probe's epoch was counted done when it ran.
+  s.units_total -= run_units(run) * (1.0 - (probe ? 1.0 / run.config.epochs : 0.0));
   status_line(s,
               fmt::format("[{}/{}] {} pruned before it started (probe {:.3g} Wh, projected "
                           "{:.3g} Wh): {}",
@@ -692,7 +712,7 @@ run::ProbeRecord probe_summary(const run::RunRecord& out, const RunSpec& run, do
 // stop reason, probe and pruning fields to match.
 run::RunStatus settle_status(Sweep& w, run::RunRecord& out, const ChildOutcome& oc, Phase phase,
                              const RunSpec& run, const std::optional<run::ProbeRecord>& probe,
-                             double energy, double wall) {
+                             double energy, double wall, bool continued) {
   using run::RunStatus;
   RunStatus st = out.status;
   const bool clean_exit = !oc.status.signaled() && oc.status.code() == 0;
@@ -719,7 +739,8 @@ run::RunStatus settle_status(Sweep& w, run::RunRecord& out, const ChildOutcome& 
     pruned.reason = oc.sweep_stop;
     pruned.top_k = w.prune->opt->top_k;
     pruned.projected_energy_kwh = probe ? probe->predicted_energy_kwh.value_or(0) : 0;
-    pruned.spent_kwh = energy + (probe ? probe->energy_kwh.value_or(0) : 0);
+    // A continued run's energy holds its probe's already.
+    pruned.spent_kwh = energy + (probe && !continued ? probe->energy_kwh.value_or(0) : 0);
   } else if (oc.budget_killed) {
     st = RunStatus::stopped;
     out.stop_reason = oc.budget_reason + " (stopped by pepr bench)";
@@ -798,16 +819,36 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   std::error_code ec;
   fs::remove(progress_path, ec);
   std::vector<std::string> argv = train_argv(run, o);
-  // A probe: the trainer stops itself after epoch 1, its prediction planned for all epochs.
-  if (phase == Phase::Probe) argv.insert(argv.end(), {"--stop-after-epochs", "1"});
+  // A probe: the trainer stops itself after epoch 1, its prediction planned for all epochs, and
+  // keeps a checkpoint; the run then continues from it, so pruning never trains an epoch twice.
+  const fs::path ckpt = checkpoint_path(w, run);
+  if (phase == Phase::Probe)
+    argv.insert(argv.end(), {"--stop-after-epochs", "1", "--save-checkpoint", ckpt.string()});
+  Continuation before;
+  if (phase == Phase::AfterProbe && prev && !prev->epoch_list().empty() && fs::exists(ckpt)) {
+    argv.insert(argv.end(), {"--resume-from", ckpt.string()});
+    for (const auto& e : prev->epoch_list()) {
+      EpochSeen seen;
+      seen.epoch = static_cast<int>(e.epoch.value_or(0));
+      seen.test_acc = e.test_acc.value_or(NAN);
+      seen.energy_kwh = e.energy_kwh.value_or(0);
+      seen.time_s = e.time_s.value_or(0);
+      seen.raw = run::section_to_json(e);
+      before.energy_kwh += seen.energy_kwh;
+      before.epochs.push_back(std::move(seen));
+    }
+  } else if (phase == Phase::AfterProbe && probe) {
+    s.units_total += run_units(run) / run.config.epochs;  // no checkpoint: epoch 1 again
+  }
+  const bool continued = !before.epochs.empty();
   StopCheck stop_check;
   if (phase == Phase::AfterProbe && w.prune)
     stop_check = [&](const std::vector<EpochSeen>& seen) {
       return prune_check(*w.prune, run, &seen);
     };
   const auto t0 = Clock::now();
-  ChildOutcome oc =
-      run_child(run, argv, progress_path, w.dir / (run.id + ".log"), s, position, stop_check);
+  ChildOutcome oc = run_child(run, argv, progress_path, w.dir / (run.id + ".log"), s, position,
+                              stop_check, before);
   const double wall = seconds_since(t0);
 
   // The outcome: the trainer's record when it wrote one, else ours.
@@ -817,7 +858,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   double energy = out.energy_kwh();
   if (energy == 0)
     for (const auto& e : oc.epochs) energy += e.energy_kwh;
-  const run::RunStatus st = settle_status(w, out, oc, phase, run, probe, energy, wall);
+  const run::RunStatus st = settle_status(w, out, oc, phase, run, probe, energy, wall, continued);
   out.status = st;
   out.run_id = run.id;
   if (probe && !out.probe) out.probe = probe;
@@ -832,11 +873,18 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   write_file_atomic(rec_path.string(), out.dump());
   fs::remove(progress_path, ec);
 
-  s.energy_kwh += energy;
-  sum.energy_kwh += energy;
+  // A checkpoint is kept for the run's continuation (and a resumed sweep's), no longer.
+  if (st != run::RunStatus::probed && st != run::RunStatus::interrupted) fs::remove(ckpt, ec);
+  // This invocation's energy: a continued run's record holds its probe's too, counted then.
+  const double energy_now = std::max(0.0, energy - before.energy_kwh);
+  s.energy_kwh += energy_now;
+  sum.energy_kwh += energy_now;
   sum.time_s += wall;
-  if (st != run::RunStatus::probed) s.units_done += run_units(run);
-  print_run_line(s, run, position, out, st, wall, energy);
+  const double epoch_units = run_units(run) / run.config.epochs;
+  s.units_done += st == run::RunStatus::probed
+                      ? epoch_units
+                      : run_units(run) - before.epochs_done() * epoch_units;
+  print_run_line(s, run, position, out, st, wall, energy_now);
   count_status(sum, st, run.id);
   lock->release();
   return !oc.signal_forwarded;

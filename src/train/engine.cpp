@@ -29,6 +29,7 @@
 #include "run/environment.hpp"
 #include "run/image_size.hpp"
 #include "sweep/stopping.hpp"
+#include "train/checkpoint.hpp"
 #include "train/device_data.hpp"
 #include "train/metrics.hpp"
 #include "train/optimizer.hpp"
@@ -127,6 +128,18 @@ class Network {
   run::InputSizeRule input_size_rule() const {
     if (!native_) return {};
     return {native_->min_input_size(), native_->fixed_input_size()};
+  }
+  // Parameters and buffers by name (a checkpoint's model part).
+  NamedTensors named_state() {
+    NamedTensors out;
+    if (native_) {
+      for (const auto& p : native_->named_parameters(true)) out.emplace_back(p.key(), p.value());
+      for (const auto& b : native_->named_buffers(true)) out.emplace_back(b.key(), b.value());
+    } else {
+      for (const auto& p : script_->named_parameters(true)) out.emplace_back(p.name, p.value);
+      for (const auto& b : script_->named_buffers(true)) out.emplace_back(b.name, b.value);
+    }
+    return out;
   }
   models::Classifier* native_model() { return native_.get(); }
   bool native() const { return native_ != nullptr; }
@@ -304,6 +317,8 @@ class LossScaler {
   }
   double current() const { return scale_.item<double>(); }
   int64_t skipped() const { return skipped_; }
+  // The scale and its growth counter (a checkpoint keeps them).
+  NamedTensors state() const { return {{"amp.scale", scale_}, {"amp.growth", growth_}}; }
 
  private:
   torch::Tensor scale_, growth_, found_inf_;
@@ -363,7 +378,7 @@ Compute set_up_compute(const TrainConfig& cfg) {
     // Not more threads than free CPUs: oversubscribed, LibTorch's OpenMP workers spin waiting
     // for each other, which costs time and CPU energy (issue 31: 6-10 s instead of 0.4 s).
     const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const auto busy = meter::busy_cores_now(0.2);
+    const auto busy = meter::busy_cores_at_start(0.2);
     c.threads = meter::threads_for_free_cpus(cpus, busy.value_or(0));
     c.threads_choice =
         busy ? fmt::format("{} of {} CPUs: other processes kept {:.1f} busy before the run",
@@ -817,6 +832,118 @@ void finish_record(run::RunRecord& rec, run::RunStatus status, const meter::Inte
   }
 }
 
+// What makes two runs the same run for a checkpoint: every option that changes what is trained,
+// with the image size and classes as resolved (not the device, threads, stopping rules or paths).
+json run_identity(const TrainConfig& cfg, const run::RunRecord& rec) {
+  json id = run::to_json(cfg);
+  for (const char* k :
+       {"dataset", "eval_batch_size", "device", "deterministic", "data_placement",
+        "device_data_share", "threads", "memory_format", "run_id", "max_energy_wh", "max_time_s",
+        "pepr_patience", "stop_after_epochs", "save_checkpoint", "resume_from", "image_size"})
+    id.erase(k);
+  id["image_size"] = rec.config->image_size.value_or(0);
+  id["num_classes"] = rec.data->num_classes.value_or(0);
+  return id;
+}
+
+// The tensors a checkpoint keeps: the model's, and an fp16 run's loss scale.
+NamedTensors checkpoint_tensors(Network& net, const std::optional<LossScaler>& scaler) {
+  NamedTensors t = net.named_state();
+  if (scaler)
+    for (auto& s : scaler->state()) t.push_back(std::move(s));
+  return t;
+}
+
+// What a run continued from a checkpoint carries over: its epochs, budget and totals so far.
+struct Continued {
+  int epochs = 0;  // done before: training goes on at epochs + 1
+  double energy_kwh = 0, energy_raw_kwh = 0, co2_g = 0, time_s = 0, mem_peak_gb = 0;
+};
+
+Continued resume_run(const TrainConfig& cfg, Network& net, torch::optim::Optimizer& opt,
+                     const std::optional<LossScaler>& scaler, run::RunRecord& rec) {
+  const json meta = load_checkpoint(cfg.resume_from, checkpoint_tensors(net, scaler), opt);
+  const auto diff =
+      identity_differences(meta.value("identity", json::object()), run_identity(cfg, rec));
+  if (!diff.empty())
+    throw Error(
+        fmt::format("{}: a checkpoint of another run ({}); continue it with its own "
+                    "options, or start afresh without --resume-from",
+                    cfg.resume_from, fmt::join(diff, "; ")));
+  Continued c;
+  try {
+    const json& e = meta.at("epochs");
+    for (const auto& ej : e) rec.epochs->push_back(run::section_from_json<run::EpochRecord>(ej));
+    c.epochs = static_cast<int>(rec.epochs->size());
+    if (meta.contains("budget") && meta["budget"].is_object())
+      rec.budget = run::section_from_json<run::BudgetRecord>(meta["budget"]);
+    const json& t = meta.at("totals");
+    c.energy_kwh = t.at("energy_kwh").get<double>();
+    c.energy_raw_kwh = t.at("energy_raw_kwh").get<double>();
+    c.co2_g = t.at("co2_g").get<double>();
+    c.time_s = t.at("time_s").get<double>();
+    c.mem_peak_gb = t.at("mem_peak_gb").get<double>();
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: a damaged checkpoint ({})", cfg.resume_from, e.what()));
+  }
+  if (c.epochs < 1 || c.epochs >= cfg.epochs)
+    throw Error(fmt::format("{}: holds {} of the run's {} epochs: nothing to continue",
+                            cfg.resume_from, c.epochs, cfg.epochs));
+  run::ResumedRecord& r = rec.resumed.emplace();
+  r.checkpoint = cfg.resume_from;
+  r.epochs = c.epochs;
+  r.energy_kwh = c.energy_kwh;
+  r.co2_g = c.co2_g;
+  r.time_s = c.time_s;
+  return c;
+}
+
+// Saves what --resume-from needs when the run stops before its last epoch, unless the disk
+// would be left with less than 1 GiB; says which in the record.
+void keep_checkpoint(const TrainConfig& cfg, Network& net, const torch::optim::Optimizer& opt,
+                     const std::optional<LossScaler>& scaler, run::RunRecord& rec,
+                     const meter::IntervalRecord& total, double wall_s, const Continued& before) {
+  const NamedTensors tensors = checkpoint_tensors(net, scaler);
+  // Adam keeps two moments per parameter: about three times the model.
+  const std::int64_t bytes = 3 * tensor_bytes(tensors);
+  run::CheckpointRecord& ck = rec.checkpoint.emplace();
+  ck.path = cfg.save_checkpoint;
+  ck.epochs = static_cast<std::int64_t>(rec.epoch_list().size());
+  ck.bytes = bytes;
+  ck.saved = false;
+  ck.reason = nullptr;
+  const std::filesystem::path path(cfg.save_checkpoint);
+  std::error_code ec;
+  const auto space = std::filesystem::space(
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path("."), ec);
+  constexpr std::int64_t kKeepFree = std::int64_t{1} << 30;
+  if (!ec && static_cast<std::int64_t>(space.available) < bytes + kKeepFree) {
+    ck.reason =
+        fmt::format("not saved: about {:.3g} GB needed, {:.3g} GB free (1 GB is kept free)",
+                    static_cast<double>(bytes) / 1e9, static_cast<double>(space.available) / 1e9);
+    return;
+  }
+  json epochs = json::array();
+  for (const auto& e : rec.epoch_list()) epochs.push_back(run::section_to_json(e));
+  double mem_peak = before.mem_peak_gb;
+  for (const auto& e : rec.epoch_list()) mem_peak = std::max(mem_peak, e.mem_peak_gb.value_or(0));
+  json meta = {{"identity", run_identity(cfg, rec)},
+               {"epochs", std::move(epochs)},
+               {"budget", rec.budget ? run::section_to_json(*rec.budget) : json(nullptr)},
+               {"totals",
+                {{"energy_kwh", before.energy_kwh + total.energy_kwh},
+                 {"energy_raw_kwh", before.energy_raw_kwh + total.energy_raw_j / 3.6e6},
+                 {"co2_g", before.co2_g + total.co2_g},
+                 {"time_s", before.time_s + wall_s},
+                 {"mem_peak_gb", std::max(mem_peak, total.mem_peak_gb)}}}};
+  try {
+    save_checkpoint(path, tensors, opt, meta);
+    ck.saved = true;
+  } catch (const Error& e) {
+    ck.reason = fmt::format("not saved: {}", e.what());
+  }
+}
+
 }  // namespace
 
 run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
@@ -836,6 +963,8 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
   SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);
   std::optional<LossScaler> scaler;
   if (cfg.precision == run::Precision::fp16) scaler.emplace(c.device);
+  const Continued before =
+      cfg.resume_from.empty() ? Continued{} : resume_run(cfg, net, *opt, scaler, rec);
 
   meter::TrackerOptions meter_opts = cfg.meter;
   if (c.cuda()) meter_opts.cuda_device = c.index;
@@ -854,9 +983,19 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
   double energy_sum = 0;
   double gpu_reserved_peak = 0, gpu_allocated_peak = 0;
   sweep::BudgetPrediction prediction;
+  // A continued run: its epochs so far count for PePR patience and its budget stands.
+  for (const auto& e : rec.epoch_list()) {
+    energy_sum += e.energy_kwh.value_or(0);
+    test_acc_hist.push_back(e.test_acc.value_or(0));
+    cum_energy.push_back(energy_sum);
+  }
+  if (rec.budget) {
+    prediction.energy_kwh = rec.budget->predicted_energy_kwh.value_or(0);
+    prediction.time_s = rec.budget->predicted_time_s.value_or(0);
+  }
   run::RunStatus status = run::RunStatus::completed;
   try {
-    for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
+    for (int epoch = before.epochs + 1; epoch <= cfg.epochs; ++epoch) {
       EpochTrained tr = train_epoch(t, epoch);
       if (tr.interrupted) {
         status = run::RunStatus::interrupted;
@@ -926,7 +1065,15 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
     rec.error = "out of memory";
   }
   meter::IntervalRecord total = tracker.stop("end");
-  finish_record(rec, status, total, tracker, c, d, prediction, seconds_since(t.t_start),
+  const double wall_s = seconds_since(t.t_start);
+  if (status == run::RunStatus::stopped && !cfg.save_checkpoint.empty())
+    keep_checkpoint(cfg, net, *opt, scaler, rec, total, wall_s, before);
+  // A continued run's totals are the whole run's: the earlier process's and this one's.
+  total.energy_kwh += before.energy_kwh;
+  total.energy_raw_j += before.energy_raw_kwh * 3.6e6;
+  total.co2_g += before.co2_g;
+  total.mem_peak_gb = std::max(total.mem_peak_gb, before.mem_peak_gb);
+  finish_record(rec, status, total, tracker, c, d, prediction, wall_s + before.time_s,
                 gpu_reserved_peak, gpu_allocated_peak);
   if (progress)
     progress(

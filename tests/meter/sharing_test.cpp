@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -125,6 +126,21 @@ TEST(Sharing, ThreadsLeaveTheCpusOthersKeepBusy) {
   EXPECT_EQ(threads_for_free_cpus(16, 3.4), 13);
   EXPECT_EQ(threads_for_free_cpus(8, -1), 8);
   EXPECT_EQ(threads_for_free_cpus(0, 0), 1);
+}
+
+// pepr train samples the load once at its start and hands the figure on (through a re-exec too):
+// the trainer's thread choice reads it instead of sampling again, once.
+TEST(Sharing, TheLoadSampledAtTheStartIsHandedOnOnce) {
+  pepr::meter::remember_busy_cores_at_start(1.25);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(pepr::meter::busy_cores_at_start(5.0), 1.25);  // no 5 s sample taken
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 4.0);
+  EXPECT_EQ(std::getenv("PEPR_BUSY_CORES_AT_START"), nullptr);  // a child samples its own
+  ::setenv("PEPR_BUSY_CORES_AT_START", "lots", 1);              // garbage: sampled instead
+  const auto sampled = pepr::meter::busy_cores_at_start(0.05);
+  ASSERT_TRUE(sampled.has_value());  // /proc/stat is readable here
+  EXPECT_GE(*sampled, 0.0);
+  EXPECT_EQ(std::getenv("PEPR_BUSY_CORES_AT_START"), nullptr);
 }
 
 // Issue 31: on a machine with other work, runs took 6-10 s instead of 0.4 s and nothing said so.

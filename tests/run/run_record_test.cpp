@@ -89,6 +89,8 @@ RunRecord random_record(std::mt19937_64& rng) {
   rec.budget = r.maybe_section<pepr::run::BudgetRecord>();
   rec.probe = r.maybe_section<pepr::run::ProbeRecord>();
   rec.pruned = r.maybe_section<pepr::run::PrunedRecord>();
+  rec.resumed = r.maybe_section<pepr::run::ResumedRecord>();
+  rec.checkpoint = r.maybe_section<pepr::run::CheckpointRecord>();
   rec.sweep = r.maybe_section<pepr::run::SweepRecord>();
   if (r.pick(4) != 0) {
     rec.epochs.emplace();
@@ -137,7 +139,8 @@ TEST(RunRecord, RecordsWrittenByEarlierVersionsReadAndWriteBackByteForByte) {
     for (const auto& e : rec.epoch_list()) EXPECT_EQ(e.extra.dump(), "{}") << f;
     for (const std::string& u :
          {unknown(rec.config), unknown(rec.model), unknown(rec.data), unknown(rec.totals),
-          unknown(rec.budget), unknown(rec.probe), unknown(rec.pruned), unknown(rec.sweep)})
+          unknown(rec.budget), unknown(rec.probe), unknown(rec.pruned), unknown(rec.resumed),
+          unknown(rec.checkpoint), unknown(rec.sweep)})
       EXPECT_EQ(u, "{}") << f;
     statuses.insert(std::string(pepr::run::name(rec.status)));
   }

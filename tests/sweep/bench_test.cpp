@@ -47,6 +47,7 @@ class BenchTest : public ::testing::Test {
     ::setenv("FAKE_TRAIN_EPOCH_MS", "5", 1);
     ::unsetenv("FAKE_TRAIN_FAIL_MODEL");
     ::unsetenv("FAKE_TRAIN_CRASH_MODEL");
+    ::unsetenv("FAKE_TRAIN_EPOCHS");
     ::setenv("FAKE_TRAIN_INVOCATIONS", (tmp / "invocations.txt").c_str(), 1);
     pepr::test::write_file(tmp / "toy.npz", "");  // the plans' dataset file (fake_train ignores it)
   }
@@ -533,16 +534,23 @@ std::set<std::string> top_models(const pepr::test::RunResult& scored, std::size_
 }  // namespace
 
 // --prune-top K: probes first (epoch 1, "probed"), then cheapest first; some runs are pruned,
-// each with its bound, and the top K by PePR-E of the collected table is the full sweep's.
+// each with its bound, and the top K by PePR-E of the collected table is the full sweep's. A run
+// continues from its probe's checkpoint: no epoch is trained twice, so pruning never trains more
+// than the full sweep.
 TEST_F(BenchTest, PruningKeepsTheTopKAndRecordsWhyARunStopped) {
   std::vector<std::string> models;
   for (int i = 0; i < 12; ++i) models.push_back("m" + std::to_string(i));
   fs::path plan = write_plan(plan_text(models, 6, "[1.0]"));
   fs::path full = tmp / "full", pruned = tmp / "pruned";
+  const fs::path epochs_log = tmp / "epochs.txt";
+  ::setenv("FAKE_TRAIN_EPOCHS", epochs_log.c_str(), 1);
   auto a = pepr::test::run_pepr({"bench", plan.string(), "-o", full.string(), "-q"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
+  const std::size_t full_epochs = pepr::test::file_lines(epochs_log).size();
+  EXPECT_EQ(full_epochs, 12u * 6u);
   for (const char* bound : {"one", "peers"}) {
     fs::remove_all(pruned);
+    fs::remove(epochs_log);
     auto b = pepr::test::run_pepr({"bench", plan.string(), "-o", pruned.string(), "--prune-top",
                                    "3", "--prune-bound", bound});
     ASSERT_EQ(b.exit_code, 0) << b.err;
@@ -554,7 +562,9 @@ TEST_F(BenchTest, PruningKeepsTheTopKAndRecordsWhyARunStopped) {
       ASSERT_TRUE(st == "completed" || st == "pruned") << id << " " << st;
       ASSERT_TRUE(rec.contains("probe")) << id;
       EXPECT_GT(rec["probe"]["predicted_energy_kwh"].get<double>(), 0) << id;
-      spent += rec["totals"]["energy_kwh"].get<double>() + rec["probe"]["energy_kwh"].get<double>();
+      // A continued run's totals hold its probe's epoch; one pruned before it started, none.
+      spent += rec["totals"]["energy_kwh"].get<double>() +
+               (rec.contains("resumed") ? 0.0 : rec["probe"]["energy_kwh"].get<double>());
       if (st == "pruned") {
         ++n_pruned;
         EXPECT_NE(rec["stop_reason"].get<std::string>().find("3rd best"), std::string::npos)
@@ -571,6 +581,13 @@ TEST_F(BenchTest, PruningKeepsTheTopKAndRecordsWhyARunStopped) {
     EXPECT_GT(n_pruned, 0u) << bound << "\n" << b.err;
     EXPECT_GE(n_completed, 3u);
     EXPECT_LT(spent, full_spent) << bound;
+    // Every epoch trained once at most, and the checkpoints gone once their runs were done.
+    const auto trained = pepr::test::file_lines(epochs_log);
+    EXPECT_EQ(std::set<std::string>(trained.begin(), trained.end()).size(), trained.size())
+        << bound;
+    EXPECT_LT(trained.size(), full_epochs) << bound;
+    for (const auto& entry : fs::directory_iterator(pruned))
+      EXPECT_NE(entry.path().extension(), ".ckpt") << entry.path();
     // The collected tables, scored: the same top 3 (pruned runs are rows with projected energy).
     auto ca = pepr::test::run_pepr({"collect", full.string(), "-o", (tmp / "a.csv").string()});
     auto cb = pepr::test::run_pepr({"collect", pruned.string(), "-o", (tmp / "b.csv").string()});

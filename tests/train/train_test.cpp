@@ -127,6 +127,73 @@ TEST(Train, DeterministicOnCpuForOneSeed) {
   EXPECT_NE(a["epochs"][0]["train_loss"], other["epochs"][0]["train_loss"]);
 }
 
+// A run stopped after epoch 1 with a checkpoint (a sweep's probe) and continued from it trains
+// exactly what the uninterrupted run trains: the same losses bit for bit, epoch 1 not trained
+// again, and a record whose epochs and totals are the whole run's.
+TEST(Train, ARunContinuedFromItsCheckpointIsTheUninterruptedRun) {
+  pepr::test::TempDir dir;
+  TrainConfig c = small_config(synth_file(dir, 96), "mobilenetv2_050");
+  c.epochs = 3;
+  const json whole = pepr::train::train_run(c);
+  ASSERT_EQ(whole["status"], "completed") << whole["error"];
+
+  const std::string ckpt = (dir / "run.ckpt").string();
+  TrainConfig probe = c;
+  probe.stop_after_epochs = 1;
+  probe.save_checkpoint = ckpt;
+  const json first = pepr::train::train_run(probe);
+  ASSERT_EQ(first["status"], "stopped");
+  ASSERT_EQ(first["epochs"].size(), 1u);
+  EXPECT_EQ(first["checkpoint"]["saved"], true) << first["checkpoint"];
+  EXPECT_EQ(first["checkpoint"]["epochs"], 1);
+  ASSERT_TRUE(std::filesystem::is_regular_file(ckpt));
+
+  TrainConfig rest = c;
+  rest.resume_from = ckpt;
+  const json cont = pepr::train::train_run(rest);
+  ASSERT_EQ(cont["status"], "completed") << cont["error"];
+  ASSERT_EQ(cont["epochs"].size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(cont["epochs"][k]["epoch"], k + 1);
+    EXPECT_EQ(cont["epochs"][k]["train_loss"], whole["epochs"][k]["train_loss"]) << k;
+    EXPECT_EQ(cont["epochs"][k]["test_loss"], whole["epochs"][k]["test_loss"]) << k;
+  }
+  // Epoch 1 is the probe's own line, its energy in the continued run's totals.
+  EXPECT_EQ(cont["epochs"][0]["energy_kwh"], first["epochs"][0]["energy_kwh"]);
+  EXPECT_EQ(cont["resumed"]["epochs"], 1);
+  EXPECT_EQ(cont["resumed"]["energy_kwh"], first["totals"]["energy_kwh"]);
+  double sum = 0;
+  for (const auto& e : cont["epochs"]) sum += e["energy_kwh"].get<double>();
+  EXPECT_NEAR(cont["totals"]["energy_kwh"].get<double>(), sum, 1e-3 * sum);
+  EXPECT_GT(cont["totals"]["time_s"].get<double>(), first["totals"]["time_s"].get<double>());
+  EXPECT_EQ(cont["budget"]["predicted_energy_kwh"], first["budget"]["predicted_energy_kwh"]);
+
+  // Another run's options, another model, a file that is no checkpoint: each a clear error.
+  auto message = [](const TrainConfig& cfg) {
+    try {
+      pepr::train::train_run(cfg);
+    } catch (const pepr::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  TrainConfig other = rest;
+  other.lr = 1e-3;
+  EXPECT_NE(message(other).find("a checkpoint of another run (lr 0.0005 (checkpoint) vs 0.001)"),
+            std::string::npos)
+      << message(other);
+  other = rest;
+  other.model = "resnet14t";
+  EXPECT_NE(message(other).find("a checkpoint of another model"), std::string::npos)
+      << message(other);
+  const std::string junk = (dir / "junk.ckpt").string();
+  pepr::test::write_file(junk, "not a checkpoint");
+  other = rest;
+  other.resume_from = junk;
+  EXPECT_NE(message(other).find("junk.ckpt: not a pepr checkpoint"), std::string::npos)
+      << message(other);
+}
+
 TEST(Train, TrainFractionIsAStratifiedSubsetAndRecorded) {
   pepr::test::TempDir dir;
   TrainConfig c = small_config(synth_file(dir), "mobilenetv2_050");

@@ -198,7 +198,18 @@ void run_train(TrainArgs& a) {
                 "pss"
             ? "PSS of the process tree"
             : "RSS");
+    if (rec.resumed)
+      fmt::print(stderr,
+                 "  continued      from {} after epoch {} ({:.4g} Wh, {:.1f} s of the totals)\n",
+                 rec.resumed->checkpoint.value_or(""), rec.resumed->epochs.value_or(0),
+                 rec.resumed->energy_kwh.value_or(0) * 1000, rec.resumed->time_s.value_or(0));
     if (rec.stop_reason) fmt::print(stderr, "  stopped        {}\n", *rec.stop_reason);
+    if (rec.checkpoint)
+      fmt::print(stderr, "  checkpoint     {}{}\n", rec.checkpoint->path.value_or(""),
+                 rec.checkpoint->saved.value_or(false)
+                     ? fmt::format(" (after epoch {}; continue with --resume-from)",
+                                   rec.checkpoint->epochs.value_or(0))
+                     : " " + rec.checkpoint->reason.value_or(""));
     if (rec.error) fmt::print(stderr, "  error          {}\n", *rec.error);
     fmt::print(stderr, "  record         {}{}\n", output,
                default_output ? " (the default place; -o FILE to choose)" : "");
@@ -221,6 +232,7 @@ void settle_omp_wait_policy(int argc, char** argv) {
   for (int i = 2; i < argc; ++i)  // help is printed at once
     if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") return;
   const auto busy = meter::busy_cores_now(0.2);
+  if (busy) meter::remember_busy_cores_at_start(*busy);  // the trainer's threads: not sampled again
   if (!busy || *busy < meter::kLoadedBusyCores) return;
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   ::setenv("PEPR_OMP_WAIT_REASON",

@@ -5,7 +5,9 @@
 //
 // Environment: FAKE_TRAIN_EPOCH_MS (sleep per epoch, default 5), FAKE_TRAIN_FAIL_MODEL=NAME
 // (exit 1 with a message, no record), FAKE_TRAIN_CRASH_MODEL=NAME (abort()),
-// FAKE_TRAIN_INVOCATIONS=FILE (append the run ID of every invocation).
+// FAKE_TRAIN_INVOCATIONS=FILE (append the run ID of every invocation), FAKE_TRAIN_EPOCHS=FILE
+// (append "RUN_ID EPOCH" for every epoch trained). --save-checkpoint / --resume-from keep and
+// continue the epochs so far in a JSON file (a stand-in for the trainer's LibTorch archive).
 #include <unistd.h>
 
 #include <chrono>
@@ -145,7 +147,32 @@ int main(int argc, char** argv) {
   std::vector<double> accs, cum;
   double energy = 0, time = 0, e1 = 0, t1 = 0;
   std::string status = "completed";
-  for (int k = 1; k <= epochs; ++k) {
+  int first = 1;
+  if (!c.resume_from.empty()) {
+    json ck;
+    try {
+      ck = json::parse(pepr::read_text_file(c.resume_from));
+      if (ck.value("format", "") != "fake-checkpoint" || ck.value("key", "") != run_id)
+        throw std::runtime_error("another run's");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fake_train: %s: not a checkpoint of this run (%s)\n",
+                   c.resume_from.c_str(), e.what());
+      return 1;
+    }
+    rec["epochs"] = ck["epochs"];
+    rec["budget"] = ck["budget"];
+    energy = ck["energy"], time = ck["time"], e1 = ck["e1"], t1 = ck["t1"];
+    accs = ck["accs"].get<std::vector<double>>();
+    cum = ck["cum"].get<std::vector<double>>();
+    first = static_cast<int>(accs.size()) + 1;
+    rec["resumed"] = {{"checkpoint", c.resume_from},
+                      {"epochs", first - 1},
+                      {"energy_kwh", energy},
+                      {"time_s", time}};
+  }
+  std::FILE* epochs_log = nullptr;
+  if (const char* f = std::getenv("FAKE_TRAIN_EPOCHS"); f && *f) epochs_log = std::fopen(f, "a");
+  for (int k = first; k <= epochs; ++k) {
     auto t0 = std::chrono::steady_clock::now();
     for (int slept = 0; slept < epoch_ms && !g_stop; slept += 5)
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5, epoch_ms - slept)));
@@ -154,6 +181,7 @@ int main(int argc, char** argv) {
       break;
     }
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (epochs_log) std::fprintf(epochs_log, "%s %d\n", run_id.c_str(), k), std::fflush(epochs_log);
     double noise = static_cast<double>(h(fmt::format("{}|{}", key, k)) % 100) / 100 - 0.5;
     double acc = std::clamp(base + 0.25 * (1 - std::exp(-k / 1.5)) + noise * 0.04, 0.0, 1.0);
     double e = epoch_kwh * (k == 1 ? 1.2 : 1.0);
@@ -197,6 +225,21 @@ int main(int argc, char** argv) {
     }
   }
   if (prog) std::fclose(prog);
+  if (epochs_log) std::fclose(epochs_log);
+  if (status == "stopped" && !c.save_checkpoint.empty()) {
+    json ck = {{"format", "fake-checkpoint"},
+               {"key", run_id},
+               {"epochs", rec["epochs"]},
+               {"budget", rec["budget"]},
+               {"energy", energy},
+               {"time", time},
+               {"e1", e1},
+               {"t1", t1},
+               {"accs", accs},
+               {"cum", cum}};
+    pepr::write_file_atomic(c.save_checkpoint, ck.dump());
+    rec["checkpoint"] = {{"path", c.save_checkpoint}, {"saved", true}, {"epochs", accs.size()}};
+  }
   rec["status"] = status;
   rec["totals"] = {{"time_s", time},
                    {"energy_kwh", energy},
