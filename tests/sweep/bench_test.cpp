@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -661,4 +662,40 @@ TEST_F(BenchTest, ImageSizesAreResolvedPerModelAndImpossibleRunsAreRefusedBefore
   ASSERT_EQ(invocations().size(), 1u);  // resnet18's alone
   EXPECT_EQ(invocations()[0].rfind("resnet18-", 0), 0u);
   EXPECT_EQ(records(runs2).size(), 1u);
+}
+
+// pepr collect -g COL, as the other table commands take it: each group's rows together (the
+// groups sorted, collect's order within each); a column that does not exist names the closest.
+TEST_F(BenchTest, CollectGroupsRowsByAColumn) {
+  fs::path plan = write_plan(plan_text({"m1", "m2"}, 1));
+  fs::path runs = tmp / "runs";
+  ASSERT_EQ(pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "-q"}).exit_code, 0);
+  auto plain = pepr::test::run_pepr({"collect", runs.string()});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  auto g = pepr::test::run_pepr({"collect", runs.string(), "-g", "dataset"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const pepr::Table before = pepr::Table::parse_csv(plain.out, "plain");
+  const pepr::Table t = pepr::Table::parse_csv(g.out, "grouped");
+  ASSERT_EQ(t.num_rows(), 4u);
+  auto column = [](const pepr::Table& table, const char* name) {
+    std::vector<std::string> out;
+    const std::size_t c = table.require_column(name);
+    for (std::size_t r = 0; r < table.num_rows(); ++r) out.emplace_back(table.cell(r, c));
+    return out;
+  };
+  EXPECT_EQ(column(t, "dataset"),
+            (std::vector<std::string>{"toy_scratch", "toy_scratch", "toy_scratch_small",
+                                      "toy_scratch_small"}));
+  EXPECT_EQ(column(t, "model"), (std::vector<std::string>{"m1", "m2", "m1", "m2"}));
+  // The same rows: only their order differs.
+  auto ids = column(t, "run_id"), plain_ids = column(before, "run_id");
+  std::sort(ids.begin(), ids.end());
+  std::sort(plain_ids.begin(), plain_ids.end());
+  EXPECT_EQ(ids, plain_ids);
+  auto bad = pepr::test::run_pepr({"collect", runs.string(), "--group-by", "datset"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("-g datset: no such column in the collected table (did you mean "
+                         "dataset?)"),
+            std::string::npos)
+      << bad.err;
 }
