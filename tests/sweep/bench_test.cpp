@@ -699,3 +699,24 @@ TEST_F(BenchTest, CollectGroupsRowsByAColumn) {
             std::string::npos)
       << bad.err;
 }
+
+// --print-plan: the plan as written, then its effective values as TOML comments (every default
+// filled in) and the other options every run gets, budgets given to pepr bench included.
+TEST_F(BenchTest, PrintPlanShowsTheEffectiveValues) {
+  fs::path plan = write_plan(
+      "[sweep]\nepochs = 2\ntrain_args = [\"--weight-decay\", \"0.01\"]\n[models]\n"
+      "names = [\"m1\"]\n[[datasets]]\nfile = \"toy.npz\"\n");
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "--print-plan", "--max-energy-wh", "2.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("[sweep]\nepochs = 2\n", 0), 0u) << r.out;
+  for (const char* line :
+       {"# Effective values, every default filled in", "# name = \"sweep\"  # default\n",
+        "# epochs = 2\n", "# lr = 0.0005  # default\n", "# batch_size = 32  # default\n",
+        "# optimizer = \"adam\"  # default\n", "# device = \"cpu\"  # default\n",
+        "# precision = \"fp32\"  # default\n", "# threads = 0  # default",
+        "# image_size = \"auto\"  # default", "# seeds = [0]  # default\n",
+        "# train_fractions = [1.0]  # default\n", "# regimes = [\"pretrained\"]  # default\n",
+        "# name = \"toy\"\n# file = \"toy.npz\"\n", "--weight-decay 0.01", "--momentum 0.9",
+        "--max-energy-wh 2.5", "# Image sizes (image_size = auto):"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << " in\n" << r.out;
+}
