@@ -212,6 +212,30 @@ void print_plan_sizes(const sweep::Plan& plan) {
   print_image_sizes(stdout, runs, true, "# ");
 }
 
+// --print-plan: after the plan as written, its effective values as TOML comments: every key
+// with its default filled in, and the other options every run is given (the budgets given here
+// included).
+void print_effective_plan(sweep::Plan plan, const run::RunConfig& budgets) {
+  plan.run.max_energy_wh = budgets.max_energy_wh;
+  plan.run.max_time_s = budgets.max_time_s;
+  plan.run.pepr_patience = budgets.pepr_patience;
+  std::string text = sweep::effective_plan_toml(plan);
+  text += "\nEvery run's other pepr train options (train_args applied):\n";
+  std::string line;
+  for (const auto& [flag, value] : sweep::other_train_options(plan)) {
+    const std::string item = flag + " " + value;
+    if (!line.empty() && line.size() + 1 + item.size() > 96) text += line + "\n", line.clear();
+    line += (line.empty() ? "  " : " ") + item;
+  }
+  text += line + "\n";
+  fmt::print("\n# Effective values, every default filled in (\"# default\": pepr's default):\n");
+  for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
+    end = text.find('\n', start);
+    const std::string l = text.substr(start, end - start);
+    fmt::print("{}\n", l.empty() ? "#" : "# " + l);
+  }
+}
+
 // The plan: the embedded default (its dataset checked against the published file's MD5) or the
 // file given. Returns false when --print-plan printed it (nothing to run).
 bool load_bench_plan(BenchArgs& a, sweep::Plan& plan, std::string& plan_label) {
@@ -222,6 +246,7 @@ bool load_bench_plan(BenchArgs& a, sweep::Plan& plan, std::string& plan_label) {
     plan_label = fs::absolute(a.plan).lexically_normal().string();
     if (a.print_plan) {
       fmt::print("{}", read_text_file(a.plan));
+      print_effective_plan(plan, a.budgets);
       print_plan_sizes(plan);
     }
     return !a.print_plan;
@@ -230,7 +255,9 @@ bool load_bench_plan(BenchArgs& a, sweep::Plan& plan, std::string& plan_label) {
   const fs::path data_dir = sweep::find_default_data_dir(sweep::self_exe());
   if (a.print_plan) {
     fmt::print("# `file` is relative to {}\n{}", data_dir.string(), sweep::default_plan_toml());
-    print_plan_sizes(sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", data_dir));
+    plan = sweep::parse_plan(sweep::default_plan_toml(), "<default plan>", data_dir);
+    print_effective_plan(plan, a.budgets);
+    print_plan_sizes(plan);
     return false;
   }
   const std::string data_file = (data_dir / sweep::kDefaultDataFile).string();

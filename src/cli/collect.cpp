@@ -1,4 +1,5 @@
 // pepr collect: a folder of run records -> one results table (one row per run, or per epoch).
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
+#include "core/suggest.hpp"
 #include "run/modes.hpp"
 #include "sweep/collect.hpp"
 
@@ -21,8 +23,25 @@ struct CollectArgs {
   std::string output = "-";
   std::string format;
   std::string status = "completed,stopped,pruned";
+  std::string group_by;
   bool long_format = false;
 };
+
+// -g COL: the rows of each group together (groups in sorted order, runs in collect's order within
+// each), as the other commands' -g groups them; a column that does not exist is an error.
+Table rows_grouped_by(const Table& t, const std::string& column) {
+  const auto found = t.find_column(column);
+  if (!found)
+    throw Error(fmt::format("-g {}: no such column in the collected table{}; columns: {}", column,
+                            did_you_mean(column, t.column_names()),
+                            fmt::join(t.column_names(), ", ")));
+  const std::size_t c = *found;
+  std::vector<std::size_t> order(t.num_rows());
+  for (std::size_t r = 0; r < order.size(); ++r) order[r] = r;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return t.cell(x, c) < t.cell(y, c); });
+  return t.select_rows(order);
+}
 
 void run_collect(const CollectArgs& a) {
   check_output_path(a.output, "-o");
@@ -61,6 +80,7 @@ void run_collect(const CollectArgs& a) {
         fmt::format("{}: none of the {} run record{} has status {} (--status all to "
                     "include every status)",
                     a.runs_dir, res.records, res.records == 1 ? "" : "s", a.status));
+  if (!a.group_by.empty()) res.table = rows_grouped_by(res.table, a.group_by);
   write_file_atomic(a.output, render(res.table, f));
   if (a.output != "-")
     fmt::print(stderr, "pepr collect: {} row{} from {} record{} -> {}\n", res.table.num_rows(),
@@ -84,6 +104,9 @@ void add_collect(CLI::App& app) {
   cmd->add_flag("--long", args->long_format,
                 "one row per run x epoch with cumulative energy_kwh, co2_g, time_s (for pepr "
                 "curve)");
+  cmd->add_option("-g,--group-by", args->group_by,
+                  "put the rows of each value of this column together (e.g. dataset: one block "
+                  "per experiment); pepr score -g ranks within them");
   cmd->add_option("--status", args->status, "comma-separated statuses to include, or all")
       ->capture_default_str();
   cmd->footer(

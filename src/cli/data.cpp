@@ -10,9 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "cli/download_progress.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/format.hpp"
+#include "core/table.hpp"
 #include "data/catalogue.hpp"
 #include "data/dataset.hpp"
 #include "data/npy.hpp"
@@ -74,7 +77,7 @@ void run_pull(const PullArgs& a) {
 
 struct InfoArgs {
   std::string path;
-  std::string format = "table";
+  OutputArgs out;
   int num_classes = 0;
   int image_size = 0;
 };
@@ -104,7 +107,9 @@ void run_info(const InfoArgs& a) {
           ? fmt::format("shapes as stored; pepr train --image-size {0} resizes them to {0}x{0}",
                         a.image_size)
           : "";
-  if (a.format == "json") {
+  check_output_path(a.out.output, "-o");
+  const Format f = resolve_format(a.out);
+  if (f == Format::Json) {
     json j;
     j["path"] = info.path;
     j["format"] = info.format;
@@ -131,26 +136,28 @@ void run_info(const InfoArgs& a) {
                                        {"test_fraction", made.test_fraction}}
                                 : json(nullptr);
     if (a.image_size > 0) j["image_size"] = a.image_size;
-    fmt::print("{}\n", j.dump(2));
+    emit(a.out, j.dump(2) + "\n");
     return;
   }
-  fmt::print(
-      "{} ({}), {} {}{}\n", info.path, info.format, info.num_classes,
-      info.multi_label ? "labels (multi-label)" : "classes",
-      info.class_names.empty() ? "" : ": " + fmt::format("{}", fmt::join(info.class_names, ", ")));
-  fmt::print("{:<6} {:>8}  {:<16} {:<6} {:<12} {:<6} {}\n", "split", "images", "image shape",
-             "dtype", "label shape", "dtype",
-             info.multi_label ? "positives per label" : "class counts");
+  // The other formats: one row per split, the dataset in the title, the split made and the
+  // resizing as notes.
+  Table t({"split", "images", "image_shape", "image_dtype", "label_shape", "label_dtype",
+           info.multi_label ? "positives_per_label" : "class_counts"});
   for (const auto& s : info.splits) {
     std::string counts;
-    for (std::size_t k = 0; k < s.class_counts.size(); ++k) {
+    for (std::size_t k = 0; k < s.class_counts.size(); ++k)
       counts += fmt::format("{}{}:{}", k ? " " : "", k, s.class_counts[k]);
-    }
-    fmt::print("{:<6} {:>8}  {:<16} {:<6} {:<12} {:<6} {}\n", s.split, s.n, dims(s.image_shape),
-               s.image_dtype, dims(s.label_shape), s.label_dtype, counts);
+    t.add_row({s.split, std::to_string(s.n), dims(s.image_shape), s.image_dtype,
+               dims(s.label_shape), s.label_dtype, counts});
   }
-  if (!split_note.empty()) fmt::print("{}\n", split_note);
-  if (!resize_note.empty()) fmt::print("{}\n", resize_note);
+  RenderOptions ro;
+  ro.title = fmt::format(
+      "{} ({}), {} {}{}", info.path, info.format, info.num_classes,
+      info.multi_label ? "labels (multi-label)" : "classes",
+      info.class_names.empty() ? "" : ": " + fmt::format("{}", fmt::join(info.class_names, ", ")));
+  if (!split_note.empty()) ro.notes.push_back(split_note);
+  if (!resize_note.empty()) ro.notes.push_back(resize_note);
+  emit(a.out, render(t, f, ro));
 }
 
 struct ExportArgs {
@@ -184,13 +191,15 @@ void run_synth(const SynthArgs& a) {
              a.opt.seed);
 }
 
-void run_list(const std::string& format) {
+void run_list(const OutputArgs& out) {
+  check_output_path(out.output, "-o");
+  const Format f = resolve_format(out);
   const auto& cat = data::medmnist_catalogue();
   auto cached = [](const data::CatalogueEntry& e, int size) {
     return fs::is_regular_file(fs::path(data::data_cache_dir()) /
                                data::medmnist_file_name(e, size));
   };
-  if (format == "json") {
+  if (f == Format::Json) {  // the catalogue with every size's file, URL and MD5
     json arr = json::array();
     for (const auto& e : cat) {
       json sizes = json::object();
@@ -211,24 +220,26 @@ void run_list(const std::string& format) {
                      {"test", e.test},
                      {"sizes", sizes}});
     }
-    fmt::print("{}\n", arr.dump(2));
+    emit(out, arr.dump(2) + "\n");
     return;
   }
-  fmt::print("{:<15} {:<26} {:<26} {:>2} {:>7} {:>7} {:>6} {:>6}  {}\n", "name", "modality", "task",
-             "ch", "classes", "train", "val", "test", "cached");
+  Table t({"name", "modality", "task", "channels", "classes", "train", "val", "test", "cached_px"});
   for (const auto& e : cat) {
-    std::string c;
-    for (int s : data::kMedmnistSizes) {
+    std::string c;  // the sizes in the cache, e.g. "28,64"; empty: none
+    for (int s : data::kMedmnistSizes)
       if (cached(e, s)) c += (c.empty() ? "" : ",") + std::to_string(s);
-    }
-    fmt::print("{:<15} {:<26} {:<26} {:>2} {:>7} {:>7} {:>6} {:>6}  {}\n", e.name, e.description,
-               e.task, e.channels, e.classes, e.train, e.val, e.test, c.empty() ? "-" : c);
+    t.add_row({std::string(e.name), std::string(e.description), std::string(e.task),
+               std::to_string(e.channels), std::to_string(e.classes), std::to_string(e.train),
+               std::to_string(e.val), std::to_string(e.test), c});
   }
-  fmt::print("sizes 28, 64, 128, 224 px from {} (override: {}); cache {}\n", data::kMedmnistBaseUrl,
-             data::kMedmnistBaseEnv, data::data_cache_dir());
-  fmt::print(
-      "published MD5 in the catalogue: pneumoniamnist 28 px; others are computed and "
-      "reported at download\n");
+  RenderOptions ro;
+  ro.notes.push_back(fmt::format("sizes 28, 64, 128, 224 px from {} (override: {}); cache {}",
+                                 data::kMedmnistBaseUrl, data::kMedmnistBaseEnv,
+                                 data::data_cache_dir()));
+  ro.notes.push_back(
+      "published MD5 in the catalogue: pneumoniamnist 28 px; others are computed and reported at "
+      "download (-f json: every size's file, URL and MD5)");
+  emit(out, render(t, f, ro));
 }
 
 }  // namespace
@@ -262,9 +273,7 @@ void add_data(CLI::App& app) {
       "Splits, shapes, dtypes and class counts of a .npz file, an image folder or a "
       "pulled catalogue dataset; verifies every .npz member's CRC-32 and the labels");
   i->add_option("path", info->path, "FILE.npz, ROOT folder, or catalogue name")->required();
-  i->add_option("--format", info->format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->default_val("table");
+  add_output_options(i, info->out);
   i->add_option("--num-classes", info->num_classes,
                 "the dataset's classes when not every class has images (default: the labels "
                 "present, 0..K-1)")
@@ -310,12 +319,13 @@ void add_data(CLI::App& app) {
               "deflating them (np.savez_compressed)");
   s->callback([synth] { run_synth(*synth); });
 
-  auto list_format = std::make_shared<std::string>("table");
+  auto list_out = std::make_shared<OutputArgs>();
   CLI::App* l = data->add_subcommand("list", "The MedMNIST catalogue");
-  l->add_option("--format", *list_format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->default_val("table");
-  l->callback([list_format] { run_list(*list_format); });
+  add_output_options(l, *list_out);
+  l->footer(
+      "Examples:\n  pepr data list\n  pepr data list -o catalogue.json   # with every size's URL "
+      "and MD5");
+  l->callback([list_out] { run_list(*list_out); });
 }
 
 }  // namespace pepr::cli

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "meter/probe.hpp"
@@ -38,9 +39,21 @@ void add_meters(CLI::App& app) {
     std::optional<double> tdp;
     if (a->tdp_opt->count()) tdp = a->cpu_tdp;
     check_output_path(a->output, "-o");
-    const bool json = a->json || a->format == "json" ||
-                      (a->format.empty() && a->output.size() > 5 &&
-                       a->output.compare(a->output.size() - 5, 5, ".json") == 0);
+    // The table commands' rule (-f, else -o's extension), with text for their "table"; an
+    // extension of another format (.csv, .xlsx) is refused below.
+    Format f = Format::Csv;
+    try {
+      f = a->json
+              ? Format::Json
+              : output_format(a->format == "text" ? "table" : a->format, a->output, Format::Table);
+    } catch (const Error&) {
+    }
+    if (f != Format::Json && f != Format::Table)
+      throw Error(
+          fmt::format("-o {}: pepr meters writes text (.txt, or no extension) or JSON "
+                      "(.json); or give -f text|json",
+                      a->output));
+    const bool json = f == Format::Json;
     auto probe = meter::probe_sensors(a->window_s, tdp);
     write_file_atomic(a->output, json ? probe.dump(2) + "\n" : meter::format_probe(probe));
   });

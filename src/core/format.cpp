@@ -1,7 +1,11 @@
 #include "core/format.hpp"
 
+#include <locale.h>
+#include <wchar.h>
+
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -113,13 +117,46 @@ std::string markdown_escape(std::string_view s) {
   return out;
 }
 
-// Display width in terminal columns (UTF-8 continuation bytes do not count).
-std::size_t width(std::string_view s) {
+// The C library's UTF-8 character classes, whatever the process's locale (a user's LANG=C
+// too); null when this libc has no C.UTF-8. Made once, never freed.
+locale_t utf8_locale() {
+  static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{});
+  return loc;
+}
+
+// The code point of the UTF-8 sequence at s[i] (advancing i), or nullopt for a byte that does
+// not start a valid sequence (i advances past it).
+std::optional<char32_t> next_code_point(std::string_view s, std::size_t& i) {
+  const auto b = static_cast<unsigned char>(s[i++]);
+  if (b < 0x80) return b;
+  const int extra = b >= 0xF0 && b < 0xF5 ? 3 : b >= 0xE0 ? 2 : b >= 0xC2 && b < 0xE0 ? 1 : -1;
+  if (extra < 0) return std::nullopt;
+  char32_t cp = b & (0x3F >> extra);
+  for (int k = 0; k < extra; ++k) {
+    if (i >= s.size() || (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3F);
+  }
+  return cp;
+}
+
+}  // namespace
+
+std::size_t display_width(std::string_view s) {
+  const locale_t utf8 = utf8_locale();
+  const locale_t before = utf8 ? uselocale(utf8) : locale_t{};
   std::size_t w = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++w;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto cp = next_code_point(s, i);
+    // Without the locale, or for what wcwidth does not know (a control character, a byte that
+    // is not UTF-8): one column each.
+    const int cw = cp && utf8 ? wcwidth(static_cast<wchar_t>(*cp)) : -1;
+    w += cw >= 0 ? static_cast<std::size_t>(cw) : 1;
+  }
+  if (utf8) uselocale(before);
   return w;
 }
+
+namespace {
 
 std::vector<std::vector<std::string>> human_cells(const Table& t, const std::vector<bool>& numeric,
                                                   int digits) {
@@ -137,8 +174,8 @@ std::string render_text(const Table& t, const RenderOptions& o) {
   auto cells = human_cells(t, numeric, o.digits);
   std::vector<std::size_t> w(t.num_columns());
   for (std::size_t c = 0; c < t.num_columns(); ++c) {
-    w[c] = width(t.column_name(c));
-    for (const auto& row : cells) w[c] = std::max(w[c], width(row[c]));
+    w[c] = display_width(t.column_name(c));
+    for (const auto& row : cells) w[c] = std::max(w[c], display_width(row[c]));
   }
   std::string out;
   if (!o.title.empty()) out += o.title + "\n";
@@ -146,7 +183,7 @@ std::string render_text(const Table& t, const RenderOptions& o) {
     std::string l;
     for (std::size_t c = 0; c < t.num_columns(); ++c) {
       std::string s = get(c);
-      std::size_t pad = w[c] - width(s);
+      std::size_t pad = w[c] - display_width(s);
       if (c) l += "  ";
       if (numeric[c])
         l += std::string(pad, ' ') + s;

@@ -1,7 +1,9 @@
 // Rendering a Table for people (aligned text, Markdown, LaTeX) and for programs (CSV, JSON).
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,12 @@ struct RenderOptions {
 };
 
 std::string render(const Table& table, Format format, const RenderOptions& options = {});
+
+// The columns a UTF-8 string takes in a terminal: wcwidth under the C library's C.UTF-8 locale
+// (2 for CJK ideographs and most emoji, 0 for combining marks and joiners), whatever the
+// process's own locale; one per code point where that locale is missing. Bytes that are not
+// UTF-8 and control characters count one each. The text table pads by it.
+std::size_t display_width(std::string_view text);
 
 // For each column, whether every non-missing cell is a number (and at least one is present):
 // such columns are right-aligned and formatted as numbers.

@@ -325,6 +325,120 @@ Plan parse_plan(std::string_view text, const std::string& source, const fs::path
   return p;
 }
 
+namespace {
+
+// Values as TOML text: a basic string, quoted and escaped; an integer; a float in its shortest
+// form that reads back as the same double, with a '.' or an exponent.
+std::string toml_text(std::string_view v) {
+  std::string out = "\"";
+  for (const char ch : v) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\')
+      out += {'\\', ch};
+    else if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\u{:04X}", u);
+    else
+      out += ch;
+  }
+  return out + "\"";
+}
+std::string toml_text_int(std::int64_t v) {
+  return std::to_string(v);
+}
+std::string toml_text(double v) {
+  std::string out = fmt::format("{}", v);
+  if (out.find_first_of(".eEn") == std::string::npos) out += ".0";  // "n": inf, nan
+  return out;
+}
+
+template <typename T, typename F>
+std::string toml_array(const std::vector<T>& values, F text) {
+  std::vector<std::string> parts;
+  for (const auto& v : values) parts.push_back(text(v));
+  return fmt::format("[{}]", fmt::join(parts, ", "));
+}
+
+std::string toml_strings(const std::vector<std::string>& values) {
+  return toml_array(values, [](const std::string& v) { return toml_text(v); });
+}
+
+}  // namespace
+
+std::string effective_plan_toml(const Plan& plan) {
+  const Plan defaults;
+  const run::RunConfig& c = plan.run;
+  const run::RunConfig& d = defaults.run;
+  std::string out = "[sweep]\n";
+  auto key = [&](const char* name, const std::string& value, bool is_default,
+                 const char* why = "") {
+    out += fmt::format("{} = {}{}\n", name, value,
+                       is_default ? fmt::format("  # default{}", why) : std::string());
+  };
+  key("name", toml_text(plan.name), plan.name == defaults.name);
+  key("epochs", toml_text_int(c.epochs), c.epochs == d.epochs);
+  key("lr", toml_text(c.lr), c.lr == d.lr);
+  key("batch_size", toml_text_int(c.batch_size), c.batch_size == d.batch_size);
+  key("optimizer", toml_text(run::name(c.optimizer)), c.optimizer == d.optimizer);
+  key("device", toml_text(c.device), c.device == d.device);
+  key("precision", toml_text(run::name(c.precision)), c.precision == d.precision);
+  key("threads", toml_text_int(c.threads), c.threads == d.threads,
+      c.threads == 0 ? ": the CPUs other processes leave free when each run starts" : "");
+  key("image_size", c.image_size.is_auto() ? toml_text("auto") : toml_text_int(c.image_size.px),
+      c.image_size == d.image_size,
+      c.image_size.is_auto() ? ": per model, the data's size unless the model needs another" : "");
+  key("seeds", toml_array(plan.seeds, [](int v) { return toml_text_int(v); }),
+      plan.seeds == defaults.seeds);
+  key("train_fractions", toml_array(plan.train_fractions, [](double v) { return toml_text(v); }),
+      plan.train_fractions == defaults.train_fractions);
+  key("regimes", toml_strings(plan.regimes), plan.regimes == defaults.regimes);
+  key("train_args", toml_strings(plan.train_args), plan.train_args.empty());
+
+  out += "\n[models]\n";
+  if (!plan.model_names.empty()) out += "names = " + toml_strings(plan.model_names) + "\n";
+  const ModelFilter& f = plan.filter;
+  if (f.max_params) out += "max_params = " + toml_text(*f.max_params) + "\n";
+  if (f.min_params) out += "min_params = " + toml_text(*f.min_params) + "\n";
+  if (f.native) out += fmt::format("native = {}\n", *f.native);
+  if (f.type) out += "type = " + toml_text(*f.type) + "\n";
+  if (f.efficient) out += "efficient = " + toml_text_int(*f.efficient) + "\n";
+
+  for (const auto& ds : plan.datasets) {
+    out += "\n[[datasets]]\nname = " + toml_text(ds.name) + "\n";
+    if (!ds.file.empty()) out += "file = " + toml_text(ds.file) + "\n";
+    if (!ds.pull.empty()) out += "pull = " + toml_text(ds.pull) + "\n";
+    if (ds.synth) out += "synth = true\nsynth_args = " + toml_strings(ds.synth_args) + "\n";
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> other_train_options(const Plan& plan) {
+  // The plan's own keys and each run's own values are shown elsewhere; a probe's epoch limit is
+  // the sweep's business.
+  static const std::set<std::string_view> shown = {
+      "model",   "data",       "dataset",    "pretrained",       "train_fraction", "seed",
+      "epochs",  "lr",         "batch_size", "optimizer",        "device",         "precision",
+      "threads", "image_size", "run_id",     "stop_after_epochs"};
+  run::RunConfig c = plan.run;
+  if (!plan.train_args.empty()) {
+    std::vector<std::string> args = run::to_args(plan.run);
+    args.insert(args.end(), plan.train_args.begin(), plan.train_args.end());
+    std::vector<std::string> unknown;
+    try {
+      c = run::from_args(args, &unknown);
+    } catch (const Error&) {
+      // a value the trainer will refuse when the run starts: shown as the plan has it
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const run::Flag& flag : run::flags()) {
+    if (shown.count(flag.key)) continue;
+    std::string v = run::value_text(flag, c);
+    if (v.empty()) v = "none";
+    out.emplace_back(std::string(flag.flag), std::move(v));
+  }
+  return out;
+}
+
 Plan load_plan(const std::string& path) {
   std::string text = read_text_file(path);
   fs::path dir = fs::absolute(fs::path(path)).parent_path();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,18 @@ struct Plan {
 Plan parse_plan(std::string_view text, const std::string& source,
                 const std::filesystem::path& base_dir);
 Plan load_plan(const std::string& path);
+
+// The plan's effective values, every default filled in ([sweep]'s name, epochs, lr, batch_size,
+// optimizer, device, precision, threads, image_size, seeds, train_fractions, regimes,
+// train_args; [models]; each [[datasets]] with its name), as the TOML of a plan that parse_plan
+// reads back to the same runs. A value that is the default says so in a trailing comment.
+std::string effective_plan_toml(const Plan& plan);
+
+// The options of `pepr train` a plan has no key for (momentum, weight_decay, eval_batch_size,
+// in_chans, the budgets, ...), as every run of the plan is given them: the plan's run options
+// with its train_args applied. Pairs of flag and value ("--momentum", "0.9"; a switch "true" or
+// "false"; an absent value "none"). train_args the table does not know are left out.
+std::vector<std::pair<std::string, std::string>> other_train_options(const Plan& plan);
 
 // Checks what can be checked before any run starts, so that a typo fails the sweep at once and
 // not each run after its start: every dataset `file` exists, and every model name is one of

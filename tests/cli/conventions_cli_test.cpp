@@ -176,6 +176,48 @@ TEST(CliConventions, UnknownOutputExtensionIsAnError) {
   EXPECT_NE(c.err.find("unknown extension '.xlsx'"), std::string::npos) << c.err;
 }
 
+// Every command that prints a table takes -f/--format and -o/--output (atomic), the format
+// from -o's extension unless -f says: pepr data list and info (JSON with their own fields), pepr
+// meters (text or JSON; other extensions refused, nothing written).
+TEST(CliConventions, EveryTableTakesFormatAndOutput) {
+  TempDir dir;
+  const std::string npz = (dir / "s.npz").string();
+  ASSERT_EQ(run_pepr({"data", "synth", "-o", npz, "--classes", "3", "--train", "30", "--val", "6",
+                      "--test", "9"})
+                .exit_code,
+            0);
+  auto list = run_pepr({"data", "list", "-f", "csv"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out.rfind("name,modality,task,channels,classes,train,val,test,cached_px\n", 0), 0u)
+      << list.out;
+  EXPECT_NE(list.out.find("\npneumoniamnist,"), std::string::npos) << list.out;
+  auto list_md = run_pepr({"data", "list", "-o", (dir / "catalogue.md").string()});
+  ASSERT_EQ(list_md.exit_code, 0) << list_md.err;
+  EXPECT_EQ(list_md.out, "");
+  EXPECT_EQ(pepr::test::read_file(dir / "catalogue.md").rfind("| name | modality |", 0), 0u);
+  auto info = run_pepr({"data", "info", npz, "-o", (dir / "info.csv").string()});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(pepr::test::read_file(dir / "info.csv"),
+            "split,images,image_shape,image_dtype,label_shape,label_dtype,class_counts\n"
+            "train,30,30x28x28,|u1,30x1,|u1,0:10 1:10 2:10\n"
+            "val,6,6x28x28,|u1,6x1,|u1,0:2 1:2 2:2\n"
+            "test,9,9x28x28,|u1,9x1,|u1,0:3 1:3 2:3\n");
+  auto info_json = run_pepr({"data", "info", npz, "-o", (dir / "info.json").string()});
+  ASSERT_EQ(info_json.exit_code, 0) << info_json.err;
+  EXPECT_NE(pepr::test::read_file(dir / "info.json").find("\"num_classes\": 3"), std::string::npos);
+  auto info_tex = run_pepr({"data", "info", npz, "--format", "latex"});
+  EXPECT_NE(info_tex.out.find("\\begin{tabular}"), std::string::npos) << info_tex.out;
+  auto meters = run_pepr({"meters", "--window", "0.05", "-o", (dir / "m.json").string()});
+  ASSERT_EQ(meters.exit_code, 0) << meters.err;
+  EXPECT_EQ(pepr::test::read_file(dir / "m.json").rfind("{", 0), 0u);
+  auto meters_csv = run_pepr({"meters", "--window", "0.05", "-o", (dir / "m.csv").string()});
+  EXPECT_EQ(meters_csv.exit_code, 1);
+  EXPECT_NE(meters_csv.err.find("m.csv: pepr meters writes text (.txt, or no extension) or JSON"),
+            std::string::npos)
+      << meters_csv.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.csv"));
+}
+
 TEST(CliConventions, HelpLinesFitOneHundredColumns) {
   std::vector<std::vector<std::string>> helps{{"--help"}};
   for (const char* c : {"score", "curve", "pareto", "stats", "track", "meters", "bench", "collect",

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/format.hpp"
 #include "core/table.hpp"
 #include "support/test_support.hpp"
 
@@ -95,7 +96,8 @@ TEST(Table, AbsurdlyLongLineIsRejectedWithoutReadingItAll) {
   pepr::CsvOptions o;
   o.max_record_bytes = 1000;
   std::string text = "a,b\n" + std::string(5000, '7') + ",1\n";
-  EXPECT_EQ(error_of(text, o), "in.csv:2: record longer than 1000 bytes; is this really a CSV file?");
+  EXPECT_EQ(error_of(text, o),
+            "in.csv:2: record longer than 1000 bytes; is this really a CSV file?");
   std::string quoted = "a,b\n\"" + std::string(5000, 'x') + "\",1\n";
   EXPECT_EQ(error_of(quoted, o),
             "in.csv:2: record longer than 1000 bytes; is this really a CSV file?");
@@ -137,4 +139,26 @@ TEST(Table, ReadsFilesAndWritesAtomically) {
   EXPECT_EQ(files, 1);  // no temporary left behind
   EXPECT_THROW(Table::read_csv((dir / "absent.csv").string()), pepr::Error);
   EXPECT_THROW(pepr::write_file_atomic((dir / "no/such/dir/x.csv").string(), "x"), pepr::Error);
+}
+
+// CJK and emoji labels take two terminal columns per character: the text table pads by display
+// width, so their rows line up with ASCII ones (and under LANG=C too: the width comes from the C
+// library's C.UTF-8 tables, not the process's locale).
+TEST(Table, TextTableAlignsWideCharactersByDisplayWidth) {
+  EXPECT_EQ(pepr::display_width("resnet18"), 8u);
+  EXPECT_EQ(pepr::display_width("\u80ba\u708e"), 4u);           // 肺炎
+  EXPECT_EQ(pepr::display_width("\U0001FAC1lung"), 6u);         // 🫁lung
+  EXPECT_EQ(pepr::display_width("e\u0301"), 1u);                // e + combining acute
+  EXPECT_EQ(pepr::display_width("Z\u00fcrich"), 6u);            // Zürich
+  EXPECT_EQ(pepr::display_width(std::string("a\xff", 2)), 2u);  // not UTF-8: a byte each
+  Table t({"model", "dataset", "acc"});
+  t.add_row({"\u80ba\u708e", "lung", "0.5"});
+  t.add_row({"\U0001FAC1lung", "\u80ba", "0.25"});
+  t.add_row({"resnet18", "x", "1"});
+  EXPECT_EQ(pepr::render(t, pepr::Format::Table),
+            "model     dataset     acc\n"
+            "--------  -------  ------\n"
+            "\u80ba\u708e      lung     0.5000\n"
+            "\U0001FAC1lung    \u80ba       0.2500\n"
+            "resnet18  x             1\n");
 }

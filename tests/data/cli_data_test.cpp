@@ -17,8 +17,12 @@ TEST(DataCli, SynthThenInfo) {
   auto info = run_pepr({"data", "info", p});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_NE(info.out.find("3 classes"), std::string::npos) << info.out;
-  EXPECT_NE(info.out.find("train        90  90x28x28         |u1    90x1         |u1    "
-                          "0:30 1:30 2:30"),
+  EXPECT_NE(info.out.find("split  images  image_shape  image_dtype  label_shape  label_dtype  "
+                          "class_counts\n"),
+            std::string::npos)
+      << info.out;
+  EXPECT_NE(info.out.find("train      90  90x28x28     |u1          90x1         |u1          "
+                          "0:30 1:30 2:30\n"),
             std::string::npos)
       << info.out;
   auto js = run_pepr({"data", "info", p, "--format", "json"});

@@ -252,7 +252,7 @@ TEST(PullCli, DownloadsVerifiesThenWorksOffline) {
   EXPECT_NE(again.err.find("in the cache, MD5 verified"), std::string::npos) << again.err;
   auto info = pepr::test::run_pepr({"data", "info", "pneumoniamnist"});
   EXPECT_EQ(info.exit_code, 0) << info.err;
-  EXPECT_NE(info.out.find("train      4708  4708x28x28"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("train    4708  4708x28x28"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("0:1214 1:3494"), std::string::npos) << info.out;
   ::unsetenv("PEPR_MEDMNIST_BASE_URL");
   ::unsetenv("PEPR_HOME");

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -678,4 +679,61 @@ TEST_F(BenchTest, ImageSizesAreResolvedPerModelAndImpossibleRunsAreRefusedBefore
   ASSERT_EQ(invocations().size(), 1u);  // resnet18's alone
   EXPECT_EQ(invocations()[0].rfind("resnet18-", 0), 0u);
   EXPECT_EQ(records(runs2).size(), 1u);
+}
+
+// pepr collect -g COL, as the other table commands take it: each group's rows together (the
+// groups sorted, collect's order within each); a column that does not exist names the closest.
+TEST_F(BenchTest, CollectGroupsRowsByAColumn) {
+  fs::path plan = write_plan(plan_text({"m1", "m2"}, 1));
+  fs::path runs = tmp / "runs";
+  ASSERT_EQ(pepr::test::run_pepr({"bench", plan.string(), "-o", runs.string(), "-q"}).exit_code, 0);
+  auto plain = pepr::test::run_pepr({"collect", runs.string()});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  auto g = pepr::test::run_pepr({"collect", runs.string(), "-g", "dataset"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const pepr::Table before = pepr::Table::parse_csv(plain.out, "plain");
+  const pepr::Table t = pepr::Table::parse_csv(g.out, "grouped");
+  ASSERT_EQ(t.num_rows(), 4u);
+  auto column = [](const pepr::Table& table, const char* name) {
+    std::vector<std::string> out;
+    const std::size_t c = table.require_column(name);
+    for (std::size_t r = 0; r < table.num_rows(); ++r) out.emplace_back(table.cell(r, c));
+    return out;
+  };
+  EXPECT_EQ(column(t, "dataset"),
+            (std::vector<std::string>{"toy_scratch", "toy_scratch", "toy_scratch_small",
+                                      "toy_scratch_small"}));
+  EXPECT_EQ(column(t, "model"), (std::vector<std::string>{"m1", "m2", "m1", "m2"}));
+  // The same rows: only their order differs.
+  auto ids = column(t, "run_id"), plain_ids = column(before, "run_id");
+  std::sort(ids.begin(), ids.end());
+  std::sort(plain_ids.begin(), plain_ids.end());
+  EXPECT_EQ(ids, plain_ids);
+  auto bad = pepr::test::run_pepr({"collect", runs.string(), "--group-by", "datset"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("-g datset: no such column in the collected table (did you mean "
+                         "dataset?)"),
+            std::string::npos)
+      << bad.err;
+}
+
+// --print-plan: the plan as written, then its effective values as TOML comments (every default
+// filled in) and the other options every run gets, budgets given to pepr bench included.
+TEST_F(BenchTest, PrintPlanShowsTheEffectiveValues) {
+  fs::path plan = write_plan(
+      "[sweep]\nepochs = 2\ntrain_args = [\"--weight-decay\", \"0.01\"]\n[models]\n"
+      "names = [\"m1\"]\n[[datasets]]\nfile = \"toy.npz\"\n");
+  auto r = pepr::test::run_pepr({"bench", plan.string(), "--print-plan", "--max-energy-wh", "2.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("[sweep]\nepochs = 2\n", 0), 0u) << r.out;
+  for (const char* line :
+       {"# Effective values, every default filled in", "# name = \"sweep\"  # default\n",
+        "# epochs = 2\n", "# lr = 0.0005  # default\n", "# batch_size = 32  # default\n",
+        "# optimizer = \"adam\"  # default\n", "# device = \"cpu\"  # default\n",
+        "# precision = \"fp32\"  # default\n", "# threads = 0  # default",
+        "# image_size = \"auto\"  # default", "# seeds = [0]  # default\n",
+        "# train_fractions = [1.0]  # default\n", "# regimes = [\"pretrained\"]  # default\n",
+        "# name = \"toy\"\n# file = \"toy.npz\"\n", "--weight-decay 0.01", "--momentum 0.9",
+        "--max-energy-wh 2.5", "# Image sizes (image_size = auto):"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << " in\n" << r.out;
 }

@@ -248,3 +248,62 @@ TEST(SweepPlan, ValidateNamesAMissingDatasetFile) {
                 .find("model file /no/such/model.pt does not exist"),
             std::string::npos);
 }
+
+// --print-plan's effective values: every key with its default filled in, as a plan that reads
+// back to the same runs; what the plan leaves at pepr's default says so.
+TEST(SweepPlan, EffectiveValuesFillEveryDefaultAndReadBackToTheSameRuns) {
+  const std::string sparse =
+      "[sweep]\nepochs = 2\ntrain_args = [\"--momentum\", \"0.5\", \"--in-chans=1\", "
+      "\"--imagenet-norm\", \"--someone-elses\", \"x\"]\n[models]\nnames = [\"resnet18\"]\n"
+      "[[datasets]]\nsynth = true\nsynth_args = [\"--size\", \"16\"]\n"
+      "[[datasets]]\nname = \"q\\\"uote\"\nfile = \"d/x.npz\"\n";
+  for (const std::string& text : {std::string(kPlan), sparse, sw::default_plan_toml()}) {
+    const sw::Plan p = sw::parse_plan(text, "plan.toml", "/plans");
+    const std::string eff = sw::effective_plan_toml(p);
+    for (const char* key :
+         {"name =", "epochs =", "lr =", "batch_size =", "optimizer =", "device =", "precision =",
+          "threads =", "image_size =", "seeds =", "train_fractions =", "regimes =", "train_args =",
+          "[models]", "[[datasets]]"})
+      EXPECT_NE(eff.find(key), std::string::npos) << key << " in\n" << eff;
+    const sw::Plan back = sw::parse_plan(eff, "effective.toml", "/plans");
+    EXPECT_EQ(back.run, p.run) << eff;
+    auto ids = [](const sw::Plan& plan) {
+      std::vector<std::string> out;
+      for (const auto& r : sw::expand_plan(plan, "/runs", nullptr)) out.push_back(r.id);
+      return out;
+    };
+    EXPECT_EQ(ids(back), ids(p)) << eff;
+  }
+  const std::string eff = sw::effective_plan_toml(sw::parse_plan(sparse, "plan.toml", "/plans"));
+  EXPECT_NE(eff.find("name = \"sweep\"  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("epochs = 2\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("lr = 0.0005  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("batch_size = 32  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("optimizer = \"adam\"  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("device = \"cpu\"  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("precision = \"fp32\"  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("threads = 0  # default: the CPUs"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("image_size = \"auto\"  # default: per model"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("seeds = [0]  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("train_fractions = [1.0]  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("regimes = [\"pretrained\"]  # default\n"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("name = \"synth\"\nsynth = true\nsynth_args = [\"--size\", \"16\"]\n"),
+            std::string::npos)
+      << eff;
+  EXPECT_NE(eff.find("name = \"q\\\"uote\"\nfile = \"d/x.npz\"\n"), std::string::npos) << eff;
+
+  // The options a plan has no key for, as each run gets them: train_args applied (an unknown
+  // one left to the trainer), the rest at their defaults.
+  std::map<std::string, std::string> other;
+  for (const auto& [flag, value] :
+       sw::other_train_options(sw::parse_plan(sparse, "plan.toml", "/plans")))
+    other[flag] = value;
+  EXPECT_EQ(other.at("--momentum"), "0.5");
+  EXPECT_EQ(other.at("--in-chans"), "1");
+  EXPECT_EQ(other.at("--imagenet-norm"), "true");
+  EXPECT_EQ(other.at("--weight-decay"), "0");
+  EXPECT_EQ(other.at("--eval-batch-size"), "256");
+  EXPECT_EQ(other.at("--max-energy-wh"), "none");
+  EXPECT_EQ(other.count("--epochs"), 0u);  // a plan key, shown above
+  EXPECT_EQ(other.count("--someone-elses"), 0u);
+}
