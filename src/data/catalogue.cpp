@@ -1,13 +1,16 @@
 #include "data/catalogue.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/suggest.hpp"
 
 namespace pepr::data {
 
@@ -130,10 +133,15 @@ PullResult pull_medmnist(std::string_view name, const PullOptions& opt) {
     }
   }
   if (!e) {
-    std::string names;
-    for (const auto& c : medmnist_catalogue())
-      names += (names.empty() ? "" : ", ") + std::string(c.name);
-    throw Error(fmt::format("unknown dataset '{}' (the catalogue has: {})", name, names));
+    std::vector<std::string> names;
+    for (const auto& c : medmnist_catalogue()) names.emplace_back(c.name);
+    // Case and a size suffix aside ("PneumoniaMNIST", "pneumonia_mnist_64"): the closest name.
+    std::string key(name.substr(0, name.find('_')));
+    for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const auto near = closest_name(key, names);
+    throw Error(fmt::format("unknown dataset '{}'{} (the catalogue has: {})", name,
+                            near ? fmt::format(": did you mean {}?", *near) : std::string(),
+                            fmt::join(names, ", ")));
   }
   PullResult r;
   const std::string file = medmnist_file_name(*e, size);

@@ -291,6 +291,16 @@ TEST(PullCli, MismatchAtEveryResolutionAndNotFound) {
   auto usage = pepr::test::run_pepr({"data", "pull", "nosuchmnist"});
   EXPECT_EQ(usage.exit_code, 1);
   EXPECT_NE(usage.err.find("unknown dataset 'nosuchmnist'"), std::string::npos) << usage.err;
+  EXPECT_EQ(usage.err.find("did you mean"), std::string::npos) << usage.err;  // nothing close
+  // A typo, or another spelling: the catalogue name meant.
+  for (const char* typo : {"pneumoniamnst", "PneumoniaMNIST_64"}) {
+    auto t = pepr::test::run_pepr({"data", "pull", typo});
+    EXPECT_EQ(t.exit_code, 1);
+    EXPECT_NE(
+        t.err.find("unknown dataset '" + std::string(typo) + "': did you mean pneumoniamnist?"),
+        std::string::npos)
+        << t.err;
+  }
   ::unsetenv("PEPR_MEDMNIST_BASE_URL");
   ::unsetenv("PEPR_HOME");
 }
