@@ -11,6 +11,7 @@
 #include "cli/run_options.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/findings.hpp"
 #include "core/format.hpp"
 #include "core/score.hpp"
 #include "data/catalogue.hpp"
@@ -111,7 +112,23 @@ std::string ranking(const Table& results, std::size_t top) {
               "PePR-E = P / (1 + E_n); test_balanced_acc 0.5 and test_auc 0.5 are chance for "
               "two classes"};
   for (auto& n : measurement_notes(results)) ro.notes.push_back(std::move(n));
-  return render(t.select_columns(cols), Format::Table, ro);
+  std::string text = render(t.select_columns(cols), Format::Table, ro);
+  // What choosing by PePR-E saves, per experiment (the report's findings).
+  const Table& all = res.table;
+  std::vector<std::string> ids;
+  std::vector<double> energy;
+  const std::size_t mcol = all.require_column("model"), ecol_all = all.require_column("energy");
+  for (std::size_t r = 0; r < all.num_rows(); ++r) {
+    ids.emplace_back(all.cell(r, mcol));
+    energy.push_back(all.number_or_missing(r, ecol_all).value_or(NAN));
+  }
+  const auto findings = pepr_findings(
+      {res.groups, ids, res.performance, energy, res.scores[0], "PePR-E", "energy", "kWh"});
+  if (!findings.empty()) {
+    text += "\nWhat choosing by PePR-E saves:\n";
+    for (const auto& f : findings) text += "  " + f.sentence() + "\n";
+  }
+  return text;
 }
 
 // A native model's input-size rule from the model space's table (no LibTorch model is built).

@@ -115,6 +115,19 @@ std::vector<double> ReportData::joint_score(const ScoreSeries& s,
   return out;
 }
 
+std::string ReportData::norm_label() const {
+  const std::string scope = group_by.empty() ? "over the whole table" : "within each experiment";
+  switch (norm.kind) {
+    case Normalization::Kind::MinMax:
+      return "min-max " + scope;
+    case Normalization::Kind::Zero:
+      return "R = x / x_max " + scope + " (the paper's printed Table 1)";
+    case Normalization::Kind::Fixed:
+      break;
+  }
+  return fmt::format("fixed bounds [{}, {}]", format_number(norm.lo), format_number(norm.hi));
+}
+
 std::string ReportData::norm_text() const {
   std::string out;
   for (const auto& s : scores) out += (out.empty() ? "" : "; ") + norm_text(s);

@@ -88,6 +88,9 @@ struct ReportData {
   std::string norm_text(const ScoreSeries& s) const;
   // The same for every score of the report at once.
   std::string norm_text() const;
+  // In a few words, for labels that link to the full statement: "min-max within each
+  // experiment", "R = x / x_max over the whole table", "fixed bounds [0, 2]".
+  std::string norm_label() const;
   // A score with R normalised jointly over the rows of two experiments (the same convention,
   // one set of bounds), so that the two can be compared: NaN for the other rows. Scores
   // normalised within each experiment cannot be compared across experiments (each has its own

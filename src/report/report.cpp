@@ -20,6 +20,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/format.hpp"
+#include "report/findings.hpp"
 #include "report/html.hpp"
 #include "report/reproduction.hpp"
 
@@ -264,12 +265,60 @@ class IndexPage {
         d_.alpha == 1.0 ? "P / (1 + R)"
                         : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d_.alpha))));
     b_ +=
-        "<nav><a href=\"#summary\">Summary</a><a href=\"#tables\">Tables</a>"
-        "<a href=\"#figures\">Figures</a>";
+        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>"
+        "<a href=\"#tables\">Tables</a><a href=\"#figures\">Figures</a>";
     if (runs_section) b_ += "<a href=\"#runs\">Runs</a>";
     b_ +=
         "<a href=\"#reproduction\">Reproduction</a><a href=\"#paper-map\">Paper map</a>"
-        "<a href=\"#all-rows\">All rows</a></nav>\n<main>\n";
+        "<a href=\"#all-rows\">All rows</a><a href=\"#glossary\">Glossary</a></nav>\n<main>\n";
+  }
+
+  // The answer first: per experiment, what the primary PePR winner saves against the most
+  // accurate model (a sentence each), the figure at a glance, the table of every resource.
+  void findings(const Findings& f) {
+    b_ += "<section id=\"findings\">\n<h2>Findings</h2>\n";
+    if (f.all.empty()) {
+      b_ += "<p>No experiment has a row with P, a resource and its score.</p>\n</section>\n";
+      return;
+    }
+    b_ += "<ul class=\"findings\">\n";
+    for (std::size_t i : f.primary) b_ += "<li>" + html_escape(f.all[i].sentence()) + "</li>\n";
+    b_ += "</ul>\n";
+    b_ += fmt::format("<p class=\"norm\">P = {}; R: {}.</p>\n", html_escape(d_.performance_label),
+                      norm_link());
+    if (f.figure)
+      b_ += fmt::format(
+          "<figure id=\"figure-findings\" data-figure=\"findings\" data-points=\"{}\">\n{}"
+          "<figcaption><b>At a glance. {}.</b> {} <a href=\"figures/findings.svg\">SVG "
+          "file</a>.</figcaption>\n</figure>\n",
+          f.figure->points(), f.figure->svg_inline, html_escape(f.figure->title),
+          html_escape(f.figure->caption));
+    table_block(f.table, /*folded=*/true);
+    b_ += "</section>\n";
+  }
+
+  // Every definition once: P, each score's normalisation, small-scale, the paper's names.
+  void glossary() {
+    b_ += "<section id=\"glossary\">\n<h2>Glossary</h2>\n<dl class=\"meta\">\n";
+    dt("P", html_escape(d_.performance_label + ": the performance, in [0, 1]"));
+    b_ += fmt::format("<dt id=\"normalisation\">R</dt><dd>{}</dd>\n",
+                      html_escape("the resource cost normalised to [0, 1], score by score:"));
+    for (const auto& s : d_.scores)
+      b_ += fmt::format(
+          "<dt>{}</dt><dd>{} = {}; {}{}</dd>\n", html_escape(s.name), html_escape(s.name),
+          d_.alpha == 1.0 ? std::string("P / (1 + R)")
+                          : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d_.alpha))),
+          html_escape(d_.norm_text(s)),
+          s.unit.empty() ? "" : html_escape(fmt::format(" ({} in {})", s.resource, s.unit)));
+    if (d_.has_params())
+      dt("small-scale", html_escape(fmt::format("{} ('{}')", d_.small_text(), d_.params_column)));
+    std::string names;
+    for (const auto& [ours, paper] :
+         {std::pair<const char*, const char*>{"derma", "Derma_NPT"}, {"derma_pt", "Derma_PT"}})
+      if (d_.experiment_index(ours) != static_cast<std::size_t>(-1))
+        names += fmt::format("{}{} is the paper's {}", names.empty() ? "" : "; ", ours, paper);
+    if (!names.empty()) dt("experiments", html_escape(names));
+    b_ += "</dl>\n</section>\n";
   }
 
   void summary() {
@@ -284,7 +333,7 @@ class IndexPage {
                                                      s.spec.column,
                                                      s.unit.empty() ? "" : ", " + s.unit);
     dt("resources", html_escape(res));
-    dt("normalisation", html_escape(d_.norm_text()));
+    dt("normalisation", norm_link());
     std::string ex;
     for (const auto& e : d_.experiments)
       ex += (ex.empty() ? "" : ", ") + fmt::format("{} ({})", e.name, e.rows.size());
@@ -364,6 +413,11 @@ class IndexPage {
   std::string b_;
   int table_no_ = 0;
 
+  // The normalisation in a few words, linked to the glossary's full statement.
+  std::string norm_link() const {
+    return fmt::format("<a href=\"#normalisation\">{}</a>", html_escape(d_.norm_label()));
+  }
+
   void dt(const std::string& k, const std::string& v_html) {
     b_ += fmt::format("<dt>{}</dt><dd>{}</dd>\n", html_escape(k), v_html);
   }
@@ -371,10 +425,9 @@ class IndexPage {
   void table_block(const ReportTable& t, bool folded) {
     ++table_no_;
     std::string head = fmt::format("Table {}. {}", table_no_, t.title);
-    std::string inner =
-        fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
-        fmt::format("<p class=\"norm\">Normalisation: {}</p>\n", html_escape(t.normalisation)) +
-        table_files(t) + html_table(t.view, "table-" + t.name);
+    std::string inner = fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
+                        fmt::format("<p class=\"norm\">R: {}</p>\n", norm_link()) + table_files(t) +
+                        html_table(t.view, "table-" + t.name);
     if (folded)
       b_ += fmt::format("<details id=\"{}\"><summary>{}</summary>\n{}</details>\n",
                         html_escape("section-" + t.name), html_escape(head), inner);
@@ -422,13 +475,18 @@ Report build_report(const Table& input, const ReportOptions& o) {
   rep.notes.insert(rep.notes.end(), runs.notes.begin(), runs.notes.end());
   rep.tables.push_back(reproduction_table(d, tests));
   rep.figures = make_figures(d, tests);
+  Findings findings = make_findings(d);
+  rep.findings = findings.all;
+  rep.tables.push_back(findings.table);
   rep.tables.push_back(paper_map(rep));
   add_files(rep, d, o);
+  if (findings.figure) rep.files.emplace_back("figures/findings.svg", findings.figure->svg);
 
-  const ReportTable& reproduction = rep.tables[rep.tables.size() - 2];
-  const ReportTable& map = rep.tables.back();
+  const ReportTable& reproduction = rep.tables[rep.tables.size() - 3];
+  const ReportTable& map = rep.tables[rep.tables.size() - 2];
   IndexPage page(d, rep, o);
   page.header(runs.environments || runs.methods);
+  page.findings(findings);
   page.summary();
   page.tables(order.size());
   page.figures();
@@ -441,6 +499,7 @@ Report build_report(const Table& input, const ReportOptions& o) {
   page.section("reproduction", "Reproduction of the paper", {&reproduction});
   page.section("paper-map", "Paper map", {&map});
   page.section("all-rows", "All rows", {&rep.tables[order.size() + 1]}, /*fold=*/true);
+  page.glossary();
   rep.files.emplace_back("index.html", page.finish());
   return rep;
 }

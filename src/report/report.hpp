@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/findings.hpp"
 #include "core/table.hpp"
 #include "report/data.hpp"
 #include "report/figures.hpp"
@@ -17,6 +18,9 @@ struct Report {
   std::vector<ReportTable> tables;
   FigureSet figures;
   std::vector<std::string> notes;
+  // Per experiment and score, the PePR winner against the most accurate model (the report's
+  // first section; tables/findings.csv).
+  std::vector<Finding> findings;
   // Every file, by path relative to the report folder; index.html is last.
   std::vector<std::pair<std::string, std::string>> files;
 };

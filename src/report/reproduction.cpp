@@ -191,7 +191,7 @@ void split_claims(Claims& c, const ReportData& d, const GroupTests& tests) {
           fmt::format("median {:.4f} vs {:.4f}, p = {}", cmp->median_a, cmp->median_b,
                       p_text(cmp->student.p)),
           cmp->median_a > cmp->median_b && cmp->student.p < 0.05 ? kHolds : kFails,
-          fmt::format("Student t-test, {}; {}", d.small_text(), d.norm_text(s)));
+          fmt::format("Student t-test, {}; R {} (the glossary)", d.small_text(), d.norm_label()));
   }
   // "No consistent difference": CNN vs Other, efficient vs not.
   for (const char* split : {"type", "efficient"}) {

@@ -123,8 +123,8 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
   out.caption = fmt::format(
       "Per experiment, the {} models with the highest {} = P / (1 + R), then the model with the "
       "best performance P alone ({}; every model tied there) and its rank by {}: the layout of "
-      "the paper's Table 1. Normalisation: {}.{}{}",
-      top, s.name, d.performance_label, s.name, out.normalisation,
+      "the paper's Table 1; R {}.{}{}",
+      top, s.name, d.performance_label, s.name, d.norm_label(),
       energy ? " Energy is shown in Wh (the input's kWh x 1000)." : "",
       d.has_params() ? fmt::format(" Parameters in millions ('{}').", d.params_column) : "");
   out.notes.push_back(fmt::format("P = {}", d.performance_label));
@@ -302,14 +302,14 @@ ReportTable tests_table(const ReportData& d, const GroupTests& tests) {
       "within each experiment has that experiment's own bounds and cannot be compared with "
       "another's){}. p_student: two-sample Student t-test (equal variances, as the paper); "
       "p_welch: Welch's t-test; p_mannwhitney: Mann-Whitney U; p_paired: paired t-test over the "
-      "models present once in both experiments. Normalisation: {}.",
+      "models present once in both experiments. Between the two experiments of a pair, the "
+      "scores' R is normalised jointly over both (values ending _joint).",
       d.small_text(),
       d.fraction_pairs.size() >= 2
           ? "; '" + std::string(kPooledFractionTest) +
                 "' tests each model's P averaged over the 10 % experiments against its average "
                 "over the 100 % ones (the paper's Fig. 5b)"
-          : "",
-      out.normalisation);
+          : "");
   out.notes = tests.notes;
   out.notes.insert(out.notes.begin(),
                    "two-sided p-values: Student t (equal variances, as the paper), Welch t, "
@@ -349,9 +349,8 @@ ReportTable scores_table(const ReportData& d) {
   out.view = renamed(out.data, view, "scores");
   out.normalisation = d.norm_text();
   out.caption = fmt::format(
-      "Every row of the input with P ({}), and per resource the raw value, R and the score. "
-      "Normalisation: {}.",
-      d.performance_label, out.normalisation);
+      "Every row of the input with P ({}), and per resource the raw value, R and the score.",
+      d.performance_label);
   return out;
 }
 

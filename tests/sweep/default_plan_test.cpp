@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "data/catalogue.hpp"
 #include "data/digest.hpp"
+#include "core/file_io.hpp"
 #include "support/test_support.hpp"
 #include "sweep/collect.hpp"
 #include "sweep/default_plan.hpp"
@@ -156,6 +157,15 @@ TEST(DefaultPlan, BenchDefaultTrainsOnTheShippedFile) {
     EXPECT_NE(r.out.find(must), std::string::npos) << must << "\n" << r.out;
   EXPECT_TRUE(fs::exists(runs / "ranking.txt"));
   EXPECT_TRUE(fs::exists(runs / "report" / "index.html"));
+  // The ranking ends with what choosing by PePR-E saves, a sentence per experiment.
+  const std::string ranking = pepr::read_text_file((runs / "ranking.txt").string());
+  const auto saves = ranking.find("What choosing by PePR-E saves:");
+  ASSERT_NE(saves, std::string::npos) << ranking;
+  std::size_t sentences = 0;
+  for (std::size_t at = saves; (at = ranking.find("\n  In pneumonia_", at)) != std::string::npos;
+       ++at)
+    ++sentences;
+  EXPECT_EQ(sentences, 2u) << ranking;  // the two experiments of the default sweep
 }
 
 // A file that is not the published one is refused before anything runs.

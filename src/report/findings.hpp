@@ -1,0 +1,27 @@
+// The report's answer first: per experiment and resource, the model PePR ranks first against the
+// most accurate one (core/findings.hpp), as sentences, a table and one figure at a glance.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/findings.hpp"
+#include "report/data.hpp"
+#include "report/figures.hpp"
+#include "report/tables.hpp"
+
+namespace pepr::report {
+
+struct Findings {
+  std::vector<Finding> all;          // every experiment x score (data scores left out)
+  std::vector<std::size_t> primary;  // indices into `all`: the primary score's, in order
+  ReportTable table;                 // tables/findings.*
+  std::optional<Figure> figure;      // figures/findings.svg; none without a finding
+};
+
+// Findings of every score but PePR-D (its R compares data fractions, not models of an
+// experiment).
+Findings make_findings(const ReportData& d);
+
+}  // namespace pepr::report
