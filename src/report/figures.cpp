@@ -402,18 +402,18 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
   };
   std::vector<PanelData> panels;
   for (const auto& e : d.experiments) {
-    double max_total = 0, min_total = std::numeric_limits<double>::infinity();
+    double max_total = 0;
     bool negative = false;
     for (std::size_t r : e.rows) {
       max_total = std::max(max_total, s.raw[r]);
-      min_total = std::min(min_total, s.raw[r]);
       negative = negative || s.raw[r] < 0;
     }
     if (negative || !(max_total > 0)) continue;
-    // The table's bounds, so that a curve ends at its model's R and score in the tables; a
-    // cumulative cost below the lower bound counts as R = 0.
+    // R = cumulative cost / the experiment's largest total (as the paper's curves, `pepr curve
+    // --norm zero`), whatever the tables' normalisation: with min-max bounds from the runs'
+    // totals every epoch cheaper than the cheapest run would sit at R = 0 and P* would be there.
+    // Fixed bounds are the user's own: kept.
     double lo = 0, hi = max_total;
-    if (d.norm.kind == Normalization::Kind::MinMax) lo = min_total;
     if (d.norm.kind == Normalization::Kind::Fixed) lo = d.norm.lo, hi = d.norm.hi;
     auto r_of = [&](double x) {
       if (!(hi > lo)) return 0.0;
@@ -520,15 +520,22 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
   std::string caption = fmt::format(
       "Per experiment, the learning curve of the model with the best {} (blue) and of the model "
       "with the best final performance (orange, when another): test performance P after each "
-      "epoch ({}<N>, solid) and its PePR = P / (1 + R) (dashed) over the cumulative {} R. Each "
-      "run's total {} is spread evenly over its {}; R uses the bounds of the tables (the "
-      "experiment's totals, below), so each curve ends at its model's R and {} in the tables, "
-      "and a cumulative {} below the lower bound counts as R = 0. The star marks P*, the "
-      "highest PePR along the curve (the paper's eq. 2).",
-      s.name, d.epoch_prefix, s.resource, s.resource,
-      plural(static_cast<long long>(d.epoch_cols.size()), "epoch"), s.name, s.resource);
-  return finish(svg, "pepr_curve", "PePR curves and P*", caption, std::move(counts),
-                d.norm_text(s) + "; the curves' cumulative cost uses the same bounds", "Fig. 3");
+      "epoch ({}1, {}2, ..., solid) and its PePR = P / (1 + R) (dashed) over the cumulative {} "
+      "R. Each run's total {} is spread evenly over its {}; R = the cumulative {} / the "
+      "experiment's largest total (as the paper's curves), so every epoch has R > 0 and a curve "
+      "ends at its model's {} / {}_max, not at the tables' R. The star marks P*, the highest "
+      "PePR along the curve (the paper's eq. 2).",
+      s.name, d.epoch_prefix, d.epoch_prefix, s.resource, s.resource,
+      plural(static_cast<long long>(d.epoch_cols.size()), "epoch"), s.resource, s.symbol, s.symbol);
+  const std::string curve_norm =
+      d.norm.kind == Normalization::Kind::Fixed
+          ? d.norm_text(s) + "; the curves' cumulative cost uses the same bounds"
+          : fmt::format(
+                "{0} curves: R = cumulative {1} / {1}_max, the experiment's largest "
+                "total (pepr curve --norm zero; the tables: {2})",
+                s.name, s.symbol, d.norm_label());
+  return finish(svg, "pepr_curve", "PePR curves and P*", caption, std::move(counts), curve_norm,
+                "Fig. 3");
 }
 
 std::optional<Figure> model_space_figure(const ReportData& d, std::string* why) {

@@ -222,6 +222,21 @@ TEST_F(PaperReport, ScatterFiguresHoldEveryModelOfEveryExperiment) {
     stars += p.points / 20;
   }
   EXPECT_EQ(curve.classes["pstar"], stars);
+  // Issue 32: P* lies on the curve, off R = 0 (R = the cumulative energy over the experiment's
+  // largest total; with the tables' min-max bounds 5 of the 8 panels had P* at R = 0), and the
+  // curves peak at different epochs.
+  const std::string curve_text = read_file(report() / "figures" / "pepr_curve.svg");
+  std::set<std::string> star_epochs;
+  std::size_t read_stars = 0;
+  for (std::size_t at = 0; (at = curve_text.find("P* = ", at)) != std::string::npos; ++at) {
+    const auto epoch = curve_text.find(" at epoch ", at), r = curve_text.find(" (R ", at);
+    ASSERT_NE(r, std::string::npos);
+    star_epochs.insert(curve_text.substr(epoch + 10, r - epoch - 10));
+    EXPECT_GT(std::stod(curve_text.substr(r + 4, 12)), 0.0) << curve_text.substr(at, 80);
+    ++read_stars;
+  }
+  EXPECT_EQ(read_stars, stars);
+  EXPECT_GE(star_epochs.size(), 5u);
   // Small vs large: a pair of bars per experiment and score, each with its significance.
   auto sl = svg("small_vs_large");
   EXPECT_EQ(sl.classes["bar"], 2u * 8u * 4u);
