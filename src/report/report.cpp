@@ -266,10 +266,11 @@ class IndexPage {
                         : html_escape(fmt::format("{0} P / ({0} + R)", format_number(d_.alpha))));
     b_ +=
         "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>"
-        "<a href=\"#tables\">Tables</a><a href=\"#figures\">Figures</a>";
+        "<a href=\"#tables\">Tables</a><a href=\"#reproduction\">Reproduction</a>"
+        "<a href=\"#figures\">Figures</a>";
     if (runs_section) b_ += "<a href=\"#runs\">Runs</a>";
     b_ +=
-        "<a href=\"#reproduction\">Reproduction</a><a href=\"#paper-map\">Paper map</a>"
+        "<a href=\"#paper-map\">Paper map</a>"
         "<a href=\"#all-rows\">All rows</a><a href=\"#glossary\">Glossary</a></nav>\n<main>\n";
   }
 
@@ -489,6 +490,8 @@ Report build_report(const Table& input, const ReportOptions& o) {
   page.findings(findings);
   page.summary();
   page.tables(order.size());
+  // The verdicts on the paper's claims before the figures (17 of them on the paper's data).
+  page.section("reproduction", "Reproduction of the paper", {&reproduction});
   page.figures();
   if (runs.environments || runs.methods) {
     std::vector<const ReportTable*> run_tables;
@@ -496,7 +499,6 @@ Report build_report(const Table& input, const ReportOptions& o) {
     if (runs.methods) run_tables.push_back(&*runs.methods);
     page.section("runs", "Runs", run_tables);
   }
-  page.section("reproduction", "Reproduction of the paper", {&reproduction});
   page.section("paper-map", "Paper map", {&map});
   page.section("all-rows", "All rows", {&rep.tables[order.size() + 1]}, /*fold=*/true);
   page.glossary();

@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "core/pareto.hpp"
 #include "core/score.hpp"
 #include "core/stats.hpp"
+#include "report/figures.hpp"
 
 namespace pepr::report {
 
@@ -225,6 +229,168 @@ void split_claims(Claims& c, const ReportData& d, const GroupTests& tests) {
   }
 }
 
+// The paper's central contrast (Fig. 5c and the Discussion): averaged over its three datasets,
+// small and large, efficient and not, CNN and Other models do not differ in P, while small-scale
+// ones score higher on PePR-E. Each model's values averaged over the main experiments, as Fig. 5c.
+void contrast_claims(Claims& c, const ReportData& d) {
+  const ModelMeans m = model_means(d);
+  std::string over;
+  for (std::size_t k : m.experiments) over += (over.empty() ? "" : ", ") + d.experiments[k].name;
+  const std::string where = "Fig. 5c and the Discussion";
+  struct Split {
+    const char* claim;
+    const char* a;
+    const char* b;
+    std::function<int(std::size_t)> side;  // 1: a, 0: b, -1: unknown
+  };
+  std::vector<Split> splits;
+  if (d.has_params())
+    splits.push_back(
+        {"no difference in P between small-scale and large-scale models", "small", "large",
+         [&](std::size_t i) {
+           return std::isnan(m.params[i]) ? -1 : m.params[i] < SizeSplit::kPaperThreshold ? 1 : 0;
+         }});
+  if (!d.efficient.empty())
+    splits.push_back({"no difference in P between efficient and other architectures", "efficient",
+                      "other", [&](std::size_t i) { return d.efficient[m.rows[i]] == 1 ? 1 : 0; }});
+  if (!d.type.empty())
+    splits.push_back({"no difference in P between CNN and Other architectures", "CNN", "Other",
+                      [&](std::size_t i) {
+                        const std::string& t = d.type[m.rows[i]];
+                        return t == "CNN" ? 1 : t == "Other" ? 0 : -1;
+                      }});
+  if (m.ids.empty() || m.experiments.size() < 2) {
+    c.add(
+        "no difference in P between small and large, efficient and other, CNN and Other "
+        "models, averaged over the datasets",
+        where, "no difference", "", kNa,
+        "needs two or more experiments on all of their data, from pretrained weights where a "
+        "pair has both, with the same models");
+    return;
+  }
+  const std::string how = fmt::format(
+      "Student t-test on each model's P averaged over {} ({} models; the paper's Fig. 5c)", over,
+      m.ids.size());
+  for (const auto& sp : splits) {
+    std::vector<double> a, b;
+    for (std::size_t i = 0; i < m.ids.size(); ++i) {
+      const int side = sp.side(i);
+      if (side == 1) a.push_back(m.p[i]);
+      if (side == 0) b.push_back(m.p[i]);
+    }
+    if (a.size() < 2 || b.size() < 2) continue;
+    const TTestResult t = student_t_test(a, b);
+    c.add(sp.claim, where, "no difference",
+          fmt::format("mean P {:.4f} ({}, {}) vs {:.4f} ({}, {}), p = {}", mean(a), sp.a, a.size(),
+                      mean(b), sp.b, b.size(), p_text(t.p)),
+          t.p >= 0.05 ? kHolds : kFails, how);
+  }
+  // ... while the small-scale ones score higher on PePR-E.
+  if (!d.has_params()) return;
+  const ScoreSeries& s = d.primary_score();
+  std::vector<double> a, b;
+  for (std::size_t i = 0; i < m.ids.size(); ++i) {
+    if (std::isnan(m.params[i])) continue;
+    (m.params[i] < SizeSplit::kPaperThreshold ? a : b).push_back(m.score[d.primary][i]);
+  }
+  if (a.size() < 2 || b.size() < 2) return;
+  const TTestResult t = student_t_test(a, b);
+  c.add(fmt::format("small-scale models score higher on {} than large-scale ones, averaged over "
+                    "the datasets",
+                    s.name),
+        where, "higher",
+        fmt::format("mean {:.4f} vs {:.4f}, p = {}", mean(a), mean(b), p_text(t.p)),
+        mean(a) > mean(b) && t.p < 0.05 ? kHolds : kFails,
+        fmt::format("Student t-test on each model's {} averaged over {}; R {}", s.name, over,
+                    d.norm_label()));
+}
+
+// Fig. 8: every small-vs-large difference, in every experiment and score, is significant.
+void every_size_difference_claim(Claims& c, const ReportData& d, const GroupTests& tests) {
+  const char* claim =
+      "small-scale and large-scale models differ on every PePR score in every "
+      "experiment";
+  std::size_t n = 0, significant = 0;
+  std::string not_significant;
+  for (const auto& e : d.experiments)
+    for (const auto& s : d.scores) {
+      const Comparison* cmp = find(tests, "size", e.name, s.spec.score_name);
+      if (!cmp) continue;
+      ++n;
+      if (cmp->student.p < 0.05)
+        ++significant;
+      else
+        not_significant += fmt::format("{}{} {} p = {}", not_significant.empty() ? "" : ", ",
+                                       e.name, s.name, p_text(cmp->student.p));
+    }
+  if (n == 0) {
+    c.add(claim, "Fig. 8", "p < 0.05 in every one", "", kNa, "no size comparison was made");
+    return;
+  }
+  c.add(claim, "Fig. 8", "p < 0.05 in every one",
+        fmt::format("{} of {} significant{}", significant, n,
+                    not_significant.empty() ? "" : " (not: " + not_significant + ")"),
+        significant == n ? kHolds : kFails,
+        fmt::format("Student t-test per experiment and score, {}; figures/small_vs_large.svg",
+                    d.small_text()));
+}
+
+// What the released data holds in total: the study's energy and CO2eq, its parameter range.
+void totals_claims(Claims& c, const ReportData& d) {
+  for (const auto& s : d.scores) {
+    if (s.spec.kind != "energy" && s.spec.kind != "co2") continue;
+    double total = 0;
+    for (double v : s.raw)
+      if (std::isfinite(v)) total += v;
+    const bool energy = s.spec.kind == "energy";
+    c.add(energy ? "the study's total training energy" : "the study's total CO2eq",
+          "the released data", "(not stated in numbers we could check)",
+          energy ? fmt::format("{:.2f} kWh over {} runs", total, s.raw.size())
+                 : fmt::format("{:.2f} kg over {} runs", total / 1000, s.raw.size()),
+          kInfo, fmt::format("sum of '{}' over every row", s.spec.column));
+  }
+  if (!d.has_params()) return;
+  double lo = std::numeric_limits<double>::infinity(), hi = 0;
+  for (double v : d.params)
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (!(hi > 0)) return;
+  const bool close = lo >= 0.9e6 && lo <= 1.5e6 && hi >= 120e6 && hi <= 140e6;
+  c.add("the models range from 1M to 130M parameters", "the paper's text", "1M - 130M",
+        fmt::format("{:.2f}M - {:.1f}M", lo / 1e6, hi / 1e6), close ? kHolds : kFails,
+        fmt::format("smallest and largest '{}' (within 10 % of the rounded values)",
+                    d.params_column));
+}
+
+// Fig. 6: the knee of the Pareto front (P against normalised energy) is the model PePR-E ranks
+// first.
+void knee_claims(Claims& c, const ReportData& d) {
+  const ScoreSeries& s = d.primary_score();
+  for (const auto* e : full_data(d)) {
+    std::vector<double> rr, pp;
+    for (std::size_t r : e->rows) rr.push_back(s.norm[r]), pp.push_back(d.performance[r]);
+    const auto front = pareto_front(rr, pp);
+    const auto knee = knee_point(front, rr, pp);
+    const std::string claim = fmt::format(
+        "the knee of the Pareto front is the model {} ranks first: {}", s.name, e->name);
+    if (!knee) {
+      c.add(claim, "Fig. 6", "the knee", "", kNa, "a front of fewer than three models");
+      continue;
+    }
+    const std::size_t k = e->rows[*knee];
+    std::size_t best = e->rows.front();
+    for (std::size_t r : e->rows)
+      if (s.score[r] > s.score[best]) best = r;
+    c.add(claim, "Fig. 6", "the knee",
+          k == best ? fmt::format("{} {:.4f}", d.ids[k], s.score[k])
+                    : fmt::format("knee {} {:.4f}, first {} {:.4f}", d.ids[k], s.score[k],
+                                  d.ids[best], s.score[best]),
+          k == best ? kHolds : kFails,
+          fmt::format("core::knee_point of P against R ({}), the point farthest from the line "
+                      "joining the front's ends",
+                      d.norm_label()));
+  }
+}
+
 }  // namespace
 
 ReportTable reproduction_table(const ReportData& d, const GroupTests& tests) {
@@ -233,6 +399,10 @@ ReportTable reproduction_table(const ReportData& d, const GroupTests& tests) {
   table1_claims(c, d);
   pair_claims(c, d, tests);
   split_claims(c, d, tests);
+  contrast_claims(c, d);
+  every_size_difference_claim(c, d, tests);
+  knee_claims(c, d);
+  totals_claims(c, d);
   ReportTable out;
   out.name = "reproduction";
   out.title = "Reproducing the paper's claims";
