@@ -37,6 +37,7 @@ struct ScoreSeries {
   std::string unit;      // kWh, g, GB, s, samples, else ""
   std::string symbol;    // E, C, M, T, D, else x: for formulas
   std::string merged;    // data: the experiments normalised together (merged_groups_text)
+  std::string note;      // what the resource's numbers are worth, when said (also in notes)
 };
 
 struct Experiment {

@@ -132,6 +132,10 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
   if (d.alpha != 1.0)
     out.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(d.alpha)));
   out.notes.insert(out.notes.end(), d.caveat_notes.begin(), d.caveat_notes.end());
+  if (!s.note.empty()) {
+    out.notes.push_back(s.note);
+    out.caption += " Note: " + s.note + ".";
+  }
   if (caveats) out.caption += fmt::format(" Caveats: {}.", fmt::join(d.caveat_notes, "; "));
   return out;
 }
