@@ -441,6 +441,35 @@ TEST(ReportBrowser, TextCheckFindsOverflowOverlapAndPlaceholders) {
   EXPECT_EQ(problems.size(), 4u) << all;
 }
 
+namespace {
+
+// The text problems of every SVG file of `report`/figures, in name order.
+std::vector<std::string> figure_text_problems(const std::string& chromium, const fs::path& report,
+                                              const fs::path& work, std::size_t* files_seen) {
+  Chromium browser(chromium, work / "chromium");
+  const std::string s = browser.open_page();
+  browser.call("Page.enable", {}, s);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(report / "figures")) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  *files_seen = files.size();
+  std::vector<std::string> problems;
+  for (const auto& f : files) {
+    open(browser, s, f);
+    auto p = text_problems(browser, s, f.filename().string());
+    problems.insert(problems.end(), p.begin(), p.end());
+  }
+  return problems;
+}
+
+std::string lines(const std::vector<std::string>& v) {
+  std::string all;
+  for (const auto& p : v) all += "\n  " + p;
+  return all;
+}
+
+}  // namespace
+
 // Every figure of the paper's report: no text reaches outside its figure or into another text,
 // no label keeps a placeholder.
 TEST(ReportBrowser, PaperFiguresTextFitsAndDoesNotOverlap) {
@@ -451,20 +480,24 @@ TEST(ReportBrowser, PaperFiguresTextFitsAndDoesNotOverlap) {
   auto made = pepr::test::run_pepr(
       {"report", csv.string(), "-g", "dataset", "-p", "test_09", "-o", report.string()});
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  Chromium browser(chromium, dir / "chromium");
-  const std::string s = browser.open_page();
-  browser.call("Page.enable", {}, s);
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(report / "figures")) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  EXPECT_EQ(files.size(), 17u);
-  std::vector<std::string> problems;
-  for (const auto& f : files) {
-    open(browser, s, f);
-    auto p = text_problems(browser, s, f.filename().string());
-    problems.insert(problems.end(), p.begin(), p.end());
-  }
-  std::string all;
-  for (const auto& p : problems) all += "\n  " + p;
-  EXPECT_TRUE(problems.empty()) << problems.size() << " text problems:" << all;
+  std::size_t files = 0;
+  auto problems = figure_text_problems(chromium, report, dir.path(), &files);
+  EXPECT_EQ(files, 17u);
+  EXPECT_TRUE(problems.empty()) << problems.size() << " text problems:" << lines(problems);
+}
+
+// The same for a small sweep's report (few models, short names, one score's bounds).
+TEST(ReportBrowser, SmallSweepFiguresTextFitsAndDoesNotOverlap) {
+  PEPR_REQUIRE_CHROMIUM(chromium);
+  pepr::test::TempDir dir;
+  pepr::test::write_file(dir / "results.csv", pepr::test::synthetic_results(
+                                                  {"synth", "synth_scratch", "synth_small"}, 6));
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr({"report", (dir / "results.csv").string(), "-g", "dataset",
+                                    "--top", "3", "-o", report.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::size_t files = 0;
+  auto problems = figure_text_problems(chromium, report, dir.path(), &files);
+  EXPECT_EQ(files, 17u);
+  EXPECT_TRUE(problems.empty()) << problems.size() << " text problems:" << lines(problems);
 }
