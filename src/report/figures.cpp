@@ -52,8 +52,9 @@ Style style_of(const ReportData& d, std::size_t r) {
 
 std::vector<LegendItem> efficient_legend(const ReportData& d) {
   if (d.efficient.empty()) return {{"model", colors::kBlue}};
+  // "not efficient", not "other": the paper's model types are CNN and Other.
   return {{"efficient architecture", colors::kBlue, LegendItem::Kind::Marker, Shape::Circle},
-          {"other architecture", colors::kVermillion, LegendItem::Kind::Marker, Shape::Triangle}};
+          {"not efficient", colors::kVermillion, LegendItem::Kind::Marker, Shape::Triangle}};
 }
 
 const std::string& experiment_of(const ReportData& d, std::size_t r) {
@@ -79,15 +80,27 @@ std::string panel_attrs(const std::string& experiment, const std::string& label,
                      xml_escape(experiment), xml_escape(label), points);
 }
 
-// The figure's title and legend; returns where the panels start.
-double header(Svg& svg, const std::string& title, const std::vector<LegendItem>& legend) {
+// Height of the header: title and a one-row legend (kHeader), and a subtitle line (kSubtitle).
+constexpr double kHeader = 44 + 34 + 18, kSubtitle = 22;
+
+// The figure's title, a subtitle line when given, and the legend; returns where the panels
+// start.
+double header(Svg& svg, const std::string& title, const std::vector<LegendItem>& legend,
+              const std::string& subtitle = "") {
   svg.text(16, 30, title, "start",
            fmt::format("font-size=\"{}\" font-weight=\"bold\" fill=\"{}\"", num(font::kTitle),
                        colors::kInk));
-  if (legend.empty()) return 50;
-  auto [w, h] = svg.legend(16, 44, legend);
+  double y = 44;
+  if (!subtitle.empty()) {
+    svg.text(16, 52, subtitle, "start",
+             fmt::format("class=\"subtitle\" font-size=\"{}\" fill=\"{}\"", num(font::kLabel),
+                         colors::kInk));
+    y += kSubtitle;
+  }
+  if (legend.empty()) return y + 6;
+  auto [w, h] = svg.legend(16, y, legend);
   (void)w;
-  return 44 + h + 18;
+  return y + h + 18;
 }
 
 double legend_width(const std::vector<LegendItem>& items) {
@@ -96,11 +109,12 @@ double legend_width(const std::vector<LegendItem>& items) {
   return w + 16;
 }
 
-// A figure wide enough for its grid, legend and title.
+// A figure wide enough for its grid, legend, title and subtitle.
 double figure_width(const GridLayout& g, const std::vector<LegendItem>& legend,
-                    const std::string& title) {
-  return std::max(
-      {g.width() + 8, legend_width(legend), 16 + Svg::text_width(title, font::kTitle) * 1.08 + 16});
+                    const std::string& title, const std::string& subtitle = "") {
+  return std::max({g.width() + 8, legend_width(legend),
+                   16 + Svg::text_width(title, font::kTitle, true) + 16,
+                   16 + Svg::text_width(subtitle, font::kLabel) + 16});
 }
 
 GridLayout grid_for(std::size_t count, std::size_t max_columns, double cell_w, double cell_h,
@@ -458,7 +472,7 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
       {"PePR curve", colors::kInk, LegendItem::Kind::DashedLine},
       {"P* (max PePR)", colors::kInk, LegendItem::Kind::Marker, Shape::Star}};
   GridLayout g = grid_for(panels.size(), 3, kCellW, kCellH + 22, 0);
-  g.top = 44 + 34 + 18;
+  g.top = kHeader;
   const std::string heading =
       fmt::format("Performance and PePR curves over the cumulative {}", s.resource);
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-pepr_curve", "PePR curves");
@@ -520,13 +534,16 @@ std::optional<Figure> curve_figure(const ReportData& d, std::string* why) {
   std::string caption = fmt::format(
       "Per experiment, the learning curve of the model with the best {} (blue) and of the model "
       "with the best final performance (orange, when another): test performance P after each "
-      "epoch ({}1, {}2, ..., solid) and its PePR = P / (1 + R) (dashed) over the cumulative {} "
-      "R. Each run's total {} is spread evenly over its {}; R = the cumulative {} / the "
-      "experiment's largest total (as the paper's curves), so every epoch has R > 0 and a curve "
-      "ends at its model's {} / {}_max, not at the tables' R. The star marks P*, the highest "
-      "PePR along the curve (the paper's eq. 2).",
-      s.name, d.epoch_prefix, d.epoch_prefix, s.resource, s.resource,
-      plural(static_cast<long long>(d.epoch_cols.size()), "epoch"), s.resource, s.symbol, s.symbol);
+      "epoch ({}, solid) and its PePR = P / (1 + R) (dashed) over the cumulative {} R. Each "
+      "run's total {} is spread evenly over its {}; R = the cumulative {} / the experiment's "
+      "largest total (as the paper's curves), so every epoch has R > 0 and a curve ends at its "
+      "model's {} / {}_max, not at the tables' R. The star marks P*, the highest PePR along the "
+      "curve (the paper's eq. 2).",
+      s.name,
+      fmt::format("{} to {}", t.column_name(d.epoch_cols.front()),
+                  t.column_name(d.epoch_cols.back())),
+      s.resource, s.resource, plural(static_cast<long long>(d.epoch_cols.size()), "epoch"),
+      s.resource, s.symbol, s.symbol);
   const std::string curve_norm =
       d.norm.kind == Normalization::Kind::Fixed
           ? d.norm_text(s) + "; the curves' cumulative cost uses the same bounds"
@@ -548,7 +565,7 @@ std::optional<Figure> model_space_figure(const ReportData& d, std::string* why) 
     if (s.spec.kind == "energy") energy = &s;
   if (!energy) energy = &d.primary_score();
   auto legend = efficient_legend(d);
-  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, 44 + 34 + 18);
+  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, kHeader);
   const std::string heading = fmt::format("The model space: parameters vs {}", energy->resource);
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-model_space", "The model space");
   header(svg, heading, legend);
@@ -667,7 +684,7 @@ std::optional<Figure> violin_figure(const ReportData& d, const GroupTests& tests
   std::vector<LegendItem> legend{{role_a, colors::kBlue, LegendItem::Kind::Box},
                                  {role_b, colors::kOrange, LegendItem::Kind::Box}};
   const double cell_w = 500, cell_h = 400, pad_t = 104, pad_b = 58;
-  GridLayout g = grid_for(pairs.size(), 2, cell_w, cell_h, 44 + 34 + 18);
+  GridLayout g = grid_for(pairs.size(), 2, cell_w, cell_h, kHeader);
   const std::string name = pre ? "violin_pretraining" : "violin_data_fraction";
   const std::string title =
       pre ? "Pretrained vs trained from scratch" : "10 % vs 100 % of the training data";
@@ -773,7 +790,7 @@ std::optional<Figure> performance_params_figure(const ReportData& d, std::string
   auto legend = efficient_legend(d);
   legend.push_back({"small-scale: " + d.small_text(), "#9fd3ae", LegendItem::Kind::Box});
   const double cell_h = 540, sub_h = 178, gap = 78;
-  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, cell_h, 44 + 34 + 18);
+  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, cell_h, kHeader);
   const std::string heading = fmt::format("Test performance and {} vs model size", s.name);
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-p_pepr_vs_params",
           "P and PePR vs parameters");
@@ -810,7 +827,7 @@ Figure pareto_figure(const ReportData& d) {
   auto legend = efficient_legend(d);
   legend.push_back({"Pareto front", colors::kInk, LegendItem::Kind::Line});
   legend.push_back({"knee", colors::kYellow, LegendItem::Kind::Marker, Shape::Star});
-  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, 44 + 34 + 18);
+  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, kHeader);
   const std::string heading =
       fmt::format("Performance vs normalised {} with the Pareto front", s.resource);
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-pareto", "Pareto fronts");
@@ -877,7 +894,7 @@ std::optional<Figure> score_params_figure(const ReportData& d, std::size_t score
   const ScoreSeries& s = d.scores.at(score);
   auto legend = efficient_legend(d);
   legend.push_back({"small-scale: " + d.small_text(), "#9fd3ae", LegendItem::Kind::Box});
-  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, 44 + 34 + 18);
+  GridLayout g = grid_for(d.experiments.size(), 3, kCellW, kCellH, kHeader);
   const std::string name = s.spec.score_name + "_vs_params";
   const std::string heading = fmt::format("{} ({}) vs model size", s.name, s.resource);
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-" + name,
@@ -930,7 +947,7 @@ std::optional<Figure> small_large_figure(const ReportData& d, const GroupTests& 
   const double cell_w =
       std::max(360.0, pad_l + pad_r + slot * static_cast<double>(d.experiments.size()));
   const std::size_t cols = cell_w > 560 ? 1 : 2;
-  GridLayout g = grid_for(d.scores.size(), cols, cell_w, 380, 44 + 34 + 18);
+  GridLayout g = grid_for(d.scores.size(), cols, cell_w, 380, kHeader);
   const std::string heading = "Median PePR of small-scale and large-scale models";
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-small_vs_large",
           "Median PePR, small vs large");
@@ -1109,23 +1126,23 @@ std::optional<Figure> mean_params_figure(const ReportData& d, const std::string&
     }
     std::vector<double> y;
     for (double e : m.energy) y.push_back(e / top);
-    series.push_back({"energy / largest", y,
+    series.push_back({"mean energy / largest mean", y,
                       "each model's mean energy divided by the largest mean (E / E_max, as the "
                       "paper's Fig. 4)"});
     name = "paper_fig4_model_space", paper = "Fig. 4", title = "The model space: energy vs size";
   } else if (which == "fig5c") {
-    series.push_back({"P", m.p, "none: P as it is"});
+    series.push_back({fmt::format("mean P ({})", d.performance_label), m.p, "none: P as it is"});
     name = "paper_fig5c_performance", paper = "Fig. 5c",
     title = "Test performance vs number of parameters";
   } else if (which == "fig5d") {
     const ScoreSeries& s = d.primary_score();
-    series.push_back(
-        {s.name, m.score[d.primary], d.norm_text(s) + ", each model's scores then averaged"});
+    series.push_back({"mean " + s.name, m.score[d.primary],
+                      d.norm_text(s) + ", each model's scores then averaged"});
     name = "paper_fig5d_pepr", paper = "Fig. 5d", title = s.name + " vs number of parameters";
   } else {  // fig7: every other score
     for (std::size_t i = 0; i < d.scores.size(); ++i)
       if (i != d.primary)
-        series.push_back({d.scores[i].name, m.score[i],
+        series.push_back({"mean " + d.scores[i].name, m.score[i],
                           d.norm_text(d.scores[i]) + ", each model's scores then averaged"});
     if (series.empty()) {
       *why = "only one resource was scored";
@@ -1135,9 +1152,14 @@ std::optional<Figure> mean_params_figure(const ReportData& d, const std::string&
   }
   auto legend = efficient_legend(d);
   legend.push_back({"small-scale: " + d.small_text(), "#9fd3ae", LegendItem::Kind::Box});
-  GridLayout g = grid_for(series.size(), 3, 470, 380, 44 + 34 + 18);
-  Svg svg(figure_width(g, legend, title), g.height() + 8, "fig-" + name, title);
-  header(svg, title, legend);
+  // Every point is an average: the subtitle says over what (the paper: "averaged over the three
+  // datasets").
+  const std::string subtitle =
+      fmt::format("Each point: one model, averaged over {} ({})",
+                  plural(static_cast<long long>(m.experiments.size()), "dataset"), over);
+  GridLayout g = grid_for(series.size(), 3, 470, 380, kHeader + kSubtitle);
+  Svg svg(figure_width(g, legend, title, subtitle), g.height() + 8, "fig-" + name, title);
+  header(svg, title, legend, subtitle);
   std::vector<PanelCount> counts;
   std::string norm;
   for (std::size_t i = 0; i < series.size(); ++i) {
@@ -1197,47 +1219,129 @@ std::optional<Figure> fig6_figure(const ReportData& d, std::string* why) {
   }
   std::vector<double> rr = normalize(cost, std::vector<std::size_t>(cost.size(), 0), 1, d.norm);
   auto front = pareto_front(rr, pp);
+  auto knee = knee_point(front, rr, pp);
   std::vector<bool> on_front(rr.size(), false);
   for (std::size_t k : front) on_front[k] = true;
+  const std::string epochs = fmt::format("{} to {}", t.column_name(d.epoch_cols.front()),
+                                         t.column_name(d.epoch_cols.back()));
+  const std::string r_label = fmt::format("normalised cumulative {} R", s.resource);
+  const std::string p_label = fmt::format("P after each epoch ({})", epochs);
+
+  // The whole view: R over [0, its largest value]; P from the lowest point that is not an
+  // outlier (below Q1 - 3 IQR, Tukey's far fence): an outlier is drawn hollow on the lower edge
+  // rather than stretching the axis to 0.
+  const double q1 = quantile(pp, 0.25), q3 = quantile(pp, 0.75);
+  const double fence = q1 - 3 * (q3 - q1);
+  std::vector<double> kept;
+  for (double v : pp)
+    if (v >= fence) kept.push_back(v);
+  auto [plo, phi] = extent(kept, false);
+  auto [ylo, yhi] = padded_range(plo, phi, false, 0.05);
+  const double r_max = *std::max_element(rr.begin(), rr.end());
+  Axis xa = make_axis(r_label, 0, std::max(1.0, r_max));
+  Axis ya = make_axis(p_label, std::max(0.0, ylo), std::min(1.0, yhi));
+  std::size_t below = 0;
+  for (double v : pp) below += v < ya.lo;
+
+  // The front enlarged: R up to a round number beyond the front's costliest point, P from a
+  // round number below its lowest.
+  const double front_r = rr[front.back()], front_p0 = pp[front.front()],
+               front_p1 = pp[front.back()];
+  const double zoom_r0 = std::max(1.25 * front_r, 0.02 * xa.hi);
+  const double r_step = nice_step(0, zoom_r0);
+  const double zoom_r = std::ceil(zoom_r0 / r_step - 1e-9) * r_step;
+  const double zoom_p0 = front_p0 - std::max(0.25 * (front_p1 - front_p0), 0.01);
+  const double zlo = std::floor(zoom_p0 * 100) / 100, zhi = front_p1 + 0.04 * (front_p1 - zlo);
+  Axis zx = make_axis(r_label, 0, zoom_r);
+  Axis zy = make_axis(p_label, std::max(ya.lo, zlo), std::min(ya.hi, zhi));
+  // Only when it shows the front at least twice as large as the whole view does.
+  const bool zoom = zoom_r < 0.5 * xa.hi || (zy.hi - zy.lo) < 0.5 * (ya.hi - ya.lo);
+
   auto legend = efficient_legend(d);
   legend.push_back({"Pareto front", colors::kInk, LegendItem::Kind::Line});
+  if (knee)
+    legend.push_back({fmt::format("knee: {} after {}", d.ids[row_of[*knee]],
+                                  t.column_name(d.epoch_cols[epoch_of[*knee]])),
+                      colors::kYellow, LegendItem::Kind::Marker, Shape::Star});
   const std::string title =
       fmt::format("Accuracy vs normalised {} of every model and epoch: {}", s.resource, e.name);
-  GridLayout g = grid_for(1, 1, 760, 560, 44 + 34 + 18);
+  const double cell_w = zoom ? 560 : 760, cell_h = 560, pad_b = kPadB + 26;
+  GridLayout g = grid_for(zoom ? 2 : 1, 2, cell_w, cell_h, kHeader);
   Svg svg(figure_width(g, legend, title), g.height() + 8, "fig-paper_fig6_epochs", title);
   header(svg, title, legend);
-  Area a = plot_area(g, 0);
-  auto [plo, phi] = extent(pp, false);
-  auto [ylo, yhi] = padded_range(plo, phi, false, 0.05);
-  Axis xa = make_axis(fmt::format("normalised cumulative {} R", s.resource), 0,
-                      std::max(1.0, *std::max_element(rr.begin(), rr.end())));
-  Axis ya =
-      make_axis(fmt::format("P ({}<N>)", d.epoch_prefix), std::max(0.0, ylo), std::min(1.0, yhi));
-  svg.open_group(panel_attrs(e.name, "model x epoch", rr.size()));
-  Panel p = front_panel(svg, a, xa, ya, e.name, d.alpha, 0.35, rr, pp, front);
-  for (std::size_t k = 0; k < rr.size(); ++k) {
-    Style st = style_of(d, row_of[k]);
-    svg.marker(
-        st.shape, p.sx(rr[k]), p.sy(pp[k]), on_front[k] ? 4.2 : 2.6, st.color,
-        on_front[k] ? colors::kInk : "none",
-        fmt::format("{}, epoch {}: P {}, R {}, {} {}{}", d.ids[row_of[k]], epoch_of[k], fmt4(pp[k]),
-                    fmt4(rr[k]), s.name, fmt4(pepr_score(pp[k], rr[k], d.alpha)),
-                    on_front[k] ? ", on the Pareto front" : ""),
-        on_front[k] ? "pt front-pt" : "pt",
-        on_front[k] ? "stroke-width=\"1.3\"" : "fill-opacity=\"0.6\"");
-  }
-  svg.close_group();
+  std::vector<PanelCount> counts;
+  auto draw = [&](std::size_t cell, const Axis& x, const Axis& y, const std::string& label,
+                  const std::string& panel_title, bool all) {
+    std::vector<std::size_t> shown;
+    for (std::size_t k = 0; k < rr.size(); ++k)
+      if (all || (rr[k] <= x.hi && pp[k] >= y.lo && pp[k] <= y.hi)) shown.push_back(k);
+    Area a = plot_area(g, cell, kPadT, pad_b);
+    svg.open_group(panel_attrs(e.name, label, shown.size()));
+    Panel p = front_panel(svg, a, x, y, panel_title, d.alpha, 0.35, rr, pp, front);
+    for (std::size_t k : shown) {
+      Style st = style_of(d, row_of[k]);
+      const bool low = pp[k] < y.lo;  // an outlier, on the lower edge
+      svg.marker(
+          st.shape, p.sx(rr[k]), low ? p.sy(y.lo) : p.sy(pp[k]),
+          on_front[k] ? 4.2
+          : low       ? 3.4
+                      : 2.6,
+          low ? "#ffffff" : st.color,
+          on_front[k] ? colors::kInk
+          : low       ? st.color
+                      : "none",
+          fmt::format("{}, epoch {}: P {}, R {}, {} {}{}{}", d.ids[row_of[k]], epoch_of[k],
+                      fmt4(pp[k]), fmt4(rr[k]), s.name, fmt4(pepr_score(pp[k], rr[k], d.alpha)),
+                      on_front[k] ? ", on the Pareto front" : "",
+                      low ? fmt::format(" (drawn at P = {})", fmt4(y.lo)) : ""),
+          on_front[k] ? "pt front-pt"
+          : low       ? "pt below-axis"
+                      : "pt",
+          on_front[k] ? "stroke-width=\"1.3\""
+          : low       ? "stroke-width=\"1.5\""
+                      : "fill-opacity=\"0.6\"");
+    }
+    if (knee)
+      svg.marker(Shape::Star, p.sx(rr[*knee]), p.sy(pp[*knee]), 5.5, colors::kYellow, colors::kInk,
+                 fmt::format("knee of the Pareto front: {} after {}: P {}, R {}",
+                             d.ids[row_of[*knee]], t.column_name(d.epoch_cols[epoch_of[*knee]]),
+                             fmt4(pp[*knee]), fmt4(rr[*knee])),
+                 "knee");
+    if (all && below > 0)
+      svg.text_block(a.x, a.y + a.h + 66,
+                     fmt::format("{} below P = {} (Q1 - 3 IQR) drawn hollow on the lower edge",
+                                 plural(static_cast<long long>(below), "point"), fmt4(y.lo)),
+                     a.w, 12.5, 16, "start", fmt::format("fill=\"{}\"", colors::kGrey));
+    svg.close_group();
+    counts.push_back({e.name, label, shown.size()});
+  };
+  draw(0, xa, ya, "model x epoch", fmt::format("{}: all {} points", e.name, rr.size()), true);
+  if (zoom)
+    draw(1, zx, zy, "Pareto front, enlarged",
+         fmt::format("enlarged: R \u2264 {}, P \u2265 {}", fmt4(zx.hi), fmt4(zy.lo)), false);
   const std::string norm = fmt::format(
       "R = cumulative {} normalised over all the model-epoch points of {} ({}; each run's total "
       "spread evenly over its epochs)",
       s.resource, e.name, d.norm.describe());
   std::string caption = fmt::format(
-      "Every model after every epoch in {} ({} points): test performance P against the "
+      "Every model after every epoch in {} ({} points): test performance P ({}) against the "
       "normalised cumulative {}, over the {} contours (the background shading); the Pareto "
-      "front ({} points) outlined and joined by its staircase, as the paper's Fig. 6 draws it.",
-      e.name, rr.size(), s.resource, s.name, front.size());
-  return finish(svg, "paper_fig6_epochs", title, caption, {{e.name, "model x epoch", rr.size()}},
-                norm, "Fig. 6");
+      "front ({} points) outlined and joined by its staircase, as the paper's Fig. 6 draws "
+      "it{}.{}{}",
+      e.name, rr.size(), epochs, s.resource, s.name, front.size(),
+      knee ? fmt::format(", its knee starred ({} after {}: the front point farthest from the line "
+                         "through its ends)",
+                         d.ids[row_of[*knee]], t.column_name(d.epoch_cols[epoch_of[*knee]]))
+           : "",
+      zoom ? fmt::format(" The right panel enlarges the front: R up to {}, P from {}, every point "
+                         "in that window.",
+                         fmt4(zx.hi), fmt4(zy.lo))
+           : "",
+      below ? fmt::format(" The P axis starts at {}: {} below it (under Q1 - 3 IQR of all the "
+                          "points' P) drawn hollow on its lower edge, its value in the tooltip.",
+                          fmt4(ya.lo), plural(static_cast<long long>(below), "point"))
+            : "");
+  return finish(svg, "paper_fig6_epochs", title, caption, std::move(counts), norm, "Fig. 6");
 }
 
 std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests,
@@ -1256,11 +1360,19 @@ std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests
     std::string label, group, name_a, name_b;
     Side a, b;
     const Comparison* c;
+    std::vector<std::string> detail;  // what each side holds, a line each
   };
   std::vector<PanelSpec> panels;
   if (pre) {
     const auto& pair = d.pretrain_pairs.front();
-    PanelSpec ps{"a) pretraining", pair.a + " vs " + pair.b, "with", "without", {}, {}, nullptr};
+    PanelSpec ps{"a) pretraining",
+                 pair.a + " vs " + pair.b,
+                 "with",
+                 "without",
+                 {},
+                 {},
+                 nullptr,
+                 {"with: " + pair.a, "without: " + pair.b}};
     for (int side = 0; side < 2; ++side)
       for (std::size_t r : d.experiments[d.experiment_index(side ? pair.b : pair.a)].rows) {
         Side& s = side ? ps.b : ps.a;
@@ -1272,7 +1384,14 @@ std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests
     panels.push_back(std::move(ps));
   }
   if (frac) {
-    PanelSpec ps{"b) train set size", pooled_fraction_group(d), "10 %", "100 %", {}, {}, nullptr};
+    PanelSpec ps{
+        "b) train set size", pooled_fraction_group(d), "10 %", "100 %", {}, {}, nullptr, {}};
+    std::string list_a, list_b;
+    for (const auto& p : d.fraction_pairs) {
+      list_a += (list_a.empty() ? "" : ", ") + p.a;
+      list_b += (list_b.empty() ? "" : ", ") + p.b;
+    }
+    ps.detail = {"10 %: mean of " + list_a, "100 %: mean of " + list_b};
     std::map<std::string, std::vector<double>> small, full;
     std::map<std::string, std::size_t> row;
     for (const auto& p : d.fraction_pairs) {
@@ -1296,14 +1415,17 @@ std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests
   }
   std::vector<LegendItem> legend;
   const std::string title = "Pretraining and train set size: test performance";
-  GridLayout g = grid_for(panels.size(), 2, 380, 430, 60);
+  // A panel: its title and the test above the plot, under it the sides' names and what each
+  // side holds (wrapped to the cell).
+  const double cell_w = 380, cell_h = 480, pad_t = 70, pad_b = 130, pad_l = 70, pad_r = 20;
+  GridLayout g = grid_for(panels.size(), 2, cell_w, cell_h, 60);
   Svg svg(figure_width(g, legend, title), g.height() + 8, "fig-paper_fig5ab_violins", title);
   header(svg, title, legend);
   std::vector<PanelCount> counts;
   for (std::size_t i = 0; i < panels.size(); ++i) {
     const auto& ps = panels[i];
     auto [cx, cy] = g.cell(i);
-    Area a{cx + 70, cy + 70, 380 - 70 - 20, 430 - 70 - 80};
+    Area a{cx + pad_l, cy + pad_t, cell_w - pad_l - pad_r, cell_h - pad_t - pad_b};
     std::vector<double> all;
     for (const auto* s : {&ps.a, &ps.b}) {
       auto [lo, hi] = extent(s->v, false);
@@ -1322,15 +1444,22 @@ std::optional<Figure> fig5ab_figure(const ReportData& d, const GroupTests& tests
     violin(svg, p, p.sx(0.7), 0.16 * a.w, d, ps.b.rows, ps.b.v, colors::kOrange, ps.group,
            ps.name_b, "P", &ps.b.tips);
     std::string st = fmt::format("font-size=\"{}\" fill=\"{}\"", num(font::kNote), colors::kInk);
+    svg.text(a.x + a.w / 2, a.y - 40, ps.label, "middle",
+             fmt::format("font-size=\"{}\" font-weight=\"bold\" fill=\"{}\"",
+                         num(font::kPanelTitle), colors::kInk));
     svg.text(a.x + a.w / 2, a.y - 14,
              ps.c ? fmt::format("Student t: {} {}", p_text(ps.c->student.p), stars(ps.c->student.p))
                   : "too few models for a test",
              "middle", st);
     svg.text(p.sx(0.3), a.y + a.h + 20, ps.name_a, "middle", st);
     svg.text(p.sx(0.7), a.y + a.h + 20, ps.name_b, "middle", st);
-    svg.text(a.x + a.w / 2, a.y + a.h + 52, ps.label + " (" + ps.group + ")", "middle",
-             fmt::format("font-size=\"{}\" font-weight=\"bold\" fill=\"{}\"", num(font::kNote),
-                         colors::kInk));
+    // What each side holds, centred under the plot and wrapped inside the cell.
+    const double mid = a.x + a.w / 2, room = 2 * std::min(mid - cx, cx + cell_w - mid) - 16;
+    double ty = a.y + a.h + 48;
+    for (const auto& line : ps.detail)
+      ty += 17 * static_cast<double>(
+                     svg.text_block(mid, ty, line, room, 12.5, 17, "middle",
+                                    fmt::format("class=\"detail\" fill=\"{}\"", colors::kInk)));
     svg.close_group();
     counts.push_back({ps.group, ps.label, npts});
   }

@@ -295,15 +295,146 @@ void Svg::marker(Shape shape, double x, double y, double r, std::string_view fil
   }
 }
 
-double Svg::text_width(std::string_view text, double font_size) {
-  double w = 0;
-  for (unsigned char c : text) {
-    if ((c & 0xC0) == 0x80) continue;  // UTF-8 continuation
-    w += (c == ' ' || c == '.' || c == ',' || c == 'i' || c == 'l' || c == '(' || c == ')') ? 0.32
-         : (c >= 'A' && c <= 'Z') || c == 'm' || c == 'w'                                   ? 0.72
-                                                                                            : 0.58;
+namespace {
+
+// Advance widths of DejaVu Sans and DejaVu Sans Bold for ' ' .. '~', in thousandths of an em (as
+// Chromium lays them out, without kerning).
+constexpr std::array<unsigned short, 95> kDejaVu{
+    318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361,  318, 337, 636, 636, 636,
+    636, 636, 636, 636, 636, 636, 636, 337, 337, 838, 838, 838, 531, 1000, 684, 686, 698, 770, 632,
+    575, 775, 752, 295, 295, 656, 557, 863, 748, 787, 603, 787, 695, 635,  611, 732, 684, 989, 685,
+    611, 685, 390, 337, 390, 838, 500, 500, 613, 635, 550, 635, 615, 352,  635, 634, 278, 278, 579,
+    278, 974, 634, 612, 635, 635, 411, 521, 392, 634, 592, 818, 592, 592,  525, 636, 337, 636, 838};
+constexpr std::array<unsigned short, 95> kDejaVuBold{
+    348,  456, 521, 838, 696, 1002, 872, 306,  457, 457, 523, 838, 380, 415,  380, 365,
+    696,  696, 696, 696, 696, 696,  696, 696,  696, 696, 400, 400, 838, 838,  838, 580,
+    1000, 774, 762, 734, 830, 683,  683, 821,  837, 372, 372, 775, 637, 995,  837, 850,
+    733,  850, 770, 720, 682, 812,  774, 1103, 771, 724, 725, 457, 365, 457,  838, 500,
+    500,  675, 716, 593, 716, 678,  435, 716,  712, 343, 343, 665, 343, 1042, 712, 687,
+    716,  716, 493, 595, 478, 712,  652, 924,  645, 652, 582, 712, 365, 712,  838};
+
+// The next code point of UTF-8 text at `i` (advancing it); a stray byte counts as itself.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+  unsigned char c = static_cast<unsigned char>(s[i++]);
+  int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  char32_t cp = extra == 3 ? c & 0x07u : extra == 2 ? c & 0x0Fu : extra == 1 ? c & 0x1Fu : c;
+  for (; extra > 0 && i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; --extra)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3Fu);
+  return cp;
+}
+
+bool wide(char32_t cp) {
+  return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+         (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+         (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0x1F300 && cp <= 0x1FAFF);
+}
+
+}  // namespace
+
+double Svg::text_width(std::string_view text, double font_size, bool bold) {
+  const auto& table = bold ? kDejaVuBold : kDejaVu;
+  double w = 0;  // thousandths of an em
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t cp = next_code_point(text, i);
+    if (cp >= 0x20 && cp <= 0x7E)
+      w += table[cp - 0x20];
+    else if (cp == 0xA0 || cp == 0xB7 || cp == 0x2009)  // no-break space, middle dot, thin space
+      w += table[0];
+    else if (wide(cp))
+      w += 1000;
+    else if (cp >= 0x20)
+      w += bold ? 760 : 700;  // other letters and symbols (en dash 500, em dash 1000, <= 838)
   }
-  return w * font_size;
+  return w / 1000 * font_size;
+}
+
+std::vector<std::string> Svg::wrap(std::string_view text, double font_size, double width,
+                                   bool bold) {
+  std::vector<std::string> lines(1);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string word(text.substr(pos, end - pos));
+    std::string trial = lines.back().empty() ? word : lines.back() + " " + word;
+    if (!lines.back().empty() && text_width(trial, font_size, bold) > width)
+      lines.push_back(word);
+    else
+      lines.back() = trial;
+    pos = end + 1;
+  }
+  return lines;
+}
+
+std::size_t Svg::text_block(double x, double y, std::string_view content, double width,
+                            double font_size, double line_h, std::string_view anchor,
+                            std::string_view attrs, bool bold) {
+  auto lines = wrap(content, font_size, width, bold);
+  std::string style =
+      fmt::format("font-size=\"{}\"{}{}{}", num(font_size), bold ? " font-weight=\"bold\"" : "",
+                  attrs.empty() ? "" : " ", attrs);
+  for (std::size_t k = 0; k < lines.size(); ++k)
+    text(x, y + static_cast<double>(k) * line_h, lines[k], anchor, style);
+  return lines.size();
+}
+
+std::string axis_tick_label(const Axis& a, const std::vector<double>& ticks, double v) {
+  if (a.format) return a.format(v);
+  if (a.log) return short_number(v);
+  return tick_label(v, ticks.size() >= 2 ? ticks[1] - ticks[0] : 1);
+}
+
+namespace {
+
+// Pixels between the labels of neighbouring ticks on a horizontal axis, and the height a tick
+// label takes on a vertical one (its line box and a gap).
+constexpr double kTickGap = 8;
+constexpr double kTickLineH = (font::kAscent + font::kDescent) * font::kTick + 4;
+
+bool ticks_fit(const Axis& a, const std::vector<double>& ticks, double length, bool horizontal) {
+  if (ticks.size() < 2) return true;
+  Scale s{a.lo, a.hi, 0, length, a.log};
+  for (std::size_t i = 0; i + 1 < ticks.size(); ++i) {
+    double room = std::fabs(s(ticks[i + 1]) - s(ticks[i]));
+    double need = horizontal
+                      ? (Svg::text_width(axis_tick_label(a, ticks, ticks[i]), font::kTick) +
+                         Svg::text_width(axis_tick_label(a, ticks, ticks[i + 1]), font::kTick)) /
+                                2 +
+                            kTickGap
+                      : kTickLineH;
+    if (room < need) return false;
+  }
+  return true;
+}
+
+std::vector<double> inside(const Axis& a, const std::vector<double>& t) {
+  std::vector<double> in;
+  double eps = (a.log ? 1e-9 * a.hi : 1e-9 * (a.hi - a.lo));
+  for (double v : t)
+    if (v >= a.lo - eps && v <= a.hi + eps) in.push_back(v);
+  return in;
+}
+
+}  // namespace
+
+std::vector<double> fitted_ticks(const Axis& a, double length, bool horizontal) {
+  if (a.hide_ticks) return {};
+  std::vector<double> base = inside(a, !a.ticks.empty() ? a.ticks
+                                       : a.log          ? log_ticks(a.lo, a.hi)
+                                                        : nice_ticks(a.lo, a.hi));
+  if (ticks_fit(a, base, length, horizontal)) return base;
+  if (a.ticks.empty() && !a.log)
+    for (int target : {4, 3, 2}) {
+      auto t = inside(a, nice_ticks(a.lo, a.hi, target));
+      if (t.size() >= 2 && ticks_fit(a, t, length, horizontal)) return t;
+      if (t.size() >= 2) base = t;
+    }
+  for (std::size_t stride = 2; stride < base.size(); ++stride) {
+    std::vector<double> t;
+    for (std::size_t i = 0; i < base.size(); i += stride) t.push_back(base[i]);
+    if (ticks_fit(a, t, length, horizontal)) return t;
+  }
+  return {base.front()};
 }
 
 Panel Svg::axes(double x, double y, double w, double h, const Axis& xa, const Axis& ya,
@@ -312,53 +443,41 @@ Panel Svg::axes(double x, double y, double w, double h, const Axis& xa, const Ax
   p.x = x, p.y = y, p.w = w, p.h = h;
   p.sx = Scale{xa.lo, xa.hi, x, x + w, xa.log};
   p.sy = Scale{ya.lo, ya.hi, y + h, y, ya.log};
-  auto ticks_of = [](const Axis& a) {
-    if (a.hide_ticks) return std::vector<double>{};
-    std::vector<double> t = a.ticks;
-    if (t.empty()) t = a.log ? log_ticks(a.lo, a.hi) : nice_ticks(a.lo, a.hi);
-    std::vector<double> in;
-    double eps = (a.log ? 1e-9 * a.hi : 1e-9 * (a.hi - a.lo));
-    for (double v : t)
-      if (v >= a.lo - eps && v <= a.hi + eps) in.push_back(v);
-    return in;
-  };
-  auto label_of = [](const Axis& a, const std::vector<double>& ticks) {
-    double step = ticks.size() >= 2 ? ticks[1] - ticks[0] : 1;
-    return [&a, step](double v) {
-      if (a.format) return a.format(v);
-      return a.log ? short_number(v) : tick_label(v, step);
-    };
-  };
-  const std::vector<double> xt = ticks_of(xa), yt = ticks_of(ya);
-  auto xl = label_of(xa, xt);
-  auto yl = label_of(ya, yt);
+  const std::vector<double> xt = fitted_ticks(xa, w, true), yt = fitted_ticks(ya, h, false);
+  auto xl = [&](double v) { return axis_tick_label(xa, xt, v); };
+  auto yl = [&](double v) { return axis_tick_label(ya, yt, v); };
 
   rect(x, y, w, h, "fill=\"#ffffff\" stroke=\"none\"");
   open_group("class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\"");
   for (double v : xt) line(p.sx(v), y, p.sx(v), y + h, "");
   for (double v : yt) line(x, p.sy(v), x + w, p.sy(v), "");
   close_group();
-  open_group(
-      fmt::format("class=\"axis\" fill=\"{}\" font-size=\"{}\"", colors::kInk, num(font::kTick)));
   rect(x, y, w, h, fmt::format("fill=\"none\" stroke=\"{}\" stroke-width=\"1\"", colors::kGrey));
+  // Tick labels: an x label's box starts 8 px under the frame, a y label's ends 9 px left of it,
+  // so that the first labels of the two axes clear each other at the corner.
+  const std::string axis_style =
+      fmt::format("fill=\"{}\" font-size=\"{}\"", colors::kInk, num(font::kTick));
+  open_group("class=\"axis x-axis\" " + axis_style);
   for (double v : xt) {
     double px = p.sx(v);
     line(px, y + h, px, y + h + 5, fmt::format("stroke=\"{}\"", colors::kGrey));
-    text(px, y + h + 19, xl(v), "middle");
+    text(px, y + h + 21, xl(v), "middle");
   }
+  close_group();
+  open_group("class=\"axis y-axis\" " + axis_style);
   for (double v : yt) {
     double py = p.sy(v);
     line(x - 5, py, x, py, fmt::format("stroke=\"{}\"", colors::kGrey));
-    text(x - 8, py + 4.5, yl(v), "end");
+    text(x - 9, py + 4.5, yl(v), "end");
   }
   close_group();
   if (!xa.label.empty())
-    text(x + w / 2, y + h + 40, xa.label, "middle",
+    text(x + w / 2, y + h + 42, xa.label, "middle",
          fmt::format("font-size=\"{}\" fill=\"{}\"", num(font::kLabel), colors::kInk));
   if (!ya.label.empty()) {
     double maxw = 0;
     for (double v : yt) maxw = std::max(maxw, text_width(yl(v), font::kTick));
-    double lx = x - 16 - maxw;
+    double lx = x - 17 - maxw;
     text(lx, y + h / 2, ya.label, "middle",
          fmt::format("font-size=\"{}\" fill=\"{}\" transform=\"rotate(-90 {} {})\"",
                      num(font::kLabel), colors::kInk, num(lx), num(y + h / 2)));
@@ -422,22 +541,8 @@ std::pair<double, double> Svg::legend(double x, double y, const std::vector<Lege
 
 void Svg::footnote(std::string_view text) {
   const double size = 12, line_h = 16, margin = 16;
-  const double room = width_ - 2 * margin;
-  std::vector<std::string> lines(1);
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find(' ', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string word(text.substr(pos, end - pos));
-    std::string trial = lines.back().empty() ? word : lines.back() + " " + word;
-    if (!lines.back().empty() && text_width(trial, size) > room)
-      lines.push_back(word);
-    else
-      lines.back() = trial;
-    pos = end + 1;
-  }
   height_ += 6;
-  for (const auto& l : lines) {
+  for (const auto& l : wrap(text, size, width_ - 2 * margin)) {
     height_ += line_h;
     body_ += fmt::format(
         "<text class=\"footnote\" x=\"{}\" y=\"{}\" font-size=\"{}\" "

@@ -60,6 +60,16 @@ struct Axis {
 // An axis with a label and a domain; ticks computed.
 Axis make_axis(std::string label, double lo, double hi, bool log = false);
 
+// The ticks of `a` drawn along `length` pixels whose labels do not run into each other
+// (horizontal: the labels' estimated widths plus a gap between neighbours; vertical: a line of
+// tick text between them): the axis's own ticks (a.ticks, else about 5 round ones) when they
+// fit, else fewer round ones (about 4, 3, 2), else every second, third, ... of them. Ticks
+// outside [a.lo, a.hi] are dropped.
+std::vector<double> fitted_ticks(const Axis& a, double length, bool horizontal);
+// The label of tick `v` among `ticks` of axis `a`: a.format, else short_number on a log axis,
+// else tick_label with the ticks' step.
+std::string axis_tick_label(const Axis& a, const std::vector<double>& ticks, double v);
+
 // The drawing area of a panel and its scales.
 struct Panel {
   double x = 0, y = 0, w = 0, h = 0;  // plot area in pixels
@@ -128,8 +138,19 @@ class Svg {
   // grid of `columns` columns. Returns its size.
   std::pair<double, double> legend(double x, double y, const std::vector<LegendItem>& items,
                                    int columns = 0);
-  // Width in pixels that `text` takes at `font_size` (an estimate for layout).
-  static double text_width(std::string_view text, double font_size);
+  // Width in pixels that `text` takes at `font_size` (for layout): the advance widths of DejaVu
+  // Sans, the first font the figures ask for (Helvetica and Arial are narrower); `bold` for
+  // font-weight bold. UTF-8; wide (CJK) characters count one em.
+  static double text_width(std::string_view text, double font_size, bool bold = false);
+  // `text` broken at spaces into lines no wider than `width` at `font_size` (a word wider than
+  // `width` gets a line of its own).
+  static std::vector<std::string> wrap(std::string_view text, double font_size, double width,
+                                       bool bold = false);
+  // Text wrapped to `width` (as wrap), one <text> per line, the first baseline at y, lines
+  // `line_h` apart. Returns the number of lines.
+  std::size_t text_block(double x, double y, std::string_view content, double width,
+                         double font_size, double line_h, std::string_view anchor = "start",
+                         std::string_view attrs = "", bool bold = false);
   // A line of small text under everything drawn so far, wrapped to the width; the figure grows
   // to hold it (e.g. the normalisation behind the figure's numbers).
   void footnote(std::string_view text);
@@ -166,6 +187,10 @@ inline constexpr double kLabel = 15;
 inline constexpr double kPanelTitle = 16;
 inline constexpr double kTitle = 19;
 inline constexpr double kNote = 13;
+// The box of a line of DejaVu Sans text, in ems: from kAscent above the baseline to kDescent
+// below it.
+inline constexpr double kAscent = 0.93;
+inline constexpr double kDescent = 0.24;
 }  // namespace font
 
 }  // namespace pepr::report

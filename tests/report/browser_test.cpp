@@ -1,15 +1,20 @@
 // The HTML report in a real browser: headless Chromium (Debian's `chromium`) driven through the
 // DevTools protocol opens index.html of the paper's results: no console errors or exceptions,
 // no network requests, a screenshot, every point of every figure in the DOM, sortable tables;
-// then every SVG file on its own.
+// then every SVG file on its own. Every text of every figure is measured where the browser lays
+// it out: inside its figure, clear of every other text, no placeholder left in it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/table.hpp"
@@ -244,6 +249,112 @@ json check_in_browser(const std::string& chromium, const fs::path& csv, const fs
   return probe;
 }
 
+// Every non-empty <text> of the SVG document open in the page: its content, its box in the root's
+// user space (the viewBox's coordinates) as four corners (getBBox through the text's transform:
+// a rotated label is a rotated box), whether it is a tick label (inside a g.axis), and the
+// viewBox.
+constexpr const char* kTextBoxes = R"JS((() => {
+  const root = document.documentElement;
+  const vb = root.viewBox.baseVal;
+  const toRoot = root.getScreenCTM().inverse();
+  const texts = Array.from(document.querySelectorAll("text"))
+      .filter(t => t.textContent.trim().length > 0)
+      .map(t => {
+        const b = t.getBBox();
+        const m = toRoot.multiply(t.getScreenCTM());
+        const corner = (x, y) => {
+          const p = new DOMPoint(x, y).matrixTransform(m);
+          return [p.x, p.y];
+        };
+        const axis = t.closest("g.axis");
+        return {text: t.textContent,
+                corners: [corner(b.x, b.y), corner(b.x + b.width, b.y),
+                          corner(b.x + b.width, b.y + b.height), corner(b.x, b.y + b.height)],
+                axis: axis ? Array.from(document.querySelectorAll("g.axis")).indexOf(axis) : -1};
+      });
+  return JSON.stringify({viewBox: [vb.x, vb.y, vb.width, vb.height], texts: texts});
+})())JS";
+
+using Quad = std::vector<std::pair<double, double>>;
+
+// How far two convex quadrilaterals overlap: the smallest overlap of their projections over the
+// normals of their edges (separating axis theorem); negative: the gap between them.
+double overlap_depth(const Quad& a, const Quad& b) {
+  double depth = std::numeric_limits<double>::infinity();
+  for (const Quad* q : {&a, &b})
+    for (std::size_t i = 0; i < q->size(); ++i) {
+      auto [x0, y0] = (*q)[i];
+      auto [x1, y1] = (*q)[(i + 1) % q->size()];
+      double nx = y0 - y1, ny = x1 - x0, len = std::hypot(nx, ny);
+      if (!(len > 1e-9)) continue;
+      nx /= len, ny /= len;
+      auto project = [&](const Quad& p) {
+        double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+        for (auto [x, y] : p)
+          lo = std::min(lo, x * nx + y * ny), hi = std::max(hi, x * nx + y * ny);
+        return std::make_pair(lo, hi);
+      };
+      auto [alo, ahi] = project(a);
+      auto [blo, bhi] = project(b);
+      depth = std::min(depth, std::min(ahi, bhi) - std::max(alo, blo));
+    }
+  return depth;
+}
+
+// A label that was meant to be filled in: <N>, <name>, {}, {0}, {:.2f}, %s, %d.
+bool has_placeholder(const std::string& text) {
+  static const std::regex kPlaceholder(
+      R"re(<[A-Za-z_][A-Za-z0-9_ ]*>|\{[0-9]*(:[^}]*)?\}|%[sd])re");
+  return std::regex_search(text, kPlaceholder);
+}
+
+// What is wrong with the text of the SVG file open in the page, one line per problem, each
+// naming the file: a text whose box reaches outside the viewBox (by more than half a pixel), two
+// texts whose boxes overlap by more than a pixel, two tick labels of one axis less than 2 px
+// apart (they read as one number: "0.00000.0005"), a placeholder left in a text.
+std::vector<std::string> text_problems(Chromium& b, const std::string& session,
+                                       const std::string& name) {
+  json r = evaluate(b, session, kTextBoxes);
+  const auto vb = r["viewBox"].get<std::vector<double>>();
+  struct Text {
+    std::string text;
+    Quad q;
+    int axis;
+  };
+  std::vector<Text> texts;
+  for (const auto& t : r["texts"])
+    texts.push_back({t["text"], t["corners"].get<Quad>(), t["axis"].get<int>()});
+  std::vector<std::string> out;
+  auto box_text = [](const Quad& q) {
+    double x0 = q[0].first, x1 = x0, y0 = q[0].second, y1 = y0;
+    for (auto [x, y] : q)
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    return fmt::format("[{:.0f}..{:.0f} x {:.0f}..{:.0f}]", x0, x1, y0, y1);
+  };
+  const double tol = 0.5;
+  for (const auto& t : texts) {
+    for (auto [x, y] : t.q)
+      if (x < vb[0] - tol || x > vb[0] + vb[2] + tol || y < vb[1] - tol ||
+          y > vb[1] + vb[3] + tol) {
+        out.push_back(fmt::format("{}: \"{}\" {} reaches outside the viewBox {} x {}", name, t.text,
+                                  box_text(t.q), vb[2], vb[3]));
+        break;
+      }
+    if (has_placeholder(t.text))
+      out.push_back(fmt::format("{}: \"{}\" holds a placeholder", name, t.text));
+  }
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    for (std::size_t j = i + 1; j < texts.size(); ++j) {
+      double depth = overlap_depth(texts[i].q, texts[j].q);
+      const bool ticks = texts[i].axis >= 0 && texts[i].axis == texts[j].axis;
+      if (depth > 1 || (ticks && depth > -2))
+        out.push_back(fmt::format("{}: \"{}\" {} and \"{}\" {} {} ({:.1f} px)", name, texts[i].text,
+                                  box_text(texts[i].q), texts[j].text, box_text(texts[j].q),
+                                  depth > 0 ? "overlap" : "run into each other", std::fabs(depth)));
+    }
+  return out;
+}
+
 #define PEPR_REQUIRE_CHROMIUM(var)                                                            \
   auto var##_opt = Chromium::find();                                                          \
   if (!var##_opt)                                                                             \
@@ -287,4 +398,106 @@ TEST(ReportBrowser, SmallPeprSweepReportOpensOfflineWithoutErrors) {
   EXPECT_EQ(probe["figures"].size(), 18u);  // 17 and the findings' at a glance
   EXPECT_EQ(probe["leftOut"], 0);
   EXPECT_EQ(probe["sorted_rows"], 3u * (3u + 1u));
+}
+
+// The text check itself, on a figure made here: a text out of the viewBox, two that overlap,
+// two tick labels that touch, a rotated label clear of its neighbour, a placeholder.
+TEST(ReportBrowser, TextCheckFindsOverflowOverlapAndPlaceholders) {
+  PEPR_REQUIRE_CHROMIUM(chromium);
+  pepr::test::TempDir dir;
+  pepr::test::write_file(
+      dir / "t.svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200" )svg"
+      R"svg(viewBox="0 0 400 200" )svg"
+      R"svg(font-family="DejaVu Sans" font-size="14">)svg"
+      R"svg(<text x="10" y="30">clear</text>)svg"
+      R"svg(<text x="380" y="30">cut off</text>)svg"
+      R"svg(<text x="10" y="80">first label</text><text x="40" y="84">second</text>)svg"
+      R"svg(<g class="axis"><text x="200" y="120">0.0000</text>)svg"
+      R"svg(<text x="250" y="120">0.0005</text>)svg"
+      R"svg(<text x="310" y="120">0.0010</text></g>)svg"
+      R"svg(<text x="150" y="190" transform="rotate(-90 150 190)">rotated far</text>)svg"
+      R"svg(<text x="180" y="190" transform="rotate(-90 180 190)">rotated near</text>)svg"
+      R"svg(<text x="230" y="190">P (test_&lt;N&gt;) {}</text></svg>)svg");
+  Chromium browser(chromium, dir / "chromium");
+  const std::string s = browser.open_page();
+  browser.call("Page.enable", {}, s);
+  open(browser, s, dir / "t.svg");
+  auto problems = text_problems(browser, s, "t.svg");
+  std::string all;
+  for (const auto& p : problems) all += p + "\n";
+  auto count = [&](const std::string& what) {
+    return std::count_if(problems.begin(), problems.end(),
+                         [&](const std::string& p) { return p.find(what) != std::string::npos; });
+  };
+  EXPECT_EQ(count("\"cut off\""), 1) << all;
+  EXPECT_EQ(count("reaches outside"), 1) << all;
+  EXPECT_EQ(count("\"first label\""), 1) << all;
+  EXPECT_EQ(count("overlap ("), 1) << all;
+  EXPECT_EQ(count("\"0.0000\""), 1) << all;  // 0.0000 and 0.0005 touch; 0.0010 is clear
+  EXPECT_EQ(count("run into each other"), 1) << all;
+  EXPECT_EQ(count("holds a placeholder"), 1) << all;
+  EXPECT_EQ(count("rotated"), 0) << all;  // 30 px apart as drawn, though their upright boxes meet
+  EXPECT_EQ(problems.size(), 4u) << all;
+}
+
+namespace {
+
+// The text problems of every SVG file of `report`/figures, in name order.
+std::vector<std::string> figure_text_problems(const std::string& chromium, const fs::path& report,
+                                              const fs::path& work, std::size_t* files_seen) {
+  Chromium browser(chromium, work / "chromium");
+  const std::string s = browser.open_page();
+  browser.call("Page.enable", {}, s);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(report / "figures")) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  *files_seen = files.size();
+  std::vector<std::string> problems;
+  for (const auto& f : files) {
+    open(browser, s, f);
+    auto p = text_problems(browser, s, f.filename().string());
+    problems.insert(problems.end(), p.begin(), p.end());
+  }
+  return problems;
+}
+
+std::string lines(const std::vector<std::string>& v) {
+  std::string all;
+  for (const auto& p : v) all += "\n  " + p;
+  return all;
+}
+
+}  // namespace
+
+// Every figure of the paper's report: no text reaches outside its figure or into another text,
+// no label keeps a placeholder.
+TEST(ReportBrowser, PaperFiguresTextFitsAndDoesNotOverlap) {
+  PEPR_REQUIRE_CHROMIUM(chromium);
+  PEPR_REQUIRE_SHARED(csv, "pepr-paper/all_results.csv");
+  pepr::test::TempDir dir;
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr(
+      {"report", csv.string(), "-g", "dataset", "-p", "test_09", "-o", report.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::size_t files = 0;
+  auto problems = figure_text_problems(chromium, report, dir.path(), &files);
+  EXPECT_EQ(files, 18u);  // 17 and the findings' at a glance
+  EXPECT_TRUE(problems.empty()) << problems.size() << " text problems:" << lines(problems);
+}
+
+// The same for a small sweep's report (few models, short names, one score's bounds).
+TEST(ReportBrowser, SmallSweepFiguresTextFitsAndDoesNotOverlap) {
+  PEPR_REQUIRE_CHROMIUM(chromium);
+  pepr::test::TempDir dir;
+  pepr::test::write_file(dir / "results.csv", pepr::test::synthetic_results(
+                                                  {"synth", "synth_scratch", "synth_small"}, 6));
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr({"report", (dir / "results.csv").string(), "-g", "dataset",
+                                    "--top", "3", "-o", report.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::size_t files = 0;
+  auto problems = figure_text_problems(chromium, report, dir.path(), &files);
+  EXPECT_EQ(files, 18u);  // 17 and the findings' at a glance
+  EXPECT_TRUE(problems.empty()) << problems.size() << " text problems:" << lines(problems);
 }

@@ -163,13 +163,23 @@ TEST_F(PaperFidelity, Fig6HoldsEveryModelAndEpochOfDermaWithItsFront) {
   EXPECT_EQ(f->paper, "Fig. 6");
   auto info = pepr::test::check_svg(f->svg);
   ASSERT_TRUE(info.well_formed) << info.error;
-  ASSERT_EQ(info.panels.size(), 1u);
+  // Every point, and the front enlarged beside them (the front lies within R < 0.1).
+  ASSERT_EQ(info.panels.size(), 2u);
   EXPECT_EQ(info.panels[0].experiment, "derma_pt");
   EXPECT_EQ(info.panels[0].points, 131u * 10u);
+  EXPECT_EQ(info.panels[1].label, "Pareto front, enlarged");
+  EXPECT_GT(info.panels[1].points, 0u);
+  EXPECT_LT(info.panels[1].points, 131u * 10u);
   EXPECT_EQ(info.titled_points, info.points);
-  EXPECT_EQ(info.classes["front"], 1u);
-  EXPECT_GE(info.classes["front-pt"], 2u);
-  EXPECT_LT(info.classes["front-pt"], 131u * 10u);
+  EXPECT_EQ(info.classes["front"], 2u);
+  // The front's 12 points, in both panels.
+  EXPECT_EQ(info.classes["front-pt"], 2u * 12u);
+  EXPECT_EQ(info.classes["knee"], 2u) << "the knee is starred in both panels";
+  EXPECT_NE(f->svg.find("knee: ese_vovnet19b_dw after test_00"), std::string::npos);
+  // The one outlier (P 0.033) is drawn on the lower edge, not stretching the axis to 0.
+  EXPECT_EQ(info.classes["below-axis"], 1u);
+  EXPECT_NE(f->svg.find("1 point below P = 0.5398"), std::string::npos);
+  EXPECT_NE(f->svg.find(">P after each epoch (test_00 to test_09)</text>"), std::string::npos);
   EXPECT_GT(info.classes["bands"], 0u) << "the background is shaded by PePR";
 }
 
@@ -181,6 +191,18 @@ TEST_F(PaperFidelity, AveragedFiguresAreSinglePanelsOfOnePointPerModel) {
     ASSERT_EQ(f->panels.size(), 1u) << name;
     EXPECT_EQ(f->panels[0].points, 131u) << name;
     EXPECT_FALSE(f->paper.empty()) << name;
+  }
+  // Averages say so, over what; the legend says "not efficient", not "other" (the paper's type
+  // "Other" is something else).
+  for (const char* name : {"paper_fig4_model_space", "paper_fig5c_performance", "paper_fig5d_pepr",
+                           "paper_fig7_pepr_scores"}) {
+    const auto* f = figure(*minmax_, name);
+    ASSERT_NE(f, nullptr) << name;
+    EXPECT_NE(f->svg.find("averaged over 3 datasets (derma_pt, lidc, pneumonia)"),
+              std::string::npos)
+        << name;
+    EXPECT_NE(f->svg.find(">not efficient</text>"), std::string::npos) << name;
+    EXPECT_EQ(f->svg.find("other architecture"), std::string::npos) << name;
   }
   const auto* f7 = figure(*minmax_, "paper_fig7_pepr_scores");
   ASSERT_NE(f7, nullptr);

@@ -42,6 +42,35 @@ TEST(Svg, NiceTicksAndLogTicks) {
   EXPECT_DOUBLE_EQ(lin(0.25), 250);
 }
 
+// Text widths are DejaVu Sans's (what Chromium measures: "0.0005" at 14 px is 49 px wide).
+TEST(Svg, TextWidthIsDejaVuSans) {
+  EXPECT_NEAR(Svg::text_width("0.0005", 14), 48.97, 0.01);
+  EXPECT_NEAR(Svg::text_width("Wi", 10), 12.67, 1e-9);
+  EXPECT_NEAR(Svg::text_width("Wi", 10, true), 14.46, 1e-9);               // bold is wider
+  EXPECT_NEAR(Svg::text_width("\xe8\x82\xba\xe7\x82\x8e", 10), 20, 1e-9);  // 肺炎: an em each
+  EXPECT_EQ(Svg::wrap("aa bb cc", 10, 30), (std::vector<std::string>{"aa bb", "cc"}));
+  EXPECT_EQ(Svg::wrap("a_very_long_word x", 10, 20),
+            (std::vector<std::string>{"a_very_long_word", "x"}));
+}
+
+// Tick labels that would run into each other get fewer ticks: fewer round ones on a linear
+// axis, every second one on a log axis.
+TEST(Svg, FittedTicksKeepTheirLabelsApart) {
+  Axis x = make_axis("R", 0, 0.0027);
+  EXPECT_EQ(fitted_ticks(x, 600, true).size(), 6u);  // 0 .. 0.0025, 100 px apart
+  auto few = fitted_ticks(x, 240, true);             // 48 px apart for 49 px labels: too close
+  EXPECT_EQ(few, (std::vector<double>{0, 0.001, 0.002}));
+  EXPECT_EQ(axis_tick_label(x, few, 0.001), "0.001");
+  Axis y = make_axis("P", 0, 1);
+  EXPECT_EQ(fitted_ticks(y, 200, false).size(), 6u);
+  EXPECT_EQ(fitted_ticks(y, 60, false), (std::vector<double>{0, 0.5, 1}));
+  Axis lg = make_axis("params", 1e6, 1e9, true);
+  EXPECT_EQ(fitted_ticks(lg, 300, true), (std::vector<double>{1e6, 1e7, 1e8, 1e9}));
+  EXPECT_EQ(fitted_ticks(lg, 60, true), (std::vector<double>{1e6, 1e8}));
+  lg.hide_ticks = true;
+  EXPECT_TRUE(fitted_ticks(lg, 300, true).empty());
+}
+
 TEST(Svg, DocumentIsSelfContained) {
   Svg svg(100, 50, "fig-x", "A & B");
   svg.marker(Shape::Circle, 10, 10, 3, "#000", "#fff", "model <1>");
