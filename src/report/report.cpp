@@ -131,6 +131,29 @@ RunsSummary summarise_runs(const ReportData& d, const Table& input, const Report
   return out;
 }
 
+// With min-max R (the default) and an energy score: the Table 1 layout under the convention the
+// paper printed, R = E / E_max within each experiment, so that its numbers can be read against
+// the print. Nothing when the report already uses that convention (or fixed bounds).
+std::optional<ReportTable> printed_table1(const ReportData& d, std::size_t top) {
+  if (d.norm.kind != Normalization::Kind::MinMax) return std::nullopt;
+  for (std::size_t i = 0; i < d.scores.size(); ++i) {
+    if (d.scores[i].spec.kind != "energy") continue;
+    ReportData z = d;
+    z.norm.kind = Normalization::Kind::Zero;
+    ScoreSeries& s = z.scores[i];
+    const Grouping& g = d.scored.groups;
+    s.norm = normalize(s.raw, g.group_of, g.names.size(), z.norm);
+    for (std::size_t r = 0; r < s.raw.size(); ++r)
+      s.score[r] = pepr_score(d.performance[r], s.norm[r], d.alpha);
+    ReportTable t = top_table(z, i, top);
+    t.name = "table1_printed";
+    t.title = "The paper's Table 1 as printed: " + t.title + ", with R = E / E_max";
+    t.paper = "Table 1";
+    return t;
+  }
+  return std::nullopt;
+}
+
 // Which item of the report reproduces which of the paper's figures and tables.
 ReportTable paper_map(const Report& r) {
   ReportTable t;
@@ -466,6 +489,17 @@ Report build_report(const Table& input, const ReportOptions& o) {
     if (i != d.primary) order.push_back(i);
   for (std::size_t i : order)
     rep.tables.push_back(top_table(d, i, std::max<std::size_t>(1, o.top)));
+  // The paper's Table 1 as printed (R = E / E_max) beside pepr's min-max ranking, each labelled.
+  std::size_t n_score_tables = order.size();
+  if (auto printed = printed_table1(d, std::max<std::size_t>(1, o.top))) {
+    for (auto& t : rep.tables)
+      if (t.paper == "Table 1") {
+        t.paper = "";  // pepr's own: the authors' released (min-max) convention
+        t.title += " (pepr's ranking, min-max as the authors' released scores)";
+      }
+    rep.tables.insert(rep.tables.begin() + 1, std::move(*printed));
+    ++n_score_tables;
+  }
   GroupTests tests = group_tests(d);
   rep.tables.push_back(tests_table(d, tests));
   rep.tables.push_back(scores_table(d));
@@ -489,7 +523,7 @@ Report build_report(const Table& input, const ReportOptions& o) {
   page.header(runs.environments || runs.methods);
   page.findings(findings);
   page.summary();
-  page.tables(order.size());
+  page.tables(n_score_tables);
   // The verdicts on the paper's claims before the figures (17 of them on the paper's data).
   page.section("reproduction", "Reproduction of the paper", {&reproduction});
   page.figures();
@@ -500,7 +534,7 @@ Report build_report(const Table& input, const ReportOptions& o) {
     page.section("runs", "Runs", run_tables);
   }
   page.section("paper-map", "Paper map", {&map});
-  page.section("all-rows", "All rows", {&rep.tables[order.size() + 1]}, /*fold=*/true);
+  page.section("all-rows", "All rows", {&rep.tables[n_score_tables + 1]}, /*fold=*/true);
   page.glossary();
   rep.files.emplace_back("index.html", page.finish());
   return rep;

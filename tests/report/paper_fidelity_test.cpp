@@ -109,6 +109,21 @@ TEST_F(PaperFidelity, ThePrintedTable1ComesFromNormZero) {
   // Each table says which convention it uses.
   EXPECT_NE(table(*zero_, "top_pepr_e").normalisation.find("R = E / E_max"), std::string::npos);
   EXPECT_NE(table(*zero_, "top_pepr_e").caption.find("printed Table 1"), std::string::npos);
+  // Issue 32: a min-max report shows the printed convention beside its own ranking, each
+  // labelled; the paper map points Table 1 at the printed one. A --norm zero report needs none.
+  const ReportTable& as_printed = table(*minmax_, "table1_printed");
+  EXPECT_EQ(as_printed.paper, "Table 1");
+  EXPECT_NE(as_printed.title.find("as printed"), std::string::npos) << as_printed.title;
+  for (std::size_t r = 0; r < as_printed.data.num_rows(); ++r)
+    if (as_printed.data.cell(r, 0) == "derma_pt" && as_printed.data.cell(r, 1) == "1") {
+      EXPECT_EQ(as_printed.data.cell(r, as_printed.data.require_column("model")), "ghostnet_100");
+      EXPECT_EQ(fmt::format("{:.4f}",
+                            as_printed.data.number(r, as_printed.data.require_column("pepr_e"))),
+                "0.8027");
+    }
+  EXPECT_EQ(table(*minmax_, "top_pepr_e").paper, "");
+  EXPECT_NE(table(*minmax_, "top_pepr_e").title.find("pepr's ranking, min-max"), std::string::npos);
+  for (const auto& t : zero_->tables) EXPECT_NE(t.name, "table1_printed");
   const ReportTable& mm = table(*minmax_, "top_pepr_e");
   EXPECT_NE(mm.normalisation.find("(E - E_min) / (E_max - E_min)"), std::string::npos);
   EXPECT_NE(mm.normalisation.find("--norm zero"), std::string::npos);
