@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -159,20 +160,19 @@ ReportTable paper_map(const Report& r) {
   ReportTable t;
   t.name = "paper_map";
   t.title = "The report's items and the paper's figures and tables";
-  t.data = Table({"item", "kind", "number", "paper", "file"}, "paper_map");
-  std::size_t n = 0;
+  t.data = Table({"item", "kind", "title", "paper", "file"}, "paper_map");
   for (const auto& f : r.figures.figures)
-    t.data.add_row({f.name, "figure", std::to_string(++n), f.paper.empty() ? "pepr's own" : f.paper,
+    t.data.add_row({f.name, "figure", f.title, f.paper.empty() ? "pepr's own" : f.paper,
                     "figures/" + f.name + ".svg"});
-  n = 0;
   for (const auto& x : r.tables)
-    t.data.add_row({x.name, "table", std::to_string(++n), x.paper.empty() ? "pepr's own" : x.paper,
+    t.data.add_row({x.name, "table", x.title, x.paper.empty() ? "pepr's own" : x.paper,
                     "tables/" + x.name + ".csv"});
   t.view = t.data;
   t.normalisation = "none: a list of the report's items";
   t.caption =
-      "Each figure and table of this report (numbered as below) and the figure or table of the "
-      "paper it reproduces; the paper's Fig. 1 (publications per capita) is not about results "
+      "Each figure and table of this report, by name and title, and the figure or table of the "
+      "paper it reproduces (in the page: \"As the paper's Fig. N\"); the paper's Fig. 1 "
+      "(publications per capita) is not about results "
       "tables and is not drawn.";
   return t;
 }
@@ -387,20 +387,25 @@ class IndexPage {
     b_ += "</section>\n";
   }
 
+  // The paper's figures first, each named "As the paper's Fig. N" (in the paper's order), then
+  // pepr's own in a section of their own: no numbering of the report's that could be mistaken for
+  // the paper's.
   void figures() {
     b_ +=
-        "<section id=\"figures\">\n<h2>Figures</h2>\n<p class=\"caption\">Drawn by pepr as SVG "
-        "(files under <code>figures/</code>); hover a point for the model.</p>\n";
-    int fig_no = 0;
-    for (const auto& f : rep_.figures.figures) {
-      ++fig_no;
-      b_ += fmt::format(
-          "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
-          "Figure {3}. {4}{6}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
-          "</figure>\n",
-          html_escape(f.name), f.points(), f.svg_inline, fig_no, html_escape(f.title),
-          html_escape(f.caption),
-          f.paper.empty() ? "" : html_escape(" (the paper's " + f.paper + ")"));
+        "<section id=\"figures\">\n<h2>The paper's figures</h2>\n<p class=\"caption\">Drawn by "
+        "pepr as SVG (files under <code>figures/</code>) from this table; hover a point for the "
+        "model.</p>\n";
+    std::vector<const Figure*> paper, own;
+    for (const auto& f : rep_.figures.figures) (f.paper.empty() ? own : paper).push_back(&f);
+    std::stable_sort(paper.begin(), paper.end(), [](const Figure* a, const Figure* b) {
+      return paper_number(a->paper) < paper_number(b->paper);
+    });
+    for (const Figure* f : paper) figure_block(*f, "As the paper's " + f->paper + ": ");
+    if (!own.empty()) {
+      b_ +=
+          "<h2 id=\"pepr-figures\">pepr's own figures</h2>\n<p class=\"caption\">Views the paper "
+          "does not have: per experiment, per score and per pair of experiments.</p>\n";
+      for (const Figure* f : own) figure_block(*f, "");
     }
     if (!rep_.figures.left_out.empty()) {
       b_ += "<h3 id=\"left-out\">Figures left out</h3>\n<ul class=\"left-out\">\n";
@@ -435,7 +440,6 @@ class IndexPage {
   const ReportOptions& o_;
   const std::string input_name_;
   std::string b_;
-  int table_no_ = 0;
 
   // The normalisation in a few words, linked to the glossary's full statement.
   std::string norm_link() const {
@@ -446,9 +450,28 @@ class IndexPage {
     b_ += fmt::format("<dt>{}</dt><dd>{}</dd>\n", html_escape(k), v_html);
   }
 
+  // "Fig. 5c" -> 5.03: the paper's order (figures without a number last).
+  static double paper_number(const std::string& paper) {
+    const auto at = paper.find_first_of("0123456789");
+    if (at == std::string::npos) return 1e9;
+    std::size_t used = 0;
+    const double n = std::stod(paper.substr(at), &used);
+    const std::size_t letter = at + used;
+    return n + (letter < paper.size() && std::isalpha(static_cast<unsigned char>(paper[letter]))
+                    ? (paper[letter] - 'a' + 1) / 100.0
+                    : 0.0);
+  }
+
+  void figure_block(const Figure& f, const std::string& prefix) {
+    b_ += fmt::format(
+        "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
+        "{3}{4}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n</figure>\n",
+        html_escape(f.name), f.points(), f.svg_inline, html_escape(prefix), html_escape(f.title),
+        html_escape(f.caption));
+  }
+
   void table_block(const ReportTable& t, bool folded) {
-    ++table_no_;
-    std::string head = fmt::format("Table {}. {}", table_no_, t.title);
+    std::string head = t.paper.empty() ? t.title : "As the paper's " + t.paper + ": " + t.title;
     std::string inner = fmt::format("<p class=\"caption\">{}</p>\n", html_escape(t.caption)) +
                         fmt::format("<p class=\"norm\">R: {}</p>\n", norm_link()) + table_files(t) +
                         html_table(t.view, "table-" + t.name);

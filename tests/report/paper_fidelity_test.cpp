@@ -340,6 +340,34 @@ TEST_F(PaperFidelity, FindingsComeFirstWithWhatChoosingByPeprSaves) {
   EXPECT_NE(html.find("derma is the paper&#39;s Derma_NPT"), std::string::npos);
 }
 
+// Issue 32: items are named by what they show; the paper's are labelled "As the paper's Fig. N"
+// in the paper's order, pepr's own after them in their own section; no report numbering that
+// could be read as the paper's ("Figure 7" was a Pareto plot, the paper's Fig. 7 is not).
+TEST_F(PaperFidelity, PaperItemsAreLabelledAsThePapersAndComeFirst) {
+  std::string html;
+  for (const auto& [path, content] : minmax_->files)
+    if (path == "index.html") html = content;
+  std::string text = html;  // without the inline figures
+  for (std::size_t a; (a = text.find("<svg")) != std::string::npos;)
+    text.erase(a, text.find("</svg>", a) + 6 - a);
+  for (const char* numbered : {"<b>Figure ", "Table 1. ", "Table 2. "})
+    EXPECT_EQ(text.find(numbered), std::string::npos) << numbered;
+  const auto own = text.find("id=\"pepr-figures\"");
+  ASSERT_NE(own, std::string::npos);
+  std::size_t last = 0;
+  for (const char* fig : {"As the paper&#39;s Fig. 2: ", "As the paper&#39;s Fig. 3: PePR curves",
+                          "As the paper&#39;s Fig. 4: ", "As the paper&#39;s Fig. 5c: ",
+                          "As the paper&#39;s Fig. 6: ", "As the paper&#39;s Fig. 7: "}) {
+    const auto at = text.find(fig);
+    ASSERT_NE(at, std::string::npos) << fig;
+    EXPECT_GT(at, last) << fig << ": the paper's order";
+    EXPECT_LT(at, own) << fig << ": before pepr's own";
+    last = at;
+  }
+  EXPECT_NE(text.find("As the paper&#39;s Table 1: The paper&#39;s Table 1 as printed"),
+            std::string::npos);
+}
+
 TEST_F(PaperFidelity, EveryTableAndFigureStatesItsNormalisation) {
   for (const Report* r : {minmax_.get(), zero_.get()}) {
     std::string html;
