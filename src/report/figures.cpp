@@ -257,6 +257,9 @@ void draw_isolines(Svg& svg, const Panel& p, double alpha, const char* stroke, d
 // on its own says it) and in the record.
 Figure finish(Svg& svg, std::string name, std::string title, std::string caption,
               std::vector<PanelCount> panels, std::string normalisation, std::string paper = "") {
+  // In the HTML page the normalisation is the glossary's, linked from the caption; the file,
+  // which stands alone, states it under the figure.
+  const std::string inline_svg = svg.str(false);
   svg.footnote("Normalisation: " + normalisation);
   Figure f;
   f.normalisation = std::move(normalisation);
@@ -265,7 +268,7 @@ Figure finish(Svg& svg, std::string name, std::string title, std::string caption
   f.title = std::move(title);
   f.caption = std::move(caption);
   f.svg = svg.str(true);
-  f.svg_inline = svg.str(false);
+  f.svg_inline = inline_svg;
   f.panels = std::move(panels);
   return f;
 }

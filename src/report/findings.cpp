@@ -135,9 +135,9 @@ Figure findings_figure(const ReportData& d, const std::vector<Finding>& all) {
       "model ranked first by that PePR score does without; right, the most P any of them gives "
       "up. No bar: the most accurate model is also the winner.";
   fig.normalisation = d.norm_text();
+  fig.svg_inline = svg.str(false);  // the page links the glossary instead
   svg.footnote("Normalisation: " + fig.normalisation);
   fig.svg = svg.str(true);
-  fig.svg_inline = svg.str(false);
   fig.panels.push_back({"", "saved share", all.size()});
   return fig;
 }

@@ -462,12 +462,25 @@ class IndexPage {
                     : 0.0);
   }
 
+  // The report's normalisation as the glossary's link; a figure's own (the PePR curves', or
+  // "none") in full.
+  std::string figure_norm(const Figure& f) const {
+    std::string out = html_escape(f.normalisation);
+    std::vector<std::string> stated{html_escape(d_.norm_text())};
+    for (const auto& s : d_.scores) stated.push_back(html_escape(d_.norm_text(s)));
+    for (const auto& text : stated)  // the whole report's statement first: it holds the others
+      for (std::size_t at; !text.empty() && (at = out.find(text)) != std::string::npos;)
+        out.replace(at, text.size(), norm_link());
+    return out;
+  }
+
   void figure_block(const Figure& f, const std::string& prefix) {
     b_ += fmt::format(
         "<figure id=\"figure-{0}\" data-figure=\"{0}\" data-points=\"{1}\">\n{2}<figcaption><b>"
-        "{3}{4}.</b> {5} <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n</figure>\n",
+        "{3}{4}.</b> {5} R: {6}. <a href=\"figures/{0}.svg\">SVG file</a>.</figcaption>\n"
+        "</figure>\n",
         html_escape(f.name), f.points(), f.svg_inline, html_escape(prefix), html_escape(f.title),
-        html_escape(f.caption));
+        html_escape(f.caption), figure_norm(f));
   }
 
   void table_block(const ReportTable& t, bool folded) {
