@@ -45,7 +45,16 @@ constexpr const char* kProbe = R"JS(JSON.stringify({
       experiment: g.dataset.experiment, label: g.dataset.label,
       points: g.querySelectorAll(".pt").length}))
   })),
-  leftOut: document.querySelectorAll("ul.left-out li").length
+  leftOut: document.querySelectorAll("ul.left-out li").length,
+  // Where a reader at 1400 px finds the answer and the p-values (issue 32).
+  findingTop: (() => {
+    const li = document.querySelector("#findings li");
+    return li ? li.getBoundingClientRect().top + window.scrollY : -1; })(),
+  pStudentRight: (() => {
+    const t = document.getElementById("table-tests");
+    const h = t ? Array.from(t.tHead.rows[0].cells).find(c => c.textContent === "p_student")
+                : null;
+    return h ? h.getBoundingClientRect().right : -1; })()
 }))JS";
 
 // Clicks the PePR-E header of the Table 1 twice: the values ascending, then descending.
@@ -374,6 +383,11 @@ TEST(ReportBrowser, PaperReportOpensOfflineWithoutErrorsAndHoldsEveryPoint) {
   ASSERT_EQ(made.exit_code, 0) << made.err;
   json probe = check_in_browser(chromium, csv, report, dir.path(), "report");
   EXPECT_EQ(probe["figures"].size(), 18u);  // 17 and the findings' at a glance
+  // At 1400 px the first finding is on the first screen, the tests' p-values need no scrolling.
+  EXPECT_GT(probe["findingTop"].get<double>(), 0);
+  EXPECT_LT(probe["findingTop"].get<double>(), 800);
+  EXPECT_GT(probe["pStudentRight"].get<double>(), 0);
+  EXPECT_LE(probe["pStudentRight"].get<double>(), 1400);
   EXPECT_GE(probe["tables"].get<int>(), 8);
   EXPECT_EQ(probe["leftOut"], 0);
   // Table 1: top 5 and the best P of 8 experiments; two models tie for the best P of
