@@ -16,13 +16,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-
-namespace at {
-class Tensor;
-}
-namespace torch::optim {
-class Optimizer;
-}
+#include "train/torch_fwd.hpp"
 
 namespace pepr::train {
 

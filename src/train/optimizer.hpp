@@ -10,13 +10,7 @@
 #include <vector>
 
 #include "run/modes.hpp"
-
-namespace at {
-class Tensor;
-}
-namespace torch::optim {
-class Optimizer;
-}
+#include "train/torch_fwd.hpp"
 
 namespace pepr::train {
 

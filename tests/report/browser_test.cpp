@@ -373,14 +373,32 @@ std::vector<std::string> text_problems(Chromium& b, const std::string& session,
 
 }  // namespace
 
+// The report of the paper's data (P = test_09, experiments by dataset), made under `dir`.
+fs::path paper_report(const fs::path& csv, const fs::path& dir) {
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr(
+      {"report", csv.string(), "-g", "dataset", "-p", "test_09", "-o", report.string()});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  return report;
+}
+
+// The report of a small synthetic sweep (three experiments of six models, top 3), under `dir`.
+fs::path small_sweep_report(const fs::path& dir) {
+  pepr::test::write_file(dir / "results.csv", pepr::test::synthetic_results(
+                                                  {"synth", "synth_scratch", "synth_small"}, 6));
+  const fs::path report = dir / "report";
+  auto made = pepr::test::run_pepr({"report", (dir / "results.csv").string(), "-g", "dataset",
+                                    "--top", "3", "-o", report.string()});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  return report;
+}
+
 TEST(ReportBrowser, PaperReportOpensOfflineWithoutErrorsAndHoldsEveryPoint) {
   PEPR_REQUIRE_CHROMIUM(chromium);
   PEPR_REQUIRE_SHARED(csv, "pepr-paper/all_results.csv");
   pepr::test::TempDir dir;
-  const fs::path report = dir / "report";
-  auto made = pepr::test::run_pepr(
-      {"report", csv.string(), "-g", "dataset", "-p", "test_09", "-o", report.string()});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const fs::path report = paper_report(csv, dir.path());
+  ASSERT_TRUE(fs::exists(report / "index.html"));
   json probe = check_in_browser(chromium, csv, report, dir.path(), "report");
   EXPECT_EQ(probe["figures"].size(), 18u);  // 17 and the findings' at a glance
   // At 1400 px the first finding is on the first screen, the tests' p-values need no scrolling.
@@ -402,12 +420,8 @@ TEST(ReportBrowser, PaperReportOpensOfflineWithoutErrorsAndHoldsEveryPoint) {
 TEST(ReportBrowser, SmallPeprSweepReportOpensOfflineWithoutErrors) {
   PEPR_REQUIRE_CHROMIUM(chromium);
   pepr::test::TempDir dir;
-  pepr::test::write_file(dir / "results.csv", pepr::test::synthetic_results(
-                                                  {"synth", "synth_scratch", "synth_small"}, 6));
-  const fs::path report = dir / "report";
-  auto made = pepr::test::run_pepr({"report", (dir / "results.csv").string(), "-g", "dataset",
-                                    "--top", "3", "-o", report.string()});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const fs::path report = small_sweep_report(dir.path());
+  ASSERT_TRUE(fs::exists(report / "index.html"));
   json probe = check_in_browser(chromium, dir / "results.csv", report, dir.path(), "synthetic");
   EXPECT_EQ(probe["figures"].size(), 18u);  // 17 and the findings' at a glance
   EXPECT_EQ(probe["leftOut"], 0);
@@ -490,10 +504,8 @@ TEST(ReportBrowser, PaperFiguresTextFitsAndDoesNotOverlap) {
   PEPR_REQUIRE_CHROMIUM(chromium);
   PEPR_REQUIRE_SHARED(csv, "pepr-paper/all_results.csv");
   pepr::test::TempDir dir;
-  const fs::path report = dir / "report";
-  auto made = pepr::test::run_pepr(
-      {"report", csv.string(), "-g", "dataset", "-p", "test_09", "-o", report.string()});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const fs::path report = paper_report(csv, dir.path());
+  ASSERT_TRUE(fs::exists(report / "index.html"));
   std::size_t files = 0;
   auto problems = figure_text_problems(chromium, report, dir.path(), &files);
   EXPECT_EQ(files, 18u);  // 17 and the findings' at a glance
@@ -504,12 +516,8 @@ TEST(ReportBrowser, PaperFiguresTextFitsAndDoesNotOverlap) {
 TEST(ReportBrowser, SmallSweepFiguresTextFitsAndDoesNotOverlap) {
   PEPR_REQUIRE_CHROMIUM(chromium);
   pepr::test::TempDir dir;
-  pepr::test::write_file(dir / "results.csv", pepr::test::synthetic_results(
-                                                  {"synth", "synth_scratch", "synth_small"}, 6));
-  const fs::path report = dir / "report";
-  auto made = pepr::test::run_pepr({"report", (dir / "results.csv").string(), "-g", "dataset",
-                                    "--top", "3", "-o", report.string()});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const fs::path report = small_sweep_report(dir.path());
+  ASSERT_TRUE(fs::exists(report / "index.html"));
   std::size_t files = 0;
   auto problems = figure_text_problems(chromium, report, dir.path(), &files);
   EXPECT_EQ(files, 18u);  // 17 and the findings' at a glance

@@ -34,6 +34,16 @@ std::string synth_file(const pepr::test::TempDir& dir, int64_t train = 800) {
   return path;
 }
 
+// The message of the pepr::Error a run throws for bad input, or "(no error)".
+std::string error_of(const TrainConfig& c) {
+  try {
+    pepr::train::train_run(c);
+  } catch (const pepr::Error& e) {
+    return std::string(e.what());
+  }
+  return std::string("(no error)");
+}
+
 TrainConfig small_config(const std::string& data, const std::string& model) {
   TrainConfig c;
   c.model = model;
@@ -169,14 +179,7 @@ TEST(Train, ARunContinuedFromItsCheckpointIsTheUninterruptedRun) {
   EXPECT_EQ(cont["budget"]["predicted_energy_kwh"], first["budget"]["predicted_energy_kwh"]);
 
   // Another run's options, another model, a file that is no checkpoint: each a clear error.
-  auto message = [](const TrainConfig& cfg) {
-    try {
-      pepr::train::train_run(cfg);
-    } catch (const pepr::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  const auto message = error_of;
   TrainConfig other = rest;
   other.lr = 1e-3;
   EXPECT_NE(message(other).find("a checkpoint of another run (lr 0.0005 (checkpoint) vs 0.001)"),
@@ -293,14 +296,7 @@ TEST(Train, PretrainedWeightsAreLoadedAdaptedAndRecorded) {
 TEST(Train, BadInputIsAClearError) {
   pepr::test::TempDir dir;
   const std::string data = synth_file(dir, 64);
-  auto message = [](const TrainConfig& c) {
-    try {
-      pepr::train::train_run(c);
-    } catch (const pepr::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  const auto message = error_of;
   TrainConfig c = small_config(data, "no_such_net");
   EXPECT_NE(message(c).find("no_such_net"), std::string::npos);
   c = small_config(data, "vgg11");                 // five 2x2 pools: needs 32 px
