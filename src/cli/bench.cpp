@@ -39,6 +39,7 @@ struct BenchArgs {
   bool use_default = false;
   bool print_plan = false;
   bool list = false;
+  std::string list_format;  // --list -f: table (default), csv, json, markdown, latex
   std::string runs_dir;
   bool resume = false;
   std::string shard = "0/1";
@@ -378,7 +379,7 @@ sweep::BenchOptions bench_options(const BenchArgs& a, const sweep::Plan& plan,
   return o;
 }
 
-void print_run_list(const std::vector<sweep::RunSpec>& mine) {
+void print_run_list(const std::vector<sweep::RunSpec>& mine, const std::string& format) {
   Table t({"run_id", "model", "dataset", "regime", "train_fraction", "seed", "epochs", "image_px",
            "compute", "start"});
   for (const auto& r : mine) {
@@ -388,6 +389,11 @@ void print_run_list(const std::vector<sweep::RunSpec>& mine) {
                std::to_string(r.config.epochs), s ? std::to_string(s->size) : "?",
                s ? fmt::format("{:.2f}x", run::relative_compute(s->size, r.data_size)) : "?",
                s && !s->ok() ? "refused" : "yes"});
+  }
+  const Format f = output_format(format, "-", Format::Table);
+  if (f != Format::Table) {  // for programs: the runs alone
+    fmt::print("{}", render(t, f));
+    return;
   }
   fmt::print("{}\n", render(t, Format::Table));
   print_image_sizes(stdout, mine, true, "");
@@ -474,7 +480,7 @@ void run_bench_cmd(BenchArgs& a) {
   sweep::BenchOptions o = bench_options(a, plan, plan_label, runs_dir, self, runs);
   auto mine = sweep::select_shard(runs, o.shard);
   if (a.list) {
-    print_run_list(mine);
+    print_run_list(mine, a.list_format);
     return;
   }
   // Runs that cannot run as planned (an explicit image_size a model does not accept) are refused
@@ -515,6 +521,8 @@ void add_bench(CLI::App& app) {
                 "its PePR-E ranking and write a report; implies --resume");
   cmd->add_flag("--print-plan", a->print_plan, "print the plan (e.g. --default's) and exit");
   cmd->add_flag("--list", a->list, "list the runs (of this shard) and exit");
+  cmd->add_option("-f,--format", a->list_format,
+                  "--list: table (default, with the image sizes), csv, json, markdown or latex");
   cmd->add_option("-o,--output", a->runs_dir, "RUNS_DIR: where run records go");
   cmd->add_flag("--resume", a->resume,
                 "skip completed (and stopped) runs, redo failed, interrupted and running ones");

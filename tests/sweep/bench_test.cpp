@@ -438,6 +438,14 @@ TEST_F(BenchTest, PlanModelsAndFilesAreCheckedBeforeAnyRun) {
   r = pepr::test::run_pepr({"bench", plan.string(), "-o", (tmp / "runs").string(), "--list"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("mobilenetv2_050"), std::string::npos) << r.out;
+  // For programs: --list -f csv gives the runs alone, one row each.
+  r = pepr::test::run_pepr(
+      {"bench", plan.string(), "-o", (tmp / "runs").string(), "--list", "-f", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const pepr::Table listed = pepr::Table::parse_csv(r.out, "list");
+  EXPECT_EQ(listed.num_rows(), 2u);
+  EXPECT_EQ(listed.cell(1, listed.require_column("model")), "mobilenetv2_050");
+  EXPECT_EQ(listed.cell(0, listed.require_column("image_px")), "?");  // toy.npz is no dataset
 }
 
 TEST_F(BenchTest, ABadRunsFolderIsRefusedBeforeAnyRun) {
