@@ -310,6 +310,9 @@ class IndexPage {
     b_ += "</ul>\n";
     b_ += fmt::format("<p class=\"norm\">P = {}; R: {}.</p>\n", html_escape(d_.performance_label),
                       norm_link());
+    // What the numbers behind them are worth (estimated energy, a loaded machine, ...).
+    if (!d_.caveat_notes.empty())
+      b_ += "<div class=\"note\">" + notes_html(d_.caveat_notes) + "</div>\n";
     if (f.figure)
       b_ += fmt::format(
           "<figure id=\"figure-findings\" data-figure=\"findings\" data-points=\"{}\">\n{}"

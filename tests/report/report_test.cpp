@@ -311,6 +311,16 @@ TEST(ReportPeprNaming, PairsOfPeprCollectExperimentsAreFound) {
   for (const auto& t : rep.tables) methods = methods || t.name == "energy_methods";
   EXPECT_TRUE(methods);
   EXPECT_EQ(rep.files.back().first, "index.html") << "the index is written last";
+  // Half the rows' energy is an estimate: the findings, the first thing read, say so there.
+  const std::string& html = rep.files.back().second;
+  const auto findings = html.find("<section id=\"findings\">");
+  const auto summary = html.find("<section id=\"summary\">");
+  const auto estimate = html.find("energy of ", findings);
+  ASSERT_NE(findings, std::string::npos);
+  ASSERT_NE(estimate, std::string::npos);
+  EXPECT_LT(estimate, summary) << "the caveat under the findings";
+  EXPECT_NE(html.substr(estimate, 300).find("estimate"), std::string::npos)
+      << html.substr(estimate, 300);
 }
 
 TEST(ReportCli, FiguresWithoutDataAreLeftOutWithANote) {
