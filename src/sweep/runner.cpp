@@ -36,6 +36,7 @@
 #include "sweep/collect.hpp"
 #include "sweep/process.hpp"
 #include "sweep/stopping.hpp"
+#include "sweep/work.hpp"
 
 namespace pepr::sweep {
 
@@ -233,15 +234,14 @@ struct SweepState {
   bool tty = false;              // a terminal that redraws (not TERM=dumb)
   ProgressLine* live = nullptr;  // the redrawn line, fitted to the terminal's width
   std::size_t total = 0;
-  double units_total = 0;  // work of the runs to do now: epochs x train fraction
-  double units_done = 0;
+  SweepWork work;  // for the ETA
   Clock::time_point start = Clock::now();
   double energy_kwh = 0;  // finished runs of this invocation
   std::size_t line_len = 0;
 };
 
-double run_units(const RunSpec& r) {
-  return r.config.epochs * r.config.train_fraction;
+SweepWork::Run work_of(const RunSpec& r) {
+  return {r.config.epochs, r.config.train_fraction};
 }
 
 void status_line(SweepState& s, const std::string& line, bool final_line) {
@@ -260,10 +260,8 @@ void status_line(SweepState& s, const std::string& line, bool final_line) {
 }
 
 std::string eta_text(const SweepState& s, double current_units) {
-  double done = s.units_done + current_units;
-  if (done <= 0) return "?";
-  double elapsed = seconds_since(s.start);
-  return format_duration(elapsed / done * std::max(0.0, s.units_total - done));
+  const auto left = s.work.eta_s(seconds_since(s.start), current_units);
+  return left ? format_duration(*left) : "?";
 }
 
 struct ChildOutcome {
@@ -349,7 +347,7 @@ ChildOutcome run_child(const RunSpec& run, const std::vector<std::string>& argv,
     std::string line = fmt::format(
         "[{}/{}] {}  epoch {}/{}  ETA {}  energy so far {:.3g} Wh", position, s.total,
         run_label(run), oc.epochs.empty() ? 0 : oc.epochs.back().epoch, run.config.epochs,
-        eta_text(s, frac * run_units(run)), (s.energy_kwh + cur_energy) * 1000);
+        eta_text(s, frac * SweepWork::units(work_of(run))), (s.energy_kwh + cur_energy) * 1000);
     if (!oc.epochs.empty() && std::isfinite(oc.epochs.back().test_acc))
       line += fmt::format("  test acc {:.4f}", oc.epochs.back().test_acc);
     if (s.tty || epoch_line) status_line(s, line, false);
@@ -624,7 +622,7 @@ std::optional<RunLock> lock_run(Sweep& w, const RunSpec& run, std::size_t positi
   if (!lock) {
     ++w.sum.busy;
     w.sum.busy_ids.push_back(run.id);
-    w.s.units_total -= run_units(run);
+    w.s.work.skip(work_of(run));
     if (!w.o.quiet)
       fmt::print(stderr, "[{}/{}] {}: skipped, running elsewhere (lock held by {})\n", position,
                  w.s.total, run.id, holder);
@@ -663,7 +661,7 @@ void record_pruned_before_start(Sweep& w, const RunSpec& run, std::size_t positi
   fs::remove(checkpoint_path(w, run), ec);
   ++w.sum.pruned;
   // Its probe's epoch was counted done when it ran.
-  s.units_total -= run_units(run) * (1.0 - (probe ? 1.0 / run.config.epochs : 0.0));
+  s.work.skip(work_of(run), probe ? 1 : 0);
   status_line(s,
               fmt::format("[{}/{}] {} pruned before it started (probe {:.3g} Wh, projected "
                           "{:.3g} Wh): {}",
@@ -795,7 +793,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   if (prev) {
     if (run::is_done(prev->status)) {
       ++sum.already_done;
-      s.units_total -= run_units(run);
+      s.work.skip(work_of(run));
       return true;
     }
     probe = prev->probe;
@@ -838,7 +836,7 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
       before.epochs.push_back(std::move(seen));
     }
   } else if (phase == Phase::AfterProbe && probe) {
-    s.units_total += run_units(run) / run.config.epochs;  // no checkpoint: epoch 1 again
+    s.work.redo_first_epoch(work_of(run));  // no checkpoint: epoch 1 again
   }
   const bool continued = !before.epochs.empty();
   StopCheck stop_check;
@@ -880,10 +878,10 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   s.energy_kwh += energy_now;
   sum.energy_kwh += energy_now;
   sum.time_s += wall;
-  const double epoch_units = run_units(run) / run.config.epochs;
-  s.units_done += st == run::RunStatus::probed
-                      ? epoch_units
-                      : run_units(run) - before.epochs_done() * epoch_units;
+  if (st == run::RunStatus::probed)
+    s.work.probed(work_of(run));
+  else
+    s.work.finished(work_of(run), before.epochs_done());
   print_run_line(s, run, position, out, st, wall, energy_now);
   count_status(sum, st, run.id);
   lock->release();
@@ -1019,7 +1017,7 @@ BenchSummary run_bench(const std::vector<RunSpec>& runs, const BenchOptions& o) 
   s.tty = live.redraws();
   s.total = runs.size();
   for (const auto& r : runs)
-    if (!done_before.count(r.id)) s.units_total += run_units(r);
+    if (!done_before.count(r.id)) s.work.plan(work_of(r));
   if (!o.quiet)
     fmt::print(
         stderr, "pepr bench: {} '{}': {}{}, {} done before, {} to run -> {}\n", o.plan_file,
