@@ -151,27 +151,14 @@ Findings make_findings(const ReportData& d) {
     if (!s.merged.empty() || s.spec.kind == "data") continue;
     auto f = pepr_findings(
         {d.scored.groups, d.ids, d.performance, s.raw, s.score, s.name, s.resource, s.unit});
-    for (auto& x : f) {
-      if (i == d.primary) out.primary.push_back(out.all.size());
-      out.all.push_back(std::move(x));
-    }
+    out.all.insert(out.all.end(), f.begin(), f.end());
   }
   // Experiment by experiment, the scores in the report's order.
-  std::vector<std::size_t> order(out.all.size());
-  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-  auto exp_index = [&](const Finding& f) { return d.experiment_index(f.experiment); };
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return exp_index(out.all[a]) < exp_index(out.all[b]);
+  std::stable_sort(out.all.begin(), out.all.end(), [&](const Finding& a, const Finding& b) {
+    return d.experiment_index(a.experiment) < d.experiment_index(b.experiment);
   });
-  std::vector<Finding> sorted;
-  std::vector<std::size_t> where(order.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    where[order[k]] = k;
-    sorted.push_back(out.all[order[k]]);
-  }
-  for (auto& p : out.primary) p = where[p];
-  std::sort(out.primary.begin(), out.primary.end());
-  out.all = std::move(sorted);
+  for (std::size_t k = 0; k < out.all.size(); ++k)
+    if (out.all[k].score_name == d.primary_score().name) out.primary.push_back(k);
   out.table = findings_table(d, out.all);
   if (!out.all.empty()) out.figure = findings_figure(d, out.all);
   return out;
