@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/json_check.hpp"
+#include "meter/uncertainty.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -77,8 +78,23 @@ double co2_grams(double energy_kwh, double g_per_kwh, double pue) {
 
 namespace {
 
+// The bounds of energy_kwh (lo/hi, recorded under `old_pue`) under a new PUE, and of co2_g.
+void apply_bounds(nlohmann::json& iv, const Intensity& in, double pue, double old_pue,
+                  const std::string& path) {
+  const auto* lo = check_member(iv, path, "energy_kwh_lo", kJsonNumber, false);
+  const auto* hi = check_member(iv, path, "energy_kwh_hi", kJsonNumber, false);
+  if (!lo || !hi) return;
+  const double lo_kwh = lo->get<double>() / old_pue, hi_kwh = hi->get<double>() / old_pue;
+  const double ui = intensity_error().total();
+  iv["energy_kwh_lo"] = lo_kwh * pue;
+  iv["energy_kwh_hi"] = hi_kwh * pue;
+  iv["co2_g_lo"] = lower_bound(co2_grams(lo_kwh, in.g_per_kwh, pue), ui);
+  iv["co2_g_hi"] = upper_bound(co2_grams(hi_kwh, in.g_per_kwh, pue), ui);
+}
+
 // Recomputes one interval's kWh and CO2eq from its raw joules; `path` names it in errors.
-void apply(nlohmann::json& iv, const Intensity& in, double pue, const std::string& path) {
+void apply(nlohmann::json& iv, const Intensity& in, double pue, double old_pue,
+           const std::string& path) {
   if (!iv.is_object() || !check_member(iv, path, "energy_raw_j", kJsonNumber, false)) return;
   const double raw_kwh = iv["energy_raw_j"].get<double>() / 3.6e6;
   iv["energy_raw_kwh"] = raw_kwh;
@@ -94,6 +110,7 @@ void apply(nlohmann::json& iv, const Intensity& in, double pue, const std::strin
   iv["co2_g"] = co2_grams(scored, in.g_per_kwh, pue);
   iv["co2_gross_g"] = co2_grams(raw_kwh, in.g_per_kwh, pue);
   iv["car_km"] = co2_grams(scored, in.g_per_kwh, pue) / kCarGramsPerKm;
+  apply_bounds(iv, in, pue, old_pue, path);
 }
 
 }  // namespace
@@ -104,6 +121,12 @@ void recompute_carbon(nlohmann::json& record, const Intensity& in, double pue) {
   if (!record.is_object() || !record.contains("total") || !record["total"].is_object())
     throw Error("not a pepr run record (no \"total\" object)");
   check_member(record, "", "intervals", kJsonArray, false);
+  double old_pue = 1.0;  // the PUE the record's energy_kwh figures include
+  if (const auto* c = check_member(record, "", "carbon", kJsonObject | kJsonNull, false);
+      c && c->is_object())
+    if (const auto* p = check_member(*c, "carbon", "pue", kJsonNumber, false);
+        p && p->get<double>() >= 1.0)
+      old_pue = p->get<double>();
   nlohmann::json carbon;
   carbon["intensity_g_per_kwh"] = in.g_per_kwh;
   carbon["country"] = in.country.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.country);
@@ -115,10 +138,10 @@ void recompute_carbon(nlohmann::json& record, const Intensity& in, double pue) {
   carbon["car_g_per_km"] = kCarGramsPerKm;
   carbon["car_source"] = "EEA, average CO2 emissions of new passenger cars in the EU, 2020";
   record["carbon"] = carbon;
-  apply(record["total"], in, pue, "total");
+  apply(record["total"], in, pue, old_pue, "total");
   if (record.contains("intervals"))
     for (std::size_t i = 0; i < record["intervals"].size(); ++i)
-      apply(record["intervals"][i], in, pue, json_path("intervals", i));
+      apply(record["intervals"][i], in, pue, old_pue, json_path("intervals", i));
 }
 
 }  // namespace pepr::meter

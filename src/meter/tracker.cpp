@@ -21,6 +21,7 @@
 #include "meter/process.hpp"
 #include "meter/rapl.hpp"
 #include "meter/sharing.hpp"
+#include "meter/uncertainty.hpp"
 #include "meter/util.hpp"
 
 namespace pepr::meter {
@@ -45,6 +46,7 @@ struct Tracker::Impl {
   std::string estimate_reason;
   std::string rapl_status, perf_status, nvml_status, gpu_memory_status;
   double interval = 0.1;
+  bool amd = amd_cpu();  // its RAPL is a model (meter/uncertainty.hpp)
 
   ProcessTree tree{0};
   std::optional<std::vector<double>> idle_w;  // per component
@@ -174,6 +176,26 @@ struct Tracker::Impl {
     }
     r.energy_kwh = scored_j / 3.6e6 * opt.pue;
     r.co2_g = co2_grams(scored_j / 3.6e6, opt.intensity.g_per_kwh, opt.pue);
+    set_bounds(r);
+  }
+
+  // The interval [lo, hi] of the scored energy and CO2eq (meter/uncertainty.hpp).
+  void set_bounds(IntervalRecord& r) const {
+    BoundsInput in;
+    in.components = &components;
+    in.energy_j = &r.energy_j;
+    in.wall_s = r.wall_s;
+    in.idle_j = r.idle_j;
+    if (sharing.loaded()) in.own_cpu_share = sharing.cpu_time_share;
+    in.amd_cpu = amd;
+    const EnergyBounds b = energy_bounds(in);
+    r.energy_kwh_lo = b.lo_j / 3.6e6 * opt.pue;
+    r.energy_kwh_hi = b.hi_j / 3.6e6 * opt.pue;
+    r.energy_error = b.relative;
+    r.error_widened = b.widened;
+    const double ui = intensity_error().total();
+    r.co2_g_lo = lower_bound(co2_grams(b.lo_j / 3.6e6, opt.intensity.g_per_kwh, opt.pue), ui);
+    r.co2_g_hi = upper_bound(co2_grams(b.hi_j / 3.6e6, opt.intensity.g_per_kwh, opt.pue), ui);
   }
 
   IntervalRecord close_interval_locked(const std::string& label) {
@@ -363,6 +385,11 @@ IntervalRecord Tracker::stop(const std::string& label) {
     if (t.wall_s > 0)
       m.sharing.others_busy_cores = std::max(0.0, (*busy - *m.busy0 - t.cpu_s) / t.wall_s);
   }
+  if (m.sharing.loaded()) {
+    // Others kept the machine busy: whole-package sensors read their work too.
+    m.set_bounds(t);
+    for (auto& iv : m.intervals) m.set_bounds(iv);
+  }
   m.registration.reset();
   if (!had_marks) {
     // Without marks there is one interval: the whole run.
@@ -443,7 +470,14 @@ nlohmann::json interval_json(const IntervalRecord& r, const std::vector<Componen
   j["energy_raw_j"] = r.energy_raw_j;
   if (r.idle_j) j["idle_j"] = *r.idle_j;
   j["energy_kwh"] = r.energy_kwh;
+  j["energy_kwh_lo"] = r.energy_kwh_lo;
+  j["energy_kwh_hi"] = r.energy_kwh_hi;
+  j["energy_error"] = {{"systematic", r.energy_error.systematic},
+                       {"per_run", r.energy_error.per_run}};
+  if (!r.error_widened.empty()) j["energy_error"]["widened_by"] = r.error_widened;
   j["co2_g"] = r.co2_g;
+  j["co2_g_lo"] = r.co2_g_lo;
+  j["co2_g_hi"] = r.co2_g_hi;
   j["mem_peak_gb"] = r.mem_peak_gb;
   j["gpu_mem_peak_gb"] =
       r.gpu_mem_peak_gb ? nlohmann::json(*r.gpu_mem_peak_gb) : nlohmann::json(nullptr);
@@ -581,8 +615,15 @@ std::string Tracker::summary() const {
         *t.idle_j, m.opt.pue, t.energy_kwh);
   else if (m.opt.pue != 1.0)
     out += fmt::format("          x PUE {:g} = {:.3g} kWh\n", m.opt.pue, t.energy_kwh);
+  out += fmt::format(
+      "          within {:.3g}-{:.3g} kWh: +-{:.0f} % systematic, +-{:.0f} % per run{}\n",
+      t.energy_kwh_lo, t.energy_kwh_hi, 100 * t.energy_error.systematic,
+      100 * t.energy_error.per_run,
+      t.error_widened.empty() ? "" : " (" + t.error_widened.front() + ")");
   out += fmt::format("  CO2eq   {:.3g} g at {:g} g/kWh ({:.3g} km by an average new car)\n",
                      t.co2_g, m.opt.intensity.g_per_kwh, t.co2_g / kCarGramsPerKm);
+  out += fmt::format("          within {:.3g}-{:.3g} g (with the grid intensity's +-{:.0f} %)\n",
+                     t.co2_g_lo, t.co2_g_hi, 100 * intensity_error().total());
   out += fmt::format("          intensity: {}\n", m.opt.intensity.why);
   out += fmt::format("  memory  peak RSS {:.3f} GB", t.mem_peak_gb);
   if (t.gpu_mem_peak_gb) out += fmt::format(", peak GPU memory {:.3f} GB", *t.gpu_mem_peak_gb);

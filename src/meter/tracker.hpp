@@ -21,6 +21,7 @@
 
 #include "meter/carbon.hpp"
 #include "meter/source.hpp"
+#include "meter/uncertainty.hpp"
 
 struct rusage;
 
@@ -50,7 +51,12 @@ struct IntervalRecord {
   std::optional<double> idle_j;  // idle draw x wall, with measure_idle()
   double energy_kwh = 0;         // PUE x (net of idle when measured, else raw)
   double co2_g = 0;
-  double mem_peak_gb = 0;  // peak RSS of the tracked tree
+  // The bounds of energy_kwh and co2_g under pepr's error model (meter/uncertainty.hpp), and the
+  // relative errors: systematic (cancels between runs measured alike) and per run.
+  double energy_kwh_lo = 0, energy_kwh_hi = 0, co2_g_lo = 0, co2_g_hi = 0;
+  RelativeError energy_error;
+  std::vector<std::string> error_widened;  // what widened them (a short interval, a loaded machine)
+  double mem_peak_gb = 0;                  // peak RSS of the tracked tree
   std::optional<double> gpu_mem_peak_gb;
 };
 

@@ -18,7 +18,8 @@ void check_interval(const json& iv, const std::string& path, bool full) {
   check_member(iv, path, "idle_j", kJsonNumber, false);
   for (const char* k : {"wall_s", "cpu_s", "mem_peak_gb"})
     check_member(iv, path, k, kJsonNumber, full);
-  for (const char* k : {"energy_kwh", "co2_g", "car_km", "energy_raw_kwh"})
+  for (const char* k : {"energy_kwh", "co2_g", "car_km", "energy_raw_kwh", "energy_kwh_lo",
+                        "energy_kwh_hi", "co2_g_lo", "co2_g_hi"})
     check_member(iv, path, k, kJsonNumber, false);
   check_member(iv, path, "gpu_mem_peak_gb", kJsonNumber | kJsonNull, false);
   if (const json* e = check_member(iv, path, "energy_j", kJsonObject, full)) {
