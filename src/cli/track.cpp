@@ -97,6 +97,15 @@ void append_row(const std::string& path, const nlohmann::json& rec, const std::s
       {"exit_code", rec.contains("exit_code") ? num(rec["exit_code"]) : ""},
   };
   cols.insert(cols.end(), measured.begin(), measured.end());
+  // The error model's bounds (meter/uncertainty.hpp); a table of an earlier version without them
+  // is appended to without them.
+  const std::size_t bounds_at = cols.size();
+  for (const char* k : {"energy_kwh_lo", "energy_kwh_hi", "co2_g_lo", "co2_g_hi"})
+    cols.emplace_back(k, num(member_or_null(t, k)));
+  const auto& err = member_or_null(t, "energy_error");
+  cols.emplace_back("energy_error_per_run",
+                    err.is_object() ? num(member_or_null(err, "per_run")) : "");
+  const std::size_t bounds_end = cols.size();
   if (named) cols.emplace_back("others_busy_cores", others_busy_cores(rec));
   for (const auto& e : extra) {
     for (const auto& c : cols)
@@ -107,18 +116,25 @@ void append_row(const std::string& path, const nlohmann::json& rec, const std::s
                         path, e.first));
     cols.push_back(e);
   }
-  std::string header, row;
-  for (std::size_t i = 0; i < cols.size(); ++i) {
-    if (i) header += ',', row += ',';
-    append_csv_field(header, cols[i].first, ',', false, i == 0);
-    append_csv_field(row, cols[i].second);
-  }
+  auto csv_lines = [&](bool with_bounds) {
+    std::string header, row;
+    for (std::size_t i = 0, n = 0; i < cols.size(); ++i) {
+      if (!with_bounds && i >= bounds_at && i < bounds_end) continue;
+      if (n++) header += ',', row += ',';
+      append_csv_field(header, cols[i].first, ',', false, n == 1);
+      append_csv_field(row, cols[i].second);
+    }
+    return std::pair{header, row};
+  };
+  auto [header, row] = csv_lines(true);
   std::string old;
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     old = read_text_file(path);
     std::string first = old.substr(0, old.find('\n'));
     if (!first.empty() && first.back() == '\r') first.pop_back();
+    if (!old.empty() && first != header && first == csv_lines(false).first)
+      std::tie(header, row) = csv_lines(false);
     if (!old.empty() && first != header)
       throw Error(
           fmt::format("{}: its header differs from this run's columns, not appending\n"
@@ -128,6 +144,20 @@ void append_row(const std::string& path, const nlohmann::json& rec, const std::s
   }
   if (old.empty()) old = header + "\n";
   write_file_atomic(path, old + row + "\n");
+}
+
+// "within LO-HI UNIT (...)" for a figure with bounds in the record, else "".
+std::string bounds_line(const nlohmann::json& t, const std::string& key, double scale,
+                        const char* unit) {
+  const auto &lo = member_or_null(t, (key + "_lo").c_str()),
+             &hi = member_or_null(t, (key + "_hi").c_str());
+  if (!lo.is_number() || !hi.is_number()) return "";
+  std::string why;
+  if (const auto& e = member_or_null(t, "energy_error"); e.is_object() && key == "energy_kwh")
+    why = fmt::format(": +-{:.0f} % systematic, +-{:.0f} % per run (docs/meters.md)",
+                      100 * e.value("systematic", 0.0), 100 * e.value("per_run", 0.0));
+  return fmt::format("          within {:.3g}-{:.3g} {}{}\n", lo.get<double>() * scale,
+                     hi.get<double>() * scale, unit, why);
 }
 
 std::string summary(const nlohmann::json& rec) {
@@ -155,9 +185,11 @@ std::string summary(const nlohmann::json& rec) {
   else
     o += fmt::format("          x PUE {:g} = {:.3g} Wh\n", c["pue"].get<double>(),
                      t["energy_kwh"].get<double>() * 1000);
+  o += bounds_line(t, "energy_kwh", 1000, "Wh");
   o += fmt::format("  CO2eq   {:.3g} g at {:g} g/kWh = {:.3g} km by an average new car\n",
                    t["co2_g"].get<double>(), c["intensity_g_per_kwh"].get<double>(),
                    t["car_km"].get<double>());
+  o += bounds_line(t, "co2_g", 1, "g");
   o += fmt::format("          intensity: {}\n", c["why"].get<std::string>());
   o += fmt::format("  memory  peak RSS {:.3f} GB", t["mem_peak_gb"].get<double>());
   if (const auto& g = member_or_null(t, "gpu_mem_peak_gb"); g.is_number())

@@ -73,6 +73,10 @@ struct EpochRecord {
   Field<double> test_loss, test_acc, test_balanced_acc, test_auc;
   Field<double> time_s, train_time_s, train_images_per_s, data_wait_s, cpu_time_s;
   Field<double> energy_kwh, energy_raw_kwh, co2_g, mem_peak_gb;
+  // The bounds of energy_kwh and co2_g under the meter's error model, and its relative parts
+  // (systematic: common to runs measured alike; per run: what can reorder models).
+  Field<double> energy_kwh_lo, energy_kwh_hi, co2_g_lo, co2_g_hi;
+  Field<double> energy_error_systematic, energy_error_per_run;
   Field<double> gpu_mem_peak_gb, gpu_mem_reserved_peak_gb, gpu_mem_allocated_peak_gb;
   Field<double> loss_scale;  // fp16 runs
   Json extra = Json::object();
@@ -131,6 +135,8 @@ struct DataRecord {
 
 struct TotalsRecord {
   Field<double> time_s, epochs_time_s, energy_kwh, energy_raw_kwh, co2_g, mem_peak_gb;
+  Field<double> energy_kwh_lo, energy_kwh_hi, co2_g_lo, co2_g_hi;  // as EpochRecord's
+  Field<double> energy_error_systematic, energy_error_per_run;
   Field<double> gpu_mem_peak_gb, gpu_mem_reserved_peak_gb, gpu_mem_allocated_peak_gb;
   Field<std::int64_t> train_samples, epochs_done;
   Json extra = Json::object();
@@ -265,6 +271,9 @@ void EpochRecord::fields(V&& v) {
   v("train_time_s", train_time_s), v("train_images_per_s", train_images_per_s);
   v("data_wait_s", data_wait_s), v("cpu_time_s", cpu_time_s), v("energy_kwh", energy_kwh);
   v("energy_raw_kwh", energy_raw_kwh), v("co2_g", co2_g), v("mem_peak_gb", mem_peak_gb);
+  v("energy_kwh_lo", energy_kwh_lo), v("energy_kwh_hi", energy_kwh_hi), v("co2_g_lo", co2_g_lo);
+  v("co2_g_hi", co2_g_hi), v("energy_error_systematic", energy_error_systematic);
+  v("energy_error_per_run", energy_error_per_run);
   v("gpu_mem_peak_gb", gpu_mem_peak_gb), v("gpu_mem_reserved_peak_gb", gpu_mem_reserved_peak_gb);
   v("gpu_mem_allocated_peak_gb", gpu_mem_allocated_peak_gb), v("loss_scale", loss_scale);
 }
@@ -299,6 +308,9 @@ template <typename V>
 void TotalsRecord::fields(V&& v) {
   v("time_s", time_s), v("epochs_time_s", epochs_time_s), v("energy_kwh", energy_kwh);
   v("energy_raw_kwh", energy_raw_kwh), v("co2_g", co2_g), v("mem_peak_gb", mem_peak_gb);
+  v("energy_kwh_lo", energy_kwh_lo), v("energy_kwh_hi", energy_kwh_hi), v("co2_g_lo", co2_g_lo);
+  v("co2_g_hi", co2_g_hi), v("energy_error_systematic", energy_error_systematic);
+  v("energy_error_per_run", energy_error_per_run);
   v("gpu_mem_peak_gb", gpu_mem_peak_gb), v("gpu_mem_reserved_peak_gb", gpu_mem_reserved_peak_gb);
   v("gpu_mem_allocated_peak_gb", gpu_mem_allocated_peak_gb);
   v("train_samples", train_samples), v("epochs_done", epochs_done);

@@ -93,7 +93,10 @@ std::vector<std::string> measured_columns() {
           "energy_method",    "predicted_energy_kwh",
           "energy_error",     "predicted_time_s",
           "time_error",       "probe_energy_kwh",
-          "others_busy_cores"};  // chance_accuracy is the data's, not a measurement
+          "others_busy_cores", "energy_kwh_lo",
+          "energy_kwh_hi",    "co2_g_lo",
+          "co2_g_hi",         "energy_error_systematic",
+          "energy_error_per_run"};  // chance_accuracy is the data's, not a measurement
 }
 
 namespace {
@@ -204,6 +207,12 @@ std::vector<std::string> wide_columns(std::size_t max_epochs) {
                         "epochs_done",
                         "energy_kwh",
                         "co2_g",
+                        "energy_kwh_lo",
+                        "energy_kwh_hi",
+                        "co2_g_lo",
+                        "co2_g_hi",
+                        "energy_error_systematic",
+                        "energy_error_per_run",
                         "time_s",
                         "mem_peak_gb",
                         "train_samples",
@@ -284,6 +293,12 @@ std::vector<std::string> wide_row(const RunView& v, std::size_t max_epochs) {
                                 v.epochs_arr ? std::to_string(v.epochs_arr->size()) : "0",
                                 cell(energy),
                                 cell(co2),
+                                cell(num(totals.energy_kwh_lo)),
+                                cell(num(totals.energy_kwh_hi)),
+                                cell(num(totals.co2_g_lo)),
+                                cell(num(totals.co2_g_hi)),
+                                cell(num(totals.energy_error_systematic)),
+                                cell(num(totals.energy_error_per_run)),
                                 cell(time),
                                 cell(mem),
                                 cell(train_samples),

@@ -753,6 +753,17 @@ EpochTrained train_epoch(Trainer& t, int epoch) {
 }
 
 // An epoch's line of the record: training, validation and test metrics, time, energy, memory.
+// The bounds of an interval's energy and CO2eq (meter/uncertainty.hpp), into an epoch or totals.
+template <typename Section>
+void set_energy_bounds(Section& s, const meter::IntervalRecord& iv) {
+  s.energy_kwh_lo = iv.energy_kwh_lo;
+  s.energy_kwh_hi = iv.energy_kwh_hi;
+  s.co2_g_lo = iv.co2_g_lo;
+  s.co2_g_hi = iv.co2_g_hi;
+  s.energy_error_systematic = iv.energy_error.systematic;
+  s.energy_error_per_run = iv.energy_error.per_run;
+}
+
 run::EpochRecord epoch_record(int epoch, const EpochTrained& tr, const EvalResult& val,
                               const EvalResult& test, const meter::IntervalRecord& iv,
                               double data_wait_s) {
@@ -776,6 +787,7 @@ run::EpochRecord epoch_record(int epoch, const EpochTrained& tr, const EvalResul
   e.energy_kwh = iv.energy_kwh;
   e.energy_raw_kwh = iv.energy_raw_j / 3.6e6;
   e.co2_g = iv.co2_g;
+  set_energy_bounds(e, iv);
   e.mem_peak_gb = iv.mem_peak_gb;
   e.gpu_mem_peak_gb = iv.gpu_mem_peak_gb;
   e.gpu_mem_reserved_peak_gb = nullptr;
@@ -819,6 +831,7 @@ void finish_record(run::RunRecord& rec, run::RunStatus status, const meter::Inte
   t.energy_kwh = total.energy_kwh;
   t.energy_raw_kwh = total.energy_raw_j / 3.6e6;
   t.co2_g = total.co2_g;
+  set_energy_bounds(t, total);
   t.mem_peak_gb = std::max(mem_peak, total.mem_peak_gb);
   t.gpu_mem_peak_gb = nullptr;
   t.gpu_mem_reserved_peak_gb = gpu_peak(gpu_reserved_peak);
@@ -858,6 +871,28 @@ NamedTensors checkpoint_tensors(Network& net, const std::optional<LossScaler>& s
 struct Continued {
   int epochs = 0;  // done before: training goes on at epochs + 1
   double energy_kwh = 0, energy_raw_kwh = 0, co2_g = 0, time_s = 0, mem_peak_gb = 0;
+  // The bounds of energy_kwh and co2_g and their relative parts (a checkpoint of a version
+  // without them: the figures themselves, no error).
+  double energy_kwh_lo = 0, energy_kwh_hi = 0, co2_g_lo = 0, co2_g_hi = 0;
+  meter::RelativeError energy_error;
+
+  // Adds the earlier process's figures to this process's: the whole run's.
+  void add_to(meter::IntervalRecord& total) const {
+    const double now_kwh = total.energy_kwh, all_kwh = now_kwh + energy_kwh;
+    if (all_kwh > 0) {
+      auto mix = [&](double a, double b) { return (a * now_kwh + b * energy_kwh) / all_kwh; };
+      total.energy_error = {mix(total.energy_error.systematic, energy_error.systematic),
+                            mix(total.energy_error.per_run, energy_error.per_run)};
+    }
+    total.energy_kwh += energy_kwh;
+    total.energy_raw_j += energy_raw_kwh * 3.6e6;
+    total.co2_g += co2_g;
+    total.energy_kwh_lo += energy_kwh_lo;
+    total.energy_kwh_hi += energy_kwh_hi;
+    total.co2_g_lo += co2_g_lo;
+    total.co2_g_hi += co2_g_hi;
+    total.mem_peak_gb = std::max(total.mem_peak_gb, mem_peak_gb);
+  }
 };
 
 Continued resume_run(const TrainConfig& cfg, Network& net, torch::optim::Optimizer& opt,
@@ -883,6 +918,11 @@ Continued resume_run(const TrainConfig& cfg, Network& net, torch::optim::Optimiz
     c.co2_g = t.at("co2_g").get<double>();
     c.time_s = t.at("time_s").get<double>();
     c.mem_peak_gb = t.at("mem_peak_gb").get<double>();
+    c.energy_kwh_lo = t.value("energy_kwh_lo", c.energy_kwh);
+    c.energy_kwh_hi = t.value("energy_kwh_hi", c.energy_kwh);
+    c.co2_g_lo = t.value("co2_g_lo", c.co2_g);
+    c.co2_g_hi = t.value("co2_g_hi", c.co2_g);
+    c.energy_error = {t.value("energy_error_systematic", 0.0), t.value("energy_error_per_run", 0.0)};
   } catch (const json::exception& e) {
     throw Error(fmt::format("{}: a damaged checkpoint ({})", cfg.resume_from, e.what()));
   }
@@ -925,6 +965,8 @@ void keep_checkpoint(const TrainConfig& cfg, Network& net, const torch::optim::O
   }
   json epochs = json::array();
   for (const auto& e : rec.epoch_list()) epochs.push_back(run::section_to_json(e));
+  meter::IntervalRecord whole = total;  // the relative errors of the whole run so far
+  before.add_to(whole);
   double mem_peak = before.mem_peak_gb;
   for (const auto& e : rec.epoch_list()) mem_peak = std::max(mem_peak, e.mem_peak_gb.value_or(0));
   json meta = {{"identity", run_identity(cfg, rec)},
@@ -934,6 +976,12 @@ void keep_checkpoint(const TrainConfig& cfg, Network& net, const torch::optim::O
                 {{"energy_kwh", before.energy_kwh + total.energy_kwh},
                  {"energy_raw_kwh", before.energy_raw_kwh + total.energy_raw_j / 3.6e6},
                  {"co2_g", before.co2_g + total.co2_g},
+                 {"energy_kwh_lo", before.energy_kwh_lo + total.energy_kwh_lo},
+                 {"energy_kwh_hi", before.energy_kwh_hi + total.energy_kwh_hi},
+                 {"co2_g_lo", before.co2_g_lo + total.co2_g_lo},
+                 {"co2_g_hi", before.co2_g_hi + total.co2_g_hi},
+                 {"energy_error_systematic", whole.energy_error.systematic},
+                 {"energy_error_per_run", whole.energy_error.per_run},
                  {"time_s", before.time_s + wall_s},
                  {"mem_peak_gb", std::max(mem_peak, total.mem_peak_gb)}}}};
   try {
@@ -1069,10 +1117,7 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
   if (status == run::RunStatus::stopped && !cfg.save_checkpoint.empty())
     keep_checkpoint(cfg, net, *opt, scaler, rec, total, wall_s, before);
   // A continued run's totals are the whole run's: the earlier process's and this one's.
-  total.energy_kwh += before.energy_kwh;
-  total.energy_raw_j += before.energy_raw_kwh * 3.6e6;
-  total.co2_g += before.co2_g;
-  total.mem_peak_gb = std::max(total.mem_peak_gb, before.mem_peak_gb);
+  before.add_to(total);
   finish_record(rec, status, total, tracker, c, d, prediction, wall_s + before.time_s,
                 gpu_reserved_peak, gpu_allocated_peak);
   if (progress)

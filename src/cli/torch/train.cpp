@@ -189,6 +189,13 @@ void run_train(TrainArgs& a) {
     fmt::print(stderr, "  time           {:.1f} s\n", t.time_s.value_or(0));
     fmt::print(stderr, "  energy         {:.4g} Wh ({})\n", t.energy_kwh.value_or(0) * 1000,
                rec.energy_method());
+    if (t.energy_kwh_lo && t.energy_kwh_hi)
+      fmt::print(stderr,
+                 "                 within {:.4g}-{:.4g} Wh: +-{:.0f} % systematic, +-{:.0f} % per "
+                 "run (docs/meters.md)\n",
+                 *t.energy_kwh_lo * 1000, *t.energy_kwh_hi * 1000,
+                 100 * t.energy_error_systematic.value_or(0),
+                 100 * t.energy_error_per_run.value_or(0));
     fmt::print(stderr, "  CO2eq          {:.4g} g at {} g/kWh, PUE {}\n", t.co2_g.value_or(0),
                cfg.meter.intensity.g_per_kwh, cfg.meter.pue);
     const nlohmann::json meter = rec.meter.value_or(nlohmann::json::object());

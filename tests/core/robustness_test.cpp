@@ -1,0 +1,136 @@
+// Rankings that know their noise: score intervals, top-1/top-K robustness, seed spread.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/robustness.hpp"
+#include "core/score.hpp"
+#include "core/table.hpp"
+
+namespace pepr {
+namespace {
+
+Table results(const std::vector<std::vector<std::string>>& rows,
+              std::vector<std::string> cols = {"dataset", "model", "acc", "energy_kwh"}) {
+  Table t(cols, "results.csv");
+  for (const auto& r : rows) t.add_row(r);
+  return t;
+}
+
+ScoreResult score(const Table& t) {
+  ScoreOptions o;
+  o.performance = PerformanceSpec::parse("acc");
+  o.resources = {ResourceSpec::parse("energy", t)};
+  o.group_by = "dataset";
+  return score_table(t, o);
+}
+
+std::vector<std::string> names(const Table& t) {
+  std::vector<std::string> n;
+  for (std::size_t r = 0; r < t.num_rows(); ++r) n.emplace_back(t.cell(r, 1));
+  return n;
+}
+
+TEST(Robustness, ARankingThatFlipsWithinTheNoiseIsNotRobust) {
+  // a and b: the same accuracy, 1.00 and 1.04 kWh; c the group's maximum. With +-5 % per run,
+  // a at its upper bound and b at its lower one swap places.
+  const Table t =
+      results({{"x", "a", "0.8", "1.00"}, {"x", "b", "0.8", "1.04"}, {"x", "c", "0.9", "3.0"}});
+  const ScoreResult s = score(t);
+  const auto spec = ResourceSpec::parse("energy", t);
+  const auto b = resource_bounds(t, spec, Normalization{}, 0.05);
+  ASSERT_TRUE(b);
+  const ScoreBounds sb = pepr_bounds(s.performance, *b, s.groups, Normalization{}, 1.0);
+  for (std::size_t r = 0; r < 3; ++r) {
+    EXPECT_LE(sb.lo[r], s.scores[0][r]);
+    EXPECT_GE(sb.hi[r], s.scores[0][r]);
+  }
+  const auto rob = ranking_robustness(s.scores[0], sb, s.groups, 2);
+  ASSERT_EQ(rob.size(), 1u);
+  EXPECT_EQ(t.cell(rob[0].winner, 1), "a");
+  EXPECT_FALSE(rob[0].top1_robust);
+  ASSERT_EQ(rob[0].within_noise.size(), 1u);
+  EXPECT_EQ(t.cell(rob[0].within_noise[0], 1), "b");
+  // The flip is real: a at 1.05, b at 0.99 (both within 5 %) rank b first.
+  const ScoreResult flipped = score(
+      results({{"x", "a", "0.8", "1.05"}, {"x", "b", "0.8", "0.99"}, {"x", "c", "0.9", "3.0"}}));
+  EXPECT_GT(flipped.scores[0][1], flipped.scores[0][0]);
+  EXPECT_NE(robustness_sentence(rob[0], names(t)).find("NOT robust"), std::string::npos);
+}
+
+TEST(Robustness, ClearWinnersAreRobustAndNoErrorMeansPointIntervals) {
+  const Table t = results({{"x", "a", "0.9", "1.0"},
+                           {"x", "b", "0.8", "2.0"},
+                           {"x", "c", "0.6", "3.0"},
+                           {"y", "a", "0.5", "1.0"}});
+  const ScoreResult s = score(t);
+  const auto spec = ResourceSpec::parse("energy", t);
+  const auto b = resource_bounds(t, spec, Normalization{}, 0.05);
+  const auto rob = ranking_robustness(
+      s.scores[0], pepr_bounds(s.performance, *b, s.groups, Normalization{}, 1.0), s.groups, 2);
+  ASSERT_EQ(rob.size(), 2u);
+  EXPECT_TRUE(rob[0].top1_robust);
+  EXPECT_TRUE(rob[0].topk_robust);
+  EXPECT_EQ(rob[1].group, "y");
+  EXPECT_TRUE(rob[1].top1_robust);  // a group of one
+  const auto exact = resource_bounds(t, spec, Normalization{}, 0.0);
+  const ScoreBounds z = pepr_bounds(s.performance, *exact, s.groups, Normalization{}, 1.0);
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    EXPECT_NEAR(z.lo[r], s.scores[0][r], 1e-12);
+    EXPECT_NEAR(z.hi[r], s.scores[0][r], 1e-12);
+  }
+  EXPECT_THROW(resource_bounds(t, spec, Normalization{}, -0.1), Error);
+}
+
+TEST(Robustness, PepRsColumnsGiveTheBounds) {
+  // One method: the per-run error alone (the systematic part cancels in min-max).
+  std::vector<std::string> cols{
+      "dataset",       "model",         "acc",           "energy_kwh",
+      "energy_kwh_lo", "energy_kwh_hi", "energy_method", "energy_error_per_run"};
+  Table one = results({{"x", "a", "0.8", "1.0", "0.5", "2.0", "estimate", "0.25"},
+                       {"x", "b", "0.8", "2.0", "1.0", "4.0", "estimate", "0.25"}},
+                      cols);
+  const auto spec = ResourceSpec::parse("energy", one);
+  auto b = resource_bounds(one, spec, Normalization{}, std::nullopt);
+  ASSERT_TRUE(b);
+  EXPECT_NEAR(b->lo[0], 1.0 / 1.25, 1e-12);
+  EXPECT_NEAR(b->hi[1], 2.0 * 1.25, 1e-12);
+  EXPECT_NE(b->basis.find("cancels"), std::string::npos);
+  // Fixed bounds do not cancel a common error: the whole interval.
+  b = resource_bounds(one, spec, Normalization::parse("fixed:0,10"), std::nullopt);
+  EXPECT_NEAR(b->lo[0], 0.5, 1e-12);
+  // Two methods: their systematic errors differ, so the whole interval too.
+  Table mixed = results({{"x", "a", "0.8", "1.0", "0.9", "1.1", "rapl-powercap", "0.02"},
+                         {"x", "b", "0.8", "2.0", "1.0", "4.0", "estimate", "0.25"}},
+                        cols);
+  b = resource_bounds(mixed, spec, Normalization{}, std::nullopt);
+  EXPECT_NEAR(b->lo[0], 0.9, 1e-12);
+  EXPECT_NEAR(b->hi[1], 4.0, 1e-12);
+  // Without either, no bounds (the paper's tables): say so rather than guess.
+  EXPECT_FALSE(
+      resource_bounds(results({{"x", "a", "0.8", "1.0"}}), spec, Normalization{}, std::nullopt));
+}
+
+TEST(Robustness, SeedSpreadGivesAStudentTInterval) {
+  Grouping g;
+  g.group_of = {0, 0, 0, 0, 0};
+  g.names = {"x"};
+  const std::vector<std::string> keys{"a", "a", "a", "b", "b"};
+  const auto s = seed_spread({1, 2, 3, 0.5, 0.7}, g, keys);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].n, 3u);
+  EXPECT_DOUBLE_EQ(s[0].mean, 2.0);
+  EXPECT_NEAR(s[0].sd, 1.0, 1e-12);
+  // t(2) 97.5 % quantile 4.302653: half-width 4.302653 / sqrt(3).
+  EXPECT_NEAR(s[0].ci_hi - s[0].mean, 4.302653 / std::sqrt(3.0), 1e-5);
+  const auto r = seed_robustness(s);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].best, "a");
+  EXPECT_FALSE(r[0].robust);  // a's interval reaches down to b's
+  const auto clear = seed_robustness(seed_spread({2.0, 2.1, 2.05, 0.5, 0.6}, g, keys));
+  EXPECT_TRUE(clear[0].robust);
+}
+
+}  // namespace
+}  // namespace pepr
