@@ -12,6 +12,7 @@
 #include "core/combine.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
+#include "core/robustness.hpp"
 #include "core/score.hpp"
 
 namespace pepr::cli {
@@ -25,6 +26,7 @@ struct ScoreArgs {
   std::string sort_by;
   std::string columns;
   bool all_columns = false;
+  std::optional<double> energy_error;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -74,6 +76,60 @@ Table with_units(const Table& t) {
   return out;
 }
 
+// The ranked score's intervals under the measurement error (columns SCORE_lo and SCORE_hi) and,
+// per group, whether its top-1 and top-K are robust; notes for the output. Nothing when the table
+// has no error bounds for that resource and none was given.
+std::vector<std::string> robustness_notes(ScoreResult& res, const ScoreOptions& opts,
+                                          std::size_t key, std::size_t top,
+                                          std::optional<double> relative,
+                                          std::optional<std::size_t> id) {
+  const ResourceSpec& spec = opts.resources[key];
+  const auto bounds = resource_bounds(res.table, spec, opts.norm, relative);
+  if (!bounds) return {};
+  const ScoreBounds sb =
+      pepr_bounds(res.performance, *bounds, res.normalized_within[key], opts.norm, opts.alpha);
+  res.table.add_column(spec.score_name + "_lo", sb.lo);
+  res.table.add_column(spec.score_name + "_hi", sb.hi);
+  std::vector<std::string> names;
+  for (std::size_t r = 0; r < res.table.num_rows(); ++r)
+    names.emplace_back(id ? std::string(res.table.cell(r, *id)) : "row " + std::to_string(r + 1));
+  std::vector<std::string> notes{
+      fmt::format("{0}_lo..{0}_hi: {0} when {1} moves within its measurement error: {2}",
+                  spec.score_name, spec.column, bounds->basis)};
+  for (const auto& g : ranking_robustness(res.scores[key], sb, res.groups, top))
+    notes.push_back(robustness_sentence(g, names));
+  return notes;
+}
+
+// With several seeds per model: the mean score per model, its 95 % interval over the seeds and
+// whether the best mean stays best under seed noise. Nothing without repeated runs.
+std::vector<std::string> seed_notes(const ScoreResult& res, const ScoreOptions& opts,
+                                    std::size_t key, std::optional<std::size_t> id) {
+  const auto seed = res.table.find_column("seed");
+  if (!id || !seed) return {};
+  std::vector<std::string> keys;
+  for (std::size_t r = 0; r < res.table.num_rows(); ++r) keys.emplace_back(res.table.cell(r, *id));
+  const auto spread = seed_spread(res.scores[key], res.groups, keys);
+  bool repeated = false;
+  for (const auto& s : spread) repeated = repeated || s.n > 1;
+  if (!repeated) return {};
+  std::vector<std::string> notes;
+  for (const auto& r : seed_robustness(spread)) {
+    const SeedSpread* best = nullptr;
+    for (const auto& s : spread)
+      if (s.group == r.group && s.key == r.best) best = &s;
+    notes.push_back(fmt::format(
+        "{}: over the seeds, {} leads by mean {} {:.4f} (n {}, sd {:.4f}, 95 % interval "
+        "{:.4f}-{:.4f}){}",
+        r.group, r.best, opts.resources[key].score_name, best->mean, best->n, best->sd, best->ci_lo,
+        best->ci_hi,
+        r.robust ? ", robust to seed noise"
+                 : fmt::format("; NOT robust to seed noise: {} overlap",
+                               fmt::join(r.overlapping, ", "))));
+  }
+  return notes;
+}
+
 void run_score(const ScoreArgs& a) {
   CombinedTable tables = read_tables(a.table);
   ScoreOptions opts = resolve_score_options(a.table, tables);
@@ -98,8 +154,17 @@ void run_score(const ScoreArgs& a) {
       if (opts.resources[i].score_name == a.sort_by) key = i, found = true;
     if (!found) throw Error(fmt::format("--sort-by '{}' is not one of the scores", a.sort_by));
   }
-  Table out = std::move(res.table);
   bool ranked = a.top > 0 || !a.sort_by.empty();
+  std::vector<std::string> noise;
+  if (ranked) {
+    noise = robustness_notes(res, opts, key, a.top, a.energy_error, id);
+    for (auto& n : seed_notes(res, opts, key, id)) noise.push_back(std::move(n));
+  } else if (a.energy_error) {
+    throw Error("--energy-error needs a ranking: give --top K or --sort-by");
+  }
+  const bool with_bounds =
+      res.table.find_column(opts.resources[key].score_name + "_lo").has_value();
+  Table out = std::move(res.table);
   if (ranked) {
     auto order = rank_rows(res.scores[key], res.groups, a.top);
     out = out.select_rows(order);
@@ -123,10 +188,15 @@ void run_score(const ScoreArgs& a) {
     if (!id_name.empty()) names.push_back(id_name);
     if (several) names.push_back(kSourceColumn);
     names.push_back(res.performance_column);
-    for (const auto& r : opts.resources) {
+    for (std::size_t i = 0; i < opts.resources.size(); ++i) {
+      const auto& r = opts.resources[i];
       names.push_back(r.column);
       names.push_back(r.norm_name);
       names.push_back(r.score_name);
+      if (i == key && with_bounds) {
+        names.push_back(r.score_name + "_lo");
+        names.push_back(r.score_name + "_hi");
+      }
     }
     if (caveats.any_row()) names.push_back(kCaveatsColumn);
     std::vector<std::size_t> cols;
@@ -164,6 +234,9 @@ void run_score(const ScoreArgs& a) {
                                    tables.inputs.size(), fmt::join(input_files(a.table), ", "),
                                    kSourceColumn));
   for (const auto& n : caveats.notes) ro.notes.push_back(n);
+  for (const auto& n : noise) ro.notes.push_back(n);
+  if (format == Format::Csv || a.out.output != "-")
+    for (const auto& n : noise) fmt::print(stderr, "pepr score: {}\n", n);
   emit(a.out, render(human ? with_units(out) : out, format, ro));
 }
 
@@ -179,6 +252,11 @@ void add_score(CLI::App& app) {
   cmd->add_option("--top,-k", args->top, "rank within each group and keep the best K rows");
   cmd->add_option("--sort-by", args->sort_by, "rank by this score column (default: the first)");
   cmd->add_option("--columns", args->columns, "comma-separated output columns");
+  cmd->add_option("--energy-error", args->energy_error,
+                  "with --top/--sort-by: the relative per-run error of every row's energy or CO2eq "
+                  "(e.g. 0.25 for the estimate; see docs/meters.md), for a table without pepr's "
+                  "bounds; pepr's own tables carry them (energy_error_per_run, energy_kwh_lo/_hi)")
+      ->check(CLI::Range(0.0, 10.0));
   cmd->add_flag("--all-columns", args->all_columns,
                 "table/markdown/latex: show every column (CSV and JSON always do)");
   add_output_options(cmd, args->out);
@@ -188,7 +266,8 @@ void add_score(CLI::App& app) {
       "      -r energy -r co2 -r time=train_time -r memory=memR -o scored.csv\n"
       "  pepr score results.csv -g dataset -p last:test_ -r energy --top 5 -f markdown\n"
       "  pepr score results.csv tracked.csv -g dataset --top 3   # a sweep and pepr track rows\n"
-      "  pepr score results.csv old_tracked.csv --rename label=model -p test_acc");
+      "  pepr score results.csv old_tracked.csv --rename label=model -p test_acc\n"
+      "  pepr score all_results.csv -g dataset -p test_09 -r energy --top 5 --energy-error 0.25");
   cmd->callback([args] { run_score(*args); });
 }
 

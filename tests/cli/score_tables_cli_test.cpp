@@ -180,3 +180,48 @@ TEST(ReportTablesCli, ATrackedRunIsInTheReportWithItsEstimateSaid) {
   EXPECT_NE(b.err.find(g.tracked + ": no column 'train_time'"), std::string::npos) << b.err;
   EXPECT_FALSE(std::filesystem::exists(d2));
 }
+
+TEST(ScoreTablesCli, ARankingSaysWhetherItsTopIsWithinTheMeasurementNoise) {
+  // a and b: equal accuracy, energies 2 % apart; c far behind. pepr's own columns say each run's
+  // per-run error (one method: the systematic part cancels in min-max).
+  const std::string table =
+      "model,dataset,test_acc,energy_kwh,energy_kwh_lo,energy_kwh_hi,energy_method,"
+      "energy_error_per_run\n"
+      "a,x,0.80,1.00,0.93,1.07,rapl-powercap,0.02\n"
+      "b,x,0.80,1.02,0.95,1.09,rapl-powercap,0.02\n"
+      "c,x,0.60,3.00,2.80,3.21,rapl-powercap,0.02\n";
+  Files f(table);
+  auto r = run_pepr({"score", f.results, "-g", "dataset", "--top", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("the top-1 (a) is NOT robust: within the noise of 1 other: b"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("systematic part cancels"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pepr_e_lo"), std::string::npos) << r.out;
+  // CSV: the interval columns, the verdict on stderr.
+  r = run_pepr({"score", f.results, "-g", "dataset", "--top", "3", "-o", f.out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto t = pepr::Table::read_csv(f.out);
+  auto num = [&](std::size_t row, const char* col) { return t.number(row, t.require_column(col)); };
+  // a has the least energy: R = 0 at best (its upper bound is P), above 0 if b's lower bound
+  // undercuts it. b's interval is open on both sides.
+  EXPECT_LT(num(0, "pepr_e_lo"), num(0, "pepr_e"));
+  EXPECT_DOUBLE_EQ(num(0, "pepr_e_hi"), 0.80);
+  EXPECT_LT(num(1, "pepr_e_lo"), num(1, "pepr_e"));
+  EXPECT_GT(num(1, "pepr_e_hi"), num(1, "pepr_e"));
+  EXPECT_GT(num(1, "pepr_e_hi"), num(0, "pepr_e_lo"));  // the overlap that makes it not robust
+  EXPECT_NE(r.err.find("NOT robust"), std::string::npos) << r.err;
+  // A table without bounds (the paper's): --energy-error gives them; without it, no verdict.
+  Files paper("model,dataset,test_09,energy\na,x,0.8,1.0\nb,x,0.7,2.0\nc,x,0.5,3.0\n");
+  r = run_pepr({"score", paper.results, "-g", "dataset", "-p", "test_09", "--top", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("robust"), std::string::npos) << r.out;
+  r = run_pepr({"score", paper.results, "-g", "dataset", "-p", "test_09", "--top", "2",
+                "--energy-error", "0.05"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("the top-1 (a) is robust"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the top 2 is robust"), std::string::npos) << r.out;
+  r = run_pepr({"score", paper.results, "-g", "dataset", "-p", "test_09", "--energy-error", "0.1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("needs a ranking"), std::string::npos) << r.err;
+}
