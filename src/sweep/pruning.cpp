@@ -14,11 +14,13 @@ namespace pepr::sweep {
 
 Interval energy_interval(const PruneState& s, std::size_t i) {
   const PruneRun& r = s.runs[i];
-  if (r.finished) return {r.energy_kwh, r.energy_kwh};
+  const double u = std::max(0.0, r.energy_error);  // measured figures: within a factor 1 + u
+  if (r.finished) return {r.energy_kwh / (1 + u), r.energy_kwh * (1 + u)};
   if (!(r.energy_kwh > 0))  // no prediction yet: anything from what it has spent upwards
-    return {r.spent_kwh, std::numeric_limits<double>::infinity()};
+    return {r.spent_kwh / (1 + u), std::numeric_limits<double>::infinity()};
   const double mu = std::max(1.0, s.energy_margin);
-  return {std::max(r.spent_kwh, r.energy_kwh / mu), std::max(r.spent_kwh, r.energy_kwh * mu)};
+  return {std::max(r.spent_kwh, r.energy_kwh / mu) / (1 + u),
+          std::max(r.spent_kwh, r.energy_kwh * mu) * (1 + u)};
 }
 
 EnergyExtremes energy_extremes(const PruneState& s) {
@@ -135,6 +137,8 @@ std::optional<std::string> prune_reason(const PruneState& s, std::size_t i) {
     e_text = fmt::format("predicted {:.4g} Wh / {:.4g}", r.energy_kwh * 1000, mu);
   else
     e_text = fmt::format("predicted {:.4g} Wh", r.energy_kwh * 1000);
+  if (r.energy_error > 0)
+    e_text += fmt::format(" (measured within +-{:.3g} %)", 100 * r.energy_error);
   return fmt::format(
       "optimistic PePR {:.4g} < {} best {:.4g} ({}; R >= {:.4g}: {}, energy min <= {:.4g} Wh, "
       "max <= {:.4g} Wh)",

@@ -37,6 +37,11 @@
 // With mu = 1 and P_opt = 1 the rule is exact: no pruned run is in the top K computed from all
 // runs' true values, so the top K of the finished runs is the full sweep's top K. With mu > 1 it
 // is exact as long as every true total lies within a factor mu of its prediction.
+// Measurement error: each run's measured energies (its total, what it spent, the epoch-1 figure
+// its prediction comes from) are only known within a factor 1 + u_i (PruneRun::energy_error, the
+// meter's per-run bound), and [a_i, b_i] widens by that factor on both sides. The finished runs'
+// lower bounds are then pessimistic and the unfinished run's upper bound optimistic, so no error
+// within the model's bounds can prune a run that could reach the top K.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +57,10 @@ struct PruneRun {
   double energy_kwh = 0;         // finished: the measured total; unfinished: the predicted total
   double spent_kwh = 0;          // unfinished: the energy spent so far (a lower bound of its total)
   std::vector<double> test_acc;  // the test accuracy after each epoch run (finished: P = last)
+  // The measured energies' per-run relative error (the record's energy_error_per_run): a measured
+  // figure x may be anything in [x / (1 + u), x * (1 + u)], so a finished run's PePR lower bound
+  // is its pessimistic one and an unfinished run's upper bound its optimistic one.
+  double energy_error = 0;
 };
 
 enum class OptimisticP { One, BestSoFar, Peers };

@@ -535,6 +535,7 @@ PruneState prune_state(const PruneContext& c, const RunSpec& self,
   for (const RunSpec* r : c.experiments.at(self.experiment())) {
     PruneRun pr;
     if (auto rec = read_record(c.dir / (r->id + ".json"))) {
+      if (rec->totals) pr.energy_error = rec->totals->energy_error_per_run.value_or(0);
       if (rec->status == run::RunStatus::completed || rec->status == run::RunStatus::stopped) {
         pr.finished = true;
         pr.energy_kwh = rec->energy_kwh();
@@ -563,6 +564,11 @@ PruneState prune_state(const PruneContext& c, const RunSpec& self,
     }
     st.runs.push_back(std::move(pr));
   }
+  // A run without a measured error of its own (still running) is measured as its peers are.
+  double widest = 0;
+  for (const auto& pr : st.runs) widest = std::max(widest, pr.energy_error);
+  for (auto& pr : st.runs)
+    if (!pr.finished && pr.energy_error <= 0) pr.energy_error = widest;
   return st;
 }
 

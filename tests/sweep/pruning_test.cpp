@@ -221,3 +221,31 @@ TEST(SweepPruning, NoPrunedRunIsInTheTrueTopK) {
   // The check means something only if the rule pruned a fair share.
   EXPECT_GT(pruned, checked / 10);
 }
+
+TEST(SweepPruning, MeasurementErrorNeverPrunesARunThatCouldReachTheTopK) {
+  // Exact figures prune C (predicted 3.6 kWh: PePR <= 0.794 < A's 0.8). If every measured energy
+  // may be 5 % off, C's R may be lower and A's own R above 0, so A's pessimistic PePR falls below
+  // C's optimistic one and C is kept.
+  sw::PruneState s = one_winner(3.6);
+  EXPECT_FALSE(sw::can_still_enter_top_k(s, 1));
+  for (auto& r : s.runs) r.energy_error = 0.05;
+  const sw::EnergyExtremes x = sw::energy_extremes(s);
+  const double a_lo = sw::pepr_bounds(s, x, 0).lo, c_hi = sw::pepr_bounds(s, x, 1).hi;
+  EXPECT_LT(a_lo, 0.8);  // the finished run's pessimistic bound
+  EXPECT_GE(c_hi, a_lo);
+  EXPECT_TRUE(sw::can_still_enter_top_k(s, 1));
+  // The bounds hold: any energies within 5 % of the figures give C a PePR below its upper bound
+  // and A one above its lower bound (a grid over the corners).
+  for (double fa : {1 / 1.05, 1.0, 1.05})
+    for (double fc : {1 / 1.05, 1.0, 1.05})
+      for (double fd : {1 / 1.05, 1.0, 1.05}) {
+        const std::vector<double> e{1 * fa, 3.6 * fc, 11 * fd};
+        const double lo = *std::min_element(e.begin(), e.end()),
+                     hi = *std::max_element(e.begin(), e.end());
+        EXPECT_GE(pepr::pepr_score(0.8, (e[0] - lo) / (hi - lo)), a_lo - 1e-12);
+        EXPECT_LE(pepr::pepr_score(1.0, (e[1] - lo) / (hi - lo)), c_hi + 1e-12);
+      }
+  // D is far out either way.
+  EXPECT_FALSE(sw::can_still_enter_top_k(s, 2));
+  EXPECT_NE(sw::prune_reason(s, 2)->find("measured within +-5 %"), std::string::npos);
+}
