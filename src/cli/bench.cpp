@@ -13,6 +13,7 @@
 #include "core/file_io.hpp"
 #include "core/findings.hpp"
 #include "core/format.hpp"
+#include "core/robustness.hpp"
 #include "core/score.hpp"
 #include "data/catalogue.hpp"
 #include "data/dataset.hpp"
@@ -128,6 +129,13 @@ std::string ranking(const Table& results, std::size_t top) {
   if (!findings.empty()) {
     text += "\nWhat choosing by PePR-E saves:\n";
     for (const auto& f : findings) text += "  " + f.sentence() + "\n";
+  }
+  // Whether the measurement error could reorder the top (docs/meters.md's error model).
+  if (const auto b = resource_bounds(all, so.resources[0], so.norm, std::nullopt)) {
+    const ScoreBounds sb = pepr_bounds(res.performance, *b, res.groups, so.norm, 1.0);
+    text += fmt::format("\nWithin the measurement error ({}):\n", b->basis);
+    for (const auto& g : ranking_robustness(res.scores[0], sb, res.groups, 3))
+      text += "  " + robustness_sentence(g, ids) + "\n";
   }
   return text;
 }

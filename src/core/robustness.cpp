@@ -55,7 +55,11 @@ std::optional<ResourceBounds> per_run_bounds(const Table& t, const ResourceSpec&
 
 std::optional<ResourceBounds> column_bounds(const Table& t, const ResourceSpec& spec,
                                             const std::vector<double>& v) {
-  const auto lo = t.find_column(spec.column + "_lo"), hi = t.find_column(spec.column + "_hi");
+  // COLUMN_lo/_hi, or pepr's unit-suffixed columns for the paper-named ones (energy, co2).
+  std::string base = spec.column;
+  if (!t.find_column(base + "_lo") && (spec.kind == "energy" || spec.kind == "co2"))
+    base = spec.kind == "energy" ? "energy_kwh" : "co2_g";
+  const auto lo = t.find_column(base + "_lo"), hi = t.find_column(base + "_hi");
   if (!lo || !hi) return std::nullopt;
   ResourceBounds b;
   for (std::size_t r = 0; r < t.num_rows(); ++r) {
@@ -64,8 +68,7 @@ std::optional<ResourceBounds> column_bounds(const Table& t, const ResourceSpec& 
     b.lo.push_back(std::min(*l, v[r]));
     b.hi.push_back(std::max(*h, v[r]));
   }
-  b.basis =
-      fmt::format("{0}_lo and {0}_hi: the whole error, systematic part included", spec.column);
+  b.basis = fmt::format("{0}_lo and {0}_hi: the whole error, systematic part included", base);
   return b;
 }
 

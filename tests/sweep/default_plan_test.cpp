@@ -166,6 +166,14 @@ TEST(DefaultPlan, BenchDefaultTrainsOnTheShippedFile) {
        ++at)
     ++sentences;
   EXPECT_EQ(sentences, 2u) << ranking;  // the two experiments of the default sweep
+  // Then whether the measurement error could reorder the top, per experiment.
+  const auto noise = ranking.find("Within the measurement error (each run's per-run error");
+  ASSERT_NE(noise, std::string::npos) << ranking;
+  sentences = 0;
+  for (std::size_t at = noise; (at = ranking.find("\n  pneumonia_", at)) != std::string::npos;
+       ++at)
+    sentences += ranking.find("the top-1 (", at) != std::string::npos;
+  EXPECT_EQ(sentences, 2u) << ranking;
 }
 
 // A file that is not the published one is refused before anything runs.

@@ -245,6 +245,11 @@ int main(int argc, char** argv) {
                    {"energy_kwh", energy},
                    {"energy_raw_kwh", energy},
                    {"co2_g", energy * 300},
+                   // The error model's bounds of a RAPL-measured run (meter/uncertainty.hpp).
+                   {"energy_kwh_lo", energy / 1.07},
+                   {"energy_kwh_hi", energy * 1.07},
+                   {"energy_error_systematic", 0.05},
+                   {"energy_error_per_run", 0.02},
                    {"mem_peak_gb", 0.5},
                    {"gpu_mem_peak_gb", nullptr},
                    {"train_samples", static_cast<int>(800 * fraction)}};
