@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/robustness.hpp"
 #include "report/html.hpp"
 #include "report/svg.hpp"
 
@@ -161,6 +162,14 @@ Findings make_findings(const ReportData& d) {
     if (out.all[k].score_name == d.primary_score().name) out.primary.push_back(k);
   out.table = findings_table(d, out.all);
   if (!out.all.empty()) out.figure = findings_figure(d, out.all);
+  const ScoreSeries& p = d.primary_score();
+  if (p.merged.empty())
+    if (const auto b = resource_bounds(d.scored.table, p.spec, d.norm, std::nullopt)) {
+      const ScoreBounds sb = pepr_bounds(d.performance, *b, d.scored.groups, d.norm, d.alpha);
+      for (const auto& g : ranking_robustness(p.score, sb, d.scored.groups, 3))
+        out.robustness.push_back(robustness_sentence(g, d.ids));
+      out.robustness_basis = b->basis;
+    }
   return out;
 }
 

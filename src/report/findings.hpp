@@ -18,6 +18,11 @@ struct Findings {
   std::vector<std::size_t> primary;  // indices into `all`: the primary score's, in order
   ReportTable table;                 // tables/findings.*
   std::optional<Figure> figure;      // figures/findings.svg; none without a finding
+  // Whether the measurement error could reorder each experiment's top by the primary score (a
+  // sentence each, core/robustness.hpp), and where the bounds come from; empty when the table
+  // has no error bounds (the paper's) or the primary score is not energy or CO2eq.
+  std::vector<std::string> robustness;
+  std::string robustness_basis;
 };
 
 // Findings of every score but PePR-D (its R compares data fractions, not models of an

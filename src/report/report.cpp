@@ -313,6 +313,14 @@ class IndexPage {
     // What the numbers behind them are worth (estimated energy, a loaded machine, ...).
     if (!d_.caveat_notes.empty())
       b_ += "<div class=\"note\">" + notes_html(d_.caveat_notes) + "</div>\n";
+    if (!f.robustness.empty()) {
+      b_ += fmt::format(
+          "<p id=\"robustness\">Within the measurement error ({}; "
+          "<a href=\"#glossary\">docs/meters.md</a> has the error model):</p>\n<ul>\n",
+          html_escape(f.robustness_basis));
+      for (const auto& s : f.robustness) b_ += "<li>" + html_escape(s) + "</li>\n";
+      b_ += "</ul>\n";
+    }
     if (f.figure)
       b_ += fmt::format(
           "<figure id=\"figure-findings\" data-figure=\"findings\" data-points=\"{}\">\n{}"
@@ -551,6 +559,7 @@ Report build_report(const Table& input, const ReportOptions& o) {
   rep.figures = make_figures(d, tests);
   Findings findings = make_findings(d);
   rep.findings = findings.all;
+  rep.robustness = findings.robustness;
   rep.tables.push_back(findings.table);
   rep.tables.push_back(paper_map(rep));
   add_files(rep, d, o);

@@ -21,6 +21,8 @@ struct Report {
   // Per experiment and score, the PePR winner against the most accurate model (the report's
   // first section; tables/findings.csv).
   std::vector<Finding> findings;
+  // Per experiment, whether the measurement error could reorder its top (report/findings.hpp).
+  std::vector<std::string> robustness;
   // Every file, by path relative to the report folder; index.html is last.
   std::vector<std::pair<std::string, std::string>> files;
 };

@@ -292,9 +292,9 @@ ReportTable tests_table(const ReportData& d, const GroupTests& tests) {
       "tests");
   std::vector<std::size_t> keep;
   // The p-values next to what they test, so that they are on screen without scrolling.
-  for (const char* c : {"experiment", "comparison", "value", "p_student", "p_welch",
-                        "p_mannwhitney", "p_paired", "a", "n_a", "median_a", "b", "n_b",
-                        "median_b"})
+  for (const char* c :
+       {"experiment", "comparison", "value", "p_student", "p_welch", "p_mannwhitney", "p_paired",
+        "a", "n_a", "median_a", "b", "n_b", "median_b"})
     keep.push_back(out.data.require_column(c));
   out.view = out.data.select_columns(keep);
   out.normalisation =

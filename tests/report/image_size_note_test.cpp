@@ -44,3 +44,33 @@ TEST(ReportImageSizes, ExperimentsWhoseModelsSawDifferentSizesAreNoted) {
 }
 
 }  // namespace
+
+TEST(ReportRobustness, TheFindingsSayWhetherTheMeasurementErrorCouldReorderTheTop) {
+  // a and b 2 % apart in energy with equal accuracy; one method, its per-run error 5 %.
+  const auto table = pepr::Table::parse_csv(
+      "model,dataset,acc,energy,energy_method,energy_error_per_run\n"
+      "a,x,0.80,1.00,rapl-powercap,0.05\n"
+      "b,x,0.80,1.02,rapl-powercap,0.05\n"
+      "c,x,0.50,3.00,rapl-powercap,0.05\n"
+      "a,y,0.90,1.00,rapl-powercap,0.05\n"
+      "b,y,0.60,3.00,rapl-powercap,0.05\n",
+      "collected.csv");
+  pepr::report::ReportOptions o;
+  o.score.performance = pepr::PerformanceSpec::parse("acc");
+  o.score.resources.push_back(pepr::ResourceSpec::parse("energy", table));
+  o.score.group_by = "dataset";
+  const auto rep = pepr::report::build_report(table, o);
+  ASSERT_EQ(rep.robustness.size(), 2u);
+  EXPECT_EQ(rep.robustness[0].rfind("x: the top-1 (a) is NOT robust", 0), 0u) << rep.robustness[0];
+  EXPECT_EQ(rep.robustness[1].rfind("y: the top-1 (a) is robust", 0), 0u) << rep.robustness[1];
+  const std::string& html = rep.files.back().second;
+  const auto findings = html.find("<section id=\"findings\">"),
+             noise = html.find("Within the measurement error");
+  ASSERT_NE(noise, std::string::npos);
+  EXPECT_GT(noise, findings);  // in the findings, where the answer is read
+  // Without bounds (the paper's table), nothing is claimed either way.
+  const auto plain =
+      pepr::Table::parse_csv("model,dataset,acc,energy\na,x,0.8,1\nb,x,0.7,2\n", "paper.csv");
+  o.score.resources = {pepr::ResourceSpec::parse("energy", plain)};
+  EXPECT_TRUE(pepr::report::build_report(plain, o).robustness.empty());
+}
