@@ -1,12 +1,15 @@
 // The energy error model: every source's interval, what widens it, and the bounds in records.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "meter/carbon.hpp"
 #include "meter/tracker.hpp"
 #include "meter/uncertainty.hpp"
 #include "meter_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace pepr::meter {
 namespace {
@@ -143,6 +146,18 @@ TEST(Uncertainty, TheTrackerRecordsTheBoundsOfEveryInterval) {
   EXPECT_NEAR(j["total"]["energy_kwh_lo"].get<double>(), lo / 1.5, 1e-15);
   EXPECT_LT(j["total"]["co2_g_lo"].get<double>(), j["total"]["co2_g"].get<double>());
   EXPECT_GT(j["total"]["co2_g_hi"].get<double>(), j["total"]["co2_g"].get<double>());
+}
+
+TEST(Uncertainty, DocsTableIsTheModel) {
+  // docs/meters.md's table: one row per entry, with the code's figures.
+  const std::string doc = pepr::test::read_file(pepr::test::source_dir() / "docs" / "meters.md");
+  for (const auto& e : error_model()) {
+    const std::string kind = e.kind == "cpu-amd" ? "cpu (AMD)" : e.kind.empty() ? "any" : e.kind;
+    const std::string row = "| `" + e.method + "` | " + kind + " | " +
+                            std::to_string(std::lround(100 * e.systematic)) + " % | " +
+                            std::to_string(std::lround(100 * e.per_run)) + " % |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "docs/meters.md lacks the row " << row;
+  }
 }
 
 }  // namespace
