@@ -23,8 +23,9 @@ void add_meters(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "meters",
-      "List the energy sensors (RAPL powercap, perf power PMU, NVIDIA GPUs through NVML) with "
-      "a current reading, why any is unusable, and the estimate pepr falls back to");
+      "List the energy sensors (RAPL powercap, perf power PMU, NVIDIA GPUs through NVML, AMD "
+      "GPUs through amdsmi, NVIDIA Jetson INA3221 rails) with a current reading, why any is "
+      "unusable, and the estimate pepr falls back to");
   cmd->add_flag("--json", a->json, "print JSON (the same as -f json)");
   cmd->add_option("-f,--format", a->format, "text or json (default: from -o's extension)")
       ->check(CLI::IsMember({"text", "json"}));

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/format.hpp"
+#include "meter/amdsmi.hpp"
 #include "meter/estimate.hpp"
+#include "meter/jetson.hpp"
 #include "meter/nvml.hpp"
 #include "meter/perf_power.hpp"
 #include "meter/rapl.hpp"
@@ -32,6 +34,55 @@ std::vector<double> average_power(EnergySource& src, double window_s) {
 
 nlohmann::json opt_num(const std::optional<double>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+// AMD GPUs through amdsmi: each GPU with its reading, or the reason and the fix.
+nlohmann::json amdsmi_json(const AmdsmiScan& s) {
+  nlohmann::json gpus = nlohmann::json::array();
+  for (const auto& g : s.gpus)
+    gpus.push_back({{"index", g.index},
+                    {"name", g.name},
+                    {"readable", g.readable},
+                    {"energy_counter", g.has_energy_counter},
+                    {"power_w", opt_num(g.power_w)},
+                    {"energy_j", opt_num(g.energy_j)},
+                    {"problem", g.problem}});
+  return {{"library", s.lib},
+          {"loaded", s.loaded},
+          {"problem", s.problem},
+          {"gpus", gpus},
+          {"used", s.readable()}};
+}
+
+// NVIDIA Jetson INA3221 rails: each rail with its power, or the reason and the fix.
+nlohmann::json jetson_json(const JetsonScan& s) {
+  JetsonSource src(s);
+  nlohmann::json rails = nlohmann::json::array();
+  for (const auto& r : s.rails) {
+    nlohmann::json j{{"name", r.name},
+                     {"readable", r.readable},
+                     {"power_w", opt_num(r.power_w)},
+                     {"problem", r.problem}};
+    for (const auto& c : src.components())
+      if (c.name == "jetson." + r.name) j["in_total"] = c.in_total, j["kind"] = c.kind;
+    rails.push_back(j);
+  }
+  return {{"root", s.root},
+          {"layout", s.layout},
+          {"usable", s.readable() > 0},
+          {"problem", s.problem},
+          {"rails", rails}};
+}
+
+// What `pepr track` would meter the GPUs (and a Jetson board) with.
+std::string gpu_selection(std::size_t nvml, std::size_t amd, bool jetson) {
+  std::string out;
+  if (nvml) out = fmt::format("nvml ({})", plural(static_cast<long long>(nvml), "GPU"));
+  if (amd)
+    out += fmt::format("{}amdsmi ({})", out.empty() ? "" : " + ",
+                       plural(static_cast<long long>(amd), "GPU"));
+  if (jetson) out += std::string(out.empty() ? "" : " + ") + "jetson-ina3221 (board rails)";
+  return out.empty() ? "none" : out;
 }
 
 }  // namespace
@@ -114,6 +165,10 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
   for (auto& n : unreadable_gpu_notes(nv)) gpu_notes.push_back(std::move(n));
   nj["notes"] = gpu_notes;
   out["nvml"] = nj;
+  const AmdsmiScan amd = scan_amdsmi(amdsmi_library());
+  out["amdsmi"] = amdsmi_json(amd);
+  const JetsonScan jetson = scan_jetson(jetson_sysfs_root());
+  out["jetson"] = jetson_json(jetson);
 
   // The estimate.
   CpuPower cpu = cpu_power(cpu_tdp_w, cpu_model_name(), online_cpus());
@@ -135,12 +190,13 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
   std::string cpu_method = rapl.usable() ? "rapl-powercap" : psrc ? "perf-pmu" : "estimate";
   std::size_t visible = 0;
   for (const auto& g : nv.gpus) visible += g.visible;
-  out["selected"] = {
-      {"cpu_dram", cpu_method},
-      {"gpu", visible ? fmt::format("nvml ({})", plural(visible, "GPU")) : std::string("none")}};
+  out["selected"] = {{"cpu_dram", cpu_method},
+                     {"gpu", gpu_selection(visible, amd.readable(), jetson.readable() > 0)}};
   if (cpu_method == "estimate")
     out["estimate_reason"] = fmt::format(
         "no readable RAPL powercap ({}) and no perf power PMU ({})", rapl.problem(), perf.problem);
+  if (cpu_method == "estimate" && jetson.readable() > 0)
+    out["selected"]["cpu_dram"] = "jetson-ina3221 (the board's rails include the CPU and memory)";
   return out;
 }
 
@@ -149,6 +205,41 @@ namespace {
 std::string num(const nlohmann::json& v, const char* fmtstr) {
   if (!v.is_number()) return "-";
   return fmt::format(fmt::runtime(fmtstr), v.get<double>());
+}
+
+std::string format_amdsmi(const nlohmann::json& a) {
+  std::string o = fmt::format("amdsmi         {}  {}\n", a["library"].get<std::string>(),
+                              a["loaded"].get<bool>() ? "loaded" : "NOT LOADED");
+  if (!a["problem"].get<std::string>().empty())
+    o += fmt::format("  reason: {}\n", a["problem"].get<std::string>());
+  for (const auto& g : a["gpus"])
+    o += fmt::format(
+        "  gpu.amd.{:<3} {} {}  {} W  energy counter: {}{}\n", g["index"].get<unsigned>(),
+        g["name"].get<std::string>(), g["readable"].get<bool>() ? "" : "(unreadable)",
+        num(g["power_w"], "{:.1f}"),
+        g["energy_counter"].get<bool>() ? num(g["energy_j"], "{:.0f} J") : std::string("none"),
+        g["problem"].get<std::string>().empty() ? std::string()
+                                                : "\n      " + g["problem"].get<std::string>());
+  return o;
+}
+
+std::string format_jetson(const nlohmann::json& j) {
+  std::string o = fmt::format(
+      "Jetson INA3221 {}  {}\n", j["root"].get<std::string>(),
+      j["usable"].get<bool>() ? "readable: " + j["layout"].get<std::string>() : "NOT USABLE");
+  if (!j["problem"].get<std::string>().empty())
+    o += fmt::format("  reason: {}\n", j["problem"].get<std::string>());
+  for (const auto& r : j["rails"]) {
+    if (!r["readable"].get<bool>()) {
+      o += fmt::format("  {:<16} unreadable: {}\n", r["name"].get<std::string>(),
+                       r["problem"].get<std::string>());
+      continue;
+    }
+    o += fmt::format("  {:<16} {:>10} W   {}\n", r["name"].get<std::string>(),
+                     num(r["power_w"], "{:.2f}"),
+                     r.value("in_total", true) ? "counted in the total" : "part of the total");
+  }
+  return o;
 }
 
 }  // namespace
@@ -197,6 +288,8 @@ std::string format_probe(const nlohmann::json& p) {
   }
   if (nv.contains("notes"))
     for (const auto& n : nv["notes"]) o += fmt::format("  note: {}\n", n.get<std::string>());
+  if (p.contains("amdsmi")) o += format_amdsmi(p["amdsmi"]);
+  if (p.contains("jetson")) o += format_jetson(p["jetson"]);
   const auto& e = p["estimate"];
   o += fmt::format("estimate       CPU '{}', {} CPUs: {:.1f} W at full load ({})\n",
                    e["cpu_model"].get<std::string>(), e["cpus"].get<int>(),

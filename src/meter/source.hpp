@@ -2,6 +2,7 @@
 #pragma once
 
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,8 +11,10 @@ namespace pepr::meter {
 // What one energy figure measures and how.
 struct Component {
   std::string name;      // e.g. "cpu.package-0", "dram.package-0", "cpu.package-0.core", "gpu.0"
-  std::string kind;      // cpu, dram, gpu, cpu-part (core/uncore, contained in cpu), psys
+  std::string kind;      // cpu, dram, gpu, cpu-part (core/uncore, contained in cpu), psys,
+                         // board (a board's input: everything on it), board-part
   std::string method;    // rapl-powercap, perf-pmu, nvml-energy-counter, nvml-power-sampling,
+                         // amdsmi-energy-counter, amdsmi-power-sampling, jetson-ina3221,
                          // estimate
   std::string source;    // the file, event or device behind it
   bool in_total = true;  // false for parts already contained in another component
@@ -41,6 +44,15 @@ class EnergySource {
   // What went wrong or was decided while measuring (a counter reset dropped, mirrored zones
   // counted once, a GPU that stopped answering), for the record and stderr.
   virtual std::vector<std::string> notes() const { return {}; }
+};
+
+// A source the tracker may use (besides the CPU's): the source when it can measure something,
+// else null, and why, for the record's `sensors` and `pepr meters`.
+struct SourceChoice {
+  std::unique_ptr<EnergySource> source;
+  std::string status;              // "used: ..." or why not, with the fix
+  std::vector<std::string> notes;  // for the record and stderr
+  bool covers_cpu = false;         // its figures include the CPU and memory (a board's rails)
 };
 
 }  // namespace pepr::meter

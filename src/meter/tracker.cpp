@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "meter/amdsmi.hpp"
 #include "meter/estimate.hpp"
+#include "meter/jetson.hpp"
 #include "meter/nvml.hpp"
 #include "meter/perf_power.hpp"
 #include "meter/process.hpp"
@@ -45,6 +47,7 @@ struct Tracker::Impl {
   std::vector<std::string> notes;
   std::string estimate_reason;
   std::string rapl_status, perf_status, nvml_status, gpu_memory_status;
+  std::string amdsmi_status = "not tried", jetson_status;
   double interval = 0.1;
   bool amd = amd_cpu();  // its RAPL is a model (meter/uncertainty.hpp)
 
@@ -279,8 +282,24 @@ Tracker::Tracker(TrackerOptions options) : impl_(std::make_unique<Impl>()) {
   } else {
     m.nvml_status = "not tried";
   }
+  // AMD GPUs through amdsmi; NVIDIA Jetson boards through their INA3221 rails.
+  SourceChoice amd, jetson = choose_jetson(m.opt.jetson_root);
+  if (m.opt.use_amdsmi) amd = choose_amdsmi(m.opt.amdsmi_lib);
+  m.amdsmi_status = m.opt.use_amdsmi ? amd.status : "not tried";
+  m.jetson_status = jetson.status;
+  for (SourceChoice* c : {&amd, &jetson}) {
+    for (auto& n : c->notes) m.notes.push_back(std::move(n));
+    if (c->source) m.sources.push_back(std::move(c->source));
+  }
   for (const auto& s : m.sources)
     for (const auto& c : s->components()) m.components.push_back(c);
+  if (jetson.covers_cpu && !m.estimate_reason.empty()) {
+    // The board's rails include the CPU and memory: the estimate is reported, not added.
+    for (auto& c : m.components) c.in_total = c.in_total && c.method != "estimate";
+    m.notes.push_back(
+        "the CPU/DRAM estimate is reported but not added: the Jetson's INA3221 rails already "
+        "include the CPU and memory");
+  }
   m.interval = m.opt.interval_s;
   for (const auto& s : m.sources) m.interval = std::min(m.interval, s->max_interval_s());
   m.interval = std::max(m.interval, 0.001);
@@ -542,7 +561,11 @@ nlohmann::json Tracker::to_json() const {
                "lists none of its processes, e.g. pids hidden by a container)"
              : "not measured: " + m.nvml_status;
   j["methods"] = methods;
-  j["sensors"] = {{"rapl", m.rapl_status}, {"perf", m.perf_status}, {"nvml", m.nvml_status}};
+  j["sensors"] = {{"rapl", m.rapl_status},
+                  {"perf", m.perf_status},
+                  {"nvml", m.nvml_status},
+                  {"amdsmi", m.amdsmi_status},
+                  {"jetson", m.jetson_status}};
   j["sharing"] = m.sharing.to_json();
   j["estimate_reason"] =
       m.estimate_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.estimate_reason);

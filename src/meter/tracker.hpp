@@ -35,6 +35,9 @@ struct TrackerOptions {
   std::string powercap_root;  // empty: $PEPR_POWERCAP_ROOT or /sys/class/powercap
   std::string nvml_lib;       // empty: $PEPR_NVML_LIB or libnvidia-ml.so.1
   bool use_nvml = true;
+  std::string amdsmi_lib;  // empty: $PEPR_AMDSMI_LIB or libamd_smi.so
+  bool use_amdsmi = true;
+  std::string jetson_root;  // empty: $PEPR_JETSON_SYSFS_ROOT or /sys
   // The CUDA device the work runs on (its ordinal among the visible GPUs, as `cuda:N`): only that
   // GPU is metered. nullopt: every visible GPU.
   std::optional<int> cuda_device;

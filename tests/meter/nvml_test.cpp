@@ -26,6 +26,8 @@ TrackerOptions gpu_options(const std::filesystem::path& root) {
   TrackerOptions o;
   o.powercap_root = root.string();
   o.nvml_lib = kFake;
+  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
+  o.jetson_root = "/nonexistent/sys";
   return o;
 }
 

@@ -1,0 +1,227 @@
+// NVIDIA Jetson boards through fake INA3221 sysfs trees (both layouts) in a temporary folder.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "meter/jetson.hpp"
+#include "meter/tracker.hpp"
+#include "meter_test_util.hpp"
+#include "support/test_support.hpp"
+
+namespace pepr::meter {
+namespace {
+
+namespace fs = std::filesystem;
+using pepr::test::EnvGuard;
+using pepr::test::put;
+using json = nlohmann::json;
+
+// Older L4T (Nano): NVIDIA's ina3221x IIO driver, one power file per rail in mW.
+fs::path iio_tree(const fs::path& root) {
+  const fs::path dev = root / "bus/i2c/drivers/ina3221x/6-0040/iio:device0";
+  fs::create_directories(dev);
+  put(dev / "rail_name_0", "POM_5V_IN\n");
+  put(dev / "in_power0_input", "5000\n");
+  put(dev / "rail_name_1", "POM_5V_GPU\n");
+  put(dev / "in_power1_input", "1500\n");
+  put(dev / "rail_name_2", "POM_5V_CPU\n");
+  put(dev / "in_power2_input", "2000\n");
+  return dev;
+}
+
+// A channel of an ina3221 hwmon device: label, bus voltage (mV) and current (mA).
+void hwmon_channel(const fs::path& dir, int ch, const std::string& label, int mv, int ma) {
+  put(dir / ("in" + std::to_string(ch) + "_label"), label + "\n");
+  put(dir / ("in" + std::to_string(ch) + "_input"), std::to_string(mv) + "\n");
+  put(dir / ("curr" + std::to_string(ch) + "_input"), std::to_string(ma) + "\n");
+}
+
+// L4T 34 and later (Orin): the ina3221 hwmon driver, beside another hwmon device.
+fs::path hwmon_tree(const fs::path& root) {
+  fs::create_directories(root / "class/hwmon/hwmon0");
+  put(root / "class/hwmon/hwmon0/name", "acpitz\n");
+  const fs::path dir = root / "class/hwmon/hwmon1";
+  fs::create_directories(dir);
+  put(dir / "name", "ina3221\n");
+  hwmon_channel(dir, 1, "VDD_IN", 5000, 1200);         // 6 W
+  hwmon_channel(dir, 2, "VDD_CPU_GPU_CV", 5000, 400);  // 2 W
+  hwmon_channel(dir, 3, "VDD_SOC", 5000, 300);         // 1.5 W
+  return dir;
+}
+
+SampleContext at(double t) {
+  SampleContext c;
+  c.t_s = t;
+  return c;
+}
+
+std::string all(const std::vector<std::string>& notes) {
+  std::string out;
+  for (const auto& n : notes) out += n + "\n";
+  return out;
+}
+
+TEST(Jetson, Ina3221xRailsGiveTheBoardTotalAndItsParts) {
+  pepr::test::TempDir tmp;
+  iio_tree(tmp.path());
+  JetsonScan s = scan_jetson(tmp.path().string());
+  ASSERT_EQ(s.rails.size(), 3u) << s.problem;
+  EXPECT_EQ(s.layout, "ina3221x (iio)");
+  EXPECT_NEAR(*s.rails[0].power_w, 5.0, 1e-12);
+  JetsonSource src(s);
+  ASSERT_EQ(src.components().size(), 3u);
+  const auto& c = src.components();
+  EXPECT_EQ(c[0].name, "jetson.POM_5V_IN");
+  EXPECT_EQ(c[0].kind, "board");
+  EXPECT_TRUE(c[0].in_total);
+  EXPECT_EQ(c[1].kind, "gpu");
+  EXPECT_FALSE(c[1].in_total);
+  EXPECT_EQ(c[2].kind, "cpu-part");
+  EXPECT_FALSE(c[2].in_total);
+  EXPECT_EQ(c[0].method, "jetson-ina3221");
+  EXPECT_TRUE(src.needs_periodic());
+  src.begin(at(100));
+  src.sample(at(105));
+  src.sample(at(110));  // constant power for 10 s
+  EXPECT_NEAR(src.joules()[0], 50.0, 1e-9);
+  EXPECT_NEAR(src.joules()[1], 15.0, 1e-9);
+  EXPECT_NEAR(src.joules()[2], 20.0, 1e-9);
+  EXPECT_TRUE(src.notes().empty()) << all(src.notes());
+}
+
+TEST(Jetson, HwmonRailsAreVoltageTimesCurrent) {
+  pepr::test::TempDir tmp;
+  const fs::path dir = hwmon_tree(tmp.path());
+  JetsonScan s = scan_jetson(tmp.path().string());
+  ASSERT_EQ(s.rails.size(), 3u) << s.problem;
+  EXPECT_EQ(s.layout, "ina3221 (hwmon)");
+  JetsonSource src(s);
+  const auto& c = src.components();
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].name, "jetson.VDD_IN");
+  EXPECT_TRUE(c[0].in_total);
+  EXPECT_EQ(c[1].kind, "cpu-part");  // CPU, GPU and CV on one rail
+  EXPECT_EQ(c[2].kind, "board-part");
+  EXPECT_FALSE(c[2].in_total);
+  src.begin(at(0));
+  src.sample(at(4));
+  EXPECT_NEAR(src.joules()[0], 24.0, 1e-9);
+  EXPECT_NEAR(src.joules()[1], 8.0, 1e-9);
+  EXPECT_NEAR(src.joules()[2], 6.0, 1e-9);
+  hwmon_channel(dir, 1, "VDD_IN", 5000, 1800);  // 9 W now
+  src.sample(at(6));                            // trapezoid: (6 + 9) / 2 x 2 s
+  EXPECT_NEAR(src.joules()[0], 39.0, 1e-9);
+}
+
+TEST(Jetson, WithoutABoardInputTheRailsAreAdded) {
+  pepr::test::TempDir tmp;
+  const fs::path dir = tmp / "class/hwmon/hwmon3";
+  fs::create_directories(dir);
+  put(dir / "name", "ina3221\n");
+  hwmon_channel(dir, 1, "GPU", 1000, 1000);
+  hwmon_channel(dir, 2, "CPU", 1000, 2000);
+  hwmon_channel(dir, 3, "NC", 0, 0);  // not connected
+  JetsonSource src(scan_jetson(tmp.path().string()));
+  ASSERT_EQ(src.components().size(), 2u);
+  EXPECT_EQ(src.components()[0].kind, "gpu");
+  EXPECT_EQ(src.components()[1].kind, "cpu");
+  EXPECT_TRUE(src.components()[0].in_total && src.components()[1].in_total);
+}
+
+TEST(Jetson, ImpossibleReadingsAreRejectedWithANote) {
+  pepr::test::TempDir tmp;
+  const fs::path dev = iio_tree(tmp.path());
+  JetsonSource src(scan_jetson(tmp.path().string()));
+  ASSERT_EQ(src.components().size(), 3u);
+  src.begin(at(0));
+  put(dev / "in_power0_input", "-4000\n");
+  src.sample(at(1));
+  put(dev / "in_power0_input", "nan\n");
+  src.sample(at(2));
+  put(dev / "in_power0_input", "900000\n");  // 900 W on a Jetson
+  src.sample(at(3));
+  EXPECT_NEAR(src.joules()[0], 0.0, 1e-12);
+  put(dev / "in_power0_input", "5000\n");
+  src.sample(at(4));  // 5 W across the rejected readings
+  EXPECT_NEAR(src.joules()[0], 20.0, 1e-9);
+  EXPECT_NE(all(src.notes())
+                .find("Jetson rail POM_5V_IN: 3 impossible readings rejected (the "
+                      "last: 900 W"),
+            std::string::npos)
+      << all(src.notes());
+}
+
+TEST(Jetson, UnreadableRailsSayWhatToDo) {
+  pepr::test::TempDir tmp;
+  const fs::path dev = iio_tree(tmp.path());
+  for (const char* f : {"in_power0_input", "in_power1_input", "in_power2_input"}) {
+    fs::remove(dev / f);
+    fs::create_directories(dev / f);  // a read fails (EISDIR), as an unreadable file would
+  }
+  JetsonScan s = scan_jetson(tmp.path().string());
+  EXPECT_EQ(s.readable(), 0u);
+  EXPECT_NE(s.problem.find("INA3221 rails not readable ("), std::string::npos) << s.problem;
+  EXPECT_NE(s.problem.find("run as root or add the user to the i2c group"), std::string::npos);
+  JetsonScan none = scan_jetson((tmp / "empty").string());
+  EXPECT_NE(none.problem.find("no INA3221 rails under"), std::string::npos) << none.problem;
+}
+
+TEST(Jetson, TrackerUsesTheRailsInsteadOfTheEstimate) {
+  pepr::test::TempDir tmp;
+  iio_tree(tmp.path());
+  EnvGuard env{{"PEPR_PERF", std::string("0")}};
+  TrackerOptions o;
+  o.powercap_root = "/nonexistent/powercap";
+  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
+  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
+  o.jetson_root = tmp.path().string();
+  Tracker t(o);
+  int in_total = 0;
+  for (const auto& c : t.components()) {
+    if (c.method == "estimate") {
+      EXPECT_FALSE(c.in_total) << c.name;  // the rails include it
+    }
+    in_total += c.in_total;
+  }
+  EXPECT_EQ(in_total, 1);  // the board's input alone
+  const json j = t.to_json();
+  EXPECT_EQ(j["sensors"]["jetson"].get<std::string>().rfind("used: ina3221x (iio) under ", 0), 0u)
+      << j["sensors"];
+  EXPECT_NE(all(t.notes()).find("the CPU/DRAM estimate is reported but not added"),
+            std::string::npos)
+      << all(t.notes());
+}
+
+TEST(Jetson, MetersListsTheRailsOrWhyNot) {
+  pepr::test::TempDir tmp;
+  const fs::path dev = iio_tree(tmp.path());
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  EnvGuard root{{"PEPR_JETSON_SYSFS_ROOT", tmp.path().string()}};
+  auto r = pepr::test::run_pepr({"meters", "--window", "0.05", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json p = json::parse(r.out);
+  EXPECT_TRUE(p["jetson"]["usable"].get<bool>());
+  ASSERT_EQ(p["jetson"]["rails"].size(), 3u);
+  EXPECT_NEAR(p["jetson"]["rails"][1]["power_w"].get<double>(), 1.5, 1e-9);
+  EXPECT_FALSE(p["jetson"]["rails"][1]["in_total"].get<bool>());
+  EXPECT_EQ(p["selected"]["gpu"], "jetson-ina3221 (board rails)");
+  EXPECT_EQ(p["selected"]["cpu_dram"].get<std::string>().rfind("jetson-ina3221", 0), 0u);
+
+  fs::remove(dev / "in_power0_input");
+  fs::create_directories(dev / "in_power0_input");
+  auto t = pepr::test::run_pepr({"meters", "--window", "0.05"});
+  EXPECT_NE(t.out.find("POM_5V_IN        unreadable: "), std::string::npos) << t.out;
+  // Without the board's input the other rails are the total (the best there is, and noted).
+  EXPECT_NE(t.out.find("1.50 W   counted in the total"), std::string::npos) << t.out;
+  EnvGuard gone{{"PEPR_JETSON_SYSFS_ROOT", (tmp / "none").string()}};
+  auto n = pepr::test::run_pepr({"meters", "--window", "0.05"});
+  EXPECT_NE(n.out.find("Jetson INA3221 " + (tmp / "none").string() + "  NOT USABLE"),
+            std::string::npos)
+      << n.out;
+  EXPECT_NE(n.out.find("reason: no INA3221 rails under"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pepr::meter
