@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/table.hpp"
 #include "meter_test_util.hpp"
 #include "support/test_support.hpp"
 
@@ -146,11 +147,34 @@ TEST(TrackCli, AppendRowsThatScoreReads) {
   std::string text = pepr::test::read_file(csv);
   EXPECT_EQ(text.substr(0, text.find('\n')),
             "label,time_s,cpu_time_s,energy_kwh,energy_raw_kwh,energy_idle_kwh,co2_g,mem_peak_gb,"
-            "gpu_mem_peak_gb,energy_method,intensity_g_per_kwh,pue,country,exit_code,accuracy");
+            "gpu_mem_peak_gb,energy_method,intensity_g_per_kwh,pue,country,exit_code,"
+            "energy_kwh_lo,energy_kwh_hi,co2_g_lo,co2_g_hi,energy_error_per_run,accuracy");
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_NE(text.find("\nsmall,"), std::string::npos);
   EXPECT_NE(text.find("\nbig,"), std::string::npos);
-  EXPECT_NE(text.find(",estimate,480,1,,0,0.80\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(",estimate,480,1,,0,"), std::string::npos) << text;
+  {
+    // The bounds hold the figure.
+    const auto t = pepr::Table::read_csv(csv);
+    for (std::size_t r = 0; r < t.num_rows(); ++r) {
+      const double e = t.number(r, t.require_column("energy_kwh"));
+      EXPECT_LT(t.number(r, t.require_column("energy_kwh_lo")), e);
+      EXPECT_GT(t.number(r, t.require_column("energy_kwh_hi")), e);
+    }
+  }
+  // A table written before the bounds existed is appended to without them.
+  const std::string old_csv = (tmp / "old.csv").string();
+  pepr::test::write_file(
+      old_csv,
+      "label,time_s,cpu_time_s,energy_kwh,energy_raw_kwh,energy_idle_kwh,co2_g,mem_peak_gb,"
+      "gpu_mem_peak_gb,energy_method,intensity_g_per_kwh,pue,country,exit_code,accuracy\n"
+      "old,1,1,1e-06,1e-06,0,0.0005,0.1,,estimate,480,1,,0,0.7\n");
+  auto o = run_pepr({"track", "-q", "--append", old_csv, "--label", "new", "--column",
+                     "accuracy=0.80", "--", "true"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const auto old_table = pepr::Table::read_csv(old_csv);
+  EXPECT_EQ(old_table.num_rows(), 2u);
+  EXPECT_FALSE(old_table.find_column("energy_kwh_lo").has_value());
 
   // Another set of columns: refused, file untouched.
   auto c = run_pepr({"track", "-q", "--append", csv, "--", "true"});
@@ -178,7 +202,8 @@ TEST(TrackCli, RowsNameTheirModelAndDatasetLikeCollectedOnes) {
   EXPECT_EQ(text.substr(0, text.find('\n')),
             "model,dataset,label,time_s,cpu_time_s,energy_kwh,energy_raw_kwh,energy_idle_kwh,"
             "co2_g,mem_peak_gb,gpu_mem_peak_gb,energy_method,intensity_g_per_kwh,pue,country,"
-            "exit_code,others_busy_cores,test_acc");
+            "exit_code,energy_kwh_lo,energy_kwh_hi,co2_g_lo,co2_g_hi,energy_error_per_run,"
+            "others_busy_cores,test_acc");
   EXPECT_NE(text.find("\nmy_script,synth_scratch,sh,"), std::string::npos) << text;
   EXPECT_EQ(load(tmp / "r.json")["model"], "my_script");
   // Recomputed from the record, the row keeps its names.
@@ -216,7 +241,7 @@ TEST(TrackCli, MetricsFileBecomesColumns) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(load(tmp / "r.json")["metrics"]["accuracy"], 0.75);
   std::string text = pepr::test::read_file(csv);
-  EXPECT_NE(text.find(",exit_code,accuracy\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(",energy_error_per_run,accuracy\n"), std::string::npos) << text;
   EXPECT_NE(text.find(",0.75\n"), std::string::npos) << text;
 }
 
