@@ -778,9 +778,13 @@ void print_run_line(SweepState& s, const RunSpec& run, std::size_t position,
   } else if (st == RunStatus::failed) {
     detail = fmt::format(": {}", tail_lines(out.error.value_or(""), 1, 200));
   }
+  std::string range;  // the energy's bounds (docs/meters.md), when the record has them
+  if (out.totals && out.totals->energy_kwh_lo && out.totals->energy_kwh_hi && energy > 0)
+    range = fmt::format(" ({:.3g}-{:.3g})", *out.totals->energy_kwh_lo * 1000,
+                        *out.totals->energy_kwh_hi * 1000);
   status_line(s,
-              fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}", position, s.total, run.id,
-                          run::name(st), format_duration(wall), energy * 1000, detail),
+              fmt::format("[{}/{}] {} {} in {}, {:.3g} Wh{}{}", position, s.total, run.id,
+                          run::name(st), format_duration(wall), energy * 1000, range, detail),
               true);
 }
 
@@ -883,6 +887,14 @@ bool run_one(Sweep& w, const RunSpec& run, std::size_t position, Phase phase) {
   const double energy_now = std::max(0.0, energy - before.energy_kwh);
   s.energy_kwh += energy_now;
   sum.energy_kwh += energy_now;
+  {
+    // Its bounds, in the record's proportion (the whole run's) of this invocation's part.
+    double lo = 1, hi = 1;
+    if (out.totals && out.totals->energy_kwh_lo && out.totals->energy_kwh_hi && energy > 0)
+      lo = *out.totals->energy_kwh_lo / energy, hi = *out.totals->energy_kwh_hi / energy;
+    sum.energy_lo_kwh += energy_now * lo;
+    sum.energy_hi_kwh += energy_now * hi;
+  }
   sum.time_s += wall;
   if (st == run::RunStatus::probed)
     s.work.probed(work_of(run));
@@ -990,13 +1002,17 @@ void run_after_probes(Sweep& w, const std::vector<RunSpec>& runs) {
 }
 
 void print_bench_summary(const BenchSummary& sum, const BenchOptions& o, bool pruning) {
-  fmt::print(stderr,
-             "pepr bench: {}: {} done before, {} completed, {} stopped, {}{} failed, {} "
-             "interrupted, {} running elsewhere; {:.3g} Wh in {}\n",
-             plural(static_cast<long long>(sum.total), "run"), sum.already_done, sum.completed,
-             sum.stopped, pruning ? fmt::format("{} pruned, ", sum.pruned) : std::string(),
-             sum.failed, sum.interrupted, sum.busy, sum.energy_kwh * 1000,
-             format_duration(sum.time_s));
+  fmt::print(
+      stderr,
+      "pepr bench: {}: {} done before, {} completed, {} stopped, {}{} failed, {} "
+      "interrupted, {} running elsewhere; {:.3g} Wh{} in {}\n",
+      plural(static_cast<long long>(sum.total), "run"), sum.already_done, sum.completed,
+      sum.stopped, pruning ? fmt::format("{} pruned, ", sum.pruned) : std::string(), sum.failed,
+      sum.interrupted, sum.busy, sum.energy_kwh * 1000,
+      sum.energy_hi_kwh > sum.energy_lo_kwh
+          ? fmt::format(" ({:.3g}-{:.3g})", sum.energy_lo_kwh * 1000, sum.energy_hi_kwh * 1000)
+          : std::string(),
+      format_duration(sum.time_s));
   if (pruning)
     fmt::print(stderr,
                "pepr bench: the probes (epoch 1 of {}) took {:.3g} Wh of that; a pruned run's "

@@ -52,6 +52,8 @@ struct BenchSummary {
   double probe_energy_kwh = 0;         // the probes' energy (also in energy_kwh)
   std::size_t busy = 0;                // skipped: another process holds the run's lock
   double energy_kwh = 0;               // energy of the runs made now
+  // Its bounds under the meter's error model (runs whose records lack them count as exact).
+  double energy_lo_kwh = 0, energy_hi_kwh = 0;
   double time_s = 0;
   bool signalled = false;  // stopped by SIGINT / SIGTERM
   std::vector<std::string> failed_ids, busy_ids;

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -82,6 +84,20 @@ TEST_F(BenchTest, RunsAPlanAndCollects) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("[4/4]"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("energy so far"), std::string::npos) << r.err;
+  {
+    // The summary gives the energy's bounds (the fake's records: within a factor 1.07).
+    const auto at = r.err.rfind(" Wh (");  // the summary's; each run's line has its own
+    EXPECT_NE(r.err.find("completed in"), std::string::npos);
+    EXPECT_LT(r.err.find(" Wh ("), at) << r.err;
+    ASSERT_NE(at, std::string::npos) << r.err;
+    const auto line = r.err.substr(r.err.rfind('\n', at) + 1, r.err.find('\n', at));
+    double total = 0, lo = 0, hi = 0;
+    ASSERT_EQ(std::sscanf(line.c_str() + line.find("; ") + 2, "%lf Wh (%lf-%lf)", &total, &lo, &hi),
+              3)
+        << line;
+    EXPECT_NEAR(lo, total / 1.07, total * 0.01) << line;
+    EXPECT_NEAR(hi, total * 1.07, total * 0.01) << line;
+  }
   auto recs = records(runs);
   ASSERT_EQ(recs.size(), 4u);
   for (const auto& [id, rec] : recs) {

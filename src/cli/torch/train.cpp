@@ -146,9 +146,12 @@ void run_train(TrainArgs& a) {
       const auto& e = *p.epoch_record;
       fmt::print(
           stderr,
-          "  epoch {}/{}  loss {:.4f}  val acc {:.4f}  test acc {:.4f}  {:.1f} s  {:.3g} Wh\n",
+          "  epoch {}/{}  loss {:.4f}  val acc {:.4f}  test acc {:.4f}  {:.1f} s  {:.3g} Wh{}\n",
           p.epoch, p.epochs, e.train_loss.value_or(0), e.val_acc.value_or(0),
-          e.test_acc.value_or(0), e.time_s.value_or(0), e.energy_kwh.value_or(0) * 1000);
+          e.test_acc.value_or(0), e.time_s.value_or(0), e.energy_kwh.value_or(0) * 1000,
+          e.energy_kwh_lo && e.energy_kwh_hi
+              ? fmt::format(" ({:.3g}-{:.3g})", *e.energy_kwh_lo * 1000, *e.energy_kwh_hi * 1000)
+              : std::string());
     } else if (p.kind == K::End) {
       bar.clear();
     }
