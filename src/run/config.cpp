@@ -83,7 +83,8 @@ void RunConfig::validate() const {
   if (in_chans != 1 && in_chans != 3)
     throw Error(fmt::format("input channels must be 1 or 3 (got {})", in_chans));
   for (const auto& [what, v] :
-       {std::pair{"maximum energy (Wh)", max_energy_wh}, std::pair{"maximum time (s)", max_time_s}})
+       {std::pair{"maximum energy (Wh)", max_energy_wh}, std::pair{"maximum time (s)", max_time_s},
+        std::pair{"maximum memory (GB)", max_memory_gb}})
     if (v && !(*v > 0 && std::isfinite(*v)))
       throw Error(fmt::format("{} must be positive (got {:g})", what, *v));
   if (pepr_patience < 0)
@@ -143,6 +144,13 @@ constexpr std::array kFlags = {
          &C::imagenet_norm},
     Flag{"memory_format", "--memory-format", "",
          "auto (channels_last from 64 px), contiguous or channels_last", &C::memory_format},
+    Flag{"no_memory_check", "--no-memory-check", "",
+         "do not measure the run's memory before training (on the CPU, a run that would not fit "
+         "is otherwise refused with the batch size that fits, and evaluation's batch lowered)",
+         &C::no_memory_check},
+    Flag{"max_memory_gb", "--max-memory-gb", "",
+         "plan the run within this much memory, GB (default: what the machine has available)",
+         &C::max_memory_gb},
     Flag{"run_id", "--run-id", "", "identifier stored in the record", &C::run_id},
     Flag{"max_energy_wh", "--max-energy-wh", "",
          "stop after epoch 1 if the predicted total energy exceeds this", &C::max_energy_wh},

@@ -63,6 +63,12 @@ struct RunConfig {
   int in_chans = 3;      // 1 or 3
   bool imagenet_norm = false;
   MemoryFormat memory_format = MemoryFormat::automatic;  // automatic: channels_last from 64 px
+  // Before training on the CPU, a probe measures the memory a step and an evaluation pass take
+  // (train/memory_probe.hpp): a run that cannot fit is refused with the batch size that fits, and
+  // evaluation's batch is lowered to fit. This turns the check off.
+  bool no_memory_check = false;
+  // The memory the run may take, GB (a shared machine's share); absent: what is available.
+  std::optional<double> max_memory_gb;
   std::string run_id;
   // Stopping rules (the sweep's budgets and PePR-aware early stopping).
   std::optional<double> max_energy_wh, max_time_s;

@@ -31,6 +31,7 @@
 #include "sweep/stopping.hpp"
 #include "train/checkpoint.hpp"
 #include "train/device_data.hpp"
+#include "train/memory_probe.hpp"
 #include "train/metrics.hpp"
 #include "train/optimizer.hpp"
 #include "train/torch_compat.hpp"
@@ -128,6 +129,12 @@ class Network {
   run::InputSizeRule input_size_rule() const {
     if (!native_) return {};
     return {native_->min_input_size(), native_->fixed_input_size()};
+  }
+  std::vector<torch::Tensor> buffers() {
+    std::vector<torch::Tensor> out;
+    if (native_) return native_->buffers();
+    for (const auto& b : script_->buffers()) out.push_back(b);
+    return out;
   }
   // Parameters and buffers by name (a checkpoint's model part).
   NamedTensors named_state() {
@@ -849,10 +856,10 @@ void finish_record(run::RunRecord& rec, run::RunStatus status, const meter::Inte
 // with the image size and classes as resolved (not the device, threads, stopping rules or paths).
 json run_identity(const TrainConfig& cfg, const run::RunRecord& rec) {
   json id = run::to_json(cfg);
-  for (const char* k :
-       {"dataset", "eval_batch_size", "device", "deterministic", "data_placement",
-        "device_data_share", "threads", "memory_format", "run_id", "max_energy_wh", "max_time_s",
-        "pepr_patience", "stop_after_epochs", "save_checkpoint", "resume_from", "image_size"})
+  for (const char* k : {"dataset", "eval_batch_size", "device", "deterministic", "data_placement",
+                        "device_data_share", "threads", "memory_format", "no_memory_check",
+                        "max_memory_gb", "run_id", "max_energy_wh", "max_time_s", "pepr_patience",
+                        "stop_after_epochs", "save_checkpoint", "resume_from", "image_size"})
     id.erase(k);
   id["image_size"] = rec.config->image_size.value_or(0);
   id["num_classes"] = rec.data->num_classes.value_or(0);
@@ -922,7 +929,8 @@ Continued resume_run(const TrainConfig& cfg, Network& net, torch::optim::Optimiz
     c.energy_kwh_hi = t.value("energy_kwh_hi", c.energy_kwh);
     c.co2_g_lo = t.value("co2_g_lo", c.co2_g);
     c.co2_g_hi = t.value("co2_g_hi", c.co2_g);
-    c.energy_error = {t.value("energy_error_systematic", 0.0), t.value("energy_error_per_run", 0.0)};
+    c.energy_error = {t.value("energy_error_systematic", 0.0),
+                      t.value("energy_error_per_run", 0.0)};
   } catch (const json::exception& e) {
     throw Error(fmt::format("{}: a damaged checkpoint ({})", cfg.resume_from, e.what()));
   }
@@ -992,6 +1000,44 @@ void keep_checkpoint(const TrainConfig& cfg, Network& net, const torch::optim::O
   }
 }
 
+// On the CPU, before training: the memory a training step and an evaluation pass take, measured
+// (train/memory_probe.hpp). A run that cannot fit is refused before it starts (pepr::Error with
+// the batch size that fits); evaluation's batch is lowered to what fits. The plan goes into the
+// record's environment.memory_check. Returns the evaluation batch size to use.
+int fit_to_memory(const TrainConfig& cfg, const Compute& c, const RunData& d, Network& net,
+                  bool channels_last, run::RunRecord& rec) {
+  if (c.cuda() || cfg.no_memory_check) return cfg.eval_batch_size;
+  auto available = meter::available_memory_bytes();
+  if (cfg.max_memory_gb) available = std::min(available.value_or(1e300), *cfg.max_memory_gb * 1e9);
+  if (!available) return cfg.eval_batch_size;
+  ProbeModel pm;
+  pm.forward = [&](const torch::Tensor& x) {
+    AutocastScope amp(c.device, c.autocast);
+    return net.forward(x);
+  };
+  pm.set_training = [&](bool on) { net.train(on); };
+  pm.parameters = net.parameters();
+  pm.buffers = net.buffers();
+  pm.input_shape = {cfg.in_chans, static_cast<long>(d.height), static_cast<long>(d.width)};
+  pm.num_classes = d.ds.num_classes;
+  pm.channels_last = channels_last;
+  // The optimiser's state in parameter-sized tensors: Adam's two moments, SGD's momentum.
+  const double state = cfg.optimizer == run::Optimizer::adam ? 2 : (cfg.momentum > 0 ? 1 : 0);
+  const auto probe = probe_memory(pm, state);
+  if (!probe) return cfg.eval_batch_size;
+  // A batch larger than its split is never formed.
+  const int64_t eval_n = std::max<int64_t>({1, d.ds.val.n, d.ds.test.n});
+  const auto plan = meter::plan_memory(
+      *probe, static_cast<int>(std::min<int64_t>(cfg.batch_size, std::max<int64_t>(1, d.train.n))),
+      static_cast<int>(std::min<int64_t>(cfg.eval_batch_size, eval_n)), *available,
+      fmt::format("{} at {} px", cfg.model, d.height));
+  (*rec.environment)["memory_check"] = meter::memory_check_json(plan, *probe);
+  if (cfg.max_memory_gb) (*rec.environment)["memory_check"]["limit_gb"] = *cfg.max_memory_gb;
+  if (!plan.eval_note.empty()) (*rec.environment)["memory_check"]["note"] = plan.eval_note;
+  if (!plan.train_fits) throw Error(plan.refusal);
+  return plan.eval_batch;
+}
+
 }  // namespace
 
 run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
@@ -1007,6 +1053,7 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
   auto [opt, kernels] = make_optimizer(cfg, net.parameters());
   run::RunRecord rec = initial_record(cfg, c, d, net, weights, channels_last);
   (*rec.environment)["optimizer_kernels"] = kernels_name(kernels);
+  const int eval_batch_size = fit_to_memory(cfg, c, d, net, channels_last, rec);
   const DeviceSplits on_device = place_data(cfg, c, d, rec);
   SplitFeed feed(d.train, d.pre, cfg.batch_size, c.device, on_device.train.get(), channels_last);
   std::optional<LossScaler> scaler;
@@ -1050,10 +1097,10 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
         break;
       }
       const auto t_eval = Clock::now();
-      auto val = evaluate(net, d.ds.val, d.pre, num_classes, cfg.eval_batch_size, c.device,
+      auto val = evaluate(net, d.ds.val, d.pre, num_classes, eval_batch_size, c.device,
                           channels_last, on_device.val.get(), c.autocast);
       const double val_s = seconds_since(t_eval);
-      auto test = evaluate(net, d.ds.test, d.pre, num_classes, cfg.eval_batch_size, c.device,
+      auto test = evaluate(net, d.ds.test, d.pre, num_classes, eval_batch_size, c.device,
                            channels_last, on_device.test.get(), c.autocast);
       const double test_s = seconds_since(t_eval) - val_s;
       if (c.cuda()) torch::cuda::synchronize(c.index);

@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "data/dataset.hpp"
 #include "data/synth.hpp"
+#include "meter/memory_fit.hpp"
 #include "models/pretrained.hpp"
 #include "models/registry.hpp"
 #include "support/test_support.hpp"
@@ -291,6 +292,74 @@ TEST(Train, PretrainedWeightsAreLoadedAdaptedAndRecorded) {
   // Weights of another architecture: a clear error before any training.
   c.model = "resnet18";
   EXPECT_THROW(pepr::train::train_run(c), pepr::Error);
+}
+
+// The memory check (train/memory_probe.hpp) runs a training step and an evaluation pass before
+// the run: it must leave nothing behind. ghostnet_100 has BatchNorm (statistics a step updates)
+// and dropout before its classifier (draws from the generator): the run with the check is the
+// run without it, bit for bit, and only it records the check.
+TEST(Train, TheMemoryCheckLeavesTheRunAsItWas) {
+  pepr::test::TempDir dir;
+  pepr::data::SynthOptions o;
+  o.train = 64, o.val = 48, o.test = 48;
+  const std::string data = (dir / "small.npz").string();
+  pepr::data::save_npz_dataset(pepr::data::make_synthetic(o), data);
+  TrainConfig c = small_config(data, "ghostnet_100");
+  c.epochs = 2;
+  ASSERT_FALSE(c.no_memory_check);  // the default
+  json checked = pepr::train::train_run(c);
+  c.no_memory_check = true;
+  json plain = pepr::train::train_run(c);
+  ASSERT_EQ(checked["status"], "completed") << checked.dump();
+  for (int e = 0; e < 2; ++e)
+    for (const char* k : {"train_loss", "train_acc", "val_loss", "test_loss", "test_acc"})
+      EXPECT_EQ(checked["epochs"][e][k], plain["epochs"][e][k]) << k << " of epoch " << e + 1;
+  const json& m = checked["environment"]["memory_check"];
+  ASSERT_TRUE(m.is_object()) << checked["environment"].dump();
+  EXPECT_TRUE(m["train_fits"].get<bool>());
+  EXPECT_GT(m["train_need_gb"].get<double>(), 0);
+  EXPECT_EQ(m["eval_batch_size"], 48);  // 256 asked; the splits have 48 images
+  EXPECT_FALSE(plain["environment"].contains("memory_check"));
+}
+
+// A run that cannot fit is refused before it trains, with the fix; one whose evaluation cannot
+// fit evaluates in smaller batches, with the same metrics. Label `train` (three runs at 64 px).
+TEST(Train, MemoryTooSmallRefusesTrainingAndLowersEvaluation) {
+  pepr::test::TempDir dir;
+  pepr::data::SynthOptions o;  // 28 px, upsampled to 64 for activations that dominate the probe
+  o.train = 64, o.val = 256, o.test = 256;
+  const std::string data = (dir / "eval.npz").string();
+  pepr::data::save_npz_dataset(pepr::data::make_synthetic(o), data);
+  TrainConfig c = small_config(data, "resnet18");
+  c.epochs = 1;
+  c.batch_size = 2;
+  c.image_size = pepr::run::ImageSize::pixels(64);
+  c.max_memory_gb = 0.001;
+  const std::string refused = error_of(c);
+  EXPECT_NE(refused.find("not started: training resnet18 at 64 px at batch 2"), std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find("not even one image fits"), std::string::npos) << refused;
+
+  c.max_memory_gb.reset();
+  json full = pepr::train::train_run(c);
+  ASSERT_EQ(full["status"], "completed") << full.dump();
+  const json& m = full["environment"]["memory_check"];
+  ASSERT_EQ(m["eval_batch_size"], 256) << m.dump();
+  // A limit halfway between what training and evaluation at 256 need (85 % of it planned with).
+  const double train_need = m["train_need_gb"].get<double>();
+  const double eval_need = m["eval_need_gb"].get<double>();
+  ASSERT_GT(eval_need, 2 * train_need) << m.dump();
+  c.max_memory_gb = (train_need + eval_need) / 2 / pepr::meter::kUsableShare;
+  json lowered = pepr::train::train_run(c);
+  ASSERT_EQ(lowered["status"], "completed") << lowered.dump();
+  const json& l = lowered["environment"]["memory_check"];
+  EXPECT_LT(l["eval_batch_size"].get<int>(), 256) << l.dump();
+  EXPECT_GT(l["eval_batch_size"].get<int>(), 1) << l.dump();
+  EXPECT_NE(l["note"].get<std::string>().find("evaluating in batches of"), std::string::npos);
+  // Evaluation is per image: the batch changes the speed, not the metrics.
+  EXPECT_EQ(lowered["epochs"][0]["test_acc"], full["epochs"][0]["test_acc"]);
+  EXPECT_NEAR(lowered["epochs"][0]["test_loss"].get<double>(),
+              full["epochs"][0]["test_loss"].get<double>(), 1e-5);
 }
 
 TEST(Train, BadInputIsAClearError) {

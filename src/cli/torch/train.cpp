@@ -86,7 +86,8 @@ std::string train_progress_text(const train::Progress& p, int columns) {
 }
 
 // What the set-up means for this run, said before the first epoch rather than after it: oneDNN
-// turned off on this machine, LibTorch on the slow reference BLAS.
+// turned off on this machine, LibTorch on the slow reference BLAS, evaluation's batch lowered to
+// fit the memory.
 void print_setup_notes(const nlohmann::json& environment) {
   const auto onednn = environment.value("onednn", nlohmann::json::object());
   if (!onednn.value("used", true) && onednn["reason"].is_string())
@@ -97,6 +98,9 @@ void print_setup_notes(const nlohmann::json& environment) {
                "  note: LibTorch's matrix products run on the netlib reference BLAS ({}); "
                "install libopenblas0-openmp for much faster Linear layers\n",
                blas);
+  const auto memory = environment.value("memory_check", nlohmann::json::object());
+  if (memory.contains("note") && memory["note"].is_string())
+    fmt::print(stderr, "  note: {}\n", memory["note"].get<std::string>());
 }
 
 void run_train(TrainArgs& a) {
