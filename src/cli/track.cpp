@@ -195,8 +195,17 @@ std::string summary(const nlohmann::json& rec) {
   if (const auto& g = member_or_null(t, "gpu_mem_peak_gb"); g.is_number())
     o += fmt::format(", peak GPU memory {:.3f} GB", g.get<double>());
   o += "\n";
-  if (const auto& e = member_or_null(rec, "estimate_reason"); e.is_string())
-    o += fmt::format("  estimate (no sensor): {}\n", e.get<std::string>());
+  if (const auto& e = member_or_null(rec, "estimate_reason"); e.is_string()) {
+    // The estimate is the figure only where it is in the total; beside a sensor that covers the
+    // CPU (a Jetson's board rails) it is reported, not added.
+    bool estimate_counted = false;
+    for (const auto& comp : rec.value("components", nlohmann::json::array()))
+      estimate_counted = estimate_counted ||
+                         (comp.value("method", "") == "estimate" && comp.value("in_total", false));
+    o += estimate_counted ? "  estimate (no sensor): "
+                          : "  CPU estimate reported, not added (a sensor covers the CPU): ";
+    o += e.get<std::string>() + "\n";
+  }
   return o;
 }
 

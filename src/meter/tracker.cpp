@@ -466,9 +466,14 @@ std::size_t Tracker::sample_count() const {
 }
 
 std::string Tracker::energy_method() const {
+  // The methods of the total's components (a figure reported but not added, like the CPU
+  // estimate beside a Jetson's board rails, is not how the energy was measured).
+  bool any_in_total = false;
+  for (const auto& c : impl_->components) any_in_total = any_in_total || c.in_total;
   std::vector<std::string> methods;
   for (const auto& c : impl_->components)
-    if (std::find(methods.begin(), methods.end(), c.method) == methods.end())
+    if ((c.in_total || !any_in_total) &&
+        std::find(methods.begin(), methods.end(), c.method) == methods.end())
       methods.push_back(c.method);
   std::string out;
   for (const auto& m : methods) out += (out.empty() ? "" : "+") + m;
@@ -536,11 +541,18 @@ nlohmann::json Tracker::to_json() const {
   const std::string gpu = kind_method(m.components, "gpu");
   nlohmann::json methods;
   methods["energy"] = energy_method();
+  bool estimate_added = false;
+  for (const auto& c : m.components)
+    estimate_added = estimate_added || (c.method == "estimate" && c.in_total);
+  const std::string not_added =
+      " (reported, not added: the board's rails include the CPU and memory)";
   methods["cpu_energy"] =
       cpu == "estimate"
-          ? "estimate"
+          ? (estimate_added ? "estimate" : "estimate" + not_added)
           : cpu + " (whole CPU packages: every process on the machine, not only the tracked one)";
-  methods["dram_energy"] = dram.empty() ? "not measured (no DRAM domain)" : dram;
+  methods["dram_energy"] = dram.empty()                            ? "not measured (no DRAM domain)"
+                           : dram == "estimate" && !estimate_added ? dram + not_added
+                                                                   : dram;
   methods["gpu_energy"] = gpu.empty()
                               ? "not measured: " + m.nvml_status
                               : gpu + " (whole GPUs usable by the job: every process on them)";

@@ -194,6 +194,22 @@ TEST(Jetson, TrackerUsesTheRailsInsteadOfTheEstimate) {
       << all(t.notes());
 }
 
+// `pepr track` on a Jetson: the energy is the rails', and the summary does not call it an
+// estimate (the CPU estimate is reported, not added).
+TEST(Jetson, TrackSaysTheRailsNotTheEstimate) {
+  pepr::test::TempDir tmp;
+  iio_tree(tmp.path());
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  EnvGuard root{{"PEPR_JETSON_SYSFS_ROOT", tmp.path().string()}};
+  auto r = pepr::test::run_pepr({"track", "-o", (tmp / "r.json").string(), "--", "sleep", "0.3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("estimate (no sensor)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CPU estimate reported, not added"), std::string::npos) << r.err;
+  const json rec = json::parse(pepr::test::read_file(tmp / "r.json"));
+  EXPECT_EQ(rec["methods"]["energy"].get<std::string>().rfind("jetson-ina3221", 0), 0u)
+      << rec["methods"];
+}
+
 TEST(Jetson, MetersListsTheRailsOrWhyNot) {
   pepr::test::TempDir tmp;
   const fs::path dev = iio_tree(tmp.path());
