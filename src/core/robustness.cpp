@@ -93,6 +93,13 @@ std::optional<ResourceBounds> resource_bounds(const Table& table, const Resource
   return column_bounds(table, spec, v);
 }
 
+std::optional<ResourceBounds> measured_bounds(const Table& table, const ResourceSpec& spec) {
+  const std::size_t col = table.require_column(spec.column);
+  std::vector<double> v;
+  for (std::size_t r = 0; r < table.num_rows(); ++r) v.push_back(table.number(r, col));
+  return column_bounds(table, spec, v);
+}
+
 namespace {
 
 // R of `e` given the group's min and max, under `norm` (clamped to [0, 1]).

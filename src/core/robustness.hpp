@@ -30,6 +30,11 @@ std::optional<ResourceBounds> resource_bounds(const Table& table, const Resource
                                               const Normalization& norm,
                                               std::optional<double> relative);
 
+// The whole bounds a table gives for a resource (COLUMN_lo and COLUMN_hi, or pepr's energy_kwh_lo
+// and co2_g_lo for the paper-named columns), systematic part included: what a figure printed
+// beside its value means. nullopt when the table has no such columns or a row lacks them.
+std::optional<ResourceBounds> measured_bounds(const Table& table, const ResourceSpec& spec);
+
 // Each row's PePR interval: its own resource at either bound, and the group's normalisation
 // bounds (min, max) at the extremes the other rows' intervals allow. Conservative: a row outside
 // another's interval is surely ranked apart; one inside may still be.

@@ -131,9 +131,10 @@ MemoryPlan plan_memory(const MemoryProbe& p, int train_batch, int eval_batch,
   }
   if (plan.eval_batch < eval_batch)
     plan.eval_note = fmt::format(
-        "evaluating in batches of {}, not {}: {} would need about {} of memory, {} is available "
-        "(the metrics are the same; evaluation is slower)",
-        plan.eval_batch, eval_batch, eval_batch, gb(plan.eval_need), gb(plan.available));
+        "evaluating in batches of {}, not {}: {} would need about {} of memory, and {} is "
+        "available ({} of it planned with; the metrics are the same, evaluation is slower)",
+        plan.eval_batch, eval_batch, eval_batch, gb(plan.eval_need), gb(plan.available),
+        gb(plan.usable));
   return plan;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/comparisons.hpp"
 #include "core/error.hpp"
+#include "core/robustness.hpp"
 #include "report/svg.hpp"
 
 namespace pepr::report {
@@ -53,6 +54,18 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
   if (d.has_params()) cols.push_back("params_m"), view.push_back("params (M)");
   if (memory) cols.push_back("memory_gb"), view.push_back("memory (GB)");
   if (energy) cols.push_back("energy_wh"), view.push_back("energy (Wh)");
+  // Energies with their measured bounds (pepr's records), and the score's interval under the
+  // ranking's error basis (core/robustness.hpp).
+  std::optional<ResourceBounds> energy_range;
+  if (energy && energy->merged.empty())
+    energy_range = measured_bounds(d.scored.table, energy->spec);
+  if (energy_range) cols.push_back("energy_wh_lo"), cols.push_back("energy_wh_hi");
+  std::optional<ResourceBounds> score_basis;
+  std::optional<ScoreBounds> score_range;
+  if (s.merged.empty() && (s.spec.kind == "energy" || s.spec.kind == "co2"))
+    if ((score_basis = resource_bounds(d.scored.table, s.spec, d.norm, std::nullopt)))
+      score_range = pepr_bounds(d.performance, *score_basis, d.scored.groups, d.norm, d.alpha);
+  if (energy_range) view.push_back("energy within (Wh)");
   if (time) cols.push_back("time_s"), view.push_back("time (s)");
   if (own) {
     cols.push_back(s.spec.column);
@@ -62,6 +75,10 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
   view.push_back("P");
   cols.push_back(s.spec.score_name);
   view.push_back(s.name);
+  if (score_range) {
+    cols.push_back(s.spec.score_name + "_lo"), cols.push_back(s.spec.score_name + "_hi");
+    view.push_back(s.name + " within");
+  }
   const bool caveats = !d.caveats.empty();
   if (caveats) cols.push_back("caveats"), view.push_back("caveats");
 
@@ -77,10 +94,18 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
     if (d.has_params()) row.push_back(num_or_empty(d.params[r] / 1e6));
     if (memory) row.push_back(format_number(memory->raw[r]));
     if (energy) row.push_back(format_number(energy->raw[r] * 1000.0));
+    if (energy_range) {
+      row.push_back(format_number(energy_range->lo[r] * 1000.0));
+      row.push_back(format_number(energy_range->hi[r] * 1000.0));
+    }
     if (time) row.push_back(format_number(time->raw[r]));
     if (own) row.push_back(format_number(s.raw[r]));
     row.push_back(format_number(d.performance[r]));
     row.push_back(format_number(s.score[r]));
+    if (score_range) {
+      row.push_back(format_number(score_range->lo[r]));
+      row.push_back(format_number(score_range->hi[r]));
+    }
     if (caveats) row.push_back(d.caveats[r]);
     out.data.add_row(row);
   };
@@ -112,6 +137,11 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
       for (std::size_t c = 0; c < out.data.num_columns(); ++c) {
         std::string cell(out.data.cell(r, c));
         if (c == 2) cell = cell == "P" ? "best P" : s.name;
+        // A bounds pair is one cell of the view: "lo-hi".
+        const std::string& name = out.data.column_name(c);
+        if ((name == "energy_wh_lo" || name == s.spec.score_name + "_lo") &&
+            c + 1 < out.data.num_columns())
+          cell += "-" + std::string(out.data.cell(r, ++c));
         row.push_back(cell);
       }
       v.add_row(row);
@@ -125,10 +155,19 @@ ReportTable top_table(const ReportData& d, std::size_t score, std::size_t top) {
       "best performance P alone ({}; every model tied there) and its rank by {}: the layout of "
       "the paper's Table 1; R {}.{}{}",
       top, s.name, d.performance_label, s.name, d.norm_label(),
-      energy ? " Energy is shown in Wh (the input's kWh x 1000)." : "",
+      energy ? std::string(" Energy is shown in Wh (the input's kWh x 1000).") +
+                   (energy_range ? " 'energy within': its measured bounds, systematic error "
+                                   "included (docs/meters.md)."
+                                 : "")
+             : std::string(),
       d.has_params() ? fmt::format(" Parameters in millions ('{}').", d.params_column) : "");
   out.notes.push_back(fmt::format("P = {}", d.performance_label));
   out.notes.push_back(fmt::format("{} = P / (1 + R); {}", s.name, out.normalisation));
+  if (score_range)
+    out.notes.push_back(
+        fmt::format("'{} within': the score when every run's {} moves within its error ({}), the "
+                    "normalisation's bounds with them",
+                    s.name, s.resource, score_basis->basis));
   if (d.alpha != 1.0)
     out.notes.push_back(fmt::format("scaled PePR: {0} * P / ({0} + R)", format_number(d.alpha)));
   out.notes.insert(out.notes.end(), d.caveat_notes.begin(), d.caveat_notes.end());

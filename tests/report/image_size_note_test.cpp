@@ -74,3 +74,53 @@ TEST(ReportRobustness, TheFindingsSayWhetherTheMeasurementErrorCouldReorderTheTo
   o.score.resources = {pepr::ResourceSpec::parse("energy", plain)};
   EXPECT_TRUE(pepr::report::build_report(plain, o).robustness.empty());
 }
+
+// The report's top table shows each energy with its measured bounds and each PePR-E with its
+// interval; a table without bounds (the paper's) has neither column.
+TEST(ReportRobustness, TheTopTableShowsEnergyAndScoreIntervals) {
+  const auto table = pepr::Table::parse_csv(
+      "model,dataset,acc,energy_kwh,energy_kwh_lo,energy_kwh_hi,energy_method,"
+      "energy_error_per_run\n"
+      "a,x,0.80,0.0010,0.0005,0.0020,estimate,0.25\n"
+      "b,x,0.70,0.0030,0.0015,0.0060,estimate,0.25\n"
+      "c,x,0.60,0.0050,0.0025,0.0100,estimate,0.25\n",
+      "collected.csv");
+  pepr::report::ReportOptions o;
+  o.score.performance = pepr::PerformanceSpec::parse("acc");
+  o.score.resources.push_back(pepr::ResourceSpec::parse("energy=energy_kwh", table));
+  o.score.group_by = "dataset";
+  const auto rep = pepr::report::build_report(table, o);
+  const pepr::report::ReportTable* top = nullptr;
+  for (const auto& t : rep.tables)
+    if (t.name == "top_pepr_e") top = &t;
+  ASSERT_NE(top, nullptr);
+  const auto& t = top->data;
+  const auto lo = t.find_column("energy_wh_lo"), hi = t.find_column("energy_wh_hi");
+  const auto slo = t.find_column("pepr_e_lo"), shi = t.find_column("pepr_e_hi"),
+             score = t.find_column("pepr_e"), model = t.find_column("model");
+  ASSERT_TRUE(lo && hi && slo && shi && score && model) << top->caption;
+  ASSERT_EQ(t.cell(0, *model), "a");
+  EXPECT_DOUBLE_EQ(t.number(0, *lo), 0.5);  // Wh, the record's kWh x 1000
+  EXPECT_DOUBLE_EQ(t.number(0, *hi), 2.0);
+  // The per-run error (one method): each energy within 1/1.25 to 1.25 of itself. a, the least,
+  // keeps R = 0 whatever the error (its interval is P itself); b's R moves.
+  EXPECT_DOUBLE_EQ(t.number(0, *slo), 0.8);
+  EXPECT_DOUBLE_EQ(t.number(0, *shi), 0.8);
+  ASSERT_EQ(t.cell(1, *model), "b");
+  EXPECT_LT(t.number(1, *slo), t.number(1, *score));
+  EXPECT_GT(t.number(1, *shi), t.number(1, *score));
+  // The view puts each pair in one cell.
+  const auto within = top->view.find_column("energy within (Wh)");
+  ASSERT_TRUE(within);
+  EXPECT_EQ(top->view.cell(0, *within), "0.5-2");
+  EXPECT_TRUE(top->view.find_column("PePR-E within"));
+  // The paper's table has no bounds: no interval columns.
+  const auto plain =
+      pepr::Table::parse_csv("model,dataset,acc,energy\na,x,0.8,1\nb,x,0.7,2\n", "paper.csv");
+  o.score.resources = {pepr::ResourceSpec::parse("energy", plain)};
+  for (const auto& pt : pepr::report::build_report(plain, o).tables)
+    if (pt.name == "top_pepr_e") {
+      EXPECT_FALSE(pt.data.find_column("energy_wh_lo"));
+      EXPECT_FALSE(pt.data.find_column("pepr_e_lo"));
+    }
+}
