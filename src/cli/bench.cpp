@@ -137,6 +137,11 @@ std::string ranking(const Table& results, std::size_t top) {
     for (const auto& g : ranking_robustness(res.scores[0], sb, res.groups, 3))
       text += "  " + robustness_sentence(g, ids) + "\n";
   }
+  // Several seeds per model: whether the best mean stays best under seed noise.
+  if (const auto seeds = seed_sentences(res.scores[0], res.groups, ids, "pepr_e"); !seeds.empty()) {
+    text += "\nOver the seeds:\n";
+    for (const auto& s : seeds) text += "  " + s + "\n";
+  }
   return text;
 }
 

@@ -105,29 +105,10 @@ std::vector<std::string> robustness_notes(ScoreResult& res, const ScoreOptions& 
 // whether the best mean stays best under seed noise. Nothing without repeated runs.
 std::vector<std::string> seed_notes(const ScoreResult& res, const ScoreOptions& opts,
                                     std::size_t key, std::optional<std::size_t> id) {
-  const auto seed = res.table.find_column("seed");
-  if (!id || !seed) return {};
+  if (!id || !res.table.find_column("seed")) return {};
   std::vector<std::string> keys;
   for (std::size_t r = 0; r < res.table.num_rows(); ++r) keys.emplace_back(res.table.cell(r, *id));
-  const auto spread = seed_spread(res.scores[key], res.groups, keys);
-  bool repeated = false;
-  for (const auto& s : spread) repeated = repeated || s.n > 1;
-  if (!repeated) return {};
-  std::vector<std::string> notes;
-  for (const auto& r : seed_robustness(spread)) {
-    const SeedSpread* best = nullptr;
-    for (const auto& s : spread)
-      if (s.group == r.group && s.key == r.best) best = &s;
-    notes.push_back(fmt::format(
-        "{}: over the seeds, {} leads by mean {} {:.4f} (n {}, sd {:.4f}, 95 % interval "
-        "{:.4f}-{:.4f}){}",
-        r.group, r.best, opts.resources[key].score_name, best->mean, best->n, best->sd, best->ci_lo,
-        best->ci_hi,
-        r.robust ? ", robust to seed noise"
-                 : fmt::format("; NOT robust to seed noise: {} overlap",
-                               fmt::join(r.overlapping, ", "))));
-  }
-  return notes;
+  return seed_sentences(res.scores[key], res.groups, keys, opts.resources[key].score_name);
 }
 
 void run_score(const ScoreArgs& a) {

@@ -241,4 +241,28 @@ std::vector<SeedRobustness> seed_robustness(const std::vector<SeedSpread>& sprea
   return out;
 }
 
+std::vector<std::string> seed_sentences(const std::vector<double>& scores, const Grouping& groups,
+                                        const std::vector<std::string>& keys,
+                                        const std::string& score_name) {
+  const auto spread = seed_spread(scores, groups, keys);
+  bool repeated = false;
+  for (const auto& s : spread) repeated = repeated || s.n > 1;
+  if (!repeated) return {};
+  std::vector<std::string> out;
+  for (const auto& r : seed_robustness(spread)) {
+    const SeedSpread* best = nullptr;
+    for (const auto& s : spread)
+      if (s.group == r.group && s.key == r.best) best = &s;
+    if (!best) continue;
+    out.push_back(fmt::format(
+        "{}: over the seeds, {} leads by mean {} {:.4f} (n {}, sd {:.4f}, 95 % interval "
+        "{:.4f}-{:.4f}){}",
+        r.group, r.best, score_name, best->mean, best->n, best->sd, best->ci_lo, best->ci_hi,
+        r.robust ? ", robust to seed noise"
+                 : fmt::format("; NOT robust to seed noise: {} overlap",
+                               fmt::join(r.overlapping, ", "))));
+  }
+  return out;
+}
+
 }  // namespace pepr

@@ -81,4 +81,11 @@ struct SeedRobustness {
 };
 std::vector<SeedRobustness> seed_robustness(const std::vector<SeedSpread>& spread);
 
+// One sentence per group on seed noise ("x: over the seeds, a leads by mean PePR-E 0.8100 (n 3,
+// sd 0.0100, 95 % interval 0.7852-0.8348), robust to seed noise"), for `scores` of rows keyed by
+// model; empty when no key has repeated runs.
+std::vector<std::string> seed_sentences(const std::vector<double>& scores, const Grouping& groups,
+                                        const std::vector<std::string>& keys,
+                                        const std::string& score_name);
+
 }  // namespace pepr

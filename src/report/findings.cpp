@@ -170,6 +170,8 @@ Findings make_findings(const ReportData& d) {
         out.robustness.push_back(robustness_sentence(g, d.ids));
       out.robustness_basis = b->basis;
     }
+  if (p.merged.empty() && d.scored.table.find_column("seed"))
+    out.seed_robustness = seed_sentences(p.score, d.scored.groups, d.ids, p.name);
   return out;
 }
 

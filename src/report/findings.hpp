@@ -23,6 +23,9 @@ struct Findings {
   // has no error bounds (the paper's) or the primary score is not energy or CO2eq.
   std::vector<std::string> robustness;
   std::string robustness_basis;
+  // With several seeds per model: per experiment, whether the best mean stays best under seed
+  // noise (core/robustness.hpp's seed_sentences); empty without repeated runs.
+  std::vector<std::string> seed_robustness;
 };
 
 // Findings of every score but PePR-D (its R compares data fractions, not models of an

@@ -368,6 +368,13 @@ class IndexPage {
       for (const auto& s : f.robustness) b_ += "<li>" + html_escape(s) + "</li>\n";
       b_ += "</ul>\n";
     }
+    if (!f.seed_robustness.empty()) {
+      b_ +=
+          "<p id=\"seed-robustness\">Over the seeds (the mean score of each model's runs and "
+          "its 95 % Student-t interval):</p>\n<ul>\n";
+      for (const auto& s : f.seed_robustness) b_ += "<li>" + html_escape(s) + "</li>\n";
+      b_ += "</ul>\n";
+    }
     if (f.figure)
       b_ += fmt::format(
           "<figure id=\"figure-findings\" data-figure=\"findings\" data-points=\"{}\">\n{}"
@@ -607,6 +614,7 @@ Report build_report(const Table& input, const ReportOptions& o) {
   Findings findings = make_findings(d);
   rep.findings = findings.all;
   rep.robustness = findings.robustness;
+  rep.seed_robustness = findings.seed_robustness;
   rep.tables.push_back(findings.table);
   rep.tables.push_back(paper_map(rep));
   add_files(rep, d, o);

@@ -23,6 +23,8 @@ struct Report {
   std::vector<Finding> findings;
   // Per experiment, whether the measurement error could reorder its top (report/findings.hpp).
   std::vector<std::string> robustness;
+  // With several seeds per model: whether each experiment's best mean stays best.
+  std::vector<std::string> seed_robustness;
   // Every file, by path relative to the report folder; index.html is last.
   std::vector<std::pair<std::string, std::string>> files;
 };

@@ -130,6 +130,18 @@ TEST(Robustness, SeedSpreadGivesAStudentTInterval) {
   EXPECT_FALSE(r[0].robust);  // a's interval reaches down to b's
   const auto clear = seed_robustness(seed_spread({2.0, 2.1, 2.05, 0.5, 0.6}, g, keys));
   EXPECT_TRUE(clear[0].robust);
+  // The sentence score, bench and the report print.
+  const auto said = seed_sentences({2.0, 2.1, 2.05, 0.5, 0.6}, g, keys, "pepr_e");
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_EQ(said[0].rfind("x: over the seeds, a leads by mean pepr_e 2.0500 (n 3, sd 0.0500", 0),
+            0u)
+      << said[0];
+  EXPECT_NE(said[0].find(", robust to seed noise"), std::string::npos) << said[0];
+  EXPECT_NE(seed_sentences({1, 2, 3, 0.5, 0.7}, g, keys, "pepr_e")[0].find(
+                "NOT robust to seed noise: b overlap"),
+            std::string::npos);
+  // One run per model: nothing to say.
+  EXPECT_TRUE(seed_sentences({1, 2}, Grouping{{0, 0}, {"x"}}, {"a", "b"}, "pepr_e").empty());
 }
 
 }  // namespace

@@ -124,3 +124,27 @@ TEST(ReportRobustness, TheTopTableShowsEnergyAndScoreIntervals) {
       EXPECT_FALSE(pt.data.find_column("pepr_e_lo"));
     }
 }
+
+// With several seeds per model, the report's findings say whether the best mean stays best.
+TEST(ReportRobustness, SeedsGiveMeansAndWhetherTheBestStaysBest) {
+  const auto table = pepr::Table::parse_csv(
+      "model,dataset,seed,acc,energy\n"
+      "a,x,0,0.80,1.00\n"
+      "a,x,1,0.81,1.00\n"
+      "a,x,2,0.79,1.00\n"
+      "b,x,0,0.50,3.00\n"
+      "b,x,1,0.52,3.00\n"
+      "b,x,2,0.51,3.00\n",
+      "collected.csv");
+  pepr::report::ReportOptions o;
+  o.score.performance = pepr::PerformanceSpec::parse("acc");
+  o.score.resources.push_back(pepr::ResourceSpec::parse("energy", table));
+  o.score.group_by = "dataset";
+  const auto rep = pepr::report::build_report(table, o);
+  ASSERT_EQ(rep.seed_robustness.size(), 1u);
+  EXPECT_EQ(
+      rep.seed_robustness[0].rfind("x: over the seeds, a leads by mean PePR-E 0.8000 (n 3", 0), 0u)
+      << rep.seed_robustness[0];
+  EXPECT_NE(rep.seed_robustness[0].find("robust to seed noise"), std::string::npos);
+  EXPECT_NE(rep.files.back().second.find("id=\"seed-robustness\""), std::string::npos);
+}

@@ -174,6 +174,8 @@ TEST(DefaultPlan, BenchDefaultTrainsOnTheShippedFile) {
        ++at)
     sentences += ranking.find("the top-1 (", at) != std::string::npos;
   EXPECT_EQ(sentences, 2u) << ranking;
+  // One seed per model: nothing is said about seed noise.
+  EXPECT_EQ(ranking.find("Over the seeds"), std::string::npos) << ranking;
 }
 
 // A file that is not the published one is refused before anything runs.
