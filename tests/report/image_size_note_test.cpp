@@ -9,13 +9,17 @@
 
 namespace {
 
-std::vector<std::string> notes_of(const std::string& csv) {
-  const auto table = pepr::Table::parse_csv(csv, "collected.csv");
+// The report of `table` scored on accuracy ("acc") and `energy`, by dataset.
+pepr::report::Report report_of(const pepr::Table& table, const std::string& energy = "energy") {
   pepr::report::ReportOptions o;
   o.score.performance = pepr::PerformanceSpec::parse("acc");
-  o.score.resources.push_back(pepr::ResourceSpec::parse("energy", table));
+  o.score.resources.push_back(pepr::ResourceSpec::parse(energy, table));
   o.score.group_by = "dataset";
-  return pepr::report::build_report(table, o).notes;
+  return pepr::report::build_report(table, o);
+}
+
+std::vector<std::string> notes_of(const std::string& csv) {
+  return report_of(pepr::Table::parse_csv(csv, "collected.csv")).notes;
 }
 
 std::string size_note(const std::vector<std::string>& notes) {
@@ -55,11 +59,7 @@ TEST(ReportRobustness, TheFindingsSayWhetherTheMeasurementErrorCouldReorderTheTo
       "a,y,0.90,1.00,rapl-powercap,0.05\n"
       "b,y,0.60,3.00,rapl-powercap,0.05\n",
       "collected.csv");
-  pepr::report::ReportOptions o;
-  o.score.performance = pepr::PerformanceSpec::parse("acc");
-  o.score.resources.push_back(pepr::ResourceSpec::parse("energy", table));
-  o.score.group_by = "dataset";
-  const auto rep = pepr::report::build_report(table, o);
+  const auto rep = report_of(table);
   ASSERT_EQ(rep.robustness.size(), 2u);
   EXPECT_EQ(rep.robustness[0].rfind("x: the top-1 (a) is NOT robust", 0), 0u) << rep.robustness[0];
   EXPECT_EQ(rep.robustness[1].rfind("y: the top-1 (a) is robust", 0), 0u) << rep.robustness[1];
@@ -71,8 +71,7 @@ TEST(ReportRobustness, TheFindingsSayWhetherTheMeasurementErrorCouldReorderTheTo
   // Without bounds (the paper's table), nothing is claimed either way.
   const auto plain =
       pepr::Table::parse_csv("model,dataset,acc,energy\na,x,0.8,1\nb,x,0.7,2\n", "paper.csv");
-  o.score.resources = {pepr::ResourceSpec::parse("energy", plain)};
-  EXPECT_TRUE(pepr::report::build_report(plain, o).robustness.empty());
+  EXPECT_TRUE(report_of(plain).robustness.empty());
 }
 
 // The report's top table shows each energy with its measured bounds and each PePR-E with its
@@ -85,11 +84,7 @@ TEST(ReportRobustness, TheTopTableShowsEnergyAndScoreIntervals) {
       "b,x,0.70,0.0030,0.0015,0.0060,estimate,0.25\n"
       "c,x,0.60,0.0050,0.0025,0.0100,estimate,0.25\n",
       "collected.csv");
-  pepr::report::ReportOptions o;
-  o.score.performance = pepr::PerformanceSpec::parse("acc");
-  o.score.resources.push_back(pepr::ResourceSpec::parse("energy=energy_kwh", table));
-  o.score.group_by = "dataset";
-  const auto rep = pepr::report::build_report(table, o);
+  const auto rep = report_of(table, "energy=energy_kwh");
   const pepr::report::ReportTable* top = nullptr;
   for (const auto& t : rep.tables)
     if (t.name == "top_pepr_e") top = &t;
@@ -117,8 +112,7 @@ TEST(ReportRobustness, TheTopTableShowsEnergyAndScoreIntervals) {
   // The paper's table has no bounds: no interval columns.
   const auto plain =
       pepr::Table::parse_csv("model,dataset,acc,energy\na,x,0.8,1\nb,x,0.7,2\n", "paper.csv");
-  o.score.resources = {pepr::ResourceSpec::parse("energy", plain)};
-  for (const auto& pt : pepr::report::build_report(plain, o).tables)
+  for (const auto& pt : report_of(plain).tables)
     if (pt.name == "top_pepr_e") {
       EXPECT_FALSE(pt.data.find_column("energy_wh_lo"));
       EXPECT_FALSE(pt.data.find_column("pepr_e_lo"));
@@ -136,11 +130,7 @@ TEST(ReportRobustness, SeedsGiveMeansAndWhetherTheBestStaysBest) {
       "b,x,1,0.52,3.00\n"
       "b,x,2,0.51,3.00\n",
       "collected.csv");
-  pepr::report::ReportOptions o;
-  o.score.performance = pepr::PerformanceSpec::parse("acc");
-  o.score.resources.push_back(pepr::ResourceSpec::parse("energy", table));
-  o.score.group_by = "dataset";
-  const auto rep = pepr::report::build_report(table, o);
+  const auto rep = report_of(table);
   ASSERT_EQ(rep.seed_robustness.size(), 1u);
   EXPECT_EQ(
       rep.seed_robustness[0].rfind("x: over the seeds, a leads by mean PePR-E 0.8000 (n 3", 0), 0u)
