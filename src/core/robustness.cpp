@@ -121,19 +121,45 @@ double normalised(double e, double lo, double hi, const Normalization& norm) {
 
 }  // namespace
 
+namespace {
+
+// The two smallest and two largest values of a group, so that the extremes of "every row but
+// one" are known for each row in O(1): the whole computation stays linear in the rows.
+struct Extremes {
+  double min1 = kInf, min2 = kInf, max1 = -kInf, max2 = -kInf;
+  std::size_t min_row = static_cast<std::size_t>(-1), max_row = static_cast<std::size_t>(-1);
+  void add(double v, std::size_t row) {
+    if (v < min1) {
+      min2 = min1, min1 = v, min_row = row;
+    } else if (v < min2) {
+      min2 = v;
+    }
+    if (v > max1) {
+      max2 = max1, max1 = v, max_row = row;
+    } else if (v > max2) {
+      max2 = v;
+    }
+  }
+  double min_without(std::size_t row) const { return row == min_row ? min2 : min1; }
+  double max_without(std::size_t row) const { return row == max_row ? max2 : max1; }
+};
+
+}  // namespace
+
 ScoreBounds pepr_bounds(const std::vector<double>& performance, const ResourceBounds& b,
                         const Grouping& groups, const Normalization& norm, double alpha) {
   const std::size_t n = performance.size();
   ScoreBounds out{std::vector<double>(n), std::vector<double>(n)};
+  std::vector<Extremes> lo(groups.names.size()), hi(groups.names.size());
+  for (std::size_t j = 0; j < n; ++j) {
+    lo[groups.group_of[j]].add(b.lo[j], j);
+    hi[groups.group_of[j]].add(b.hi[j], j);
+  }
   for (std::size_t i = 0; i < n; ++i) {
-    double others_min_lo = kInf, others_max_lo = -kInf, others_min_hi = kInf, others_max_hi = -kInf;
-    for (std::size_t j = 0; j < n; ++j) {
-      if (j == i || groups.group_of[j] != groups.group_of[i]) continue;
-      others_min_lo = std::min(others_min_lo, b.lo[j]);
-      others_max_lo = std::max(others_max_lo, b.lo[j]);
-      others_min_hi = std::min(others_min_hi, b.hi[j]);
-      others_max_hi = std::max(others_max_hi, b.hi[j]);
-    }
+    const Extremes& l = lo[groups.group_of[i]];
+    const Extremes& h = hi[groups.group_of[i]];
+    const double others_min_lo = l.min_without(i), others_max_lo = l.max_without(i);
+    const double others_min_hi = h.min_without(i), others_max_hi = h.max_without(i);
     // R grows with the row's own value and falls as the group's min and max grow: its highest
     // R has the row at its upper bound and the others at their lower ones, and conversely.
     const double r_hi = normalised(b.hi[i], std::min(b.hi[i], others_min_lo),

@@ -1,7 +1,9 @@
 // Rankings that know their noise: score intervals, top-1/top-K robustness, seed spread.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "core/error.hpp"
 #include "core/robustness.hpp"
@@ -110,6 +112,46 @@ TEST(Robustness, PepRsColumnsGiveTheBounds) {
   // Without either, no bounds (the paper's tables): say so rather than guess.
   EXPECT_FALSE(
       resource_bounds(results({{"x", "a", "0.8", "1.0"}}), spec, Normalization{}, std::nullopt));
+}
+
+// The bounds are computed in linear time from each group's two extremes; they must equal the
+// definition (every other row of the group at its extreme), computed here row by row, ties and
+// one-row groups included.
+TEST(Robustness, PeprBoundsEqualTheirDefinition) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  Grouping g;
+  g.names = {"a", "b", "c"};
+  ResourceBounds b;
+  std::vector<double> perf;
+  for (std::size_t i = 0; i < 60; ++i) {
+    g.group_of.push_back(i == 59 ? 2 : i % 2);         // group c has one row
+    const double v = i % 7 == 0 ? 1.0 : 0.5 + u(rng);  // ties at 1.0
+    b.lo.push_back(v / 1.2);
+    b.hi.push_back(v * 1.2);
+    perf.push_back(u(rng));
+  }
+  for (const auto kind : {Normalization::Kind::MinMax, Normalization::Kind::Zero}) {
+    Normalization norm;
+    norm.kind = kind;
+    const ScoreBounds fast = pepr_bounds(perf, b, g, norm, 1.0);
+    for (std::size_t i = 0; i < perf.size(); ++i) {
+      double min_lo = 1e300, max_lo = -1e300, min_hi = 1e300, max_hi = -1e300;
+      for (std::size_t j = 0; j < perf.size(); ++j)
+        if (j != i && g.group_of[j] == g.group_of[i]) {
+          min_lo = std::min(min_lo, b.lo[j]), max_lo = std::max(max_lo, b.lo[j]);
+          min_hi = std::min(min_hi, b.hi[j]), max_hi = std::max(max_hi, b.hi[j]);
+        }
+      auto r = [&](double e, double lo, double hi) {
+        lo = std::min(lo, e), hi = std::max(hi, e);
+        const double x = kind == Normalization::Kind::MinMax ? (hi > lo ? (e - lo) / (hi - lo) : 0)
+                                                             : (hi > 0 ? e / hi : 0);
+        return std::clamp(x, 0.0, 1.0);
+      };
+      EXPECT_DOUBLE_EQ(fast.lo[i], perf[i] / (1 + r(b.hi[i], min_lo, max_lo))) << i;
+      EXPECT_DOUBLE_EQ(fast.hi[i], perf[i] / (1 + r(b.lo[i], min_hi, max_hi))) << i;
+    }
+  }
 }
 
 TEST(Robustness, SeedSpreadGivesAStudentTInterval) {
