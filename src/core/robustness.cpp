@@ -207,10 +207,15 @@ std::string robustness_sentence(const GroupRobustness& g, const std::vector<std:
   if (g.top1_robust) {
     s += fmt::format("the top-1 ({}) is robust to the measurement error", names[g.winner]);
   } else {
+    // The closest ones by score, at most kMostNamed of them: a sentence, not a table.
+    constexpr std::size_t kMostNamed = 10;
     std::vector<std::string> near;
-    for (std::size_t r : g.within_noise) near.push_back(names[r]);
-    s += fmt::format("the top-1 ({}) is NOT robust: within the noise of {} {}: {}", names[g.winner],
-                     near.size(), near.size() == 1 ? "other" : "others", fmt::join(near, ", "));
+    for (std::size_t i = 0; i < g.within_noise.size() && i < kMostNamed; ++i)
+      near.push_back(names[g.within_noise[i]]);
+    const std::size_t n = g.within_noise.size();
+    s += fmt::format("the top-1 ({}) is NOT robust: within the noise of {} {}: {}{}",
+                     names[g.winner], n, n == 1 ? "other" : "others", fmt::join(near, ", "),
+                     n > near.size() ? fmt::format(" and {} more", n - near.size()) : "");
   }
   if (g.k > 1) s += fmt::format("; the top {} is {}", g.k, g.topk_robust ? "robust" : "NOT robust");
   return s;

@@ -154,6 +154,23 @@ TEST(Robustness, PeprBoundsEqualTheirDefinition) {
   }
 }
 
+// A winner within the noise of many: the sentence names the ten closest and counts the rest.
+TEST(Robustness, TheSentenceNamesTheClosestTenAndCountsTheRest) {
+  GroupRobustness g;
+  g.group = "x";
+  g.winner = 0;
+  std::vector<std::string> names{"w"};
+  for (std::size_t i = 1; i <= 25; ++i) {
+    names.push_back("m" + std::to_string(i));
+    g.within_noise.push_back(i);
+  }
+  g.k = 3;
+  const std::string s = robustness_sentence(g, names);
+  EXPECT_EQ(s,
+            "x: the top-1 (w) is NOT robust: within the noise of 25 others: m1, m2, m3, m4, m5, "
+            "m6, m7, m8, m9, m10 and 15 more; the top 3 is NOT robust");
+}
+
 TEST(Robustness, SeedSpreadGivesAStudentTInterval) {
   Grouping g;
   g.group_of = {0, 0, 0, 0, 0};
