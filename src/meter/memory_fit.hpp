@@ -46,11 +46,13 @@ struct LinearMemory {
 LinearMemory fit_memory(int batch_small, double small, int batch_large, double large);
 
 // The plan: whether training at the asked batch fits, the evaluation batch used (the asked one,
-// or the largest that fits: evaluation is per image, so its batch changes speed, not results).
+// or the largest that fits its budget: evaluation is per image, so its batch changes speed, not
+// results).
 struct MemoryPlan {
   double available = 0;  // bytes the process may take when the probe ran
   double usable = 0;     // the share of it pepr plans with (a margin for the allocator and others)
   double train_need = 0, eval_need = 0;  // bytes at the asked batch sizes
+  double eval_budget = 0;                // what evaluation is planned within (see kEvalShare)
   int train_batch = 0;                   // as asked
   int train_batch_fits = 0;              // the largest that fits (the fix when it does not)
   bool train_fits = true;
@@ -65,6 +67,9 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const MemoryProbe& probe, int train_batch, int eval_batch,
                        double available_bytes, const std::string& what);
 inline constexpr double kUsableShare = 0.85;
+// Evaluation is planned within the larger of what training needs and this share of what is
+// available (its batch changes speed little; a large batch's peak is underestimated most).
+inline constexpr double kEvalShare = 0.5;
 
 // The record's environment.memory_check: the plan and the probe, GB.
 nlohmann::json memory_check_json(const MemoryPlan& plan, const MemoryProbe& probe);

@@ -68,10 +68,15 @@ TEST(MemoryFit, EvaluationTooLargeIsLoweredToWhatFitsAndSaysSo) {
   EXPECT_TRUE(plan.train_fits);
   EXPECT_GT(plan.eval_need, 21.6 * GB);
   ASSERT_LT(plan.eval_batch, 256);
-  // The largest batch within 85 % of what is available, beside the optimiser's state (0.2 GB),
-  // the gradients (0.1 GB) and the pass's intercept (0.1 GB).
-  const double room = 21.6 * GB * kUsableShare - 0.2 * GB - 0.1 * GB - 0.1 * GB;
+  // The largest batch within half of what is available (more than training's 7.74 GB), beside
+  // the optimiser's state (0.2 GB), the gradients (0.1 GB) and the pass's intercept (0.1 GB).
+  EXPECT_DOUBLE_EQ(plan.eval_budget, 0.5 * 21.6 * GB);
+  const double room = 0.5 * 21.6 * GB - 0.2 * GB - 0.1 * GB - 0.1 * GB;
   EXPECT_EQ(plan.eval_batch, static_cast<int>(room / (0.088 * GB)));
+  // Where training needs more than half, evaluation may have as much as training.
+  const MemoryPlan big = plan_memory(probe_of(0.5 * GB, 0.2 * GB), 32, 256, 21.6 * GB, "x");
+  EXPECT_NEAR(big.eval_budget, big.train_need, 1);
+  EXPECT_GT(big.eval_budget, 0.5 * 21.6 * GB);
   EXPECT_NE(plan.eval_note.find(fmt::format("batches of {}, not 256", plan.eval_batch)),
             std::string::npos)
       << plan.eval_note;
