@@ -1,12 +1,15 @@
 // NVIDIA Jetson boards through fake INA3221 sysfs trees (both layouts) in a temporary folder.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "meter/jetson.hpp"
 #include "meter/tracker.hpp"
+#include "meter/uncertainty.hpp"
 #include "meter_test_util.hpp"
 #include "support/test_support.hpp"
 
@@ -192,6 +195,39 @@ TEST(Jetson, TrackerUsesTheRailsInsteadOfTheEstimate) {
   EXPECT_NE(all(t.notes()).find("the CPU/DRAM estimate is reported but not added"),
             std::string::npos)
       << all(t.notes());
+}
+
+// The rails' energy carries the INA3221's error (docs/meters.md), not the estimate's: the
+// estimate beside them is not in the total, so it does not widen the bounds either. 5 W for
+// about 0.4 s: 2 J.
+TEST(Jetson, TheRailsEnergyHasTheIna3221sInterval) {
+  pepr::test::TempDir tmp;
+  iio_tree(tmp.path());
+  EnvGuard env{{"PEPR_PERF", std::string("0")}};
+  TrackerOptions o;
+  o.powercap_root = "/nonexistent/powercap";
+  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
+  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
+  o.jetson_root = tmp.path().string();
+  o.interval_s = 0.02;
+  o.pue = 1.0;
+  Tracker t(o);
+  t.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto total = t.stop();
+  EXPECT_NEAR(total.energy_kwh * 3.6e6, 5.0 * total.wall_s, 0.3);
+  EXPECT_LT(total.energy_kwh_lo, total.energy_kwh);
+  EXPECT_GT(total.energy_kwh_hi, total.energy_kwh);
+  const auto& rails = method_error("jetson-ina3221", "board");
+  EXPECT_NEAR(total.energy_error.systematic, rails.systematic, 1e-12);
+  // The upper bound: the rails' own parts, the per-run one widened by the short interval against
+  // their update period. (On a loaded machine the lower bound falls further, and per_run with it:
+  // the rails read the whole board.)
+  const double per_run = rails.per_run + 2 * rails.update_period_s / total.wall_s;
+  EXPECT_NEAR(total.energy_kwh_hi / total.energy_kwh, 1 + rails.systematic + per_run, 1e-9);
+  EXPECT_GE(total.energy_error.per_run, per_run - 1e-9);
+  // The estimate's +-100 % is nowhere in it.
+  EXPECT_LT(total.energy_kwh_hi / total.energy_kwh, 2.0);
 }
 
 // `pepr track` on a Jetson: the energy is the rails', and the summary does not call it an
