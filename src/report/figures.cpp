@@ -10,6 +10,7 @@
 #include "core/curve.hpp"
 #include "core/format.hpp"
 #include "core/pareto.hpp"
+#include "core/robustness.hpp"
 #include "core/stats.hpp"
 #include "report/svg.hpp"
 
@@ -836,6 +837,18 @@ Figure pareto_figure(const ReportData& d) {
   Svg svg(figure_width(g, legend, heading), g.height() + 8, "fig-pareto", "Pareto fronts");
   header(svg, heading, legend);
   std::vector<PanelCount> counts;
+  // Each point's R when its energy (CO2eq) moves within its measurement error, the experiment's
+  // bounds with it (core/robustness.hpp): from the PePR interval, R = alpha (P / PePR - 1).
+  std::optional<ScoreBounds> sb;
+  std::string basis;
+  if (s.merged.empty() && (s.spec.kind == "energy" || s.spec.kind == "co2"))
+    if (const auto b = resource_bounds(d.scored.table, s.spec, d.norm, std::nullopt)) {
+      sb = pepr_bounds(d.performance, *b, d.scored.groups, d.norm, d.alpha);
+      basis = b->basis;
+    }
+  auto r_of = [&](std::size_t r, double score) {
+    return score > 0 ? d.alpha * (d.performance[r] / score - 1) : kNaN;
+  };
   for (std::size_t i = 0; i < d.experiments.size(); ++i) {
     const auto& e = d.experiments[i];
     std::vector<double> rr, pp;
@@ -856,6 +869,15 @@ Figure pareto_figure(const ReportData& d) {
     Panel p = front_panel(svg, a, xa, ya, experiment_title(d, e), d.alpha, 0.3, rr, pp, front);
     std::vector<bool> on_front(e.rows.size(), false);
     for (std::size_t k : front) on_front[k] = true;
+    if (sb)
+      for (std::size_t k = 0; k < e.rows.size(); ++k) {
+        const std::size_t r = e.rows[k];
+        const double lo = r_of(r, sb->hi[r]), hi = r_of(r, sb->lo[r]);
+        if (std::isfinite(lo) && std::isfinite(hi) && hi > lo)
+          svg.line(p.sx(std::clamp(lo, xa.lo, xa.hi)), p.sy(pp[k]),
+                   p.sx(std::clamp(hi, xa.lo, xa.hi)), p.sy(pp[k]),
+                   "class=\"err\" stroke=\"#8a8a8a\" stroke-width=\"1\"");
+      }
     for (std::size_t k = 0; k < e.rows.size(); ++k) {
       std::size_t r = e.rows[k];
       Style st = style_of(d, r);
@@ -884,6 +906,11 @@ Figure pareto_figure(const ReportData& d) {
       "by the front's staircase; the star marks the knee (the front point farthest from the line "
       "through its ends, as pepr pareto finds it).",
       d.performance_label, s.resource, d.norm.describe());
+  if (sb)
+    caption += fmt::format(
+        " Grey whiskers: the range of each point's R when every run's {} moves within its "
+        "measurement error ({}).",
+        s.resource, basis);
   return finish(svg, "pareto", "Pareto fronts over PePR", caption, std::move(counts),
                 d.norm_text(s));
 }

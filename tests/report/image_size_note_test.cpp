@@ -109,10 +109,27 @@ TEST(ReportRobustness, TheTopTableShowsEnergyAndScoreIntervals) {
   ASSERT_TRUE(within);
   EXPECT_EQ(top->view.cell(0, *within), "0.5-2");
   EXPECT_TRUE(top->view.find_column("PePR-E within"));
+  // The Pareto figure draws each point's R range as a whisker: only b's moves (a stays the
+  // experiment's least energy, R = 0, and c its most, R = 1, whatever the error).
+  auto svg_of = [](const pepr::report::Report& r, const std::string& path) {
+    for (const auto& [name, text] : r.files)
+      if (name == path) return text;
+    return std::string();
+  };
+  auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string pareto = svg_of(rep, "figures/pareto.svg");
+  ASSERT_FALSE(pareto.empty());
+  EXPECT_EQ(count(pareto, "class=\"err\""), 1u) << pareto;
   // The paper's table has no bounds: no interval columns.
   const auto plain =
       pepr::Table::parse_csv("model,dataset,acc,energy\na,x,0.8,1\nb,x,0.7,2\n", "paper.csv");
-  for (const auto& pt : report_of(plain).tables)
+  const auto plain_report = report_of(plain);
+  EXPECT_EQ(count(svg_of(plain_report, "figures/pareto.svg"), "class=\"err\""), 0u);
+  for (const auto& pt : plain_report.tables)
     if (pt.name == "top_pepr_e") {
       EXPECT_FALSE(pt.data.find_column("energy_wh_lo"));
       EXPECT_FALSE(pt.data.find_column("pepr_e_lo"));
