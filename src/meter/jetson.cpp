@@ -116,6 +116,7 @@ std::string jetson_sysfs_root() {
 }
 
 std::optional<double> read_rail_w(const JetsonRail& rail, std::string& why) {
+  if (rail.feed) return rail.feed->power_w(rail.name, why);
   if (!rail.power_file.empty()) {
     auto mw = read_number(rail.power_file, why);
     return mw ? std::optional<double>(*mw * 1e-3) : std::nullopt;
@@ -160,9 +161,47 @@ JetsonScan scan_jetson(const std::string& root) {
   return s;
 }
 
+JetsonScan scan_tegrastats(const std::string& program, int interval_ms) {
+  JetsonScan s;
+  s.root = program;
+  std::string why;
+  const auto feed =
+      TegrastatsFeed::start(program, interval_ms, 2.0 + 3 * interval_ms / 1000.0, why);
+  if (!feed) {
+    s.problem = why;
+    return s;
+  }
+  s.layout = "tegrastats";
+  for (const auto& name : feed->rails()) {
+    JetsonRail r;
+    r.name = name;
+    r.feed = feed;
+    std::string problem;
+    r.power_w = feed->power_w(name, problem);
+    if (r.power_w && impossible(*r.power_w))
+      problem = fmt::format("impossible reading {:g} W", *r.power_w), r.power_w.reset();
+    r.readable = r.power_w.has_value();
+    r.problem = problem;
+    s.rails.push_back(std::move(r));
+  }
+  if (s.readable() == 0) s.problem = fmt::format("{} gave no readable rail", program);
+  return s;
+}
+
+JetsonScan scan_jetson_or_tegrastats(const std::string& root) {
+  JetsonScan sysfs = scan_jetson(root);
+  if (sysfs.readable() > 0) return sysfs;
+  const std::string program = find_tegrastats();
+  if (program.empty()) return sysfs;
+  JetsonScan t = scan_tegrastats(program);
+  if (t.readable() > 0) return t;
+  sysfs.problem += fmt::format("; tegrastats: {}", t.problem);
+  return sysfs;
+}
+
 SourceChoice choose_jetson(const std::string& root) {
   SourceChoice c;
-  const JetsonScan scan = scan_jetson(root.empty() ? jetson_sysfs_root() : root);
+  const JetsonScan scan = scan_jetson_or_tegrastats(root.empty() ? jetson_sysfs_root() : root);
   auto src = std::make_unique<JetsonSource>(scan);
   if (src->empty()) {
     c.status = scan.problem;
@@ -175,7 +214,8 @@ SourceChoice choose_jetson(const std::string& root) {
           r.board_input() ? "; the total is the sum of the other rails, which miss part of the "
                             "board"
                           : ""));
-  c.status = fmt::format("used: {} under {}", scan.layout, scan.root);
+  c.status = scan.layout == "tegrastats" ? fmt::format("used: tegrastats ({})", scan.root)
+                                         : fmt::format("used: {} under {}", scan.layout, scan.root);
   c.covers_cpu = true;
   c.source = std::move(src);
   return c;
@@ -190,8 +230,10 @@ JetsonSource::JetsonSource(const JetsonScan& scan) {
     Component c;
     c.name = "jetson." + r.name;
     c.kind = rail_kind(r, part);
-    c.method = "jetson-ina3221";
-    c.source = r.power_file.empty() ? r.volt_file + " x " + r.curr_file : r.power_file;
+    c.method = r.feed ? "jetson-tegrastats" : "jetson-ina3221";
+    c.source = r.feed                 ? r.feed->program() + " (its lines, sample and hold)"
+               : r.power_file.empty() ? r.volt_file + " x " + r.curr_file
+                                      : r.power_file;
     c.in_total = !part;
     components_.push_back(c);
     rails_.emplace_back(r);

@@ -2,6 +2,7 @@
 // layouts, under $PEPR_JETSON_SYSFS_ROOT or /sys:
 //   bus/i2c/drivers/ina3221x/*/iio:device*/rail_name_N, in_powerN_input (mW)   older L4T (32.x)
 //   class/hwmon/hwmon*/ named "ina3221": inN_label, inN_input (mV), currN_input (mA)   L4T 34+
+// Where no rail can be read there, the same rails from NVIDIA's `tegrastats` (meter/tegrastats).
 #pragma once
 
 #include <optional>
@@ -10,13 +11,15 @@
 #include <vector>
 
 #include "meter/source.hpp"
+#include "meter/tegrastats.hpp"
 
 namespace pepr::meter {
 
 struct JetsonRail {
-  std::string name;                  // VDD_IN, VDD_CPU_GPU_CV, VDD_SOC, POM_5V_GPU, ...
-  std::string power_file;            // in_powerN_input (mW): the ina3221x layout
-  std::string volt_file, curr_file;  // inN_input (mV) and currN_input (mA): the hwmon layout
+  std::string name;                      // VDD_IN, VDD_CPU_GPU_CV, VDD_SOC, POM_5V_GPU, ...
+  std::string power_file;                // in_powerN_input (mW): the ina3221x layout
+  std::string volt_file, curr_file;      // inN_input (mV) and currN_input (mA): the hwmon layout
+  std::shared_ptr<TegrastatsFeed> feed;  // read from tegrastats' lines instead of sysfs
   bool readable = false;
   std::optional<double> power_w;  // the reading at the scan
   std::string problem;            // why it cannot be read
@@ -36,6 +39,11 @@ struct JetsonScan {
 std::string jetson_sysfs_root();
 // Finds the INA3221 rails under `root` and reads each once.
 JetsonScan scan_jetson(const std::string& root);
+// The rails from `program` (tegrastats) at `interval_ms`, its first line read.
+JetsonScan scan_tegrastats(const std::string& program, int interval_ms = 500);
+// The sysfs rails under `root`; where none can be read and tegrastats is there
+// (find_tegrastats()), its rails instead; the sysfs problem is kept when it has none either.
+JetsonScan scan_jetson_or_tegrastats(const std::string& root);
 // One reading of a rail in W; nullopt with `why` when it cannot be read.
 std::optional<double> read_rail_w(const JetsonRail& rail, std::string& why);
 // For the tracker: the source of the readable rails, or why there is none.

@@ -75,13 +75,13 @@ nlohmann::json jetson_json(const JetsonScan& s) {
 }
 
 // What `pepr track` would meter the GPUs (and a Jetson board) with.
-std::string gpu_selection(std::size_t nvml, std::size_t amd, bool jetson) {
+std::string gpu_selection(std::size_t nvml, std::size_t amd, const std::string& jetson) {
   std::string out;
   if (nvml) out = fmt::format("nvml ({})", plural(static_cast<long long>(nvml), "GPU"));
   if (amd)
     out += fmt::format("{}amdsmi ({})", out.empty() ? "" : " + ",
                        plural(static_cast<long long>(amd), "GPU"));
-  if (jetson) out += std::string(out.empty() ? "" : " + ") + "jetson-ina3221 (board rails)";
+  if (!jetson.empty()) out += std::string(out.empty() ? "" : " + ") + jetson + " (board rails)";
   return out.empty() ? "none" : out;
 }
 
@@ -167,7 +167,7 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
   out["nvml"] = nj;
   const AmdsmiScan amd = scan_amdsmi(amdsmi_library());
   out["amdsmi"] = amdsmi_json(amd);
-  const JetsonScan jetson = scan_jetson(jetson_sysfs_root());
+  const JetsonScan jetson = scan_jetson_or_tegrastats(jetson_sysfs_root());
   out["jetson"] = jetson_json(jetson);
 
   // The estimate.
@@ -190,13 +190,16 @@ nlohmann::json probe_sensors(double window_s, std::optional<double> cpu_tdp_w) {
   std::string cpu_method = rapl.usable() ? "rapl-powercap" : psrc ? "perf-pmu" : "estimate";
   std::size_t visible = 0;
   for (const auto& g : nv.gpus) visible += g.visible;
+  const std::string jetson_method = jetson.readable() == 0          ? ""
+                                    : jetson.layout == "tegrastats" ? "jetson-tegrastats"
+                                                                    : "jetson-ina3221";
   out["selected"] = {{"cpu_dram", cpu_method},
-                     {"gpu", gpu_selection(visible, amd.readable(), jetson.readable() > 0)}};
+                     {"gpu", gpu_selection(visible, amd.readable(), jetson_method)}};
   if (cpu_method == "estimate")
     out["estimate_reason"] = fmt::format(
         "no readable RAPL powercap ({}) and no perf power PMU ({})", rapl.problem(), perf.problem);
   if (cpu_method == "estimate" && jetson.readable() > 0)
-    out["selected"]["cpu_dram"] = "jetson-ina3221 (the board's rails include the CPU and memory)";
+    out["selected"]["cpu_dram"] = jetson_method + " (the board's rails include the CPU and memory)";
   return out;
 }
 

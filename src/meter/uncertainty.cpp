@@ -63,6 +63,11 @@ std::vector<MethodError> make_model() {
                "shunt resistors' tolerance and the board's rail layout dominate: pepr's bound "
                "5 % systematic, 5 % per run",
                "short intervals against pepr's sampling of the rails"});
+  m.push_back({"jetson-tegrastats", "", 0.05, 0.10, 0.5,
+               "the same INA3221 rails as jetson-ina3221, read from tegrastats' lines at its "
+               "500 ms interval and held between them: bursts between lines are missed; pepr's "
+               "bound 5 % systematic, 10 % per run",
+               "short intervals against tegrastats' 500 ms interval"});
   m.push_back({"estimate", "", 1.0, 0.25, 0.1,
                "a TDP x utilisation model: a TDP is a thermal design figure, not a measured draw, "
                "and such estimates disagree with other tools by up to 2x (CodeCarbon issue 788); "

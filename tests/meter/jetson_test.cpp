@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -273,6 +274,127 @@ TEST(Jetson, MetersListsTheRailsOrWhyNot) {
             std::string::npos)
       << n.out;
   EXPECT_NE(n.out.find("reason: no INA3221 rails under"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pepr::meter
+
+namespace pepr::meter {
+namespace {
+namespace fs = std::filesystem;
+
+// tegrastats' lines on L4T 32 (Nano: mW without a unit) and 34+ (Orin Nano: "mW"); everything
+// that is not a rail is left alone.
+TEST(Tegrastats, LinesOfBothReleasesGiveTheRails) {
+  const auto nano = parse_tegrastats_line(
+      "RAM 1552/3964MB (lfb 118x4MB) SWAP 0/1982MB (cached 0MB) IRAM 0/252kB(lfb 252kB) CPU "
+      "[3%@102,2%@102,0%@102,0%@102] EMC_FREQ 0%@1600 GR3D_FREQ 0%@76 APE 25 PLL@21.5C "
+      "CPU@24.5C PMIC@100C GPU@23C AO@31.5C thermal@23.75C POM_5V_IN 2048/2048 POM_5V_GPU 0/0 "
+      "POM_5V_CPU 409/409");
+  ASSERT_EQ(nano.size(), 3u);
+  EXPECT_EQ(nano[0].first, "POM_5V_IN");
+  EXPECT_DOUBLE_EQ(nano[0].second, 2.048);
+  EXPECT_DOUBLE_EQ(nano[2].second, 0.409);
+  const auto orin = parse_tegrastats_line(
+      "12-06-2026 21:00:00 RAM 2232/7620MB (lfb 6x4MB) SWAP 0/3810MB (cached 0MB) CPU "
+      "[2%@729,off,off] EMC_FREQ 0%@2133 GR3D_FREQ 0%@[305] VIC_FREQ 729 APE 174 CPU@48.8C "
+      "tj@48.8C VDD_IN 4752mW/4000mW VDD_CPU_GPU_CV 557mW/600mW VDD_SOC 1354mW/1354mW");
+  ASSERT_EQ(orin.size(), 3u);
+  EXPECT_EQ(orin[0].first, "VDD_IN");
+  EXPECT_DOUBLE_EQ(orin[0].second, 4.752);  // the current power, not the average
+  EXPECT_EQ(orin[1].first, "VDD_CPU_GPU_CV");
+  for (const char* junk : {"", "RAM 2000/3964MB", "VDD_IN 5000mW/5000", "VDD_IN x/y", "vdd_in 5/5",
+                           "VDD_IN 99999999999/1", "\xff\xfe VDD_IN"})
+    EXPECT_TRUE(parse_tegrastats_line(junk).empty()) << junk;
+}
+
+// A fake tegrastats: the Orin layout every 50 ms until stopped.
+fs::path fake_tegrastats(const fs::path& dir, const std::string& line) {
+  const fs::path f = dir / "tegrastats";
+  put(f, "#!/bin/sh\n# fake tegrastats (pepr's tests): $1 $2 ignored\nwhile true; do echo '" +
+             line + "'; sleep 0.05; done\n");
+  fs::permissions(f, fs::perms::owner_all);
+  return f;
+}
+
+// Whether a process runs `path` (its command line names it).
+bool running(const fs::path& path) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find(path.string()) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// No readable rail in sysfs: the tracker reads them from tegrastats, integrates the board's
+// input (5 W), and stops tegrastats with itself.
+TEST(Tegrastats, TrackerUsesItWhereSysfsHasNoRails) {
+  pepr::test::TempDir tmp;
+  const fs::path prog = fake_tegrastats(
+      tmp.path(), "RAM 2000/3964MB VDD_IN 5000mW/5000mW VDD_CPU_GPU_CV 1000mW/1000mW");
+  EnvGuard env{{"PEPR_PERF", std::string("0")}, {"PEPR_TEGRASTATS", prog.string()}};
+  TrackerOptions o;
+  o.powercap_root = "/nonexistent/powercap";
+  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
+  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
+  o.jetson_root = (tmp / "empty-sys").string();
+  o.interval_s = 0.02;
+  {
+    Tracker t(o);
+    int in_total = 0;
+    for (const auto& c : t.components())
+      if (c.in_total) {
+        ++in_total;
+        EXPECT_EQ(c.name, "jetson.VDD_IN");
+        EXPECT_EQ(c.method, "jetson-tegrastats");
+      }
+    EXPECT_EQ(in_total, 1);
+    EXPECT_EQ(t.to_json()["sensors"]["jetson"], "used: tegrastats (" + prog.string() + ")");
+    t.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto total = t.stop();
+    EXPECT_NEAR(total.energy_kwh * 3.6e6, 5.0 * total.wall_s, 0.3);
+    EXPECT_NEAR(total.energy_error.systematic,
+                method_error("jetson-tegrastats", "board").systematic, 1e-12);
+    EXPECT_TRUE(running(prog));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(running(prog)) << "tegrastats outlived the tracker";
+}
+
+// tegrastats that prints no rails (or is absent): the sysfs reason stands, with tegrastats' own.
+TEST(Tegrastats, WithoutRailsTheReasonsAreBothSaid) {
+  pepr::test::TempDir tmp;
+  const fs::path prog = tmp / "tegrastats";
+  put(prog, "#!/bin/sh\necho 'RAM 2000/3964MB CPU [1%@102]'\n");
+  fs::permissions(prog, fs::perms::owner_all);
+  EnvGuard env{{"PEPR_TEGRASTATS", prog.string()}};
+  const JetsonScan s = scan_jetson_or_tegrastats((tmp / "empty-sys").string());
+  EXPECT_EQ(s.readable(), 0u);
+  EXPECT_NE(s.problem.find("no INA3221 rails under"), std::string::npos) << s.problem;
+  EXPECT_NE(s.problem.find("tegrastats: " + prog.string() + " printed no power rails"),
+            std::string::npos)
+      << s.problem;
+  EnvGuard off{{"PEPR_TEGRASTATS", std::string("off")}};
+  EXPECT_EQ(scan_jetson_or_tegrastats((tmp / "empty-sys").string()).problem.find("tegrastats"),
+            std::string::npos);
+}
+
+// `pepr meters` lists the rails tegrastats printed.
+TEST(Tegrastats, MetersListsItsRails) {
+  pepr::test::TempDir tmp;
+  const fs::path prog =
+      fake_tegrastats(tmp.path(), "VDD_IN 6000mW/6000mW VDD_CPU_GPU_CV 2000mW/2000mW");
+  EnvGuard env{PEPR_NO_SENSORS_ENV};
+  EnvGuard t{{"PEPR_TEGRASTATS", prog.string()}};
+  auto r = pepr::test::run_pepr({"meters", "--window", "0.05", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json p = json::parse(r.out);
+  EXPECT_EQ(p["jetson"]["layout"], "tegrastats");
+  ASSERT_EQ(p["jetson"]["rails"].size(), 2u);
+  EXPECT_NEAR(p["jetson"]["rails"][0]["power_w"].get<double>(), 6.0, 1e-9);
+  EXPECT_EQ(p["selected"]["gpu"], "jetson-tegrastats (board rails)");
 }
 
 }  // namespace

@@ -76,8 +76,9 @@ inline void set_energy(const std::filesystem::path& root, const std::string& zon
 #define PEPR_NO_SENSORS_ENV                                                                      \
   {"PEPR_POWERCAP_ROOT", std::string("/nonexistent/powercap")}, {"PEPR_PERF", std::string("0")}, \
       {"PEPR_NVML_LIB", std::string("/nonexistent/libnvidia-ml.so.1")},                          \
-      {"PEPR_AMDSMI_LIB", std::string("/nonexistent/libamd_smi.so")}, {                          \
-    "PEPR_JETSON_SYSFS_ROOT", std::string("/nonexistent/sys")                                    \
+      {"PEPR_AMDSMI_LIB", std::string("/nonexistent/libamd_smi.so")},                            \
+      {"PEPR_JETSON_SYSFS_ROOT", std::string("/nonexistent/sys")}, {                             \
+    "PEPR_TEGRASTATS", std::string("off")                                                        \
   }
 
 // A forked child that first fills 200 MB of the image it was forked from, says so, waits to be
