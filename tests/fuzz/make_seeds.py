@@ -162,6 +162,15 @@ out("fuzz_carbon", "no_intervals.json", '{"total": {"energy_raw_j": 0}, "interva
 out("fuzz_carbon", "country_dk.txt", "DK")
 out("fuzz_carbon", "country_fr.txt", "fr")
 
+# ---- tegrastats: its lines on L4T 32 (mW without a unit) and 34+ ("mW")
+out("fuzz_tegrastats", "l4t32.txt",
+    "RAM 1552/3964MB (lfb 118x4MB) SWAP 0/1982MB (cached 0MB) IRAM 0/252kB(lfb 252kB) "
+    "CPU [3%@102,2%@102] EMC_FREQ 0%@1600 GR3D_FREQ 0%@76 APE 25 PLL@21.5C "
+    "POM_5V_IN 2048/2048 POM_5V_GPU 0/0 POM_5V_CPU 409/409\n")
+out("fuzz_tegrastats", "l4t35.txt",
+    "12-06-2026 21:00:00 RAM 2232/7620MB CPU [2%@729,off] VDD_IN 4752mW/4000mW "
+    "VDD_CPU_GPU_CV 557mW/600mW VDD_SOC 1354mW/1354mW\n")
+
 # ---- run configurations: command lines (one argument per line) and JSON
 out("fuzz_run_config", "args.txt", "\n".join([
     "-m", "resnet18", "--data=x.npz", "-e", "3", "--precision", "bf16", "--deterministic",
