@@ -61,6 +61,16 @@ SampleContext at(double t) {
   return c;
 }
 
+// A tracker's options with no RAPL, NVML or amdsmi: the Jetson's rails under `jetson_root`.
+TrackerOptions jetson_only(const std::string& jetson_root) {
+  TrackerOptions o;
+  o.powercap_root = "/nonexistent/powercap";
+  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
+  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
+  o.jetson_root = jetson_root;
+  return o;
+}
+
 std::string all(const std::vector<std::string>& notes) {
   std::string out;
   for (const auto& n : notes) out += n + "\n";
@@ -176,11 +186,7 @@ TEST(Jetson, TrackerUsesTheRailsInsteadOfTheEstimate) {
   pepr::test::TempDir tmp;
   iio_tree(tmp.path());
   EnvGuard env{{"PEPR_PERF", std::string("0")}};
-  TrackerOptions o;
-  o.powercap_root = "/nonexistent/powercap";
-  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
-  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
-  o.jetson_root = tmp.path().string();
+  TrackerOptions o = jetson_only(tmp.path().string());
   Tracker t(o);
   int in_total = 0;
   for (const auto& c : t.components()) {
@@ -205,11 +211,7 @@ TEST(Jetson, TheRailsEnergyHasTheIna3221sInterval) {
   pepr::test::TempDir tmp;
   iio_tree(tmp.path());
   EnvGuard env{{"PEPR_PERF", std::string("0")}};
-  TrackerOptions o;
-  o.powercap_root = "/nonexistent/powercap";
-  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
-  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
-  o.jetson_root = tmp.path().string();
+  TrackerOptions o = jetson_only(tmp.path().string());
   o.interval_s = 0.02;
   o.pue = 1.0;
   Tracker t(o);
@@ -334,11 +336,7 @@ TEST(Tegrastats, TrackerUsesItWhereSysfsHasNoRails) {
   const fs::path prog = fake_tegrastats(
       tmp.path(), "RAM 2000/3964MB VDD_IN 5000mW/5000mW VDD_CPU_GPU_CV 1000mW/1000mW");
   EnvGuard env{{"PEPR_PERF", std::string("0")}, {"PEPR_TEGRASTATS", prog.string()}};
-  TrackerOptions o;
-  o.powercap_root = "/nonexistent/powercap";
-  o.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
-  o.amdsmi_lib = "/nonexistent/libamd_smi.so";
-  o.jetson_root = (tmp / "empty-sys").string();
+  TrackerOptions o = jetson_only((tmp / "empty-sys").string());
   o.interval_s = 0.02;
   {
     Tracker t(o);
