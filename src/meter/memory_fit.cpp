@@ -97,7 +97,8 @@ LinearMemory fit_memory(int batch_small, double small, int batch_large, double l
 }
 
 MemoryPlan plan_memory(const MemoryProbe& p, int train_batch, int eval_batch,
-                       double available_bytes, const std::string& what) {
+                       double available_bytes, const std::string& what,
+                       std::optional<int> smaller_size) {
   MemoryPlan plan;
   plan.available = available_bytes;
   plan.usable = available_bytes * kUsableShare;
@@ -124,9 +125,13 @@ MemoryPlan plan_memory(const MemoryProbe& p, int train_batch, int eval_batch,
         plan.train_batch_fits >= 1
             ? fmt::format("--batch-size {} fits (the optimiser then sees smaller batches)",
                           plan.train_batch_fits)
-            : std::string(
-                  "not even one image fits: a smaller --image-size, if the model "
-                  "accepts one, or a machine with more memory");
+        : smaller_size ? fmt::format(
+                             "not even one image fits: a smaller --image-size (the model accepts "
+                             "down to {} px), or a machine with more memory",
+                             *smaller_size)
+                       : std::string(
+                             "not even one image fits, and the model takes no smaller images: a "
+                             "machine with more memory");
     plan.refusal = fmt::format(
         "not started: training {} at batch {} needs about {} of memory ({} per image, {} for "
         "the optimiser's state), and {} is available ({} of it planned with): {}; free memory, "

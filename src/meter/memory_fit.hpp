@@ -62,10 +62,12 @@ struct MemoryPlan {
   // Why the evaluation batch was lowered; empty when it was not.
   std::string eval_note;
 };
-// `what`: the run in words ("resnet18 at 28 px"). The margin: pepr plans with 85 % of what is
-// available.
+// `what`: the run in words ("resnet18 at 28 px"); `smaller_size`: the smallest image size the
+// model accepts, when it is below the run's (nullopt: a fixed size, or the run's is its minimum),
+// for the fix when not even one image fits. The margin: pepr plans with 85 % of what is available.
 MemoryPlan plan_memory(const MemoryProbe& probe, int train_batch, int eval_batch,
-                       double available_bytes, const std::string& what);
+                       double available_bytes, const std::string& what,
+                       std::optional<int> smaller_size = std::nullopt);
 inline constexpr double kUsableShare = 0.85;
 // Evaluation is planned within the larger of what training needs and this share of what is
 // available (its batch changes speed little; a large batch's peak is underestimated most).

@@ -1026,12 +1026,17 @@ int fit_to_memory(const TrainConfig& cfg, const Compute& c, const RunData& d, Ne
   const double state = cfg.optimizer == run::Optimizer::adam ? 2 : (cfg.momentum > 0 ? 1 : 0);
   const auto probe = probe_memory(pm, state);
   if (!probe) return cfg.eval_batch_size;
+  // The smallest size the model accepts, where it is below the run's (the fix when not even one
+  // image fits).
+  const run::InputSizeRule rule = net.input_size_rule();
+  std::optional<int> smaller_size;
+  if (!rule.fixed && rule.min < d.height) smaller_size = static_cast<int>(rule.min);
   // A batch larger than its split is never formed.
   const int64_t eval_n = std::max<int64_t>({1, d.ds.val.n, d.ds.test.n});
   const auto plan = meter::plan_memory(
       *probe, static_cast<int>(std::min<int64_t>(cfg.batch_size, std::max<int64_t>(1, d.train.n))),
       static_cast<int>(std::min<int64_t>(cfg.eval_batch_size, eval_n)), *available,
-      fmt::format("{} at {} px", cfg.model, d.height));
+      fmt::format("{} at {} px", cfg.model, d.height), smaller_size);
   (*rec.environment)["memory_check"] = meter::memory_check_json(plan, *probe);
   if (cfg.max_memory_gb) (*rec.environment)["memory_check"]["limit_gb"] = *cfg.max_memory_gb;
   if (!plan.eval_note.empty()) (*rec.environment)["memory_check"]["note"] = plan.eval_note;

@@ -95,7 +95,14 @@ TEST(MemoryFit, TrainingThatCannotFitIsRefusedWithTheBatchThatFits) {
 
   const MemoryPlan none = plan_memory(probe_of(1.0 * GB, 0.1 * GB), 32, 256, 1 * GB, "big");
   EXPECT_EQ(none.train_batch_fits, 0);
-  EXPECT_NE(none.refusal.find("not even one image fits"), std::string::npos) << none.refusal;
+  EXPECT_NE(none.refusal.find("not even one image fits, and the model takes no smaller images"),
+            std::string::npos)
+      << none.refusal;
+  const MemoryPlan shrink =
+      plan_memory(probe_of(1.0 * GB, 0.1 * GB), 32, 256, 1 * GB, "big", /*smaller_size=*/32);
+  EXPECT_NE(shrink.refusal.find("a smaller --image-size (the model accepts down to 32 px)"),
+            std::string::npos)
+      << shrink.refusal;
 }
 
 TEST(MemoryFit, TheRecordSaysWhatWasPlanned) {
