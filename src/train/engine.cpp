@@ -1102,6 +1102,11 @@ run::RunRecord train_run(const TrainConfig& cfg, const ProgressFn& progress,
         status = run::RunStatus::interrupted;
         break;
       }
+      // Memory the training steps freed goes back to the system before evaluation: glibc keeps
+      // freed heap chunks resident, and evaluation's larger batches would come on top of them
+      // (swinv2_base_window8_256 at 256 px: killed at 23 GB where the memory check, which
+      // measures after a trim, planned 15).
+      if (!c.cuda()) release_free_memory();
       const auto t_eval = Clock::now();
       auto val = evaluate(net, d.ds.val, d.pre, num_classes, eval_batch_size, c.device,
                           channels_last, on_device.val.get(), c.autocast);

@@ -25,6 +25,10 @@ std::optional<double> peak_above_baseline(const std::function<void()>& step) {
 
 }  // namespace
 
+void release_free_memory() {
+  ::malloc_trim(0);
+}
+
 std::optional<meter::MemoryProbe> probe_memory(const ProbeModel& m,
                                                double optimizer_state_per_parameter,
                                                int batch_small, int batch_large) {

@@ -28,4 +28,8 @@ std::optional<meter::MemoryProbe> probe_memory(const ProbeModel& m,
                                                double optimizer_state_per_parameter,
                                                int batch_small = 2, int batch_large = 4);
 
+// Returns the memory the allocator keeps from freed blocks to the system (glibc's malloc_trim),
+// so that what the process holds is what it uses, as the probe measured it.
+void release_free_memory();
+
 }  // namespace pepr::train
