@@ -14,24 +14,9 @@ namespace pepr::meter {
 
 namespace {
 
-// "Key:   1234 kB" in a /proc file: the value in bytes.
-std::optional<double> kb_field(const std::string& text, const std::string& key) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) != 0) continue;
-    std::string value = trim(line.substr(key.size() + 1));
-    if (value.size() > 2 && value.compare(value.size() - 2, 2, "kB") == 0)
-      value = trim(value.substr(0, value.size() - 2));
-    const auto v = parse_u64(value);
-    if (v) return static_cast<double>(*v) * 1024.0;
-  }
-  return std::nullopt;
-}
-
 std::optional<double> status_field(const std::string& key) {
   const auto r = read_small_file("/proc/self/status");
-  return r.text ? kb_field(*r.text, key) : std::nullopt;
+  return r.text ? proc_kb_field(*r.text, key) : std::nullopt;
 }
 
 std::string gb(double bytes) {
@@ -43,7 +28,8 @@ std::string gb(double bytes) {
 std::optional<double> available_memory_bytes(const std::string& meminfo,
                                              const std::string& cgroup_dir) {
   std::optional<double> avail;
-  if (const auto r = read_small_file(meminfo); r.text) avail = kb_field(*r.text, "MemAvailable");
+  if (const auto r = read_small_file(meminfo); r.text)
+    avail = proc_kb_field(*r.text, "MemAvailable");
   const auto max = read_small_file(cgroup_dir + "/memory.max");
   const auto cur = read_small_file(cgroup_dir + "/memory.current");
   if (max.text && cur.text) {

@@ -70,21 +70,14 @@ std::optional<double> read_pss_bytes(pid_t pid) {
   auto r = read_small_file(pid == 0 ? std::string("/proc/self/smaps_rollup")
                                     : "/proc/" + std::to_string(pid) + "/smaps_rollup");
   if (!r.text) return std::nullopt;
-  auto pos = r.text->find("\nPss:");
-  if (pos == std::string::npos) return std::nullopt;
-  char* end = nullptr;
-  const double kb = std::strtod(r.text->c_str() + pos + 5, &end);
-  if (end == r.text->c_str() + pos + 5) return std::nullopt;
-  return kb * 1024.0;
+  return proc_kb_field(*r.text, "Pss");
 }
 
 double read_hwm_gb(pid_t pid) {
   auto r = read_small_file(pid == 0 ? std::string("/proc/self/status")
                                     : "/proc/" + std::to_string(pid) + "/status");
   if (!r.text) return 0;
-  auto pos = r.text->find("VmHWM:");
-  if (pos == std::string::npos) return 0;
-  return std::strtod(r.text->c_str() + pos + 6, nullptr) * 1024.0 / 1e9;
+  return proc_kb_field(*r.text, "VmHWM").value_or(0.0) / 1e9;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 namespace pepr::meter {
 
@@ -114,10 +115,22 @@ int online_cpus() {
 double mem_total_gb() {
   auto r = read_small_file("/proc/meminfo");
   if (!r.text) return 0;
-  auto pos = r.text->find("MemTotal:");
-  if (pos == std::string::npos) return 0;
-  double kb = std::strtod(r.text->c_str() + pos + 9, nullptr);
-  return kb * 1024.0 / 1e9;
+  return proc_kb_field(*r.text, "MemTotal").value_or(0.0) / 1e9;
+}
+
+std::optional<double> proc_kb_field(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::string value = trim(line.substr(key.size() + 1));
+    if (value.size() > 2 && value.compare(value.size() - 2, 2, "kB") == 0)
+      value = trim(value.substr(0, value.size() - 2));
+    const auto v = parse_u64(value);
+    if (v) return static_cast<double>(*v) * 1024.0;
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace pepr::meter

@@ -20,6 +20,10 @@ std::optional<std::uint64_t> parse_u64(const std::string& text);
 std::optional<double> parse_double(const std::string& text);
 std::string trim(const std::string& s);
 
+// "Key:   1234 kB" in a /proc file (status, meminfo, smaps_rollup): the value of the line that
+// starts with `key`, in bytes; nullopt when the line is absent or its value is not a number of kB.
+std::optional<double> proc_kb_field(const std::string& text, const std::string& key);
+
 // An environment variable, or nullopt when unset or empty.
 std::optional<std::string> env(const char* name);
 

@@ -9,12 +9,29 @@
 #include <fmt/format.h>
 
 #include "meter/memory_fit.hpp"
+#include "meter/util.hpp"
 #include "support/test_support.hpp"
 
 namespace pepr::meter {
 namespace {
 
 constexpr double GB = 1e9;
+
+// The one reader of "Key: N kB" lines (status, meminfo, smaps_rollup) that the memory check and
+// the process meter share.
+TEST(MemoryFit, ProcFieldsAreReadByWholeKeyInKilobytes) {
+  const std::string status =
+      "Name:\tpepr\nVmHWMx:\t1 kB\nVmHWM:\t  2048 kB\nVmRSS:\t1024 kB\nPss_Anon:\t7 kB\n"
+      "Pss:\t3 kB\nBad:\t12x kB\nThreads:\t4\n";
+  EXPECT_EQ(proc_kb_field(status, "VmHWM"), 2048.0 * 1024);  // not VmHWMx's
+  EXPECT_EQ(proc_kb_field(status, "VmRSS"), 1024.0 * 1024);
+  EXPECT_EQ(proc_kb_field(status, "Pss"), 3.0 * 1024);      // not Pss_Anon's
+  EXPECT_FALSE(proc_kb_field(status, "Bad"));
+  EXPECT_FALSE(proc_kb_field(status, "VmSwap"));
+  EXPECT_FALSE(proc_kb_field("", "VmHWM"));
+  EXPECT_FALSE(proc_kb_field("VmHWM:", "VmHWM"));
+  EXPECT_FALSE(proc_kb_field("VmHWM: -5 kB", "VmHWM"));
+}
 
 TEST(MemoryFit, TwoPointsGiveTheLine) {
   const LinearMemory m = fit_memory(2, 1.0 * GB, 4, 1.5 * GB);
