@@ -8,13 +8,17 @@
 
 namespace pepr::train {
 
+void release_free_memory() {
+  ::malloc_trim(0);
+}
+
 namespace {
 
 // Peak resident memory above the baseline while `step` runs. Freed memory is returned to the
-// system first (malloc_trim), so that the baseline is what is in use, not what the allocator
-// keeps from an earlier step.
+// system first (release_free_memory), so that the baseline is what is in use, not what the
+// allocator keeps from an earlier step.
 std::optional<double> peak_above_baseline(const std::function<void()>& step) {
-  ::malloc_trim(0);
+  release_free_memory();
   if (!meter::reset_peak_rss()) return std::nullopt;
   const auto base = meter::current_rss_bytes();
   step();
@@ -24,10 +28,6 @@ std::optional<double> peak_above_baseline(const std::function<void()>& step) {
 }
 
 }  // namespace
-
-void release_free_memory() {
-  ::malloc_trim(0);
-}
 
 std::optional<meter::MemoryProbe> probe_memory(const ProbeModel& m,
                                                double optimizer_state_per_parameter,
@@ -101,7 +101,7 @@ std::optional<meter::MemoryProbe> probe_memory(const ProbeModel& m,
   }
   restore();
   m.set_training(true);
-  ::malloc_trim(0);
+  release_free_memory();
   if (!ts || !tl || !es || !el) return std::nullopt;
   p.train_small = *ts;
   p.train_large = *tl;
