@@ -48,7 +48,9 @@ bool cuda_available() {
   return torch::cuda::is_available();
 }
 bool cuda_built() {
-  return at::hasCUDA();
+  // Whether this LibTorch's CUDA part is loaded, GPU or not: at::hasCUDA() asks for a GPU too in
+  // LibTorch 2.x, so a CUDA build on a machine without a visible GPU would call itself CPU-only.
+  return at::globalContext().hasCUDART();
 }
 std::string libtorch_summary() {
   if (!cuda_built())
