@@ -24,8 +24,16 @@ process, and the share of the machine's peak fp32 FLOP rate pepr's training reac
   "cpu MHz" (the current clock, not a turbo figure: the share is approximate).
 Figures are medians over --repeats alternating rounds.
 
+--also-pepr NAME=BINARY (repeatable) runs another pepr binary in the same rounds, e.g. pepr built
+against another LibTorch (scripts/check-cuda-build.sh's build-cuda/pepr links PyPI's LibTorch 2.11
+and computes on the CPU as well): its training img/s, its ratio against each peer, the median of
+its per-round ratios against pepr's (paired: the same round, one right after the other) and its
+RSS are added to the row, so both LibTorch builds meet the same peers on the same data in one run.
+`--peers none` runs the pepr binaries alone (an A/B of two builds: --repeats 3 or more).
+
 Usage: <venv>/bin/python bench/train_vs_pytorch2.py [PEPR_BINARY] [--repeats K]
            [--sizes 28,64,128] [--models ghostnet_100,...] [--peers eager,compile]
+           [--also-pepr NAME=BINARY ...]
 The venv: torch==2.11.0 timm==1.0.31 (scripts/check-cuda-build.sh makes it in .cache/cuda-venv;
 PyPI's CUDA build runs on the CPU as well).
 """
@@ -157,11 +165,19 @@ def main():
     ap.add_argument("--sizes", default="28,64,128")
     ap.add_argument("--models", default=MODELS)
     ap.add_argument("--peers", default="eager,compile")
+    ap.add_argument("--also-pepr", action="append", default=[], metavar="NAME=BINARY",
+                    help="another pepr binary to run in the same rounds (repeatable)")
     a = ap.parse_args()
+    also = []
+    for item in a.also_pepr:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not os.access(path, os.X_OK):
+            ap.error(f"--also-pepr '{item}': expected NAME=BINARY with an executable BINARY")
+        also.append((name, path))
     import torch  # noqa: F401 (the versions, for the header)
     import timm
     peak, how = peak_gflops()
-    peers = a.peers.split(",")
+    peers = [] if a.peers == "none" else a.peers.split(",")
     print(f"pepr vs PyTorch {torch.__version__} + timm {timm.__version__} ({', '.join(peers)}), "
           f"2 threads, batch 32, Adam, fp32; median of {a.repeats} alternating round(s); second "
           f"epoch timed")
@@ -169,7 +185,11 @@ def main():
     cols = ["model", "size", "pepr tr img/s", "pepr ev img/s"]
     for p in peers:
         cols += [f"{p} tr img/s", f"x vs {p}", f"{p} ev img/s"]
-    cols += ["pepr RSS GB"] + [f"{p} RSS GB" for p in peers]
+    for name, _ in also:
+        cols += [f"{name} tr img/s"] + [f"{name} x vs {p}" for p in peers + ["pepr"]]
+        cols += [f"{name} ev img/s"]
+    cols += ["pepr RSS GB"] + [f"{name} RSS GB" for name, _ in also]
+    cols += [f"{p} RSS GB" for p in peers]
     cols += ["pepr CPU s"] + [f"{p} CPU s" for p in peers]
     cols += ["compile s", "GFLOP/img", "pepr % peak"]
     print("| " + " | ".join(cols) + " |")
@@ -184,8 +204,12 @@ def main():
             for model in a.models.split(","):
                 runs = {"pepr": []}
                 runs.update({p: [] for p in peers})
-                for _ in range(a.repeats):
-                    runs["pepr"].append(pepr_run(a.binary, data, model, tmp))
+                runs.update({name: [] for name, _ in also})
+                for r in range(a.repeats):
+                    # The pepr binaries in turn, the order reversed every other round.
+                    builds = [("pepr", a.binary)] + also
+                    for name, path in builds if r % 2 == 0 else builds[::-1]:
+                        runs[name].append(pepr_run(path, data, model, tmp))
                     for p in peers:
                         try:
                             runs[p].append(peer_run(sys.executable, data, model, p, tmp))
@@ -197,7 +221,14 @@ def main():
                 for p in peers:
                     t = med(runs[p], "train_ips")
                     row += [f"{t:.0f}", f"{pt / t:.2f}", f"{med(runs[p], 'eval_ips'):.0f}"]
+                for name, _ in also:
+                    at = med(runs[name], "train_ips")
+                    row += [f"{at:.0f}"] + [f"{at / med(runs[p], 'train_ips'):.2f}" for p in peers]
+                    paired = [o["train_ips"] / b["train_ips"] for o, b in zip(runs[name], runs["pepr"])]
+                    row += [f"{statistics.median(paired):.2f}"]
+                    row += [f"{med(runs[name], 'eval_ips'):.0f}"]
                 row += [f"{med(runs['pepr'], 'rss_gb'):.2f}"]
+                row += [f"{med(runs[name], 'rss_gb'):.2f}" for name, _ in also]
                 row += [f"{med(runs[p], 'rss_gb'):.2f}" for p in peers]
                 row += [f"{med(runs['pepr'], 'cpu_s'):.1f}"]
                 row += [f"{med(runs[p], 'cpu_s'):.1f}" for p in peers]
