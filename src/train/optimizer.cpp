@@ -83,7 +83,8 @@ torch::Tensor run_closure(const torch::optim::Optimizer::LossClosure& closure) {
 
 // Adam whose step runs on lists of tensors. Its state is LibTorch's AdamParamState (step, exp_avg,
 // exp_avg_sq), updated exactly as torch::optim::Adam::step does; the fused kernel also keeps each
-// parameter's step as a float32 tensor on its device, as PyTorch's fused Adam does.
+// parameter's step as a float32 tensor on its device, as PyTorch's fused Adam does, counted in
+// step with the state's (which is what a checkpoint saves).
 class MultiTensorAdam : public torch::optim::Adam {
  public:
   MultiTensorAdam(const std::vector<torch::Tensor>& params, const torch::optim::AdamOptions& o,
@@ -123,8 +124,12 @@ class MultiTensorAdam : public torch::optim::Adam {
       exp_avgs.push_back(s.exp_avg());
       exp_avg_sqs.push_back(s.exp_avg_sq());
       if (fused_) {
+        // Made from the state's count, the steps before this one: after optimizer.load() (a run
+        // continued from its checkpoint) the state holds them, the tensors are new.
         auto& t = fused_steps_[p.unsafeGetTensorImpl()];
-        if (!t.defined()) t = torch::zeros({}, p.options().dtype(torch::kFloat32));
+        if (!t.defined())
+          t = torch::full({}, static_cast<double>(s.step() - 1),
+                          p.options().dtype(torch::kFloat32));
         steps.push_back(t);
       } else {
         const auto k = static_cast<double>(s.step());
